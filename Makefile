@@ -1,0 +1,60 @@
+# The README's two commands are `make run` and `make test`; every other target is a step of those.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+export KEDRO_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONDONTWRITEBYTECODE := 1
+# The PostgreSQL tests run against this server; `make test TEST_DATABASE_URL=` skips them locally.
+TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export TEST_DATABASE_URL
+
+.PHONY: setup run pipeline serve test lint bench lock migrate clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m stock_lstm.data_pipeline.migrations upgrade
+	touch $(STAMP)
+
+migrate: setup
+	$(BIN)/python -m stock_lstm.data_pipeline.migrations upgrade
+
+pipeline: setup
+	$(BIN)/kedro run
+
+serve: setup
+	$(BIN)/uvicorn stock_lstm.api.v1.main:app --host $(HOST) --port $(PORT) --workers 1
+
+run: pipeline serve
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+# Re-resolve the pinned set from pyproject.toml (needs the registry).
+lock:
+	rm -rf /tmp/stock-lstm-lock && $(PYTHON) -m venv /tmp/stock-lstm-lock
+	/tmp/stock-lstm-lock/bin/pip install --quiet -e ".[dev]"
+	{ echo "# Exact versions tested in CI; installed by 'make setup' (pip install -c constraints.txt)."; \
+	  echo "# Regenerate after changing pyproject.toml: make lock"; \
+	  /tmp/stock-lstm-lock/bin/pip freeze --exclude-editable | grep -v '^-e'; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The HTTP service. Orchestrates only: schemas validate, ml_models forecasts, crud reads/writes."""

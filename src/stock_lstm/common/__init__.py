@@ -1,0 +1,1 @@
+"""Settings and logging shared by every layer; imports nothing else of ours."""

@@ -1,0 +1,48 @@
+"""Settings read from the environment, so one code path serves a laptop, CI and a container."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# src/stock_lstm/common/settings.py -> the project root (where pyproject.toml lives).
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+_SOURCE_ROOT = PACKAGE_DIR.parents[1]
+
+
+def project_root() -> Path:
+    """The Kedro project folder: STOCK_LSTM_PROJECT_ROOT, else the checkout this package is in."""
+    configured = os.environ.get("STOCK_LSTM_PROJECT_ROOT")
+    return Path(configured).resolve() if configured else _SOURCE_ROOT
+
+
+def default_database_url(root: Path | None = None) -> str:
+    """An ABSOLUTE SQLite path: a relative one breaks as soon as the API runs from another folder."""
+    return f"sqlite:///{(root or project_root()) / 'data' / 'stock_lstm.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    project_root: Path
+    kedro_env: str | None
+    api_key: str | None
+    cors_origins: tuple[str, ...]
+    max_body_bytes: int
+    log_level: str
+
+
+def get_settings() -> Settings:
+    """Read the environment on every call: cheap, and tests can change it freely."""
+    root = project_root()
+    origins = os.environ.get("CORS_ORIGINS", "")
+    return Settings(
+        database_url=os.environ.get("DATABASE_URL") or default_database_url(root),
+        project_root=root,
+        kedro_env=os.environ.get("KEDRO_ENV") or None,
+        api_key=os.environ.get("API_KEY") or None,
+        cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+        max_body_bytes=int(os.environ.get("MAX_BODY_BYTES", 64 * 1024)),
+        log_level=os.environ.get("LOG_LEVEL", "INFO"),
+    )

@@ -1,0 +1,1 @@
+"""Everything that touches the database or a price source. Depends on `common` only."""

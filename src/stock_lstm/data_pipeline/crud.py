@@ -1,0 +1,450 @@
+"""The one module that reads and writes the database. Every session is opened here.
+
+Stage tables (raw_prices, clean_prices, features) are versioned: a save writes a `data_versions`
+row and all the frame's rows in one transaction, unless the content equals the latest version of
+that stage, in which case nothing is written. Loading gives the latest version or a pinned one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from stock_lstm.data_pipeline.database import get_engine, session_scope
+from stock_lstm.data_pipeline.orm_models import (
+    STAGE_MODELS,
+    DataVersion,
+    ModelVersion,
+    Prediction,
+)
+
+INSERT_CHUNK_ROWS = 5_000
+FLOAT_HASH_FORMAT = "%.17g"  # round-trips a float64 exactly, so a reload hashes the same
+
+
+class StageError(LookupError):
+    """A stage table has no version (yet), or not the one asked for."""
+
+
+class FrameSchemaError(ValueError):
+    """A frame handed to a save lacks a column its stage table needs."""
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    id: int
+    stage: str
+    created_at: datetime
+    source: str
+    content_hash: str
+    row_count: int
+    parent_id: int | None
+
+    @classmethod
+    def of(cls, row: DataVersion) -> VersionInfo:
+        return cls(
+            id=row.id,
+            stage=row.stage,
+            created_at=row.created_at,
+            source=row.source,
+            content_hash=row.content_hash,
+            row_count=row.row_count,
+            parent_id=row.parent_id,
+        )
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    version: VersionInfo
+    created: bool  # False when the content equalled the latest version's
+
+
+def ensure_schema(url: str | None = None) -> None:
+    """Create or upgrade the schema now rather than on first query."""
+    get_engine(url)
+
+
+def _stage_model(stage: str):
+    try:
+        return STAGE_MODELS[stage]
+    except KeyError:
+        raise StageError(
+            f"unknown stage {stage!r}; the stages are {', '.join(STAGE_MODELS)}"
+        ) from None
+
+
+def stage_columns(stage: str) -> list[str]:
+    """The frame columns of a stage table, in table order (without version_id)."""
+    model = _stage_model(stage)
+    return [c.name for c in model.__table__.columns if c.name != "version_id"]
+
+
+def _column_kinds(stage: str) -> dict[str, str]:
+    kinds = {}
+    for column in _stage_model(stage).__table__.columns:
+        python_type = column.type.python_type
+        if python_type is date:
+            kinds[column.name] = "date"
+        elif python_type is int:
+            kinds[column.name] = "int"
+        elif python_type is float:
+            kinds[column.name] = "float"
+        else:
+            kinds[column.name] = "str"
+    return kinds
+
+
+def canonical_frame(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """The stage's columns in table order, typed and sorted by (ticker, date): what gets hashed."""
+    columns = stage_columns(stage)
+    missing = [c for c in columns if c not in frame.columns and c not in _nullable(stage)]
+    if missing:
+        raise FrameSchemaError(
+            f"cannot save stage {stage!r}: the frame lacks column(s) {', '.join(missing)}"
+        )
+    kinds = _column_kinds(stage)
+    out = pd.DataFrame(index=frame.index)
+    for name in columns:
+        values = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
+        kind = kinds[name]
+        if kind == "date":
+            out[name] = pd.to_datetime(values).dt.normalize().astype("datetime64[ns]")
+        elif kind == "int":
+            out[name] = pd.to_numeric(values).round().astype("Int64")
+        elif kind == "float":
+            out[name] = pd.to_numeric(values).astype("float64")
+        else:
+            out[name] = values.astype(str)
+    return out.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
+
+
+def _nullable(stage: str) -> set[str]:
+    model = _stage_model(stage)
+    return {c.name for c in model.__table__.columns if c.nullable and not c.primary_key}
+
+
+def content_hash(frame: pd.DataFrame) -> str:
+    """sha256 of a canonical frame's text: equal content, equal hash, whatever the row order."""
+    text = frame.to_csv(
+        index=False, float_format=FLOAT_HASH_FORMAT, na_rep="", date_format="%Y-%m-%d"
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _records(frame: pd.DataFrame, stage: str) -> Iterable[list[dict[str, Any]]]:
+    kinds = _column_kinds(stage)
+    converted: dict[str, list[Any]] = {}
+    for name in frame.columns:
+        series = frame[name]
+        kind = kinds[name]
+        if kind == "date":
+            converted[name] = [ts.date() for ts in series]
+        elif kind == "int":
+            converted[name] = [None if pd.isna(v) else int(v) for v in series]
+        elif kind == "float":
+            converted[name] = [None if np.isnan(v) else float(v) for v in series.to_numpy()]
+        else:
+            converted[name] = series.tolist()
+    names = list(converted)
+    rows = [
+        dict(zip(names, values, strict=True)) for values in zip(*converted.values(), strict=True)
+    ]
+    for start in range(0, len(rows), INSERT_CHUNK_ROWS):
+        yield rows[start : start + INSERT_CHUNK_ROWS]
+
+
+def _latest(session: Session, stage: str) -> DataVersion | None:
+    return session.scalars(
+        select(DataVersion)
+        .where(DataVersion.stage == stage)
+        .order_by(DataVersion.id.desc())
+        .limit(1)
+    ).first()
+
+
+def save_stage_frame(
+    frame: pd.DataFrame,
+    stage: str,
+    *,
+    source: str,
+    parent_id: int | None = None,
+    url: str | None = None,
+) -> SaveResult:
+    """Store `frame` as a new version of `stage`, or nothing when it equals the latest version.
+
+    One transaction: the version row and every data row land together or not at all.
+    """
+    canonical = canonical_frame(frame, stage)
+    digest = content_hash(canonical)
+    model = _stage_model(stage)
+    with session_scope(url) as session:
+        latest = _latest(session, stage)
+        if latest is not None and latest.content_hash == digest:
+            return SaveResult(VersionInfo.of(latest), created=False)
+        if parent_id is not None and session.get(DataVersion, parent_id) is None:
+            raise StageError(
+                f"cannot save stage {stage!r}: parent version {parent_id} does not exist"
+            )
+        version = DataVersion(
+            stage=stage,
+            source=source[:255],
+            content_hash=digest,
+            row_count=len(canonical),
+            parent_id=parent_id,
+        )
+        session.add(version)
+        session.flush()
+        for chunk in _records(canonical, stage):
+            for row in chunk:
+                row["version_id"] = version.id
+            session.execute(insert(model), chunk)
+        session.flush()
+        return SaveResult(VersionInfo.of(version), created=True)
+
+
+def latest_version(stage: str, url: str | None = None) -> VersionInfo | None:
+    _stage_model(stage)
+    with session_scope(url) as session:
+        row = _latest(session, stage)
+        return VersionInfo.of(row) if row is not None else None
+
+
+def get_version(version_id: int, url: str | None = None) -> VersionInfo | None:
+    with session_scope(url) as session:
+        row = session.get(DataVersion, version_id)
+        return VersionInfo.of(row) if row is not None else None
+
+
+def list_versions(stage: str | None = None, url: str | None = None) -> list[VersionInfo]:
+    with session_scope(url) as session:
+        query = select(DataVersion).order_by(DataVersion.id)
+        if stage is not None:
+            query = query.where(DataVersion.stage == stage)
+        return [VersionInfo.of(row) for row in session.scalars(query)]
+
+
+def _resolve_version(session: Session, stage: str, version_id: int | None) -> DataVersion:
+    if version_id is None:
+        version = _latest(session, stage)
+        if version is None:
+            raise StageError(
+                f"stage {stage!r} has no data yet: run the pipeline that writes it "
+                f"(e.g. `kedro run --pipelines ingestion,cleaning`)"
+            )
+        return version
+    version = session.get(DataVersion, version_id)
+    if version is None or version.stage != stage:
+        raise StageError(f"stage {stage!r} has no version {version_id}")
+    return version
+
+
+def _typed_frame(rows: Sequence[Any], stage: str) -> pd.DataFrame:
+    columns = stage_columns(stage)
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for name, kind in _column_kinds(stage).items():
+        if name not in frame.columns:
+            continue
+        if kind == "date":
+            frame[name] = pd.to_datetime(frame[name]).astype("datetime64[ns]")
+        elif kind == "int":
+            frame[name] = frame[name].astype("Int64")
+        elif kind == "float":
+            frame[name] = pd.to_numeric(frame[name]).astype("float64")
+        else:
+            frame[name] = frame[name].astype(str)
+    return frame
+
+
+def load_stage_frame(
+    stage: str,
+    version_id: int | None = None,
+    *,
+    tickers: Sequence[str] | None = None,
+    url: str | None = None,
+) -> pd.DataFrame:
+    """A version of `stage` (latest unless pinned) sorted by (ticker, date), with stable dtypes.
+
+    `frame.attrs` carries `version_id`, `stage` and `source` so derived stages can record lineage.
+    """
+    model = _stage_model(stage)
+    with session_scope(url) as session:
+        version = _resolve_version(session, stage, version_id)
+        columns = [getattr(model, name) for name in stage_columns(stage)]
+        query = select(*columns).where(model.version_id == version.id)
+        if tickers is not None:
+            query = query.where(model.ticker.in_(list(tickers)))
+        rows = session.execute(query.order_by(model.ticker, model.date)).all()
+        info = VersionInfo.of(version)
+    frame = _typed_frame(rows, stage)
+    frame.attrs.update(version_id=info.id, stage=stage, source=info.source)
+    return frame
+
+
+@dataclass(frozen=True)
+class TickerSummary:
+    ticker: str
+    first_date: date
+    last_date: date
+    rows: int
+
+
+def ticker_summaries(stage: str = "clean", url: str | None = None) -> list[TickerSummary]:
+    """Each ticker of the latest version of `stage` with its date range and row count."""
+    model = _stage_model(stage)
+    with session_scope(url) as session:
+        version = _latest(session, stage)
+        if version is None:
+            return []
+        query = (
+            select(model.ticker, func.min(model.date), func.max(model.date), func.count())
+            .where(model.version_id == version.id)
+            .group_by(model.ticker)
+            .order_by(model.ticker)
+        )
+        return [TickerSummary(*row) for row in session.execute(query).all()]
+
+
+def load_ticker_prices(
+    ticker: str,
+    *,
+    stage: str = "clean",
+    start: date | None = None,
+    end: date | None = None,
+    limit: int | None = None,
+    url: str | None = None,
+) -> pd.DataFrame:
+    """One ticker's rows of the latest version, oldest first; `limit` keeps the newest rows."""
+    model = _stage_model(stage)
+    with session_scope(url) as session:
+        version = _resolve_version(session, stage, None)
+        columns = [getattr(model, name) for name in stage_columns(stage)]
+        query = select(*columns).where(model.version_id == version.id, model.ticker == ticker)
+        if start is not None:
+            query = query.where(model.date >= start)
+        if end is not None:
+            query = query.where(model.date <= end)
+        query = query.order_by(model.date.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        rows = list(reversed(session.execute(query).all()))
+        version_id = version.id
+    frame = _typed_frame(rows, stage)
+    frame.attrs.update(version_id=version_id, stage=stage)
+    return frame
+
+
+# --- model versions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    model_version: str
+    trained_at: datetime
+    data_version_id: int | None
+    parameters: dict[str, Any]
+    metrics: dict[str, Any]
+    model_sha256: str
+    scaler_sha256: str
+
+
+def _model_info(row: ModelVersion) -> ModelVersionInfo:
+    return ModelVersionInfo(
+        model_version=row.model_version,
+        trained_at=row.trained_at,
+        data_version_id=row.data_version_id,
+        parameters=row.parameters,
+        metrics=row.metrics,
+        model_sha256=row.model_sha256,
+        scaler_sha256=row.scaler_sha256,
+    )
+
+
+def record_model_version(
+    *,
+    model_version: str,
+    trained_at: datetime,
+    data_version_id: int | None,
+    parameters: dict[str, Any],
+    metrics: dict[str, Any],
+    model_sha256: str,
+    scaler_sha256: str,
+    url: str | None = None,
+) -> ModelVersionInfo:
+    """Insert or update (re-evaluation) the row of one trained model version."""
+    with session_scope(url) as session:
+        row = session.scalars(
+            select(ModelVersion).where(ModelVersion.model_version == model_version)
+        ).first()
+        if row is None:
+            row = ModelVersion(model_version=model_version)
+            session.add(row)
+        row.trained_at = trained_at
+        row.data_version_id = data_version_id
+        row.parameters = parameters
+        row.metrics = metrics
+        row.model_sha256 = model_sha256
+        row.scaler_sha256 = scaler_sha256
+        session.flush()
+        return _model_info(row)
+
+
+def get_model_version(
+    model_version: str | None = None, url: str | None = None
+) -> ModelVersionInfo | None:
+    """A model version's row, or the newest one when no version is named."""
+    with session_scope(url) as session:
+        query = select(ModelVersion)
+        if model_version is None:
+            query = query.order_by(ModelVersion.id.desc()).limit(1)
+        else:
+            query = query.where(ModelVersion.model_version == model_version)
+        row = session.scalars(query).first()
+        return _model_info(row) if row is not None else None
+
+
+# --- predictions ----------------------------------------------------------------------------
+
+
+def record_predictions(rows: Sequence[dict[str, Any]], url: str | None = None) -> int:
+    """Insert served forecasts in one transaction (the API batches them off the request path)."""
+    if not rows:
+        return 0
+    with session_scope(url) as session:
+        session.execute(insert(Prediction), list(rows))
+    return len(rows)
+
+
+def count_predictions(url: str | None = None) -> int:
+    with session_scope(url) as session:
+        return session.scalar(select(func.count()).select_from(Prediction)) or 0
+
+
+def recent_predictions(limit: int = 100, url: str | None = None) -> list[dict[str, Any]]:
+    with session_scope(url) as session:
+        rows = session.scalars(select(Prediction).order_by(Prediction.id.desc()).limit(limit))
+        return [
+            {
+                "created_at": r.created_at,
+                "request_id": r.request_id,
+                "ticker": r.ticker,
+                "model_version": r.model_version,
+                "horizon": r.horizon,
+                "values": r.values,
+                "latency_ms": r.latency_ms,
+            }
+            for r in rows
+        ]
+
+
+def ping(url: str | None = None) -> None:
+    """Raise when the database does not answer."""
+    with session_scope(url) as session:
+        session.execute(select(1))

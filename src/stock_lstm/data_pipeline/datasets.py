@@ -1,0 +1,121 @@
+"""Kedro datasets whose load and save go through `crud`, so pipelines never open a session."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+from kedro.io import AbstractDataset, DatasetError
+from kedro.io.core import Version
+
+from stock_lstm.data_pipeline import crud
+
+logger = logging.getLogger(__name__)
+
+
+class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+    """A versioned stage table (`raw`, `clean` or `features`) in the project's SQL database.
+
+    ``save(frame)`` stores a new data version in one transaction, or nothing when the content
+    equals the latest version. Lineage comes from ``frame.attrs``: ``source`` (else the
+    dataset's ``source``) and ``parent_version_id`` (else the latest version of
+    ``parent_stage``). ``load()`` gives the latest version, or the one pinned by ``version_id``
+    or by Kedro's load version (``versioned: true`` and ``--load-versions name:ID``).
+
+    Example (conf/base/catalog.yml)::
+
+        clean_prices:
+          type: stock_lstm.data_pipeline.datasets.VersionedTableDataset
+          stage: clean
+          parent_stage: raw
+    """
+
+    def __init__(
+        self,
+        *,
+        stage: str,
+        parent_stage: str | None = None,
+        source: str = "kedro",
+        version_id: int | None = None,
+        url: str | None = None,
+        version: Version | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        crud.stage_columns(stage)  # fail at catalog creation on an unknown stage
+        self._stage = stage
+        self._parent_stage = parent_stage
+        self._source = source
+        self._url = url
+        pinned = version.load if version is not None else None
+        self._version_id = version_id if version_id is not None else _as_version_id(pinned)
+        self.metadata = metadata
+        self.last_save: crud.SaveResult | None = None
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "stage": self._stage,
+            "parent_stage": self._parent_stage,
+            "version_id": self._version_id,
+            "url": _redacted(self._url),
+        }
+
+    def load(self) -> pd.DataFrame:
+        try:
+            return crud.load_stage_frame(self._stage, self._version_id, url=self._url)
+        except crud.StageError as error:
+            raise DatasetError(str(error)) from error
+
+    def save(self, data: pd.DataFrame) -> None:
+        if not isinstance(data, pd.DataFrame):
+            raise DatasetError(
+                f"stage {self._stage!r} saves a pandas DataFrame, got {type(data).__name__}"
+            )
+        source = str(data.attrs.get("source") or self._source)
+        parent_id = data.attrs.get("parent_version_id")
+        if parent_id is None and self._parent_stage is not None:
+            parent = crud.latest_version(self._parent_stage, url=self._url)
+            parent_id = parent.id if parent is not None else None
+        try:
+            result = crud.save_stage_frame(
+                data, self._stage, source=source, parent_id=parent_id, url=self._url
+            )
+        except (crud.FrameSchemaError, crud.StageError) as error:
+            raise DatasetError(str(error)) from error
+        self.last_save = result
+        verb = "saved new" if result.created else "content unchanged, kept"
+        logger.info(
+            "%s %s version %d (%d rows, parent %s)",
+            verb,
+            self._stage,
+            result.version.id,
+            result.version.row_count,
+            result.version.parent_id,
+        )
+
+    def _exists(self) -> bool:
+        return crud.latest_version(self._stage, url=self._url) is not None
+
+    def preview(self, nrows: int = 5) -> dict[str, Any]:
+        """The first rows of the latest version, for kedro-viz's table preview."""
+        frame = self.load().head(nrows)
+        return frame.astype(str).to_dict(orient="split")
+
+
+def _as_version_id(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise DatasetError(
+            f"a table load version is a data_versions id (an integer), got {value!r}"
+        ) from None
+
+
+def _redacted(url: str | None) -> str | None:
+    if url is None:
+        return None
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,23 @@
+"""`python -m stock_lstm.data_pipeline.migrations upgrade [REVISION]` on DATABASE_URL (or the default)."""
+
+from __future__ import annotations
+
+import argparse
+
+from stock_lstm.common.settings import get_settings
+from stock_lstm.data_pipeline.database import get_engine
+from stock_lstm.data_pipeline.migrations import upgrade
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("action", choices=["upgrade"])
+    parser.add_argument("revision", nargs="?", default="head")
+    args = parser.parse_args()
+    url = get_settings().database_url
+    upgrade(get_engine(url, migrate=False), args.revision)
+    print(f"database schema at {args.revision}: {get_engine(url, migrate=False).url!r}")
+
+
+if __name__ == "__main__":
+    main()

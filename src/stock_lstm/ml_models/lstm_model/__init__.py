@@ -1,0 +1,1 @@
+"""The LSTM forecaster: preprocess, model, train, predict, evaluate."""

@@ -1,0 +1,1 @@
+"""Kedro wiring: one package per stage, found by `find_pipelines`."""

@@ -1,0 +1,218 @@
+"""The versioned data layer on SQLite and PostgreSQL: round trips, versioning, atomic saves."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import func, inspect, select
+
+from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import get_engine, session_scope
+from stock_lstm.data_pipeline.orm_models import DataVersion, RawPrice
+
+
+def bars(ticker: str = "MSFT", days: int = 5, start: str = "2020-01-02", shift: float = 0.0):
+    dates = pd.bdate_range(start, periods=days)
+    close = np.linspace(10.0, 10.0 + days - 1, days) + shift
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": dates,
+            "open": close - 0.5,
+            "high": close + 1.0,
+            "low": close - 1.0,
+            "close": close,
+            "adj_close": [np.nan] + list(close[1:]),
+            "volume": np.arange(days) * 1000 + 7,
+        }
+    )
+
+
+def test_migrations_create_every_table_with_its_keys(database_url):
+    inspector = inspect(get_engine(database_url))
+    tables = set(inspector.get_table_names())
+    assert {
+        "data_versions",
+        "raw_prices",
+        "clean_prices",
+        "features",
+        "model_versions",
+        "predictions",
+        "alembic_version",
+    } <= tables
+    assert inspector.get_pk_constraint("raw_prices")["constrained_columns"] == [
+        "version_id",
+        "ticker",
+        "date",
+    ]
+    assert "ix_data_versions_stage_id" in {
+        i["name"] for i in inspector.get_indexes("data_versions")
+    }
+
+
+def test_round_trip_keeps_values_and_dtypes(database_url):
+    frame = pd.concat([bars("MSFT"), bars("GOOG", 3)])
+    result = crud.save_stage_frame(frame, "raw", source="csv", url=database_url)
+    assert result.created and result.version.row_count == 8
+
+    loaded = crud.load_stage_frame("raw", url=database_url)
+
+    assert list(loaded.columns) == crud.stage_columns("raw")
+    assert loaded["date"].dtype == "datetime64[ns]"
+    assert loaded["close"].dtype == "float64" and loaded["volume"].dtype == "Int64"
+    assert list(loaded["ticker"]) == ["GOOG"] * 3 + ["MSFT"] * 5  # sorted by ticker, date
+    msft = loaded[loaded.ticker == "MSFT"].reset_index(drop=True)
+    np.testing.assert_array_equal(msft["close"], bars("MSFT")["close"])
+    assert pd.isna(msft.loc[0, "adj_close"])
+    assert loaded.attrs == {"version_id": result.version.id, "stage": "raw", "source": "csv"}
+
+
+def test_same_content_twice_gives_one_version(database_url):
+    frame = bars()
+    first = crud.save_stage_frame(frame, "raw", source="csv", url=database_url)
+    second = crud.save_stage_frame(frame.iloc[::-1], "raw", source="csv", url=database_url)
+
+    assert not second.created
+    assert second.version.id == first.version.id
+    assert len(crud.list_versions("raw", url=database_url)) == 1
+
+
+def test_reloaded_content_saves_as_the_same_version(database_url):
+    crud.save_stage_frame(bars(), "raw", source="csv", url=database_url)
+    reloaded = crud.load_stage_frame("raw", url=database_url)
+    assert not crud.save_stage_frame(reloaded, "raw", source="csv", url=database_url).created
+
+
+def test_changed_content_creates_a_version_with_its_parent(database_url):
+    raw = crud.save_stage_frame(bars(), "raw", source="csv", url=database_url).version
+    clean_v1 = crud.save_stage_frame(
+        bars(), "clean", source="cleaning", parent_id=raw.id, url=database_url
+    ).version
+    clean_v2 = crud.save_stage_frame(
+        bars(shift=1.0), "clean", source="cleaning", parent_id=raw.id, url=database_url
+    ).version
+
+    assert clean_v2.id != clean_v1.id
+    assert clean_v2.parent_id == raw.id and clean_v2.stage == "clean"
+    assert crud.latest_version("clean", url=database_url).id == clean_v2.id
+    # the same content in another stage is a version of that stage, not a duplicate
+    assert crud.latest_version("raw", url=database_url).id == raw.id
+
+
+def test_pinned_version_loads_that_version(database_url):
+    v1 = crud.save_stage_frame(bars(), "raw", source="a", url=database_url).version
+    crud.save_stage_frame(bars(shift=5.0), "raw", source="b", url=database_url)
+
+    pinned = crud.load_stage_frame("raw", v1.id, url=database_url)
+    latest = crud.load_stage_frame("raw", url=database_url)
+
+    assert pinned["close"].iloc[0] == 10.0 and latest["close"].iloc[0] == 15.0
+    assert pinned.attrs["source"] == "a"
+
+
+def test_empty_stage_load_names_the_stage(database_url):
+    with pytest.raises(crud.StageError, match="stage 'clean' has no data yet"):
+        crud.load_stage_frame("clean", url=database_url)
+
+
+def test_pinning_a_version_of_another_stage_is_refused(database_url):
+    raw = crud.save_stage_frame(bars(), "raw", source="csv", url=database_url).version
+    with pytest.raises(crud.StageError, match="stage 'clean' has no version"):
+        crud.load_stage_frame("clean", raw.id, url=database_url)
+
+
+def _row_counts(url: str) -> tuple[int, int]:
+    with session_scope(url) as session:
+        return (
+            session.scalar(select(func.count()).select_from(DataVersion)),
+            session.scalar(select(func.count()).select_from(RawPrice)),
+        )
+
+
+def test_a_save_that_fails_midway_leaves_no_trace(database_url, monkeypatch):
+    crud.save_stage_frame(bars(days=3), "raw", source="csv", url=database_url)
+    before = _row_counts(database_url)
+    monkeypatch.setattr(crud, "INSERT_CHUNK_ROWS", 2)
+    original = crud.Session.execute
+    calls = {"n": 0}
+
+    def fail_on_second_chunk(self, statement, *args, **kwargs):
+        if getattr(statement, "is_insert", False) and statement.table.name == "raw_prices":
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise RuntimeError("disk on fire")
+        return original(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(crud.Session, "execute", fail_on_second_chunk)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        crud.save_stage_frame(bars(days=6, shift=3.0), "raw", source="csv", url=database_url)
+
+    assert calls["n"] == 2  # the first chunk was written before the failure
+    assert _row_counts(database_url) == before
+    assert crud.latest_version("raw", url=database_url).row_count == 3
+
+
+def test_a_duplicate_key_rolls_the_whole_save_back(database_url):
+    frame = pd.concat([bars(days=4), bars(days=1)])  # (MSFT, 2020-01-02) twice
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        crud.save_stage_frame(frame, "raw", source="csv", url=database_url)
+    assert _row_counts(database_url) == (0, 0)
+
+
+def test_a_frame_without_a_required_column_is_refused_by_name(database_url):
+    with pytest.raises(crud.FrameSchemaError, match="lacks column.*close"):
+        crud.save_stage_frame(
+            bars().drop(columns="close"), "features", source="x", url=database_url
+        )
+
+
+def test_ticker_queries(database_url):
+    crud.save_stage_frame(
+        pd.concat([bars("MSFT", 10), bars("GOOG", 4)]), "clean", source="cleaning", url=database_url
+    )
+    summaries = crud.ticker_summaries("clean", url=database_url)
+    assert [(s.ticker, s.rows) for s in summaries] == [("GOOG", 4), ("MSFT", 10)]
+    assert summaries[1].first_date == date(2020, 1, 2)
+
+    newest = crud.load_ticker_prices("MSFT", limit=3, url=database_url)
+    assert list(newest["close"]) == [17.0, 18.0, 19.0]
+    window = crud.load_ticker_prices(
+        "MSFT", start=date(2020, 1, 3), end=date(2020, 1, 6), url=database_url
+    )
+    assert [d.date() for d in window["date"]] == [date(2020, 1, 3), date(2020, 1, 6)]
+    assert crud.load_ticker_prices("AAPL", url=database_url).empty
+
+
+def test_model_versions_and_predictions(database_url):
+    assert crud.get_model_version(url=database_url) is None
+    info = dict(
+        trained_at=datetime(2026, 1, 1, tzinfo=UTC),
+        data_version_id=None,
+        parameters={"window": 60},
+        metrics={"mae": 1.0},
+        model_sha256="a" * 64,
+        scaler_sha256="b" * 64,
+    )
+    crud.record_model_version(model_version="2026-01-01T00.00.00.000Z", url=database_url, **info)
+    crud.record_model_version(
+        model_version="2026-01-01T00.00.00.000Z",
+        url=database_url,
+        **{**info, "metrics": {"mae": 0.5}},
+    )
+    latest = crud.get_model_version(url=database_url)
+    assert latest.model_version == "2026-01-01T00.00.00.000Z" and latest.metrics == {"mae": 0.5}
+
+    row = dict(
+        request_id="r1",
+        ticker=None,
+        model_version="v",
+        horizon=2,
+        values=[{"step": 1, "close": 1.0}, {"step": 2, "close": 2.0}],
+        latency_ms=1.5,
+    )
+    assert crud.record_predictions([row, {**row, "ticker": "MSFT"}], url=database_url) == 2
+    assert crud.count_predictions(url=database_url) == 2
+    assert crud.recent_predictions(1, url=database_url)[0]["ticker"] == "MSFT"

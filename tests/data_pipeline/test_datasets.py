@@ -1,0 +1,88 @@
+"""The versioned table dataset, alone and declared in the project's real catalog.yml."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro.io import DatasetError
+
+from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.datasets import VersionedTableDataset
+from tests.data_pipeline.test_crud import bars
+
+
+def test_save_records_source_and_parent_from_frame_attrs(database_url):
+    raw = VersionedTableDataset(stage="raw", url=database_url)
+    frame = bars()
+    frame.attrs["source"] = "csv:data/01_raw/snapshot"
+    raw.save(frame)
+    loaded = raw.load()
+    assert loaded.attrs["source"] == "csv:data/01_raw/snapshot"
+
+    clean = VersionedTableDataset(stage="clean", url=database_url)
+    derived = loaded.copy()  # attrs survive copies, as between Kedro nodes
+    derived.attrs["parent_version_id"] = loaded.attrs["version_id"]
+    derived.attrs["source"] = "cleaning"
+    clean.save(derived)
+    assert crud.latest_version("clean", url=database_url).parent_id == loaded.attrs["version_id"]
+
+
+def test_parent_stage_defaults_to_its_latest_version(database_url):
+    VersionedTableDataset(stage="raw", url=database_url).save(bars())
+    clean = VersionedTableDataset(
+        stage="clean", parent_stage="raw", source="cleaning", url=database_url
+    )
+    clean.save(bars())
+    version = crud.latest_version("clean", url=database_url)
+    assert version.parent_id == crud.latest_version("raw", url=database_url).id
+    assert version.source == "cleaning"
+    assert clean.last_save.created
+
+
+def test_load_of_an_empty_stage_is_a_dataset_error_naming_it(database_url):
+    with pytest.raises(DatasetError, match="stage 'features' has no data yet"):
+        VersionedTableDataset(stage="features", url=database_url).load()
+    assert not VersionedTableDataset(stage="features", url=database_url).exists()
+
+
+def test_unknown_stage_and_bad_data_are_refused():
+    with pytest.raises(Exception, match="unknown stage 'prices'"):
+        VersionedTableDataset(stage="prices")
+    with pytest.raises(DatasetError, match="saves a pandas DataFrame"):
+        VersionedTableDataset(stage="raw", url="sqlite://").save([1, 2])
+
+
+def test_preview_gives_the_first_rows(database_url):
+    dataset = VersionedTableDataset(stage="raw", url=database_url)
+    dataset.save(bars(days=8))
+    preview = dataset.preview(nrows=3)
+    assert preview["columns"] == crud.stage_columns("raw")
+    assert len(preview["data"]) == 3
+
+
+def test_catalog_entries_load_and_save_through_a_kedro_session(project_copy):
+    bootstrap_project(project_copy)
+    with KedroSession.create(project_path=project_copy) as session:
+        catalog = session.load_context().catalog
+        catalog.save("raw_prices", bars())
+        catalog.save("raw_prices", bars(shift=2.0))
+        catalog.save("clean_prices", bars(shift=2.0))
+        loaded = catalog.load("clean_prices")
+    assert loaded["close"].iloc[0] == 12.0
+    raw_versions = crud.list_versions("raw")
+    assert len(raw_versions) == 2
+    assert crud.latest_version("clean").parent_id == raw_versions[-1].id
+
+
+def test_load_versions_pin_a_table_version(project_copy):
+    bootstrap_project(project_copy)
+    crud.save_stage_frame(bars(), "raw", source="a")
+    crud.save_stage_frame(bars(shift=1.0), "raw", source="b")
+    first = crud.list_versions("raw")[0].id
+    with KedroSession.create(project_path=project_copy) as session:
+        context = session.load_context()
+        catalog = context._get_catalog(load_versions={"raw_prices": str(first)})
+        pinned: pd.DataFrame = catalog.load("raw_prices")
+    assert pinned.attrs["version_id"] == first and pinned.attrs["source"] == "a"
