@@ -6,8 +6,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from stock_lstm.common.settings import get_settings
@@ -34,11 +36,19 @@ def _configure_sqlite(engine: Engine) -> None:
 _engines: dict[str, Engine] = {}
 
 
+def _create_sqlite_folder(url: str) -> None:
+    """SQLite creates the file but not its folder: a fresh volume or checkout has neither."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _engine_for(url: str) -> Engine:
     with _migrate_lock:
         engine = _engines.get(url)
         if engine is None:
             if url.startswith("sqlite"):
+                _create_sqlite_folder(url)
                 engine = create_engine(
                     url,
                     connect_args={
