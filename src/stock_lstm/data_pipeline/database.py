@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from stock_lstm.common.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+_BUSY_TIMEOUT_PRAGMA = "PRAGMA busy_timeout=30000"  # keep equal to SQLITE_BUSY_TIMEOUT_MS
 
 _migrated: set[str] = set()
 _migrate_lock = threading.RLock()
@@ -27,7 +28,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - driver callback
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(_BUSY_TIMEOUT_PRAGMA)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
