@@ -1,0 +1,76 @@
+"""A save killed midway (SIGKILL) leaves the previous version intact and no partial version."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+from sqlalchemy import func, select
+
+from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import session_scope
+from stock_lstm.data_pipeline.orm_models import DataVersion, RawPrice
+from tests.data_pipeline.test_crud import bars
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    import pandas as pd
+    from stock_lstm.data_pipeline import crud
+
+    calls = {"n": 0}
+    original = crud.Session.execute
+
+    def slow_execute(self, statement, *args, **kwargs):
+        result = original(self, statement, *args, **kwargs)
+        if getattr(statement, "is_insert", False) and statement.table.name == "raw_prices":
+            calls["n"] += 1
+            if calls["n"] == 3:  # some chunks are written: announce it, then wait to be killed
+                print("inserted", flush=True)
+                time.sleep(60)
+        return result
+
+    crud.Session.execute = slow_execute
+    rows = 40_000
+    dates = pd.bdate_range("1900-01-01", periods=rows)
+    frame = pd.DataFrame({"ticker": "BIG", "date": dates, "open": 1.0, "high": 2.0, "low": 0.5,
+                          "close": 1.5, "adj_close": 1.5, "volume": 10})
+    crud.save_stage_frame(frame, "raw", source="big", url=sys.argv[1])
+    print("committed", flush=True)
+    """
+)
+
+
+def _counts(url: str) -> tuple[int, int]:
+    with session_scope(url) as session:
+        return (
+            session.scalar(select(func.count()).select_from(DataVersion)),
+            session.scalar(select(func.count()).select_from(RawPrice)),
+        )
+
+
+def test_sigkill_during_a_large_save_leaves_the_previous_version(database_url):
+    previous = crud.save_stage_frame(bars(days=7), "raw", source="csv", url=database_url).version
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, database_url],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert child.stdout.readline().strip() == "inserted"  # killed in the middle of the rows
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+
+    assert _counts(database_url) == (1, 7)
+    latest = crud.latest_version("raw", url=database_url)
+    assert latest.id == previous.id
+    assert len(crud.load_stage_frame("raw", url=database_url)) == 7
+    # the database is usable afterwards: the next save lands whole
+    assert crud.save_stage_frame(bars(days=9), "raw", source="csv", url=database_url).created
+    assert _counts(database_url) == (2, 16)
