@@ -1,0 +1,40 @@
+"""Dependencies reading the state the lifespan stored on `app.state`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from stock_lstm.api.v1.errors import ServiceUnavailable
+from stock_lstm.api.v1.services.forecasts import ForecastService
+from stock_lstm.api.v1.services.model_store import NO_MODEL, LoadedModel
+
+
+def get_database_url(request: Request) -> str:
+    return request.app.state.settings.database_url
+
+
+def get_request_id(request: Request) -> str:
+    return request.scope.get("state", {}).get("request_id", "")
+
+
+def get_loaded_model(request: Request) -> LoadedModel:
+    """The serving model, or 503 saying why there is none."""
+    model = request.app.state.model
+    if model is None:
+        raise ServiceUnavailable(request.app.state.model_error or NO_MODEL, type="no_model")
+    return model
+
+
+def get_forecast_service(request: Request) -> ForecastService:
+    service = request.app.state.forecast_service
+    if service is None:
+        raise ServiceUnavailable(request.app.state.model_error or NO_MODEL, type="no_model")
+    return service
+
+
+DatabaseUrl = Annotated[str, Depends(get_database_url)]
+RequestId = Annotated[str, Depends(get_request_id)]
+ServingModel = Annotated[LoadedModel, Depends(get_loaded_model)]
+Forecasts = Annotated[ForecastService, Depends(get_forecast_service)]

@@ -1,0 +1,104 @@
+"""Every error answers with the same body: {"detail": "...", "errors": [{field, message, type}]}."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error a service raises on purpose; the handler turns it into its status and body."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None, type: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.type = type
+
+
+class InvalidInput(ApiError):
+    status_code = 422
+
+
+class NotFound(ApiError):
+    status_code = 404
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+
+
+def _field(loc: Sequence[Any]) -> str:
+    """("body", "prices", 3) -> "prices[3]"; ("query", "limit") -> "limit"; ("body",) -> "body"."""
+    parts = list(loc[1:]) if len(loc) > 1 and loc[0] in ("body", "query", "path") else list(loc)
+    if loc and loc[0] == "body" and len(loc) == 2 and isinstance(loc[1], int):
+        return "body"  # a JSON decode error's position, not a list index
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "json_invalid":
+        return f"malformed JSON: {ctx.get('error', 'cannot parse')} at position {error['loc'][-1]}"
+    if kind == "missing" and tuple(error.get("loc", ())) == ("body",):
+        return "a JSON body is required"
+    if kind == "model_attributes_type" and tuple(error.get("loc", ())) == ("body",):
+        return "the body must be a JSON object"
+    return str(error.get("msg", "invalid value"))
+
+
+def _body(detail: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"detail": detail, "errors": errors}
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"field": _field(e.get("loc", ())), "message": _message(e), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+    if len(errors) > 5:
+        detail += f"; and {len(errors) - 5} more"
+    return JSONResponse(_body(detail, errors[:100]), status_code=422)
+
+
+async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    detail = f"{exc.field}: {exc.message}" if exc.field else exc.message
+    errors = [{"field": exc.field, "message": exc.message, "type": exc.type}] if exc.field else []
+    return JSONResponse(_body(detail, errors), status_code=exc.status_code)
+
+
+async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return JSONResponse(
+        _body(str(exc.detail), []), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def _database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+    logger.error("database error: %s", exc)
+    return JSONResponse(
+        _body(f"database unavailable ({type(exc).__name__}); try again later", []),
+        status_code=503,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,102 @@
+"""The FastAPI app: `create_app()` wires routers, middleware and metrics; the lifespan loads the
+model through the Kedro catalog once and starts the prediction log writer.
+
+Run with `make serve` (uvicorn stock_lstm.api.v1.main:app, one worker, 127.0.0.1:8000).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry
+from prometheus_fastapi_instrumentator import Instrumentator
+
+import stock_lstm
+from stock_lstm.api.v1.errors import install_error_handlers
+from stock_lstm.api.v1.observability import (
+    REQUEST_ID_HEADER,
+    ApiMetrics,
+    BodySizeLimitMiddleware,
+    RequestContextMiddleware,
+    configure_logging,
+)
+from stock_lstm.api.v1.routers import health, model, predict, prices, tickers
+from stock_lstm.api.v1.services.forecasts import ForecastService
+from stock_lstm.api.v1.services.model_store import try_load
+from stock_lstm.api.v1.services.prediction_log import PredictionLog
+from stock_lstm.common.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+DESCRIPTION = """Forecasts of daily closing prices from an LSTM trained by the project's Kedro
+pipelines, with calibrated prediction intervals. Send your own history of closes (any stock) or
+name a stored ticker. Every forecast served is logged to the `predictions` table."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new app; nothing is loaded until the lifespan starts (so importing stays cheap)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    metrics = ApiMetrics.create(CollectorRegistry())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = app.state
+        state.model, state.model_error = try_load(settings.project_root, settings.kedro_env)
+        state.prediction_log = PredictionLog(
+            settings.database_url,
+            on_written=metrics.predictions_logged.inc,
+            on_failed=metrics.prediction_log_failed.inc,
+        )
+        state.prediction_log.start()
+        state.forecast_service = (
+            ForecastService(state.model, state.prediction_log, metrics, settings.database_url)
+            if state.model is not None
+            else None
+        )
+        if state.model is not None:
+            metrics.model_info.labels(state.model.version).set(1)
+        try:
+            yield
+        finally:
+            state.prediction_log.close()
+
+    app = FastAPI(
+        title="stock-lstm",
+        version=stock_lstm.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.model, app.state.model_error, app.state.forecast_service = None, None, None
+
+    install_error_handlers(app)
+    for module in (health, predict, tickers, prices, model):
+        app.include_router(module.router)
+
+    # Added innermost first: the request-id/log middleware wraps everything, the size limit
+    # runs before any body is parsed.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # closed unless CORS_ORIGINS lists origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER],
+        )
+    Instrumentator(registry=metrics.registry, excluded_handlers=["/metrics"]).instrument(
+        app, latency_lowr_buckets=LATENCY_BUCKETS_S
+    ).expose(app, endpoint="/metrics", include_in_schema=True, tags=["metrics"])
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+app = create_app()

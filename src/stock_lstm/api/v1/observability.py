@@ -1,0 +1,209 @@
+"""Request ids, one JSON log line per request, the body size limit, and Prometheus metrics.
+
+The middlewares are plain ASGI (no BaseHTTPMiddleware): they add microseconds, not milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from pythonjsonlogger.json import JsonFormatter
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")  # fits predictions.request_id
+ACCESS_LOGGER = "stock_lstm.api.access"
+_CONFIGURED = "_stock_lstm_json"
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr for the API's loggers (idempotent; leaves other loggers alone)."""
+    logger = logging.getLogger("stock_lstm")
+    logger.setLevel(level.upper())
+    if not any(getattr(h, _CONFIGURED, False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+        setattr(handler, _CONFIGURED, True)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def request_id_of(scope: Scope) -> str:
+    return scope.get("state", {}).get("request_id", "")
+
+
+class RequestContextMiddleware:
+    """Give each request an id (a sane incoming X-Request-ID, else a new one), echo it in the
+    response header, and log one JSON line with route, status and latency when it ends."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.logger = logging.getLogger(ACCESS_LOGGER)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            self.logger.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "route": getattr(route, "path", None) or "<unmatched>",
+                    "path": scope["path"],
+                    "status": status,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )
+
+
+def _incoming_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _REQUEST_ID.match(text) else None
+    return None
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 (in the API's error body) to a request body over `max_bytes`.
+
+    The body is read here, up to the limit, and replayed to the app: a declared Content-Length
+    over the limit is refused before reading anything, a chunked body as soon as it exceeds it.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            await self._too_large(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send) -> None:
+        detail = f"body: request body larger than {self.max_bytes} bytes"
+        body = json.dumps(
+            {
+                "detail": detail,
+                "errors": [{"field": "body", "message": detail, "type": "too_large"}],
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass(frozen=True)
+class ApiMetrics:
+    """The service's own Prometheus series, next to the instrumentator's per-route ones."""
+
+    registry: CollectorRegistry
+    forecasts_served: Counter
+    predictions_logged: Counter
+    prediction_log_failed: Counter
+    model_info: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> ApiMetrics:
+        return cls(
+            registry=registry,
+            forecasts_served=Counter(
+                "stock_lstm_forecasts_served",
+                "Forecasts served, by input mode (prices or ticker).",
+                ["mode"],
+                registry=registry,
+            ),
+            predictions_logged=Counter(
+                "stock_lstm_prediction_log_written",
+                "Forecast rows written to the predictions table.",
+                registry=registry,
+            ),
+            prediction_log_failed=Counter(
+                "stock_lstm_prediction_log_failed",
+                "Forecast rows that could not be written to the predictions table.",
+                registry=registry,
+            ),
+            model_info=Gauge(
+                "stock_lstm_model_info",
+                "1 for the model version being served (label model_version); absent if none.",
+                ["model_version"],
+                registry=registry,
+            ),
+        )

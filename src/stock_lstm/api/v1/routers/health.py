@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from stock_lstm.api.v1.dependencies import DatabaseUrl
+from stock_lstm.api.v1.schemas.health import HealthResponse
+from stock_lstm.api.v1.services.model_info import health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    summary="Liveness and readiness",
+    responses={503: {"model": HealthResponse, "description": "Degraded: no model or no database"}},
+)
+def get_health(request: Request, url: DatabaseUrl) -> JSONResponse:
+    """200 `ok` when a model is loaded and the database answers; 503 `degraded` and why."""
+    state = request.app.state
+    body = health(state.model, state.model_error, url)
+    return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)

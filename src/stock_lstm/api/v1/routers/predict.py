@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from stock_lstm.api.v1.dependencies import Forecasts, RequestId
+from stock_lstm.api.v1.schemas.errors import error_responses
+from stock_lstm.api.v1.schemas.predict import PredictRequest, PredictResponse
+
+router = APIRouter(prefix="/api/v1", tags=["forecasts"])
+
+
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    summary="Forecast the next closes from a sent history or a stored ticker",
+    responses=error_responses(404, 413, 422, 503),
+)
+def predict(
+    body: PredictRequest,
+    service: Forecasts,
+    request_id: RequestId,
+) -> PredictResponse:
+    """Closes for steps 1..horizon with calibrated interval bounds. In ticker mode the newest
+    stored clean closes are used and each step carries its (business-day) date."""
+    return service.predict(body, request_id)

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from stock_lstm.api.v1.dependencies import DatabaseUrl
+from stock_lstm.api.v1.schemas.market import TickersResponse
+from stock_lstm.api.v1.services.market import list_tickers
+
+router = APIRouter(prefix="/api/v1", tags=["market data"])
+
+
+@router.get("/tickers", response_model=TickersResponse, summary="Stored tickers")
+def get_tickers(url: DatabaseUrl) -> TickersResponse:
+    """Each ticker of the newest clean version with its first/last date and row count."""
+    return list_tickers(url)

@@ -1,0 +1,44 @@
+"""The one error body every 4xx/5xx answer carries."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="The offending field, e.g. `prices[3]`, `horizon`, `body`.")
+    message: str
+    type: str | None = Field(default=None, description="A machine-readable error kind.")
+
+
+class ErrorBody(BaseModel):
+    detail: str = Field(description="What went wrong, in one sentence naming the field.")
+    errors: list[FieldError] = Field(default_factory=list)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "detail": "prices: 12 closes given, the model needs at least 61",
+                    "errors": [
+                        {
+                            "field": "prices",
+                            "message": "12 closes given, the model needs at least 61",
+                            "type": "too_short",
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+
+
+def error_responses(*codes: int) -> dict[int | str, dict]:
+    """OpenAPI `responses=` entries documenting the error body for each status code."""
+    descriptions = {
+        404: "Unknown ticker or no such resource",
+        413: "Request body larger than the configured limit",
+        422: "Invalid input; the message names the field",
+        503: "No trained model loaded (run `make pipeline` first) or database down",
+    }
+    return {code: {"model": ErrorBody, "description": descriptions[code]} for code in codes}

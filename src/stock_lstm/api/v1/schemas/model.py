@@ -1,0 +1,71 @@
+"""GET /api/v1/model: which model serves, what data it saw, how it did against the naive forecast."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DataVersionOut(BaseModel):
+    id: int
+    stage: str
+    created_at: datetime
+    source: str
+    row_count: int
+    parent_id: int | None
+
+
+class ArtifactsOut(BaseModel):
+    model_sha256: str
+    scaler_sha256: str
+
+
+class ServingOut(BaseModel):
+    min_history: int = Field(description="Closes a `prices` request must give at least.")
+    max_horizon: int
+    interval_level: float
+    loaded_at: datetime
+
+
+class ModelResponse(BaseModel):
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "2026-01-05T10.00.00.000Z",
+                    "trained_at": "2026-01-05T10:00:00Z",
+                    "data_version": {
+                        "id": 3,
+                        "stage": "features",
+                        "created_at": "2026-01-05T09:59:00Z",
+                        "source": "feature_engineering",
+                        "row_count": 8000,
+                        "parent_id": 2,
+                    },
+                    "parameters": {"window": 60, "max_horizon": 30},
+                    "metrics": {"tickers": {"MSFT": {"h1": {"mae_ratio": 0.99}}}},
+                    "artifacts": {"model_sha256": "ab12...", "scaler_sha256": "cd34..."},
+                    "serving": {
+                        "min_history": 61,
+                        "max_horizon": 30,
+                        "interval_level": 0.9,
+                        "loaded_at": "2026-01-05T10:05:00Z",
+                    },
+                }
+            ]
+        },
+    )
+
+    model_version: str
+    trained_at: datetime
+    data_version: DataVersionOut | None = Field(description="The data version trained on.")
+    parameters: dict[str, Any]
+    metrics: dict[str, Any] = Field(
+        description="Test-split metrics as the evaluation pipeline recorded them: per ticker and "
+        "step, the LSTM's next to the naive forecast's (`lstm`, `naive`, `mae_ratio`)."
+    )
+    artifacts: ArtifactsOut
+    serving: ServingOut

@@ -1,0 +1,1 @@
+"""What the routers call: model loading, forecasting, stored-data reads, the prediction log."""

@@ -1,0 +1,126 @@
+"""POST /api/v1/predict: pick the history (sent or stored), forecast with predict.py, log it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+
+from stock_lstm.api.v1.errors import InvalidInput, NotFound
+from stock_lstm.api.v1.observability import ApiMetrics
+from stock_lstm.api.v1.schemas.predict import ForecastStep, PredictRequest, PredictResponse
+from stock_lstm.api.v1.services.model_store import LoadedModel
+from stock_lstm.api.v1.services.prediction_log import PredictionLog
+from stock_lstm.data_pipeline import crud
+
+
+def next_business_days(last: date, count: int) -> list[date]:
+    """The `count` weekdays after `last` (exchange holidays are not known here)."""
+    days = np.busday_offset(np.datetime64(last, "D"), np.arange(1, count + 1), roll="forward")
+    return days.astype(object).tolist()
+
+
+@dataclass(frozen=True)
+class ForecastService:
+    model: LoadedModel
+    log: PredictionLog
+    metrics: ApiMetrics
+    database_url: str | None
+
+    def predict(self, request: PredictRequest, request_id: str) -> PredictResponse:
+        started = time.perf_counter()
+        forecaster = self.model.forecaster
+        horizon = request.horizon
+        if horizon > forecaster.max_horizon:
+            raise InvalidInput(
+                f"{horizon} is beyond this model's max_horizon {forecaster.max_horizon}",
+                field="horizon",
+                type="less_than_equal",
+            )
+        last_date: date | None = None
+        if request.prices is not None:
+            mode, field = "prices", "prices"
+            closes = np.asarray(request.prices, dtype=np.float64)
+            if closes.size < forecaster.min_history:
+                raise InvalidInput(
+                    f"{closes.size} closes given, the model needs at least "
+                    f"{forecaster.min_history}",
+                    field="prices",
+                    type="too_short",
+                )
+        else:
+            mode, field = "ticker", "ticker"
+            closes, last_date = self._stored_closes(str(request.ticker))
+        try:
+            forecast = forecaster.forecast(closes, horizon)
+        except ValueError as error:
+            raise InvalidInput(str(error), field=field, type="value_error") from error
+        dates = next_business_days(last_date, horizon) if last_date else [None] * horizon
+        steps = [
+            ForecastStep(step=i + 1, date=d, close=c, lower=lo, upper=hi)
+            for i, (d, c, lo, hi) in enumerate(
+                zip(
+                    dates,
+                    forecast.close.tolist(),
+                    forecast.lower.tolist(),
+                    forecast.upper.tolist(),
+                    strict=True,
+                )
+            )
+        ]
+        latency_ms = (time.perf_counter() - started) * 1000
+        self.metrics.forecasts_served.labels(mode).inc()
+        self.log.submit(
+            {
+                "created_at": datetime.now(UTC),
+                "request_id": request_id or None,
+                "ticker": request.ticker,
+                "model_version": self.model.version,
+                "horizon": horizon,
+                "values": [_logged(s) for s in steps],
+                "latency_ms": latency_ms,
+            }
+        )
+        return PredictResponse(
+            ticker=request.ticker,
+            model_version=self.model.version,
+            horizon=horizon,
+            last_date=last_date,
+            interval_level=forecaster.interval_level,
+            predictions=steps,
+        )
+
+    def _stored_closes(self, ticker: str) -> tuple[np.ndarray, date]:
+        needed = self.model.forecaster.min_history
+        try:
+            frame = crud.load_ticker_prices(ticker, limit=needed, url=self.database_url)
+        except crud.StageError as error:
+            raise NotFound(
+                "no stored prices yet: run `make pipeline` first", field="ticker"
+            ) from error
+        if frame.empty:
+            raise NotFound(
+                f"unknown ticker {ticker!r}: see GET /api/v1/tickers",
+                field="ticker",
+                type="unknown_ticker",
+            )
+        if len(frame) < needed:
+            raise InvalidInput(
+                f"{ticker!r} has only {len(frame)} stored closes, the model needs {needed}",
+                field="ticker",
+                type="too_short",
+            )
+        return frame["close"].to_numpy(dtype=np.float64), frame["date"].iloc[-1].date()
+
+
+def _logged(step: ForecastStep) -> dict[str, Any]:
+    return {
+        "step": step.step,
+        "date": step.date.isoformat() if step.date else None,
+        "close": step.close,
+        "lower": step.lower,
+        "upper": step.upper,
+    }

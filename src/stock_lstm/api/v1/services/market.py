@@ -1,0 +1,50 @@
+"""Stored tickers and prices, shaped for the API (reads go through crud)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from stock_lstm.api.v1.errors import InvalidInput, NotFound
+from stock_lstm.api.v1.schemas.market import PriceBar, PricesResponse, TickerOut, TickersResponse
+from stock_lstm.data_pipeline import crud
+
+
+def list_tickers(url: str | None) -> TickersResponse:
+    return TickersResponse(
+        tickers=[
+            TickerOut(ticker=s.ticker, first_date=s.first_date, last_date=s.last_date, rows=s.rows)
+            for s in crud.ticker_summaries("clean", url=url)
+        ]
+    )
+
+
+def ticker_prices(
+    ticker: str, start: date | None, end: date | None, limit: int, url: str | None
+) -> PricesResponse:
+    ticker = ticker.upper()
+    if start is not None and end is not None and start > end:
+        raise InvalidInput(f"start {start} is after end {end}", field="start", type="date_order")
+    try:
+        frame = crud.load_ticker_prices(ticker, start=start, end=end, limit=limit, url=url)
+    except crud.StageError as error:
+        raise NotFound("no stored prices yet: run `make pipeline` first", field="ticker") from error
+    if frame.empty and not _known(ticker, url):
+        raise NotFound(
+            f"unknown ticker {ticker!r}: see GET /api/v1/tickers",
+            field="ticker",
+            type="unknown_ticker",
+        )
+    version_id = int(frame.attrs["version_id"])
+    frame = frame.assign(date=frame["date"].dt.date).astype(object)
+    frame = frame.where(frame.notna(), None)
+    bars = [
+        PriceBar(**row)
+        for row in frame[["date", "open", "high", "low", "close", "adj_close", "volume"]].to_dict(
+            "records"
+        )
+    ]
+    return PricesResponse(ticker=ticker, data_version=version_id, count=len(bars), prices=bars)
+
+
+def _known(ticker: str, url: str | None) -> bool:
+    return not crud.load_ticker_prices(ticker, limit=1, url=url).empty

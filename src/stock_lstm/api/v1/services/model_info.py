@@ -1,0 +1,81 @@
+"""GET /api/v1/model and GET /health: the serving model's record and the service's state."""
+
+from __future__ import annotations
+
+import logging
+
+from stock_lstm.api.v1.errors import NotFound
+from stock_lstm.api.v1.schemas.health import HealthResponse
+from stock_lstm.api.v1.schemas.model import (
+    ArtifactsOut,
+    DataVersionOut,
+    ModelResponse,
+    ServingOut,
+)
+from stock_lstm.api.v1.services.model_store import LoadedModel
+from stock_lstm.data_pipeline import crud
+
+logger = logging.getLogger(__name__)
+
+
+def model_details(model: LoadedModel, url: str | None) -> ModelResponse:
+    record = crud.get_model_version(model.version, url=url)
+    if record is None:
+        raise NotFound(
+            f"model version {model.version} has no model_versions record: "
+            "run `kedro run --pipelines evaluation`",
+            type="unevaluated_model",
+        )
+    data_version = (
+        crud.get_version(record.data_version_id, url=url)
+        if record.data_version_id is not None
+        else None
+    )
+    forecaster = model.forecaster
+    return ModelResponse(
+        model_version=record.model_version,
+        trained_at=record.trained_at,
+        data_version=(
+            DataVersionOut(
+                id=data_version.id,
+                stage=data_version.stage,
+                created_at=data_version.created_at,
+                source=data_version.source,
+                row_count=data_version.row_count,
+                parent_id=data_version.parent_id,
+            )
+            if data_version is not None
+            else None
+        ),
+        parameters=record.parameters,
+        metrics=record.metrics,
+        artifacts=ArtifactsOut(
+            model_sha256=record.model_sha256, scaler_sha256=record.scaler_sha256
+        ),
+        serving=ServingOut(
+            min_history=forecaster.min_history,
+            max_horizon=forecaster.max_horizon,
+            interval_level=forecaster.interval_level,
+            loaded_at=model.loaded_at,
+        ),
+    )
+
+
+def health(model: LoadedModel | None, model_error: str | None, url: str | None) -> HealthResponse:
+    """ok only when a model is loaded and the database answers; otherwise degraded and why."""
+    reasons = []
+    if model is None:
+        reasons.append(model_error or "no trained model: run `make pipeline` first")
+    database = "ok"
+    try:
+        crud.ping(url)
+    except Exception as error:  # any driver error means the same thing to a caller
+        database = "unavailable"
+        reasons.append(f"database unavailable: {type(error).__name__}")
+        logger.warning("health: database unavailable: %s", error)
+    return HealthResponse(
+        status="degraded" if reasons else "ok",
+        model_version=model.version if model is not None else None,
+        database=database,
+        reasons=reasons,
+    )
