@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -119,3 +123,114 @@ def _redacted(url: str | None) -> str | None:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+# --- model artifacts -------------------------------------------------------------------------
+
+
+def newest_artifact_version(filepath: str | Path) -> str:
+    """The newest Kedro save version of a versioned artifact (layout <filepath>/<version>/<name>).
+
+    Kedro's version strings (UTC timestamps) sort lexicographically, as Kedro itself resolves
+    the latest load version.
+    """
+    path = Path(filepath)
+    versions = sorted(
+        (p.parent.name for p in path.glob(f"*/{path.name}") if p.exists()), reverse=True
+    )
+    if not versions:
+        raise DatasetError(f"no saved version of {path}: run `kedro run --pipelines training`")
+    return versions[0]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ArtifactVersionDataset(AbstractDataset[str, None]):
+    """Read-only: the newest Kedro save version of a versioned artifact, e.g. the model's.
+
+    Lets a node (evaluation) name the model version it evaluates without doing I/O itself.
+    """
+
+    def __init__(self, *, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = filepath
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath}
+
+    def load(self) -> str:
+        return newest_artifact_version(self._filepath)
+
+    def save(self, data: None) -> None:
+        raise DatasetError("ArtifactVersionDataset is read-only")
+
+
+class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
+    """The `model_versions` table: ``save(record)`` writes (or updates) one model's row.
+
+    ``record`` holds ``model_version`` (a Kedro save version of the model; the newest when
+    absent), ``trained_at``, ``data_version_id``, ``parameters`` and ``metrics``. The dataset
+    adds the sha256 of the model and scaler files saved under that version, so the row
+    identifies exactly the artifacts the API loads. ``load()`` gives the newest row.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_filepath: str,
+        scaler_filepath: str,
+        url: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._model_filepath = Path(model_filepath)
+        self._scaler_filepath = Path(scaler_filepath)
+        self._url = url
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "model_filepath": str(self._model_filepath),
+            "scaler_filepath": str(self._scaler_filepath),
+            "url": _redacted(self._url),
+        }
+
+    def _artifact(self, filepath: Path, version: str) -> Path:
+        path = filepath / version / filepath.name
+        if not path.exists():
+            raise DatasetError(f"model version {version} has no {filepath.name} at {path}")
+        return path
+
+    def save(self, data: dict[str, Any]) -> None:
+        missing = [k for k in ("trained_at", "parameters", "metrics") if k not in data]
+        if missing:
+            raise DatasetError(f"a model_versions record needs {', '.join(missing)}")
+        version = str(data.get("model_version") or newest_artifact_version(self._model_filepath))
+        trained_at = data["trained_at"]
+        if isinstance(trained_at, str):
+            trained_at = datetime.fromisoformat(trained_at)
+        info = crud.record_model_version(
+            model_version=version,
+            trained_at=trained_at,
+            data_version_id=data.get("data_version_id"),
+            parameters=data["parameters"],
+            metrics=data["metrics"],
+            model_sha256=_sha256(self._artifact(self._model_filepath, version)),
+            scaler_sha256=_sha256(self._artifact(self._scaler_filepath, version)),
+            url=self._url,
+        )
+        logger.info("recorded model version %s (data version %s)", version, info.data_version_id)
+
+    def load(self) -> dict[str, Any]:
+        info = crud.get_model_version(url=self._url)
+        if info is None:
+            raise DatasetError("no model version recorded yet: run the evaluation pipeline")
+        return asdict(info)
+
+    def _exists(self) -> bool:
+        return crud.get_model_version(url=self._url) is not None
