@@ -1,0 +1,284 @@
+"""Generic validation and cleaning of daily price bars (not specific to any model).
+
+Each rule either repairs the frame without touching a value (sort, drop duplicate dates) or
+drops the rows that break it; no price is ever changed. Rules run in the order of `ROW_RULES`
+and a row is counted under the first rule it breaks. Gaps between trading days longer than a
+threshold are only warned about: they are real (market closures) as often as they are holes.
+
+The result is validated against `clean_prices_schema` (pandera), whose checks are built from the
+same rule functions, so what cleaning drops and what the schema refuses cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaError, SchemaErrors
+
+from stock_lstm.common.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+KEY = ["ticker", "date"]
+OHLC = ["open", "high", "low", "close"]
+PRICES = [*OHLC, "adj_close"]  # adj_close may be missing (many Yahoo exports have none)
+DEFAULT_PRICE_TOLERANCE = 1e-6
+
+
+class CleaningError(InputError):
+    """The data cannot be cleaned into something usable; the message names the ticker or column."""
+
+
+@dataclass(frozen=True)
+class CleaningParams:
+    """Thresholds (conf/base/parameters_cleaning.yml)."""
+
+    max_gap_days: int = 5
+    min_rows_per_ticker: int = 250
+    price_tolerance: float = DEFAULT_PRICE_TOLERANCE
+
+    def __post_init__(self) -> None:
+        for name in ("max_gap_days", "min_rows_per_ticker"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise CleaningError(f"cleaning.{name} must be a whole number >= 1, got {value!r}")
+        tolerance = self.price_tolerance
+        if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance < 0:
+            raise CleaningError(f"cleaning.price_tolerance must be >= 0, got {tolerance!r}")
+
+
+# --- row rules: each returns the mask of rows that BREAK it -------------------------------------
+
+
+def _missing_price(frame: pd.DataFrame, _tolerance: float) -> pd.Series:
+    return frame[OHLC].isna().any(axis=1)
+
+
+def _non_finite_price(frame: pd.DataFrame, _tolerance: float) -> pd.Series:
+    return pd.Series(np.isinf(frame[PRICES].to_numpy(dtype="float64")).any(axis=1), frame.index)
+
+
+def _non_positive_price(frame: pd.DataFrame, _tolerance: float) -> pd.Series:
+    return (frame[PRICES] <= 0).any(axis=1)
+
+
+def _inconsistent_high_low(frame: pd.DataFrame, tolerance: float) -> pd.Series:
+    """High below open/close/low, or low above open/close (relative float tolerance)."""
+    top = frame[["open", "close", "low"]].max(axis=1)
+    bottom = frame[["open", "close", "high"]].min(axis=1)
+    return (frame["high"] < top * (1 - tolerance)) | (frame["low"] > bottom * (1 + tolerance))
+
+
+def _negative_volume(frame: pd.DataFrame, _tolerance: float) -> pd.Series:
+    return (frame["volume"] < 0).fillna(False).astype(bool)
+
+
+RowRule = Callable[[pd.DataFrame, float], pd.Series]
+ROW_RULES: dict[str, RowRule] = {
+    "missing_price": _missing_price,
+    "non_finite_price": _non_finite_price,
+    "non_positive_price": _non_positive_price,
+    "inconsistent_high_low": _inconsistent_high_low,
+    "negative_volume": _negative_volume,
+}
+DUPLICATE_RULE = "duplicate_dates"
+RULES = (DUPLICATE_RULE, *ROW_RULES)  # every rule that drops rows, in report order
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+def _price_column(nullable: bool) -> pa.Column:
+    return pa.Column("float64", nullable=nullable, coerce=True)
+
+
+def raw_prices_schema() -> pa.DataFrameSchema:
+    """What cleaning accepts: the canonical columns, coercible to their types."""
+    return pa.DataFrameSchema(
+        {
+            "ticker": pa.Column("str", nullable=False, coerce=True),
+            "date": pa.Column("datetime64[ns]", nullable=False, coerce=True),
+            **{name: _price_column(nullable=True) for name in PRICES},
+            "volume": pa.Column("Int64", nullable=True, coerce=True),
+        },
+        strict="filter",
+        name="raw_prices",
+    )
+
+
+def clean_prices_schema(price_tolerance: float = DEFAULT_PRICE_TOLERANCE) -> pa.DataFrameSchema:
+    """What cleaning guarantees: typed, unique sorted (ticker, date), every row rule holds."""
+    checks = [
+        pa.Check(
+            lambda frame, rule=rule: ~rule(frame, price_tolerance),
+            name=name,
+            error=f"rows break the cleaning rule {name}",
+        )
+        for name, rule in ROW_RULES.items()
+    ]
+    checks.append(
+        pa.Check(
+            lambda frame: ~_out_of_order(frame),
+            name="sorted_dates",
+            error="dates not increasing within a ticker",
+        )
+    )
+    return pa.DataFrameSchema(
+        {
+            "ticker": pa.Column("str", nullable=False),
+            "date": pa.Column("datetime64[ns]", nullable=False),
+            **{name: _price_column(nullable=name == "adj_close") for name in PRICES},
+            "volume": pa.Column("Int64", nullable=True),
+        },
+        checks=checks,
+        unique=KEY,
+        strict=True,
+        name="clean_prices",
+    )
+
+
+# --- repairs -----------------------------------------------------------------------------------
+
+
+def _out_of_order(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose date is not after the previous row's date of the same ticker."""
+    previous = frame.groupby("ticker", sort=False)["date"].shift()
+    return (frame["date"] <= previous).fillna(False).astype(bool)
+
+
+def _per_ticker(frame: pd.DataFrame, mask: pd.Series) -> dict[str, int]:
+    counts = frame.loc[mask, "ticker"].value_counts()
+    return {str(ticker): int(n) for ticker, n in sorted(counts.items())}
+
+
+def drop_duplicate_dates(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Keep the LAST row of each (ticker, date), the source's latest word; count the others.
+
+    The one dedupe of the project: ingestion uses it too, because raw_prices is keyed by
+    (version, ticker, date) and cannot store two bars of one day.
+    """
+    duplicated = frame.duplicated(KEY, keep="last")
+    return frame[~duplicated].reset_index(drop=True), _per_ticker(frame, duplicated)
+
+
+def sort_dates(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Sort by (ticker, date), stably; count the rows that were out of order per ticker."""
+    # a repeated day is counted as a duplicate, not as out of order
+    previous = frame.groupby("ticker", sort=False)["date"].shift()
+    unsorted = (frame["date"] < previous).fillna(False).astype(bool)
+    unsorted &= ~frame.duplicated(KEY, keep="first")
+    ordered = frame.sort_values(KEY, kind="stable").reset_index(drop=True)
+    return ordered, _per_ticker(frame, unsorted)
+
+
+def find_gaps(frame: pd.DataFrame, max_gap_days: int) -> dict[str, list[dict[str, Any]]]:
+    """Per ticker, consecutive dates more than `max_gap_days` calendar days apart (sorted frame)."""
+    previous = frame.groupby("ticker", sort=False)["date"].shift()
+    days = (frame["date"] - previous).dt.days
+    long = days > max_gap_days
+    gaps: dict[str, list[dict[str, Any]]] = {}
+    for index in frame.index[long.fillna(False).astype(bool)]:
+        gaps.setdefault(str(frame.at[index, "ticker"]), []).append(
+            {
+                "after": previous[index].strftime("%Y-%m-%d"),
+                "before": frame.at[index, "date"].strftime("%Y-%m-%d"),
+                "days": int(days[index]),
+            }
+        )
+    return gaps
+
+
+# --- the whole cleaning --------------------------------------------------------------------------
+
+
+def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
+    try:
+        return raw_prices_schema().validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        cases = errors.failure_cases
+        first = cases.iloc[0]
+        problems = sorted(
+            {f"{c}: {k}" for c, k in zip(cases["column"], cases["check"], strict=True)}
+        )
+        raise CleaningError(
+            f"raw prices do not fit the schema ({'; '.join(problems)[:300]}); first bad value "
+            f"{first['failure_case']!r} at row {first['index']}"
+        ) from None
+
+
+def clean_prices(
+    frame: pd.DataFrame, params: CleaningParams | None = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The clean bars and a report: rows in, rows dropped per rule per ticker, rows out, gaps."""
+    params = params or CleaningParams()
+    typed = _coerce(frame)
+    if typed.empty:
+        raise CleaningError("there are no raw prices to clean: run the ingestion pipeline first")
+    rows_in = _per_ticker(typed, pd.Series(True, typed.index))
+
+    current, unsorted = sort_dates(typed)
+    current, duplicates = drop_duplicate_dates(current)
+    dropped: dict[str, dict[str, int]] = {DUPLICATE_RULE: duplicates}
+    for name, rule in ROW_RULES.items():
+        broken = rule(current, params.price_tolerance)
+        dropped[name] = _per_ticker(current, broken)
+        current = current[~broken].reset_index(drop=True)
+
+    gaps = find_gaps(current, params.max_gap_days)
+    for ticker, found in gaps.items():
+        longest = max(found, key=lambda gap: gap["days"])
+        logger.warning(
+            "%s: %d gap(s) longer than %d days between trading days (longest %d days, %s to %s)",
+            ticker,
+            len(found),
+            params.max_gap_days,
+            longest["days"],
+            longest["after"],
+            longest["before"],
+        )
+
+    rows_out = _per_ticker(current, pd.Series(True, current.index))
+    report = {
+        "rows_in": len(typed),
+        "rows_out": len(current),
+        "dropped": dropped,
+        "repaired": {"unsorted_dates": unsorted},
+        "gaps": gaps,
+        "tickers": {
+            ticker: {"rows_in": n, "rows_out": rows_out.get(ticker, 0)}
+            for ticker, n in rows_in.items()
+        },
+        "parameters": {
+            "max_gap_days": params.max_gap_days,
+            "min_rows_per_ticker": params.min_rows_per_ticker,
+            "price_tolerance": params.price_tolerance,
+        },
+    }
+    too_few = {t: c["rows_out"] for t, c in report["tickers"].items()}
+    too_few = {t: n for t, n in too_few.items() if n < params.min_rows_per_ticker}
+    if too_few:
+        named = ", ".join(
+            f"{t} ({n} of {rows_in[t]} rows left)" for t, n in sorted(too_few.items())
+        )
+        raise CleaningError(
+            f"too few clean rows to train on for {named}: fewer than "
+            f"cleaning.min_rows_per_ticker={params.min_rows_per_ticker}. Ingest a longer period "
+            "(ingestion.start), drop the ticker, or lower the threshold. Dropped per rule: "
+            + ", ".join(
+                f"{rule}={sum(n for t, n in by.items() if t in too_few)}"
+                for rule, by in dropped.items()
+                if any(t in too_few for t in by)
+            )
+        )
+    try:
+        clean = clean_prices_schema(params.price_tolerance).validate(current)
+    except SchemaError as error:  # a bug in the rules above, not in the data
+        raise CleaningError(f"cleaned prices still break the schema: {error}") from error
+    clean.attrs = {}
+    return clean, report

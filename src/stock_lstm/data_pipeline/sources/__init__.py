@@ -1,0 +1,138 @@
+"""Price sources, each giving one canonical frame: ticker, date, open, high, low, close,
+adj_close, volume (see base.py).
+
+`fetch_prices` picks the source: ``yfinance``, ``csv`` (a folder of Yahoo-export CSVs) or
+``auto``: yfinance first and, for each ticker it cannot give, the CSV folder, with a WARNING
+naming the ticker and the reason. The frame's ``attrs["source"]`` says which source gave what;
+the versioned table dataset records it on the data version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from stock_lstm.data_pipeline.sources import csv, yfinance
+from stock_lstm.data_pipeline.sources.base import CANONICAL_COLUMNS, SourceError
+
+__all__ = ["CANONICAL_COLUMNS", "SOURCES", "SourceError", "fetch_prices", "parse_tickers"]
+
+logger = logging.getLogger(__name__)
+
+SOURCES = ("auto", "yfinance", "csv")
+ALL_TICKERS = "all"  # every ticker of the CSV folder
+LABEL_MAX_TICKERS = 5
+
+
+def parse_tickers(value: str | Sequence[str] | None, csv_dir: str | Path) -> list[str]:
+    """Upper-case tickers, once each, in the order given.
+
+    Accepts a YAML list, one ticker, or a string of tickers separated by spaces or commas
+    (``--params "ingestion.tickers=AAPL MSFT"``: Kedro splits ``--params`` on commas).
+    ``all`` means every ticker of the CSV folder.
+    """
+    if value is None:
+        items: list[str] = []
+    elif isinstance(value, str | int | float):
+        items = str(value).replace(",", " ").split()
+    else:
+        items = [part for item in value for part in str(item).replace(",", " ").split()]
+    tickers = list(dict.fromkeys(item.strip().upper() for item in items if item.strip()))
+    if [t.lower() for t in tickers] == [ALL_TICKERS]:
+        tickers = list(csv.ticker_files(csv_dir))
+    if not tickers:
+        raise SourceError(
+            "ingestion.tickers is empty: give a YAML list such as [^GSPC, GOOG, MSFT], a "
+            'space-separated string (--params "ingestion.tickers=AAPL MSFT"), or "all" for '
+            "every ticker of ingestion.csv_dir"
+        )
+    return tickers
+
+
+def parse_date(value: str | date | None, name: str) -> pd.Timestamp | None:
+    """A parameter date (YYYY-MM-DD) as a Timestamp; None stays None (no bound)."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in {"", "null", "none"}):
+        return None
+    try:
+        return pd.Timestamp(value).normalize()
+    except (ValueError, TypeError):
+        raise SourceError(f"{name} must be a date YYYY-MM-DD or null, got {value!r}") from None
+
+
+def fetch_prices(
+    source: str,
+    tickers: str | Sequence[str] | None,
+    *,
+    start: str | date | None,
+    end: str | date | None = None,
+    csv_dir: str | Path,
+    yfinance_timeout: float = yfinance.DEFAULT_TIMEOUT_S,
+) -> pd.DataFrame:
+    """Every ticker's daily bars from start to end (inclusive; end None = the latest)."""
+    source = str(source).strip().lower()
+    if source not in SOURCES:
+        raise SourceError(
+            f"unknown ingestion.source {source!r}: use one of {', '.join(SOURCES)} "
+            "(auto = yfinance, falling back to the CSV folder per ticker)"
+        )
+    names = parse_tickers(tickers, csv_dir)
+    first = parse_date(start, "ingestion.start") or pd.Timestamp("1900-01-01")
+    last = parse_date(end, "ingestion.end")
+    if last is not None and last < first:
+        raise SourceError(f"ingestion.end {last.date()} is before ingestion.start {first.date()}")
+
+    def from_csv(ticker: str) -> pd.DataFrame:
+        return csv.fetch_ticker(ticker, csv_dir=csv_dir, start=first, end=last)
+
+    def from_yahoo(ticker: str) -> pd.DataFrame:
+        return yfinance.fetch_ticker(ticker, start=first, end=last, timeout=yfinance_timeout)
+
+    csv_label = f"csv({csv.describe_dir(csv_dir)})"
+    if source == "csv":
+        frames, label = [from_csv(t) for t in names], csv_label
+    elif source == "yfinance":
+        frames, label = [from_yahoo(t) for t in names], "yfinance"
+    else:
+        frames, label = _auto(names, from_yahoo, from_csv, csv_label)
+    frame = pd.concat(frames, ignore_index=True)
+    frame.attrs["source"] = label
+    return frame
+
+
+def _auto(names, from_yahoo, from_csv, csv_label) -> tuple[list[pd.DataFrame], str]:
+    """yfinance per ticker; after a network failure it is not asked again (fail fast offline)."""
+    frames: list[pd.DataFrame] = []
+    fell_back: list[str] = []
+    unreachable: str | None = None
+    for ticker in names:
+        if unreachable is None:
+            try:
+                frames.append(from_yahoo(ticker))
+                continue
+            except yfinance.YahooUnreachable as error:
+                unreachable, reason = ticker, str(error)
+            except SourceError as error:
+                reason = str(error)
+        else:
+            reason = f"Yahoo Finance unreachable (see {unreachable}), not asked again"
+        logger.warning(
+            "%s: yfinance failed, using %s instead. Reason: %s", ticker, csv_label, reason
+        )
+        try:
+            frames.append(from_csv(ticker))
+        except SourceError as error:
+            raise SourceError(
+                f"no source could give {ticker}: yfinance: {reason} | CSV: {error}"
+            ) from None
+        fell_back.append(ticker)
+    if not fell_back:
+        return frames, "auto: yfinance"
+    which = (
+        ",".join(fell_back) if len(fell_back) <= LABEL_MAX_TICKERS else f"{len(fell_back)} tickers"
+    )
+    rest = "yfinance for the others; " if len(fell_back) < len(names) else ""
+    return frames, f"auto: {rest}{csv_label} for {which} (yfinance failed)"

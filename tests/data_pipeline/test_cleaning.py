@@ -1,0 +1,213 @@
+"""Cleaning rules on dirty fixtures: what each drops or repairs, the report, the errors."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stock_lstm.data_pipeline.cleaning import (
+    RULES,
+    CleaningError,
+    CleaningParams,
+    clean_prices,
+    clean_prices_schema,
+    drop_duplicate_dates,
+)
+
+PARAMS = CleaningParams(max_gap_days=5, min_rows_per_ticker=3, price_tolerance=1e-6)
+
+
+def bars(ticker: str = "AAA", days: int = 10, start: str = "2024-01-01") -> pd.DataFrame:
+    """Consistent daily bars on business days."""
+    dates = pd.bdate_range(start, periods=days)
+    close = 50.0 + np.arange(days, dtype="float64")
+    return pd.DataFrame(
+        {
+            "ticker": ticker,
+            "date": dates.astype("datetime64[ns]"),
+            "open": close - 0.25,
+            "high": close + 1.0,
+            "low": close - 1.0,
+            "close": close,
+            "adj_close": close * 0.99,
+            "volume": pd.array(np.arange(days) * 10 + 100, dtype="Int64"),
+        }
+    )
+
+
+def with_defect(frame: pd.DataFrame, row: int, **values) -> pd.DataFrame:
+    dirty = frame.copy()
+    for column, value in values.items():
+        dirty.loc[row, column] = value
+    return dirty
+
+
+@pytest.mark.parametrize(
+    ("values", "rule"),
+    [
+        ({"close": np.nan}, "missing_price"),
+        ({"open": np.nan}, "missing_price"),
+        ({"high": np.inf}, "non_finite_price"),
+        ({"adj_close": -np.inf}, "non_finite_price"),
+        ({"low": 0.0}, "non_positive_price"),
+        ({"adj_close": -1.0}, "non_positive_price"),
+        ({"high": 50.5}, "inconsistent_high_low"),  # below close 53 of row 3
+        ({"low": 60.0}, "inconsistent_high_low"),  # above open and close
+        ({"high": 40.0, "low": 41.0}, "inconsistent_high_low"),
+        ({"volume": -5}, "negative_volume"),
+    ],
+)
+def test_each_rule_drops_the_row_that_breaks_it_and_nothing_else(values, rule):
+    clean_input = bars()
+    dirty = with_defect(clean_input, 3, **values)
+    cleaned, report = clean_prices(dirty, PARAMS)
+    assert report["dropped"][rule] == {"AAA": 1}
+    assert sum(sum(by.values()) for by in report["dropped"].values()) == 1
+    expected = clean_input.drop(index=3).reset_index(drop=True)
+    pd.testing.assert_frame_equal(cleaned, expected)  # no price changed
+
+
+def test_missing_adj_close_and_volume_are_kept():
+    frame = bars()
+    frame["adj_close"] = np.nan  # many Yahoo exports have no Adj Close
+    frame.loc[2, "volume"] = pd.NA
+    cleaned, report = clean_prices(frame, PARAMS)
+    assert report["rows_out"] == len(frame)
+    assert cleaned["adj_close"].isna().all()
+
+
+def test_float_noise_within_tolerance_is_not_an_inconsistency():
+    frame = with_defect(bars(), 4, high=54.0 * (1 - 1e-9), close=54.0)
+    _, report = clean_prices(frame, PARAMS)
+    assert report["dropped"]["inconsistent_high_low"] == {}
+
+
+def test_duplicates_keep_the_last_row_and_unsorted_dates_are_sorted():
+    frame = bars(days=6)
+    repeated = frame.iloc[[2]].assign(close=52.5, open=52.0)  # a later, different bar of day 3
+    shuffled = pd.concat([frame.iloc[[0, 1, 4, 2, 3, 5]], repeated], ignore_index=True)
+    cleaned, report = clean_prices(shuffled, PARAMS)
+    assert report["dropped"]["duplicate_dates"] == {"AAA": 1}
+    assert report["repaired"]["unsorted_dates"] == {"AAA": 1}  # day 3 came after day 5
+    assert cleaned["date"].is_monotonic_increasing
+    assert cleaned["date"].tolist() == frame["date"].tolist()
+    assert cleaned.loc[2, "close"] == 52.5  # the last row given for that day
+
+
+def test_drop_duplicate_dates_counts_per_ticker():
+    frame = pd.concat([bars("AAA", 3), bars("AAA", 2), bars("BBB", 3), bars("BBB", 1)])
+    deduped, dropped = drop_duplicate_dates(frame)
+    assert dropped == {"AAA": 2, "BBB": 1}
+    assert deduped.groupby("ticker").size().to_dict() == {"AAA": 3, "BBB": 3}
+
+
+def test_long_gaps_are_warned_about_and_reported_not_dropped(caplog):
+    frame = pd.concat([bars(days=5, start="2024-01-01"), bars(days=5, start="2024-02-01")])
+    with caplog.at_level(logging.WARNING, logger="stock_lstm.data_pipeline.cleaning"):
+        cleaned, report = clean_prices(frame, PARAMS)
+    assert len(cleaned) == 10
+    assert report["gaps"] == {"AAA": [{"after": "2024-01-05", "before": "2024-02-01", "days": 27}]}
+    assert any("AAA: 1 gap(s) longer than 5 days" in r.getMessage() for r in caplog.records)
+    # a weekend is no gap
+    _, report = clean_prices(bars(days=10), PARAMS)
+    assert report["gaps"] == {}
+
+
+def dirty_fixture() -> pd.DataFrame:
+    """Two tickers, one defect of each kind, out of order and with a repeated day."""
+    aaa = bars("AAA", days=12)
+    aaa = with_defect(aaa, 1, close=np.nan)
+    aaa = with_defect(aaa, 2, high=np.inf)
+    aaa = with_defect(aaa, 3, low=-1.0)
+    aaa = with_defect(aaa, 4, high=10.0)
+    aaa = with_defect(aaa, 5, volume=-1)
+    bbb = bars("BBB", days=8)
+    bbb = with_defect(bbb, 0, close=np.nan, low=-1.0)  # two defects: counted once, first rule
+    bbb = pd.concat([bbb.iloc[::-1], bbb.iloc[[6]]], ignore_index=True)  # reversed + a repeat
+    return pd.concat([bbb, aaa], ignore_index=True)
+
+
+def test_report_counts_of_the_dirty_fixture():
+    dirty = dirty_fixture()
+    cleaned, report = clean_prices(dirty, PARAMS)
+    assert report["rows_in"] == 21
+    assert report["dropped"] == {
+        "duplicate_dates": {"BBB": 1},
+        "missing_price": {"AAA": 1, "BBB": 1},
+        "non_finite_price": {"AAA": 1},
+        "non_positive_price": {"AAA": 1},
+        "inconsistent_high_low": {"AAA": 1},
+        "negative_volume": {"AAA": 1},
+    }
+    assert list(report["dropped"]) == list(RULES)
+    assert report["repaired"]["unsorted_dates"] == {"BBB": 7}
+    assert report["tickers"] == {
+        "AAA": {"rows_in": 12, "rows_out": 7},
+        "BBB": {"rows_in": 9, "rows_out": 7},
+    }
+    dropped = sum(sum(by.values()) for by in report["dropped"].values())
+    assert report["rows_out"] == report["rows_in"] - dropped == len(cleaned) == 14
+    clean_prices_schema().validate(cleaned)  # the declared schema holds
+    # every clean row is an input row, unchanged
+    merged = cleaned.merge(
+        dirty.drop_duplicates(["ticker", "date"], keep="last"),
+        how="left",
+        on=["ticker", "date"],
+        suffixes=("", "_in"),
+    )
+    for column in ("open", "high", "low", "close", "adj_close"):
+        assert (merged[column] == merged[f"{column}_in"]).all()
+
+
+def test_too_few_rows_left_stops_naming_the_ticker():
+    frame = pd.concat([bars("AAA", days=10), bars("BBB", days=4)], ignore_index=True)
+    frame.loc[frame.index[frame["ticker"] == "BBB"][:2], "close"] = np.nan
+    with pytest.raises(CleaningError, match=r"too few clean rows .* BBB \(2 of 4 rows left\)") as e:
+        clean_prices(frame, PARAMS)
+    assert "AAA" not in str(e.value).split("Dropped")[0]
+    assert "missing_price=2" in str(e.value)
+
+
+def test_types_are_enforced_with_a_message_naming_the_column():
+    frame = bars().astype({"close": object})
+    frame.loc[2, "close"] = "n/a?"
+    with pytest.raises(CleaningError, match=r"do not fit the schema .*close.*'n/a\?'"):
+        clean_prices(frame, PARAMS)
+    missing = bars().drop(columns=["high"])
+    with pytest.raises(CleaningError, match=r"high"):
+        clean_prices(missing, PARAMS)
+
+
+def test_strings_and_extra_columns_are_coerced_and_dropped():
+    frame = bars().assign(note="x", date=lambda f: f["date"].dt.strftime("%Y-%m-%d"))
+    cleaned, _ = clean_prices(frame, PARAMS)
+    assert list(cleaned.columns) == [
+        "ticker",
+        "date",
+        "open",
+        "high",
+        "low",
+        "close",
+        "adj_close",
+        "volume",
+    ]
+    assert cleaned["date"].dtype == "datetime64[ns]"
+
+
+def test_no_rows_and_bad_thresholds_are_refused():
+    with pytest.raises(CleaningError, match="no raw prices to clean"):
+        clean_prices(bars().iloc[0:0], PARAMS)
+    with pytest.raises(CleaningError, match="cleaning.min_rows_per_ticker must be a whole number"):
+        CleaningParams(min_rows_per_ticker=0)
+    with pytest.raises(CleaningError, match="cleaning.price_tolerance must be >= 0"):
+        CleaningParams(price_tolerance=-1)
+
+
+def test_clean_schema_refuses_what_cleaning_would_drop():
+    with pytest.raises(Exception, match="inconsistent_high_low"):
+        clean_prices_schema().validate(with_defect(bars(), 2, high=1.0))
+    with pytest.raises(Exception, match="dates not increasing within a ticker"):
+        clean_prices_schema().validate(bars().iloc[::-1])
