@@ -1,0 +1,107 @@
+"""The ingestion pipeline: its node, and full runs through a KedroSession on a temporary DB."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.sources import SourceError
+from stock_lstm.pipelines.ingestion.nodes import IngestionParams, ingest_prices
+
+SNAPSHOT = Path(__file__).resolve().parents[3] / "data" / "01_raw" / "snapshot"
+HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
+
+
+def snapshot_rows(start: str, end: str | None = None) -> dict[str, int]:
+    """Independent count of the snapshot's rows per ticker in [start, end], read with pandas."""
+    files = {"^GSPC": "GSPC.csv", "GOOG": "GOOG.csv", "MSFT": "MSFT.csv"}
+    counts = {}
+    for ticker, name in files.items():
+        dates = pd.to_datetime(pd.read_csv(SNAPSHOT / name)["Date"])
+        keep = dates >= pd.Timestamp(start)
+        if end is not None:
+            keep &= dates <= pd.Timestamp(end)
+        counts[ticker] = int(keep.sum())
+    return counts
+
+
+def run(project: Path, pipelines: str = "ingestion", **params) -> None:
+    bootstrap_project(project)
+    runtime = {"ingestion": params} if params else None
+    with KedroSession.create(project_path=project, env="test", runtime_params=runtime) as session:
+        session.run(pipeline_names=[pipelines])
+
+
+def user_csv(folder: Path, name: str, days: int = 5, start: str = "2020-03-02") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"{day:%Y-%m-%d},{10 + i},{11 + i},{9 + i},{10.5 + i},,{1000 + i}"
+        for i, day in enumerate(pd.bdate_range(start, periods=days))
+    ]
+    path = folder / name
+    path.write_text(HEADER + "\n".join(lines) + "\n")
+    return path
+
+
+def test_repeated_dates_keep_the_last_row_with_a_warning(tmp_path, caplog):
+    path = user_csv(tmp_path, "ABC.csv", days=4)
+    path.write_text(path.read_text() + "2020-03-03,99,100,98,99.5,,5\n")  # day 2 again
+    params = IngestionParams(source="csv", tickers="abc", start=None, csv_dir=str(tmp_path))
+    with caplog.at_level(logging.WARNING):
+        raw = ingest_prices(params)
+    assert "repeated dates in the source, kept the last row of each: ABC 1 row(s)" in caplog.text
+    assert len(raw) == 4
+    assert raw.loc[raw["date"] == "2020-03-03", "close"].tolist() == [99.5]
+    assert raw.attrs == {"source": f"csv({tmp_path.as_posix()})"}
+
+
+def test_ingestion_stores_the_snapshot_once(project_copy):
+    run(project_copy)
+    versions = crud.list_versions("raw")
+    assert len(versions) == 1
+    assert versions[0].source == "csv(data/01_raw/snapshot)"
+    raw = crud.load_stage_frame("raw")
+    assert raw.groupby("ticker").size().to_dict() == snapshot_rows("2012-01-01", "2013-03-01")
+    run(project_copy)  # unchanged data: no new version
+    assert [v.id for v in crud.list_versions("raw")] == [versions[0].id]
+
+
+def test_the_whole_snapshot_is_ingested(project_copy):
+    run(project_copy, start="1900-01-01", end=None, tickers="all")
+    version = crud.latest_version("raw")
+    expected = snapshot_rows("1900-01-01")
+    assert version.row_count == sum(expected.values()) == 15162
+
+
+def test_another_csv_folder_ingests_its_tickers(project_copy, tmp_path):
+    folder = tmp_path / "mine"
+    user_csv(folder, "AAA.csv", days=5)
+    user_csv(folder, "bbb.csv", days=3)
+    # as --params "ingestion.csv_dir=...,ingestion.tickers=AAA BBB"
+    run(project_copy, csv_dir=str(folder), tickers="AAA BBB", start="2020-01-01", end=None)
+    raw = crud.load_stage_frame("raw")
+    assert raw.groupby("ticker").size().to_dict() == {"AAA": 5, "BBB": 3}
+    assert crud.latest_version("raw").source == f"csv({folder.as_posix()})"
+    run(project_copy, csv_dir=str(folder), tickers="all", start="2020-03-04", end=None)
+    raw = crud.load_stage_frame("raw")
+    assert raw.groupby("ticker").size().to_dict() == {"AAA": 3, "BBB": 1}
+
+
+def test_bad_parameters_and_files_stop_with_a_message(project_copy, tmp_path):
+    with pytest.raises(SourceError, match="unknown ingestion.source 'web': use one of auto"):
+        run(project_copy, source="web")
+    with pytest.raises(SourceError, match="ingestion.tickers is empty"):
+        run(project_copy, tickers=[])
+    folder = tmp_path / "bad"
+    user_csv(folder, "AAA.csv").write_text(
+        "Date,Open,High,Low,Adj Close,Volume\n2020-01-02,1,2,0.5,1,9\n"
+    )
+    with pytest.raises(SourceError, match=r"AAA\.csv lacks column\(s\) Close"):
+        run(project_copy, csv_dir=str(folder), tickers="AAA")
+    assert crud.list_versions("raw") == []
