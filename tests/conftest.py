@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -62,11 +63,9 @@ def database_url(request: pytest.FixtureRequest) -> str:
     )
 
 
-@pytest.fixture
-def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> Path:
-    """A throw-away copy of the Kedro project (conf + bundled raw data) on a temporary database."""
-    root = tmp_path / "project"
-    root.mkdir()
+def make_project_copy(root: Path) -> Path:
+    """Copy the Kedro project's conf + bundled raw data to `root` (src is symlinked)."""
+    root.mkdir(parents=True)
     shutil.copy(PROJECT_ROOT / "pyproject.toml", root)
     (root / "src").mkdir()  # Kedro's bootstrap wants <project>/src/<package>
     (root / "src" / "stock_lstm").symlink_to(PROJECT_ROOT / "src" / "stock_lstm")
@@ -84,7 +83,40 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: st
         (root / "data" / sub).mkdir(parents=True)
     if (PROJECT_ROOT / "data" / "01_raw").exists():
         shutil.copytree(PROJECT_ROOT / "data" / "01_raw", root / "data" / "01_raw")
+    return root
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> Path:
+    """A throw-away copy of the Kedro project (conf + bundled raw data) on a temporary database."""
+    root = make_project_copy(tmp_path / "project")
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
     monkeypatch.chdir(root)
     return root
+
+
+@dataclass(frozen=True)
+class TrainedProject:
+    root: Path
+    database_url: str
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedProject]:
+    """A project copy on which every pipeline ran once (env "test"): a tiny trained model,
+    its artifacts and model_versions row, and the clean prices, on its own SQLite file."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    root = make_project_copy(tmp_path_factory.mktemp("trained") / "project")
+    url = f"sqlite:///{root / 'data' / 'trained.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", url)
+        patch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
+        patch.chdir(root)
+        bootstrap_project(root)
+        with KedroSession.create(project_path=root, env="test") as session:
+            session.run()
+    yield TrainedProject(root=root, database_url=url)
+    dispose_engines()
