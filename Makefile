@@ -35,7 +35,7 @@ pipeline: setup
 	$(BIN)/kedro run
 
 serve: setup
-	$(BIN)/uvicorn stock_lstm.api.v1.main:app --host $(HOST) --port $(PORT) --workers 1
+	$(BIN)/uvicorn stock_lstm.api.v1.main:app --host $(HOST) --port $(PORT) --workers 1 --no-access-log
 
 run: pipeline serve
 

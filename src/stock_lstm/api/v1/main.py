@@ -25,8 +25,8 @@ from stock_lstm.api.v1.observability import (
     configure_logging,
 )
 from stock_lstm.api.v1.routers import health, model, predict, prices, tickers
-from stock_lstm.api.v1.services.forecasts import ForecastService
-from stock_lstm.api.v1.services.model_store import try_load
+from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
+from stock_lstm.api.v1.services.model_store import NO_MODEL, try_load
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.common.settings import Settings, get_settings
 
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.forecast_service = (
             ForecastService(state.model, state.prediction_log, metrics, settings.database_url)
             if state.model is not None
-            else None
+            else NoForecasts(state.model_error or NO_MODEL)
         )
         if state.model is not None:
             metrics.model_info.labels(state.model.version).set(1)
@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.model, app.state.model_error, app.state.forecast_service = None, None, None
+    app.state.model, app.state.model_error = None, NO_MODEL
+    app.state.forecast_service = NoForecasts(NO_MODEL)
 
     install_error_handlers(app)
     for module in (health, predict, tickers, prices, model):

@@ -26,7 +26,7 @@ _CONFIGURED = "_stock_lstm_json"
 
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for the API's loggers (idempotent; leaves other loggers alone)."""
-    logger = logging.getLogger("stock_lstm")
+    logger = logging.getLogger("stock_lstm.api")
     logger.setLevel(level.upper())
     if not any(getattr(h, _CONFIGURED, False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from stock_lstm.api.v1.errors import ServiceUnavailable
-from stock_lstm.api.v1.services.forecasts import ForecastService
+from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL, LoadedModel
 
 
@@ -27,14 +27,12 @@ def get_loaded_model(request: Request) -> LoadedModel:
     return model
 
 
-def get_forecast_service(request: Request) -> ForecastService:
-    service = request.app.state.forecast_service
-    if service is None:
-        raise ServiceUnavailable(request.app.state.model_error or NO_MODEL, type="no_model")
-    return service
+def get_forecast_service(request: Request) -> ForecastService | NoForecasts:
+    """Never raises, so a bad body is a 422 even without a model (NoForecasts answers 503)."""
+    return request.app.state.forecast_service
 
 
 DatabaseUrl = Annotated[str, Depends(get_database_url)]
 RequestId = Annotated[str, Depends(get_request_id)]
 ServingModel = Annotated[LoadedModel, Depends(get_loaded_model)]
-Forecasts = Annotated[ForecastService, Depends(get_forecast_service)]
+Forecasts = Annotated[ForecastService | NoForecasts, Depends(get_forecast_service)]

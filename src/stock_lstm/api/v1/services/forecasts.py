@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from stock_lstm.api.v1.errors import InvalidInput, NotFound
+from stock_lstm.api.v1.errors import InvalidInput, NotFound, ServiceUnavailable
 from stock_lstm.api.v1.observability import ApiMetrics
 from stock_lstm.api.v1.schemas.predict import ForecastStep, PredictRequest, PredictResponse
 from stock_lstm.api.v1.services.model_store import LoadedModel
@@ -114,6 +114,17 @@ class ForecastService:
                 type="too_short",
             )
         return frame["close"].to_numpy(dtype=np.float64), frame["date"].iloc[-1].date()
+
+
+@dataclass(frozen=True)
+class NoForecasts:
+    """Stands in for ForecastService when no model is loaded: input is still validated (422)
+    before this answers 503 with the reason."""
+
+    reason: str
+
+    def predict(self, request: PredictRequest, request_id: str) -> PredictResponse:
+        raise ServiceUnavailable(self.reason, type="no_model")
 
 
 def _logged(step: ForecastStep) -> dict[str, Any]:

@@ -1,0 +1,52 @@
+"""`python -m benchmarks [section ...]` (make bench): run, print, write benchmarks/results.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import UTC, datetime
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+
+from benchmarks import serving  # noqa: E402
+from benchmarks.common import RESULTS_PATH, BenchmarkSkipped, Options, machine  # noqa: E402
+
+SECTIONS = {"serving": serving.run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("sections", nargs="*", help=f"any of {', '.join(SECTIONS)} (default: all)")
+    parser.add_argument("--requests", type=int, default=1000, help="HTTP requests per phase")
+    parser.add_argument("--concurrency", type=int, default=4, help="HTTP requests in flight")
+    parser.add_argument("--calls", type=int, default=1000, help="in-process calls per case")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.sections if name not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
+    options = Options(requests=args.requests, concurrency=args.concurrency, calls=args.calls)
+    results: dict = {"created_at": datetime.now(UTC).isoformat(), "machine": machine()}
+    failed = False
+    for name in args.sections or list(SECTIONS):
+        started = time.perf_counter()
+        try:
+            results[name] = SECTIONS[name](options)
+        except BenchmarkSkipped as reason:
+            print(f"{name}: skipped: {reason}", file=sys.stderr)
+            results[name] = {"skipped": str(reason)}
+            failed = True
+            continue
+        results[name]["seconds"] = round(time.perf_counter() - started, 1)
+    text = json.dumps(results, indent=2, default=str)
+    RESULTS_PATH.write_text(text + "\n")
+    print(text)
+    print(f"written to {RESULTS_PATH}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Helpers shared by benchmark sections: timing statistics, the trained model, machine facts."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
+
+
+class BenchmarkSkipped(RuntimeError):
+    """A section cannot run here; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Options:
+    requests: int
+    concurrency: int
+    calls: int
+
+
+def latency_stats(seconds: list[float]) -> dict[str, float]:
+    """p50/p90/p99/mean/min in milliseconds of a list of durations in seconds."""
+    ms = np.asarray(seconds) * 1000
+    return {
+        "n": int(ms.size),
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p90_ms": round(float(np.percentile(ms, 90)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "mean_ms": round(float(statistics.fmean(ms)), 3),
+        "min_ms": round(float(ms.min()), 3),
+    }
+
+
+def time_calls(fn: Callable[[], Any], calls: int, warm_up: int = 20) -> list[float]:
+    for _ in range(warm_up):
+        fn()
+    durations = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        fn()
+        durations.append(time.perf_counter() - started)
+    return durations
+
+
+def machine() -> dict[str, Any]:
+    import tensorflow as tf
+
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+    }
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    """Resident memory (VmRSS) and its peak (VmHWM) of a process, in MiB, from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = round(int(value.split()[0]) / 1024, 1)  # kB -> MiB
+    return {"rss_mb": fields.get("VmRSS", float("nan")), "peak_rss_mb": fields.get("VmHWM", 0.0)}

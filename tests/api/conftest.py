@@ -1,0 +1,41 @@
+"""API fixtures: one app over the session's trained project, one over a project with no model."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from stock_lstm.api.v1.main import create_app
+from stock_lstm.common.settings import Settings, get_settings
+from tests.conftest import TrainedProject, make_project_copy
+
+
+def settings_for(root: Path, database_url: str, **overrides) -> Settings:
+    return dataclasses.replace(
+        get_settings(),
+        database_url=database_url,
+        project_root=root,
+        kedro_env="test",
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session")
+def served(trained_project: TrainedProject) -> Iterator[TestClient]:
+    """A client of the app serving the session's trained model (lifespan run once)."""
+    app = create_app(settings_for(trained_project.root, trained_project.database_url))
+    with TestClient(app) as client:
+        yield client
+
+
+@pytest.fixture
+def untrained_client(tmp_path: Path, sqlite_url: str) -> Iterator[TestClient]:
+    """An app over a project copy where no pipeline ever ran: no model, empty database."""
+    root = make_project_copy(tmp_path / "untrained")
+    app = create_app(settings_for(root, sqlite_url))
+    with TestClient(app) as client:
+        yield client
