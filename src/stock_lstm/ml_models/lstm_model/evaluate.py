@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.lstm_model.predict import Forecaster
 from stock_lstm.ml_models.lstm_model.preprocess import (
     histories,
@@ -150,7 +151,7 @@ def calibrate_intervals(
         pooled = np.concatenate(scores) if scores else np.empty(0)
         q = conformal_quantile(pooled, level)
         if not math.isfinite(q):
-            raise ValueError(
+            raise InputError(
                 f"too few validation origins ({pooled.size}) to calibrate a {level:.0%} interval "
                 f"at step {k}: lengthen the validation split or shorten max_horizon"
             )
@@ -216,13 +217,13 @@ def evaluate_model(
     steps = [int(k) for k in params["report_steps"]]
     too_far = [k for k in steps if not 1 <= k <= forecaster.max_horizon]
     if too_far:
-        raise ValueError(
+        raise InputError(
             f"evaluation.report_steps {too_far} are outside 1..{forecaster.max_horizon} "
             f"(the model's max_horizon)"
         )
     per_ticker = split_forecasts(forecaster, features, split, "test")
     if not per_ticker:
-        raise ValueError("no ticker has a test split longer than the window: nothing to evaluate")
+        raise InputError("no ticker has a test split longer than the window: nothing to evaluate")
     tickers: dict[str, Any] = {}
     figures: dict[str, Figure] = {}
     plot_step = int(params.get("plot_step", 1))

@@ -151,11 +151,9 @@ class Forecaster:
         history = self._history(closes)
         returns = log_returns(history)
         x = scale_inputs(returns, self._scaler)[np.newaxis]
-        cumulative = self._cumulative(x)[0, :horizon]
-        close = history[-1] * np.exp(cumulative)
-        sigma = recent_volatility(returns, self.vol_window)
-        lower, upper = self._bounds(close, np.asarray(sigma))
-        return Forecast(close=close, lower=lower[:horizon], upper=upper[:horizon])
+        close = history[-1] * np.exp(self._cumulative(x)[0])
+        lower, upper = self._bounds(close, recent_volatility(returns, self.vol_window))
+        return Forecast(close=close[:horizon], lower=lower[:horizon], upper=upper[:horizon])
 
     def point_batch(self, histories: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Forecast closes (n, max_horizon) for histories (n, min_history), without intervals."""

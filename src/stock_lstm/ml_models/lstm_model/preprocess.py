@@ -17,12 +17,14 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
+from stock_lstm.common.errors import InputError
+
 FEATURE_COLUMNS = ("ticker", "date", "close", "log_return")
 SPLITS = ("train", "validation", "test")
 MIN_VOLATILITY = 1e-4  # a floor for the interval scale: a flat history must not give zero width
 
 
-class PreprocessError(ValueError):
+class PreprocessError(InputError):
     """Input that cannot become model input; the message names the ticker, row and field."""
 
 

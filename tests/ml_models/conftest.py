@@ -1,0 +1,41 @@
+"""Frames for the model tests: the bundled snapshot, and random walks with a known law."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
+
+SNAPSHOT = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "snapshot"
+
+
+def random_walk_features(
+    tickers: dict[str, int], sigma: float = 0.01, seed: int = 0
+) -> pd.DataFrame:
+    """Geometric random walks (i.i.d. N(0, sigma) log returns), `rows` business days each."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for ticker, rows in tickers.items():
+        closes = 100.0 * np.exp(np.cumsum(rng.normal(0.0, sigma, rows)))
+        dates = pd.bdate_range("2001-01-01", periods=rows)
+        frames.append(pd.DataFrame({"ticker": ticker, "date": dates, "close": closes}))
+    return add_log_returns(pd.concat(frames, ignore_index=True))
+
+
+@pytest.fixture
+def walk_features() -> pd.DataFrame:
+    return random_walk_features({"AAA": 400, "BBB": 300})
+
+
+@pytest.fixture
+def snapshot_features() -> pd.DataFrame:
+    """Features of two real tickers of the bundled snapshot (recent years only: small)."""
+    frames = []
+    for ticker, name in (("GOOG", "GOOG.csv"), ("MSFT", "MSFT.csv")):
+        raw = pd.read_csv(SNAPSHOT / name).tail(500)
+        frames.append(pd.DataFrame({"ticker": ticker, "date": raw["Date"], "close": raw["Close"]}))
+    return add_log_returns(pd.concat(frames, ignore_index=True))

@@ -1,0 +1,131 @@
+"""Metrics against hand-computed values, the naive baseline and split-conformal coverage."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stock_lstm.ml_models.lstm_model.evaluate import (
+    calibrate_intervals,
+    conformal_quantile,
+    coverage,
+    directional_accuracy,
+    evaluate_model,
+    mae,
+    mape,
+    mean_width,
+    naive_forecast,
+    rmse,
+)
+from stock_lstm.ml_models.lstm_model.model import build_model
+from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler
+from tests.ml_models.conftest import random_walk_features
+
+FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
+
+
+def test_metrics_match_hand_computed_values() -> None:
+    origin = np.array([100.0, 100.0, 100.0, 100.0])
+    actual = np.array([102.0, 97.0, 100.0, 104.0])
+    forecast = np.array([101.0, 99.0, 101.0, 100.0])
+    assert mae(actual, forecast) == pytest.approx((1 + 2 + 1 + 4) / 4)
+    assert rmse(actual, forecast) == pytest.approx(math.sqrt((1 + 4 + 1 + 16) / 4))
+    assert mape(actual, forecast) == pytest.approx(100 * (1 / 102 + 2 / 97 + 1 / 100 + 4 / 104) / 4)
+    # up/up right, down/down right, flat/up wrong, up/flat wrong
+    assert directional_accuracy(origin, actual, forecast) == pytest.approx(0.5)
+    lower, upper = forecast - 1.5, forecast + 1.5
+    assert coverage(actual, lower, upper) == pytest.approx(0.5)  # errors 1, 2, 1, 4
+    assert mean_width(lower, upper) == pytest.approx(3.0)
+
+
+def test_naive_forecast_repeats_the_last_close() -> None:
+    past = np.array([[1.0, 2.0, 3.0], [5.0, 4.0, 6.5]])
+    np.testing.assert_array_equal(naive_forecast(past, 3), [[3.0] * 3, [6.5] * 3])
+
+
+def test_conformal_quantile_is_the_finite_sample_rank() -> None:
+    scores = np.arange(1.0, 11.0)[::-1]  # order must not matter
+    assert conformal_quantile(scores, 0.9) == 10.0  # ceil(11 * 0.9) = 10th smallest
+    assert conformal_quantile(scores, 0.5) == 6.0  # ceil(5.5) = 6th
+    assert conformal_quantile(scores[:5], 0.9) == math.inf  # too few for the guarantee
+    with pytest.raises(ValueError, match="level"):
+        conformal_quantile(scores, 1.0)
+
+
+def test_conformal_coverage_on_known_noise() -> None:
+    """|N(0,1)| scores: the calibrated quantile nears 1.645 and covers ~90% of fresh draws."""
+    rng = np.random.default_rng(3)
+    q = conformal_quantile(np.abs(rng.normal(size=4000)), 0.9)
+    assert q == pytest.approx(1.645, abs=0.06)
+    fresh = rng.normal(size=20000)
+    assert coverage(fresh, -q * np.ones_like(fresh), q * np.ones_like(fresh)) == pytest.approx(
+        0.9, abs=0.015
+    )
+
+
+@pytest.fixture
+def naive_model_setup():
+    """A random walk and an untrained model, which IS the naive forecast (zero output)."""
+    features = random_walk_features({"AAA": 1500, "BBB": 1500}, sigma=0.01, seed=11)
+    scaler = fit_scaler(features, FRACTIONS)
+    model = build_model(12, 5, units=4)
+    params = {"split": FRACTIONS, "intervals": {"level": 0.9, "vol_window": 12}}
+    return features, scaler, model, params
+
+
+def test_interval_calibration_and_report_on_a_random_walk(naive_model_setup) -> None:
+    features, scaler, model, params = naive_model_setup
+    features.attrs["version_id"] = 42
+    calibration = calibrate_intervals(model, scaler, features, params)
+    assert calibration["window"] == 12 and calibration["max_horizon"] == 5
+    assert calibration["data_version"] == 42
+    q = calibration["quantiles"]
+    assert len(q) == 5 and all(a < b for a, b in zip(q, q[1:], strict=False))
+    # Step k's cumulative return has spread sigma*sqrt(k): q_k/q_1 ~ sqrt(k).
+    assert q[3] / q[0] == pytest.approx(2.0, rel=0.2)
+    report, figures, overview = evaluate_model(
+        model, scaler, calibration, features, "v1", FRACTIONS, {"report_steps": [1, 5]}
+    )
+    assert report["model_version"] == "v1" and report["data_version"] == 42
+    assert set(report["tickers"]) == {"AAA", "BBB"} and set(figures) == {"AAA.png", "BBB.png"}
+    for entry in report["tickers"].values():
+        assert entry["n_test"] == 225
+        for k in (1, 5):
+            step = entry[f"h{k}"]
+            assert step["mae_ratio"] == pytest.approx(1.0, abs=1e-6)  # the model is naive
+            assert step["lstm"]["mae"] == pytest.approx(step["naive"]["mae"], rel=1e-6)
+            assert 0.84 <= step["interval"]["coverage"] <= 0.96
+            assert step["interval"]["level"] == 0.9
+        assert entry["h1"]["n"] == 224 and entry["h5"]["n"] == 220
+
+
+def test_naive_metrics_use_the_same_origins_and_targets(naive_model_setup) -> None:
+    features, scaler, model, params = naive_model_setup
+    calibration = calibrate_intervals(model, scaler, features, params)
+    report, _, _ = evaluate_model(
+        model, scaler, calibration, features, "v", FRACTIONS, {"report_steps": [5]}
+    )
+    closes = features.loc[features["ticker"] == "AAA", "close"].to_numpy()
+    test_start = int(round(1500 * 0.85))
+    origins = np.arange(test_start, 1500 - 5)
+    expected = np.mean(np.abs(closes[origins + 5] - closes[origins]))
+    assert report["tickers"]["AAA"]["h5"]["naive"]["mae"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_report_steps_beyond_the_model_are_refused(naive_model_setup) -> None:
+    features, scaler, model, params = naive_model_setup
+    calibration = calibrate_intervals(model, scaler, features, params)
+    with pytest.raises(ValueError, match=r"report_steps \[30\]"):
+        evaluate_model(model, scaler, calibration, features, "v", FRACTIONS, {"report_steps": [30]})
+
+
+def test_unused_frame_columns_do_not_matter(naive_model_setup) -> None:
+    features, scaler, model, params = naive_model_setup
+    with_extra = features.assign(extra="x").sample(frac=1.0, random_state=0)
+    a = calibrate_intervals(model, scaler, features, params)["quantiles"]
+    b = calibrate_intervals(model, scaler, with_extra, params)["quantiles"]
+    assert a == b
+    assert isinstance(with_extra, pd.DataFrame)

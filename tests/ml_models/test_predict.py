@@ -1,0 +1,125 @@
+"""The Forecaster: the same numbers as the Keras model, and clear errors for bad histories."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from stock_lstm.ml_models.lstm_model.model import build_model
+from stock_lstm.ml_models.lstm_model.predict import Forecast, Forecaster
+from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler, target_divisors
+
+FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
+WINDOW, HORIZON = 8, 4
+
+
+@pytest.fixture
+def model() -> keras.Model:
+    """A model whose output is not zero (random output layer), so the comparison means something."""
+    keras.utils.set_random_seed(5)
+    model = build_model(WINDOW, HORIZON, units=6)
+    dense = model.layers[-1]
+    kernel, bias = dense.get_weights()
+    rng = np.random.default_rng(0)
+    dense.set_weights([rng.normal(0, 0.5, kernel.shape), rng.normal(0, 0.1, bias.shape)])
+    return model
+
+
+@pytest.fixture
+def forecaster(model: keras.Model, snapshot_features: pd.DataFrame) -> Forecaster:
+    scaler = fit_scaler(snapshot_features, FRACTIONS)
+    calibration = {
+        "level": 0.9,
+        "vol_window": 5,
+        "window": WINDOW,
+        "max_horizon": HORIZON,
+        "quantiles": [1.5, 1.6, 1.7, 1.8],
+    }
+    return Forecaster(model, scaler, calibration)
+
+
+@pytest.fixture
+def closes(snapshot_features: pd.DataFrame) -> np.ndarray:
+    return snapshot_features.loc[snapshot_features["ticker"] == "MSFT", "close"].to_numpy()[-40:]
+
+
+def test_interface(forecaster: Forecaster) -> None:
+    assert forecaster.min_history == WINDOW + 1
+    assert forecaster.max_horizon == HORIZON
+    assert forecaster.interval_level == 0.9
+    forecaster.warm_up()
+
+
+def test_forecast_equals_the_keras_model_output(
+    forecaster: Forecaster, model: keras.Model, closes: np.ndarray
+) -> None:
+    x = forecaster.prepare(closes)
+    assert x.shape == (1, WINDOW, 1)
+    scaled = model.predict(x, verbose=0)[0].astype("float64")
+    expected = closes[-1] * np.exp(scaled * target_divisors(forecaster._scaler, HORIZON))
+    result = forecaster.forecast(closes, HORIZON)
+    assert isinstance(result, Forecast)
+    np.testing.assert_allclose(result.close, expected, rtol=1e-6)
+    assert not np.allclose(result.close, closes[-1])  # not trivially the naive forecast
+    np.testing.assert_allclose(forecaster.forecast(closes, 2).close, expected[:2], rtol=1e-6)
+
+
+def test_batch_path_equals_the_single_path(forecaster: Forecaster, closes: np.ndarray) -> None:
+    past = np.stack([closes[i : i + WINDOW + 1] for i in range(5)])
+    batch = forecaster.forecast_batch(past)
+    assert batch.close.shape == (5, HORIZON)
+    for i in range(5):
+        single = forecaster.forecast(past[i], HORIZON)
+        np.testing.assert_allclose(batch.close[i], single.close, rtol=1e-6)
+        np.testing.assert_allclose(batch.lower[i], single.lower, rtol=1e-6)
+        np.testing.assert_allclose(batch.upper[i], single.upper, rtol=1e-6)
+
+
+def test_only_the_last_min_history_closes_matter(
+    forecaster: Forecaster, closes: np.ndarray
+) -> None:
+    long = forecaster.forecast(closes, 3)
+    short = forecaster.forecast(closes[-forecaster.min_history :], 3)
+    np.testing.assert_array_equal(long.close, short.close)
+
+
+def test_interval_is_close_times_exp_of_q_sigma(forecaster: Forecaster, closes: np.ndarray) -> None:
+    result = forecaster.forecast(list(closes), HORIZON)
+    sigma = np.std(np.diff(np.log(closes[-forecaster.min_history :]))[-5:])
+    q = np.array([1.5, 1.6, 1.7, 1.8])
+    np.testing.assert_allclose(result.upper, result.close * np.exp(q * sigma), rtol=1e-9)
+    np.testing.assert_allclose(result.lower, result.close * np.exp(-q * sigma), rtol=1e-9)
+    assert (result.lower < result.close).all() and (result.close < result.upper).all()
+
+
+@pytest.mark.parametrize(
+    ("history", "horizon", "message"),
+    [
+        (np.ones(5), 1, r"at least 9 closes .* got 5"),
+        (np.r_[np.ones(8), np.nan], 1, "finite"),
+        (np.r_[np.ones(8), np.inf], 1, "finite"),
+        (np.r_[np.ones(8), -2.0], 1, "positive"),
+        (np.r_[np.ones(8), 0.0], 1, "positive"),
+        (np.ones(9), 0, r"between 1 and 4"),
+        (np.ones(9), 5, r"between 1 and 4"),
+        (np.ones(9), True, "integer"),
+        (np.ones(9), 1.5, "integer"),
+        (np.ones((3, 9)), 1, "one-dimensional"),
+        (["a"] * 9, 1, "numbers"),
+    ],
+)
+def test_bad_requests_raise_clear_errors(
+    forecaster: Forecaster, history, horizon, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        forecaster.forecast(history, horizon)
+
+
+def test_calibration_of_another_model_is_refused(model: keras.Model, snapshot_features) -> None:
+    scaler = fit_scaler(snapshot_features, FRACTIONS)
+    with pytest.raises(ValueError, match="window=60"):
+        Forecaster(model, scaler, {"window": 60, "max_horizon": HORIZON})
+    with pytest.raises(ValueError, match="3 quantiles"):
+        Forecaster(model, scaler, {"quantiles": [1.0, 2.0, 3.0]})
