@@ -6,6 +6,7 @@ import sys
 from types import TracebackType
 
 from kedro.framework.hooks import hook_impl
+from kedro.validation.exceptions import ParameterValidationError
 
 from stock_lstm.common.errors import InputError
 
@@ -14,7 +15,7 @@ def _input_error_excepthook(previous):
     def excepthook(
         kind: type[BaseException], error: BaseException, traceback: TracebackType | None
     ) -> None:
-        if isinstance(error, InputError):
+        if isinstance(error, InputError | ParameterValidationError):
             print(f"\nError: {error}", file=sys.stderr)  # Kedro has logged the failed node
             return
         previous(kind, error, traceback)
@@ -24,8 +25,8 @@ def _input_error_excepthook(previous):
 
 
 class InputErrorHooks:
-    """On the command line, an `InputError` (bad data or parameters) ends the run with its
-    message and exit code 1, not a traceback: the message already says what to fix."""
+    """On the command line, an `InputError` (bad data) or a parameter Kedro cannot validate ends
+    the run with its message and exit code 1, not a traceback: the message says what to fix."""
 
     @hook_impl
     def after_context_created(self, context) -> None:

@@ -270,10 +270,13 @@ def clean_prices(
             f"too few clean rows to train on for {named}: fewer than "
             f"cleaning.min_rows_per_ticker={params.min_rows_per_ticker}. Ingest a longer period "
             "(ingestion.start), drop the ticker, or lower the threshold. Dropped per rule: "
-            + ", ".join(
-                f"{rule}={sum(n for t, n in by.items() if t in too_few)}"
-                for rule, by in dropped.items()
-                if any(t in too_few for t in by)
+            + (
+                ", ".join(
+                    f"{rule}={sum(n for t, n in by.items() if t in too_few)}"
+                    for rule, by in dropped.items()
+                    if any(t in too_few for t in by)
+                )
+                or "none (the source has too few rows)"
             )
         )
     try:

@@ -30,10 +30,3 @@ def canonical_prices(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
         out[name] = pd.to_numeric(values).astype("float64")
     out["volume"] = pd.to_numeric(frame["volume"]).round().astype("Int64")
     return out.reset_index(drop=True)
-
-
-def empty_prices() -> pd.DataFrame:
-    """A canonical frame with no rows (what concatenating no ticker gives)."""
-    return canonical_prices(
-        pd.DataFrame({name: [] for name in CANONICAL_COLUMNS if name != "ticker"}), ""
-    )
