@@ -1,0 +1,76 @@
+"""Every pipeline end to end on the test environment: artifacts, report and model_versions row."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from stock_lstm.data_pipeline import crud
+from stock_lstm.ml_models.lstm_model.predict import Forecaster
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = ("lstm_model.keras", "scaler.pkl", "interval_calibration.json", "training_history.json")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_full_tiny_run_writes_every_artifact_and_the_model_row(project_copy: Path) -> None:
+    bootstrap_project(project_copy)
+    with KedroSession.create(project_path=project_copy, env="test") as session:
+        session.run()
+
+    models = project_copy / "data" / "06_models"
+    versions = {name: [p.name for p in (models / name).iterdir()] for name in ARTIFACTS}
+    (version,) = versions["lstm_model.keras"]
+    assert all(found == [version] for found in versions.values()), versions
+
+    report = json.loads((project_copy / "data/08_reporting/evaluation.json").read_text())
+    features = crud.latest_version("features")
+    assert report["model_version"] == version
+    assert report["data_version"] == features.id
+    assert set(report["tickers"]) == {"^GSPC", "GOOG", "MSFT"}
+    for entry in report["tickers"].values():
+        assert entry["n_test"] > 0
+        for k in (1, 5):
+            step = entry[f"h{k}"]
+            for key in ("mae", "mape", "directional_accuracy"):
+                assert np.isfinite(step["lstm"][key])
+            assert step["naive"]["mae"] > 0 and step["mae_ratio"] > 0
+            assert 0 <= step["interval"]["coverage"] <= 1 and step["interval"]["mean_width"] > 0
+    plots = project_copy / "data/08_reporting"
+    assert sorted(p.name for p in (plots / "backtest_plots").iterdir()) == [
+        "GOOG.png",
+        "GSPC.png",
+        "MSFT.png",
+    ]
+    assert (plots / "backtest_overview.png").stat().st_size > 0
+
+    row = crud.get_model_version(version)
+    assert row is not None and row.data_version_id == features.id
+    assert row.model_sha256 == sha256(models / "lstm_model.keras" / version / "lstm_model.keras")
+    assert row.scaler_sha256 == sha256(models / "scaler.pkl" / version / "scaler.pkl")
+    assert row.parameters["model"]["window"] == 10
+    assert (
+        row.metrics["tickers"]["MSFT"]["h1"]["mae_ratio"]
+        == report["tickers"]["MSFT"]["h1"]["mae_ratio"]
+    )
+
+    # The model, scaler and calibration load back through the catalog and forecast.
+    with KedroSession.create(project_path=project_copy, env="test") as session:
+        catalog = session.load_context().catalog
+        forecaster = Forecaster(
+            catalog.load("lstm_model"), catalog.load("scaler"), catalog.load("interval_calibration")
+        )
+    closes = crud.load_ticker_prices("MSFT", limit=forecaster.min_history)["close"].to_numpy()
+    forecast = forecaster.forecast(closes, forecaster.max_horizon)
+    assert forecast.close.shape == (forecaster.max_horizon,)
+    assert (forecast.lower < forecast.close).all() and (forecast.close < forecast.upper).all()

@@ -1,0 +1,62 @@
+"""training on an in-memory catalog with the test environment's tiny parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import yaml
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from stock_lstm.ml_models.lstm_model.preprocess import assign_splits
+from stock_lstm.pipelines.training import create_pipeline
+from tests.ml_models.conftest import random_walk_features
+
+CONF_TEST = Path(__file__).resolve().parents[3] / "conf" / "test"
+
+
+class KeptDataset(MemoryDataset):
+    """Keeps its data after the run (the runner releases intermediate datasets)."""
+
+    def _release(self) -> None:
+        pass
+
+
+def test_training_writes_scaler_model_history_and_calibration() -> None:
+    params = yaml.safe_load((CONF_TEST / "parameters_training.yml").read_text())["training"]
+    features = random_walk_features({"AAA": 300, "BBB": 250}, seed=4)
+    features.attrs["version_id"] = 5
+    outputs = {
+        name: KeptDataset(copy_mode="assign")
+        for name in ("scaler", "lstm_model", "training_history", "interval_calibration")
+    }
+    catalog = DataCatalog(
+        {
+            "features": MemoryDataset(features, copy_mode="assign"),
+            "params:training": MemoryDataset(params, copy_mode="assign"),
+            "params:training.split": MemoryDataset(params["split"], copy_mode="assign"),
+            **outputs,
+        }
+    )
+    SequentialRunner().run(create_pipeline(), catalog)
+
+    scaler = outputs["scaler"].load()
+    split = assign_splits(features, params["split"])
+    train = split.loc[split["split"] == "train", "log_return"].dropna()
+    assert scaler.mean_[0] == np.float64(train.mean())
+
+    model = outputs["lstm_model"].load()
+    assert isinstance(model, keras.Model)
+    window, horizon = params["model"]["window"], params["model"]["max_horizon"]
+    assert model.input_shape == (None, window, 1) and model.output_shape == (None, horizon)
+
+    history = outputs["training_history"].load()
+    assert history["data_version"] == 5 and 1 <= history["epochs_run"] <= params["fit"]["epochs"]
+
+    calibration = outputs["interval_calibration"].load()
+    assert calibration["level"] == params["intervals"]["level"]
+    assert (calibration["window"], calibration["max_horizon"]) == (window, horizon)
+    assert len(calibration["quantiles"]) == horizon
+    assert all(np.isfinite(calibration["quantiles"])) and calibration["data_version"] == 5
