@@ -148,8 +148,12 @@ def clean_prices_schema(price_tolerance: float = DEFAULT_PRICE_TOLERANCE) -> pa.
 
 def _out_of_order(frame: pd.DataFrame) -> pd.Series:
     """Rows whose date is not after the previous row's date of the same ticker."""
-    previous = frame.groupby("ticker", sort=False)["date"].shift()
-    return (frame["date"] <= previous).fillna(False).astype(bool)
+    return (frame["date"] <= _previous_date(frame)).fillna(False).astype(bool)
+
+
+def _previous_date(frame: pd.DataFrame) -> pd.Series:
+    """Each row's previous row date within its ticker, in frame order (NaT for the first)."""
+    return frame.groupby("ticker", sort=False)["date"].shift()
 
 
 def _per_ticker(frame: pd.DataFrame, mask: pd.Series) -> dict[str, int]:
@@ -170,8 +174,7 @@ def drop_duplicate_dates(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, i
 def sort_dates(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """Sort by (ticker, date), stably; count the rows that were out of order per ticker."""
     # a repeated day is counted as a duplicate, not as out of order
-    previous = frame.groupby("ticker", sort=False)["date"].shift()
-    unsorted = (frame["date"] < previous).fillna(False).astype(bool)
+    unsorted = (frame["date"] < _previous_date(frame)).fillna(False).astype(bool)
     unsorted &= ~frame.duplicated(KEY, keep="first")
     ordered = frame.sort_values(KEY, kind="stable").reset_index(drop=True)
     return ordered, _per_ticker(frame, unsorted)
@@ -179,7 +182,7 @@ def sort_dates(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
 
 def find_gaps(frame: pd.DataFrame, max_gap_days: int) -> dict[str, list[dict[str, Any]]]:
     """Per ticker, consecutive dates more than `max_gap_days` calendar days apart (sorted frame)."""
-    previous = frame.groupby("ticker", sort=False)["date"].shift()
+    previous = _previous_date(frame)
     days = (frame["date"] - previous).dt.days
     long = days > max_gap_days
     gaps: dict[str, list[dict[str, Any]]] = {}
