@@ -18,6 +18,23 @@ from benchmarks.common import RESULTS_PATH, BenchmarkSkipped, Options, machine  
 SECTIONS = {"serving": serving.run}
 
 
+def summary(results: dict) -> str:
+    """One line per measured figure: `section.path.to.figure  value`."""
+    lines = []
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        else:
+            lines.append(f"{prefix:<58} {value}")
+
+    for name in SECTIONS:
+        if name in results:
+            walk(name, results[name])
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("sections", nargs="*", help=f"any of {', '.join(SECTIONS)} (default: all)")
@@ -41,10 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             continue
         results[name]["seconds"] = round(time.perf_counter() - started, 1)
-    text = json.dumps(results, indent=2, default=str)
-    RESULTS_PATH.write_text(text + "\n")
-    print(text)
-    print(f"written to {RESULTS_PATH}", file=sys.stderr)
+    RESULTS_PATH.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(summary(results))
+    print(f"full results: {RESULTS_PATH}")
     return 1 if failed else 0
 
 

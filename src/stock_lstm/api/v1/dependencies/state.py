@@ -1,4 +1,8 @@
-"""Dependencies reading the state the lifespan stored on `app.state`."""
+"""Dependencies reading the state the lifespan stored on `app.state`.
+
+`async def` on purpose: FastAPI runs a plain `def` dependency in the thread pool, a hop that
+costs more than these attribute reads.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,15 @@ from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL, LoadedModel
 
 
-def get_database_url(request: Request) -> str:
+async def get_database_url(request: Request) -> str:
     return request.app.state.settings.database_url
 
 
-def get_request_id(request: Request) -> str:
+async def get_request_id(request: Request) -> str:
     return request.scope.get("state", {}).get("request_id", "")
 
 
-def get_loaded_model(request: Request) -> LoadedModel:
+async def get_loaded_model(request: Request) -> LoadedModel:
     """The serving model, or 503 saying why there is none."""
     model = request.app.state.model
     if model is None:
@@ -27,7 +31,7 @@ def get_loaded_model(request: Request) -> LoadedModel:
     return model
 
 
-def get_forecast_service(request: Request) -> ForecastService | NoForecasts:
+async def get_forecast_service(request: Request) -> ForecastService | NoForecasts:
     """Never raises, so a bad body is a 422 even without a model (NoForecasts answers 503)."""
     return request.app.state.forecast_service
 

@@ -15,11 +15,11 @@ router = APIRouter(prefix="/api/v1", tags=["forecasts"])
     summary="Forecast the next closes from a sent history or a stored ticker",
     responses=error_responses(404, 413, 422, 503),
 )
-def predict(
+async def predict(
     body: PredictRequest,
     service: Forecasts,
     request_id: RequestId,
 ) -> PredictResponse:
     """Closes for steps 1..horizon with calibrated interval bounds. In ticker mode the newest
     stored clean closes are used and each step carries its (business-day) date."""
-    return service.predict(body, request_id)
+    return await service.predict_async(body, request_id)
