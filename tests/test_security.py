@@ -64,7 +64,8 @@ SECRET_PATTERNS = [
     re.compile(r"-----BEGIN (RSA |EC |OPENSSH )?PRIVATE KEY-----"),
     re.compile(r"AKIA[0-9A-Z]{16}"),
     re.compile(r"(?i)(password|secret|api_key|token)\s*[:=]\s*['\"][^'\"\s]{8,}['\"]"),
-    re.compile(r"postgres(ql)?(\+\w+)?://[^:/\s]+:[^@/\s]{3,}@(?!host\b)"),
+    # a password in a database URL, other than the documentation's placeholder
+    re.compile(r"postgres(ql)?(\+\w+)?://[^:/\s]+:(?!(?i:password)@)[^@/\s]{3,}@"),
 ]
 
 
