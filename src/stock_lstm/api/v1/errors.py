@@ -97,7 +97,16 @@ async def _database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
     )
 
 
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = request.scope.get("state", {}).get("request_id", "")
+    logger.error("unhandled error (request %s)", request_id, exc_info=exc)
+    return JSONResponse(
+        _body(f"internal server error (request id {request_id})", []), status_code=500
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ApiError, _api_error)

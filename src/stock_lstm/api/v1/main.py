@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         state.model, state.model_error = try_load(settings.project_root, settings.kedro_env)
+        # Kedro's bootstrap re-applies its logging config, which resets our package's loggers.
+        configure_logging(settings.log_level)
         state.prediction_log = PredictionLog(
             settings.database_url,
             on_written=metrics.predictions_logged.inc,

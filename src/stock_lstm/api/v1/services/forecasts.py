@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -16,6 +17,8 @@ from stock_lstm.api.v1.schemas.predict import ForecastStep, PredictRequest, Pred
 from stock_lstm.api.v1.services.model_store import LoadedModel
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.data_pipeline import crud
+
+logger = logging.getLogger(__name__)
 
 
 def next_business_days(last: date, count: int) -> list[date]:
@@ -64,7 +67,8 @@ class ForecastService:
             closes, last_date = self._stored_closes(str(request.ticker))
         try:
             forecast = forecaster.forecast(closes, horizon)
-        except ValueError as error:
+        except ValueError as error:  # predict.py's own input checks (the schema ran first)
+            logger.warning("forecast refused %s input: %s", mode, error)
             raise InvalidInput(str(error), field=field, type="value_error") from error
         dates = next_business_days(last_date, horizon) if last_date else [None] * horizon
         steps = [
