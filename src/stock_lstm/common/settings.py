@@ -31,6 +31,9 @@ class Settings:
     cors_origins: tuple[str, ...]
     max_body_bytes: int
     log_level: str
+    # Serve this Kedro save version of lstm_model (with its scaler and calibration) instead of
+    # the newest: a rollback, or a benchmark of one version. Unset = the newest.
+    model_version: str | None = None
 
 
 def get_settings() -> Settings:
@@ -45,4 +48,5 @@ def get_settings() -> Settings:
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
         max_body_bytes=int(os.environ.get("MAX_BODY_BYTES", 64 * 1024)),
         log_level=os.environ.get("LOG_LEVEL", "INFO"),
+        model_version=os.environ.get("MODEL_VERSION") or None,
     )
