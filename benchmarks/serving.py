@@ -33,7 +33,7 @@ def _loaded_model() -> Any:
 
     settings = get_settings()
     try:
-        return load_from_catalog(settings.project_root, settings.kedro_env)
+        return load_from_catalog(settings.project_root, settings.kedro_env, settings.model_version)
     except ModelUnavailable as error:
         raise BenchmarkSkipped(str(error)) from error
 

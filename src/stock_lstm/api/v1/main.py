@@ -48,7 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
-        state.model, state.model_error = try_load(settings.project_root, settings.kedro_env)
+        state.model, state.model_error = try_load(
+            settings.project_root, settings.kedro_env, settings.model_version
+        )
         # Kedro's bootstrap re-applies its logging config, which resets our package's loggers.
         configure_logging(settings.log_level)
         state.prediction_log = PredictionLog(

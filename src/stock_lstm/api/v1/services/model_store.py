@@ -25,10 +25,12 @@ class ModelUnavailable(RuntimeError):
     """No servable model; the message starts with NO_MODEL and says why in parentheses."""
 
 
-def try_load(project_root: Path, env: str | None) -> tuple[LoadedModel | None, str | None]:
+def try_load(
+    project_root: Path, env: str | None, version: str | None = None
+) -> tuple[LoadedModel | None, str | None]:
     """The loaded model, or None and the reason: the API starts either way."""
     try:
-        return load_from_catalog(project_root, env), None
+        return load_from_catalog(project_root, env, version), None
     except ModelUnavailable as error:
         logger.warning("serving without a model: %s", error)
         return None, str(error)
@@ -44,8 +46,11 @@ class LoadedModel:
     loaded_at: datetime
 
 
-def load_from_catalog(project_root: Path, env: str | None) -> LoadedModel:
-    """Bootstrap the Kedro project, load the newest model version's artifacts, warm up."""
+def load_from_catalog(
+    project_root: Path, env: str | None, version: str | None = None
+) -> LoadedModel:
+    """Bootstrap the Kedro project, load one model version's artifacts (the newest unless
+    `version` pins one), warm up."""
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
@@ -55,7 +60,7 @@ def load_from_catalog(project_root: Path, env: str | None) -> LoadedModel:
     bootstrap_project(project_root)
     with KedroSession.create(project_path=project_root, env=env) as session:
         catalog = session.load_context().catalog
-        version = _newest_version(catalog)
+        version = version or _newest_version(catalog)
         model = _load(catalog, MODEL_DATASET, version)
         scaler = _load(catalog, SCALER_DATASET, version)
         calibration = _load(catalog, CALIBRATION_DATASET, version)
