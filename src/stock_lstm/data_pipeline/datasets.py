@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import asdict
 from datetime import datetime
@@ -12,6 +13,7 @@ from typing import Any
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro.io.core import Version
+from kedro_datasets._typing import JSONPreview, TablePreview
 
 from stock_lstm.data_pipeline import crud
 
@@ -100,10 +102,11 @@ class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     def _exists(self) -> bool:
         return crud.latest_version(self._stage, url=self._url) is not None
 
-    def preview(self, nrows: int = 5) -> dict[str, Any]:
-        """The first rows of the latest version, for kedro-viz's table preview."""
+    def preview(self, nrows: int = 5) -> TablePreview:
+        """The first rows of the latest version, for kedro-viz's table preview (kedro-viz picks
+        the renderer from this return annotation; `preview_args` in the catalog set `nrows`)."""
         frame = self.load().head(nrows)
-        return frame.astype(str).to_dict(orient="split")
+        return TablePreview(frame.astype(str).to_dict(orient="split"))
 
 
 def _as_version_id(value: str | None) -> int | None:
@@ -234,3 +237,7 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
 
     def _exists(self) -> bool:
         return crud.get_model_version(url=self._url) is not None
+
+    def preview(self) -> JSONPreview:
+        """The newest row (version, data version, metrics, sha256s), for kedro-viz."""
+        return JSONPreview(json.dumps(self.load(), indent=2, default=str))
