@@ -120,3 +120,25 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traine
             session.run()
     yield TrainedProject(root=root, database_url=url)
     dispose_engines()
+
+
+def copy_trained_project(trained: TrainedProject, root: Path) -> TrainedProject:
+    """A private copy of the trained project (artifacts and SQLite file) for a test that runs a
+    command there (kedro viz, a notebook) and must not touch the shared one."""
+    shutil.copytree(trained.root, root, symlinks=True)
+    database = trained.database_url.removeprefix("sqlite:///")
+    relative = Path(database).relative_to(trained.root)
+    return TrainedProject(root=root, database_url=f"sqlite:///{root / relative}")
+
+
+def kedro_env(project: TrainedProject, **extra: str) -> dict[str, str]:
+    """The environment of a `kedro` subprocess working on `project` in env "test"."""
+    return {
+        **os.environ,
+        "DATABASE_URL": project.database_url,
+        "STOCK_LSTM_PROJECT_ROOT": str(project.root),
+        "KEDRO_ENV": "test",
+        "KEDRO_DISABLE_TELEMETRY": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **extra,
+    }

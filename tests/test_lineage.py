@@ -1,0 +1,129 @@
+"""kedro-viz lineage: every catalog entry has a layer, and `kedro viz build` (the CLI, offline)
+writes a graph with the five pipelines, the SQL tables and the model artifacts on their layers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stock_lstm.data_pipeline import crud
+from stock_lstm.pipeline_registry import PIPELINE_ORDER
+from tests.conftest import PROJECT_ROOT, TrainedProject, copy_trained_project, kedro_env
+
+pytestmark = pytest.mark.slow
+
+# Left to right in the graph.
+LAYERS = ("raw", "intermediate", "primary", "feature", "model_input", "models", "reporting")
+TABLES = {"raw_prices": "raw", "clean_prices": "clean", "features": "features"}
+
+
+def catalog_entries() -> dict[str, dict]:
+    """conf/base/catalog*.yml, without the `_name` template values."""
+    entries: dict[str, dict] = {}
+    for path in sorted((PROJECT_ROOT / "conf" / "base").glob("catalog*.yml")):
+        for name, entry in (yaml.safe_load(path.read_text()) or {}).items():
+            if not name.startswith("_"):
+                entries[name] = entry
+    return entries
+
+
+def test_every_catalog_entry_has_a_kedro_viz_layer() -> None:
+    entries = catalog_entries()
+    assert set(TABLES) <= set(entries)
+    missing = {
+        name: (entry.get("metadata") or {}).get("kedro-viz", {}).get("layer")
+        for name, entry in entries.items()
+        if (entry.get("metadata") or {}).get("kedro-viz", {}).get("layer") not in LAYERS
+    }
+    assert not missing, f"catalog entries without a kedro-viz layer in {LAYERS}: {missing}"
+
+
+@pytest.fixture(scope="module")
+def viz_api(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`kedro viz build --include-previews` in a copy of the trained project: its build/api."""
+    project = copy_trained_project(trained_project, tmp_path_factory.mktemp("viz") / "project")
+    completed = subprocess.run(
+        [sys.executable, "-m", "kedro", "viz", "build", "--include-previews"],
+        cwd=project.root,
+        env=kedro_env(project),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    assert "Success" in output, output
+    assert "could not be previewed" not in output, output
+    return project.root / "build" / "api"
+
+
+@pytest.fixture(scope="module")
+def graph(viz_api: Path) -> dict:
+    return json.loads((viz_api / "main").read_text())
+
+
+def data_nodes(graph: dict) -> dict[str, dict]:
+    return {node["name"]: node for node in graph["nodes"] if node["type"] == "data"}
+
+
+def node_details(viz_api: Path, node: dict) -> dict:
+    return json.loads((viz_api / "nodes" / node["id"]).read_text())
+
+
+def test_the_build_lists_the_five_pipelines(viz_api: Path, graph: dict) -> None:
+    from kedro.framework.project import pipelines
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(PROJECT_ROOT)
+    assert {p["id"] for p in graph["pipelines"]} == {"__default__", *PIPELINE_ORDER}
+    for name in PIPELINE_ORDER:
+        built = json.loads((viz_api / "pipelines" / name).read_text())
+        tasks = {node["name"] for node in built["nodes"] if node["type"] == "task"}
+        assert tasks == {node.name for node in pipelines[name].nodes}, name
+
+
+def test_every_dataset_sits_on_its_catalog_layer_left_to_right(graph: dict) -> None:
+    nodes = data_nodes(graph)
+    expected = {
+        name: entry["metadata"]["kedro-viz"]["layer"] for name, entry in catalog_entries().items()
+    }
+    assert set(expected) <= set(nodes), f"not in the graph: {set(expected) - set(nodes)}"
+    assert {name: nodes[name]["layer"] for name in expected} == expected
+    # The SQL tables and the model artifacts, where a reader looks for them.
+    assert {name: nodes[name]["layer"] for name in (*TABLES, "lstm_model", "scaler")} == {
+        "raw_prices": "raw",
+        "clean_prices": "primary",
+        "features": "feature",
+        "lstm_model": "models",
+        "scaler": "model_input",
+    }
+    for name in TABLES:
+        assert nodes[name]["dataset_type"].endswith("VersionedTableDataset")
+    assert nodes["lstm_model"]["dataset_type"].endswith("TensorFlowModelDataset")
+    assert list(graph["layers"]) == [layer for layer in LAYERS if layer in graph["layers"]]
+
+
+def test_the_sql_tables_preview_as_tables(viz_api: Path, graph: dict) -> None:
+    nodes = data_nodes(graph)
+    for name, stage in TABLES.items():
+        details = node_details(viz_api, nodes[name])
+        assert details["preview_type"] == "TablePreview", name
+        preview = details["preview"]
+        assert preview["columns"] == crud.stage_columns(stage), name
+        assert len(preview["data"]) == 10, name  # preview_args.nrows in catalog.yml
+
+
+def test_the_backtest_overview_and_model_record_preview(viz_api: Path, graph: dict) -> None:
+    nodes = data_nodes(graph)
+    image = node_details(viz_api, nodes["backtest_overview"])
+    assert image["preview_type"] == "ImagePreview"
+    assert base64.b64decode(image["preview"]).startswith(b"\x89PNG")
+    record = node_details(viz_api, nodes["model_version_record"])
+    assert record["preview_type"] == "JSONPreview"
+    assert {"model_version", "metrics"} <= set(json.loads(record["preview"]))
