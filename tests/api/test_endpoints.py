@@ -141,8 +141,9 @@ def test_openapi_documents_every_endpoint_with_examples(served) -> None:
         "/api/v1/model",
         "/metrics",
     } <= set(schema["paths"])
-    request = schema["components"]["schemas"]["PredictRequest"]
-    assert request["examples"]
+    assert schema["components"]["schemas"]["PredictRequest"]["examples"]
+    body = schema["paths"]["/api/v1/predict"]["post"]["requestBody"]["content"]
+    assert set(body["application/json"]["examples"]) == {"ticker", "prices"}
     assert served.get("/docs").status_code == 200
 
 

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Body
 
 from stock_lstm.api.v1.dependencies import Forecasts, RequestId
 from stock_lstm.api.v1.schemas.errors import error_responses
-from stock_lstm.api.v1.schemas.predict import PredictRequest, PredictResponse
+from stock_lstm.api.v1.schemas.predict import (
+    PREDICT_EXAMPLES,
+    PredictRequest,
+    PredictResponse,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["forecasts"])
 
@@ -16,7 +22,7 @@ router = APIRouter(prefix="/api/v1", tags=["forecasts"])
     responses=error_responses(404, 413, 422, 503),
 )
 async def predict(
-    body: PredictRequest,
+    body: Annotated[PredictRequest, Body(openapi_examples=PREDICT_EXAMPLES)],
     service: Forecasts,
     request_id: RequestId,
 ) -> PredictResponse:

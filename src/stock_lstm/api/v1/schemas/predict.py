@@ -16,6 +16,17 @@ Ticker = Annotated[str, Strict(), StringConstraints(pattern=TICKER_PATTERN)]
 
 _EXAMPLE_PRICES = [round(400 + 0.5 * i + (3 if i % 7 == 0 else 0), 2) for i in range(61)]
 
+PREDICT_EXAMPLES = {
+    "ticker": {
+        "summary": "A stored ticker, 5 steps ahead",
+        "value": {"ticker": "MSFT", "horizon": 5},
+    },
+    "prices": {
+        "summary": "Your own history of closes (oldest first), next close",
+        "value": {"prices": _EXAMPLE_PRICES, "horizon": 1},
+    },
+}
+
 
 class PredictRequest(BaseModel):
     """Exactly one of `prices` or `ticker`; `horizon` steps ahead (1 = next trading day)."""
