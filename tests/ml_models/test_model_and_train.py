@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from stock_lstm.ml_models.lstm_model.model import build_model
-from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler
+from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns, fit_scaler
 from stock_lstm.ml_models.lstm_model.train import train_lstm
 
 PARAMS = {
@@ -46,3 +46,24 @@ def test_training_is_reproducible_and_keeps_the_best_validation_weights(
     else:
         assert history_a["val_loss"][history_a["best_epoch"] - 1] == best
     assert history_a["n_train_windows"] > 0 and history_a["n_validation_windows"] > 0
+
+
+def test_naive_weights_are_kept_when_no_epoch_beats_them_on_validation() -> None:
+    """Training rises steadily, validation falls: whatever drift training learns is worse on
+    validation than "no change", so the untrained (naive) weights must be kept."""
+    rng = np.random.default_rng(1)
+    rows = 400
+    drift = np.where(np.arange(rows) < 280, 0.004, -0.004)
+    closes = 100 * np.exp(np.cumsum(drift + rng.normal(0, 0.001, rows)))
+    features = add_log_returns(
+        pd.DataFrame(
+            {"ticker": "UP", "date": pd.bdate_range("2010-01-01", periods=rows), "close": closes}
+        )
+    )
+    params = {**PARAMS, "fit": {**PARAMS["fit"], "epochs": 4}}
+    scaler = fit_scaler(features, params["split"])
+    model, history = train_lstm(features, scaler, params)
+    assert history["kept_naive_weights"] is True and history["best_epoch"] == 0
+    assert min(history["val_loss"]) >= history["initial_val_loss"]
+    out = model.predict(rng.normal(size=(3, 10, 1)), verbose=0)
+    np.testing.assert_array_equal(out, np.zeros((3, 3)))
