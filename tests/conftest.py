@@ -131,12 +131,13 @@ def copy_trained_project(trained: TrainedProject, root: Path) -> TrainedProject:
     return TrainedProject(root=root, database_url=f"sqlite:///{root / relative}")
 
 
-def kedro_env(project: TrainedProject, **extra: str) -> dict[str, str]:
-    """The environment of a `kedro` subprocess working on `project` in env "test"."""
+def kedro_env(root: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `kedro` subprocess (or kernel) working on the project copy `root`,
+    in env "test" unless `extra` says otherwise."""
     return {
         **os.environ,
-        "DATABASE_URL": project.database_url,
-        "STOCK_LSTM_PROJECT_ROOT": str(project.root),
+        "DATABASE_URL": database_url,
+        "STOCK_LSTM_PROJECT_ROOT": str(root),
         "KEDRO_ENV": "test",
         "KEDRO_DISABLE_TELEMETRY": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",

@@ -51,7 +51,7 @@ def viz_api(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFa
     completed = subprocess.run(
         [sys.executable, "-m", "kedro", "viz", "build", "--include-previews"],
         cwd=project.root,
-        env=kedro_env(project),
+        env=kedro_env(project.root, project.database_url),
         capture_output=True,
         text=True,
         timeout=300,
