@@ -18,7 +18,9 @@ from tests.conftest import TrainedProject
 @pytest.fixture(scope="module")
 def forecaster(trained_project: TrainedProject):
     """An independent Forecaster built from the same catalog artifacts as the app's."""
-    return load_from_catalog(trained_project.root, "test").forecaster
+    return load_from_catalog(
+        trained_project.root, "test", url=trained_project.database_url
+    ).forecaster
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,9 @@ class Settings:
     # Serve this Kedro save version of lstm_model (with its scaler and calibration) instead of
     # the newest: a rollback, or a benchmark of one version. Unset = the newest.
     model_version: str | None = None
+    # While the database is unreachable the model's artifacts cannot be checked against
+    # model_versions, so no model is served; loading is retried this often (seconds).
+    model_retry_s: float = 10.0
 
 
 def get_settings() -> Settings:
@@ -49,4 +52,5 @@ def get_settings() -> Settings:
         max_body_bytes=int(os.environ.get("MAX_BODY_BYTES", 64 * 1024)),
         log_level=os.environ.get("LOG_LEVEL", "INFO"),
         model_version=os.environ.get("MODEL_VERSION") or None,
+        model_retry_s=float(os.environ.get("MODEL_RETRY_SECONDS", 10.0)),
     )

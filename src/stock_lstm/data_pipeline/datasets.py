@@ -8,7 +8,7 @@ import logging
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
@@ -146,12 +146,17 @@ def newest_artifact_version(filepath: str | Path) -> str:
     return versions[0]
 
 
-def _sha256(path: Path) -> str:
+def stream_sha256(handle: BinaryIO) -> str:
+    """sha256 of an open binary file, read in blocks (the API checks artifacts with it)."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
     return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return stream_sha256(handle)
 
 
 class ArtifactVersionDataset(AbstractDataset[str, None]):

@@ -19,6 +19,7 @@ class ApiError(Exception):
     """An error a service raises on purpose; the handler turns it into its status and body."""
 
     status_code = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, *, field: str | None = None, type: str | None = None):
         super().__init__(message)
@@ -29,6 +30,11 @@ class ApiError(Exception):
 
 class InvalidInput(ApiError):
     status_code = 422
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    headers = {"WWW-Authenticate": "ApiKey"}
 
 
 class NotFound(ApiError):
@@ -80,7 +86,7 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
 async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     detail = f"{exc.field}: {exc.message}" if exc.field else exc.message
     errors = [{"field": exc.field, "message": exc.message, "type": exc.type}] if exc.field else []
-    return JSONResponse(_body(detail, errors), status_code=exc.status_code)
+    return JSONResponse(_body(detail, errors), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

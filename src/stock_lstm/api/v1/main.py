@@ -1,5 +1,6 @@
-"""The FastAPI app: `create_app()` wires routers, middleware and metrics; the lifespan loads the
-model through the Kedro catalog once and starts the prediction log writer.
+"""The FastAPI app: `create_app()` wires routers, middleware and metrics; the lifespan starts the
+prediction log writer and loads the newest complete, verified model version through the Kedro
+catalog (services/serving.py; POST /api/v1/model/reload swaps in a newer one).
 
 Run with `make serve` (uvicorn stock_lstm.api.v1.main:app, one worker, 127.0.0.1:8000).
 """
@@ -25,9 +26,10 @@ from stock_lstm.api.v1.observability import (
     configure_logging,
 )
 from stock_lstm.api.v1.routers import health, model, predict, prices, tickers
-from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
-from stock_lstm.api.v1.services.model_store import NO_MODEL, try_load
+from stock_lstm.api.v1.services.forecasts import NoForecasts
+from stock_lstm.api.v1.services.model_store import NO_MODEL
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
+from stock_lstm.api.v1.services.serving import ModelSwitch
 from stock_lstm.common.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -48,27 +50,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
-        state.model, state.model_error = try_load(
-            settings.project_root, settings.kedro_env, settings.model_version
-        )
-        # Kedro's bootstrap re-applies its logging config, which resets our package's loggers.
-        configure_logging(settings.log_level)
         state.prediction_log = PredictionLog(
             settings.database_url,
             on_written=metrics.predictions_logged.inc,
             on_failed=metrics.prediction_log_failed.inc,
         )
         state.prediction_log.start()
-        state.forecast_service = (
-            ForecastService(state.model, state.prediction_log, metrics, settings.database_url)
-            if state.model is not None
-            else NoForecasts(state.model_error or NO_MODEL)
-        )
-        if state.model is not None:
-            metrics.model_info.labels(state.model.version).set(1)
+        state.model_switch = ModelSwitch(state, settings, state.prediction_log, metrics)
+        state.model_switch.start()
         try:
             yield
         finally:
+            state.model_switch.close()
             state.prediction_log.close()
 
     app = FastAPI(

@@ -1,5 +1,7 @@
-"""What routers get through `Depends`: the app state set up in the lifespan, and the request id."""
+"""What routers get through `Depends`: the app state set up in the lifespan, the request id, and
+the API key check of endpoints that change state."""
 
+from stock_lstm.api.v1.dependencies.security import RequireApiKey
 from stock_lstm.api.v1.dependencies.state import DatabaseUrl, Forecasts, RequestId, ServingModel
 
-__all__ = ["DatabaseUrl", "Forecasts", "RequestId", "ServingModel"]
+__all__ = ["DatabaseUrl", "Forecasts", "RequestId", "RequireApiKey", "ServingModel"]

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
-from stock_lstm.api.v1.dependencies import DatabaseUrl, ServingModel
+from stock_lstm.api.v1.dependencies import DatabaseUrl, RequireApiKey, ServingModel
+from stock_lstm.api.v1.errors import ServiceUnavailable
 from stock_lstm.api.v1.schemas.errors import error_responses
-from stock_lstm.api.v1.schemas.model import ModelResponse
+from stock_lstm.api.v1.schemas.model import ModelResponse, ReloadResponse
 from stock_lstm.api.v1.services.model_info import model_details
+from stock_lstm.api.v1.services.serving import ReloadFailed
 
 router = APIRouter(prefix="/api/v1", tags=["model"])
 
@@ -18,3 +21,26 @@ router = APIRouter(prefix="/api/v1", tags=["model"])
 )
 def get_model(model: ServingModel, url: DatabaseUrl) -> ModelResponse:
     return model_details(model, url)
+
+
+@router.post(
+    "/model/reload",
+    response_model=ReloadResponse,
+    summary="Serve the newest complete, verified model version (needs X-API-Key)",
+    responses=error_responses(401, 503),
+    dependencies=[RequireApiKey],
+)
+async def reload_model(request: Request) -> ReloadResponse:
+    """Loads the newest model version whose artifacts are all saved and match the sha256 that
+    evaluation recorded in `model_versions`, then swaps it in; requests already running finish
+    on the old model. On failure the old model keeps serving and the answer says why (503)."""
+    try:
+        result = await run_in_threadpool(request.app.state.model_switch.reload)
+    except ReloadFailed as error:
+        raise ServiceUnavailable(str(error), type="reload_failed") from error
+    return ReloadResponse(
+        model_version=result.model.version,
+        previous_version=result.previous_version,
+        changed=result.changed,
+        loaded_at=result.model.loaded_at,
+    )

@@ -36,6 +36,7 @@ class ErrorBody(BaseModel):
 def error_responses(*codes: int) -> dict[int | str, dict]:
     """OpenAPI `responses=` entries documenting the error body for each status code."""
     descriptions = {
+        401: "Missing or wrong X-API-Key (or the server has no API_KEY set)",
         404: "Unknown ticker or no such resource",
         413: "Request body larger than the configured limit",
         422: "Invalid input; the message names the field",

@@ -69,3 +69,24 @@ class ModelResponse(BaseModel):
     )
     artifacts: ArtifactsOut
     serving: ServingOut
+
+
+class ReloadResponse(BaseModel):
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "2026-01-06T09.00.00.000Z",
+                    "previous_version": "2026-01-05T10.00.00.000Z",
+                    "changed": True,
+                    "loaded_at": "2026-01-06T09.05.00Z",
+                }
+            ]
+        },
+    )
+
+    model_version: str = Field(description="The version served from now on.")
+    previous_version: str | None = Field(description="The version served before the call.")
+    changed: bool = Field(description="False when the newest complete version was already served.")
+    loaded_at: datetime
