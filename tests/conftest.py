@@ -141,5 +141,6 @@ def kedro_env(root: Path, database_url: str, **extra: str) -> dict[str, str]:
         "KEDRO_ENV": "test",
         "KEDRO_DISABLE_TELEMETRY": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",
+        "COLUMNS": "250",  # Kedro's rich log lines unwrapped, so a test can search them
         **extra,
     }
