@@ -89,7 +89,20 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     return JSONResponse(_body(detail, errors), status_code=exc.status_code, headers=exc.headers)
 
 
+# FastAPI's answer to a body it cannot even decode (e.g. bytes that are not UTF-8).
+_UNPARSABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
+        # The same answer as any other malformed JSON body: 422 naming the body.
+        message = "malformed JSON: the body cannot be decoded (it must be UTF-8 JSON)"
+        return JSONResponse(
+            _body(
+                f"body: {message}", [{"field": "body", "message": message, "type": "json_invalid"}]
+            ),
+            status_code=422,
+        )
     return JSONResponse(
         _body(str(exc.detail), []), status_code=exc.status_code, headers=exc.headers
     )

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
@@ -92,7 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     Instrumentator(registry=metrics.registry, excluded_handlers=["/metrics"]).instrument(
         app, latency_lowr_buckets=LATENCY_BUCKETS_S
-    ).expose(app, endpoint="/metrics", include_in_schema=True, tags=["metrics"])
+    ).expose(
+        app,
+        endpoint="/metrics",
+        include_in_schema=True,
+        tags=["metrics"],
+        summary="Prometheus metrics (text exposition format)",
+        response_class=PlainTextResponse,
+    )
     app.add_middleware(RequestContextMiddleware)
     return app
 

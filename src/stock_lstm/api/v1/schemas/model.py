@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# Stored timestamps are UTC, but SQLite gives them back naive: answer RFC 3339 with the offset.
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class DataVersionOut(BaseModel):
     id: int
     stage: str
-    created_at: datetime
+    created_at: UtcDateTime
     source: str
     row_count: int
     parent_id: int | None
@@ -26,7 +34,7 @@ class ServingOut(BaseModel):
     min_history: int = Field(description="Closes a `prices` request must give at least.")
     max_horizon: int
     interval_level: float
-    loaded_at: datetime
+    loaded_at: UtcDateTime
 
 
 class ModelResponse(BaseModel):
@@ -60,7 +68,7 @@ class ModelResponse(BaseModel):
     )
 
     model_version: str
-    trained_at: datetime
+    trained_at: UtcDateTime
     data_version: DataVersionOut | None = Field(description="The data version trained on.")
     parameters: dict[str, Any]
     metrics: dict[str, Any] = Field(
@@ -89,4 +97,4 @@ class ReloadResponse(BaseModel):
     model_version: str = Field(description="The version served from now on.")
     previous_version: str | None = Field(description="The version served before the call.")
     changed: bool = Field(description="False when the newest complete version was already served.")
-    loaded_at: datetime
+    loaded_at: UtcDateTime

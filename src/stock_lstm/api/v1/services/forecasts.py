@@ -70,6 +70,13 @@ class ForecastService:
         except ValueError as error:  # predict.py's own input checks (the schema ran first)
             logger.warning("forecast refused %s input: %s", mode, error)
             raise InvalidInput(str(error), field=field, type="value_error") from error
+        if not all(np.isfinite(v).all() for v in (forecast.close, forecast.lower, forecast.upper)):
+            # e.g. closes jumping between 1e-190 and 1e308: the arithmetic overflows
+            raise InvalidInput(
+                "the forecast overflows for this history: its closes vary too wildly",
+                field=field,
+                type="not_finite",
+            )
         dates = next_business_days(last_date, horizon) if last_date else [None] * horizon
         steps = [
             ForecastStep(step=i + 1, date=d, close=c, lower=lo, upper=hi)
