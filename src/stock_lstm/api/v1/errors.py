@@ -96,7 +96,7 @@ _UNPARSABLE_BODY = "There was an error parsing the body"
 async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
         # The same answer as any other malformed JSON body: 422 naming the body.
-        message = "malformed JSON: the body cannot be decoded (it must be UTF-8 JSON)"
+        message = "malformed JSON: the body cannot be parsed (too deeply nested, or not UTF-8)"
         return JSONResponse(
             _body(
                 f"body: {message}", [{"field": "body", "message": message, "type": "json_invalid"}]
