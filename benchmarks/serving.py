@@ -175,7 +175,8 @@ def _bench_database(path: Path) -> str:
     record = crud.get_model_version(get_settings().model_version)
     if record is None:
         raise BenchmarkSkipped("no evaluated model version: run `make pipeline`")
-    crud.record_model_version(**asdict(record), url=url)
+    # data_version_id refers to the project's data_versions, which this file does not hold
+    crud.record_model_version(**{**asdict(record), "data_version_id": None}, url=url)
     return url
 
 
