@@ -8,6 +8,8 @@ API key set, so the reload endpoint is fuzzed too (and never let in: the key is 
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +27,7 @@ MAX_EXAMPLES = 40  # per operation and generation mode: bounded, well under a mi
 def fuzzed_schema(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory):
     project = copy_trained_project(trained_project, tmp_path_factory.mktemp("fuzz") / "project")
     app = create_app(
-        settings_for(project.root, project.database_url, api_key="fuzz-key-not-guessable")
+        settings_for(project.root, project.database_url, api_key=secrets.token_hex(16))
     )
     config = SchemathesisConfig.from_dict(
         {
