@@ -318,10 +318,22 @@ def test_a_range_without_rows_names_the_file_and_its_span(tmp_path):
         ("AAPL, msft,AAPL", ["AAPL", "MSFT"]),
         (["goog msft"], ["GOOG", "MSFT"]),
         ("all", ["^GSPC", "GOOG", "MSFT"]),
+        (["all"], ["^GSPC", "GOOG", "MSFT"]),
+        ("ALL", ["ALL"]),  # Allstate, not every ticker: only lower-case `all` is the sentinel
+        (["ALL"], ["ALL"]),
+        ("All", ["ALL"]),
+        ("all MSFT", ["ALL", "MSFT"]),  # `all` among tickers is the ticker ALL
     ],
 )
 def test_tickers_parameter_forms(value, expected):
     assert parse_tickers(value, SNAPSHOT) == expected
+
+
+def test_allstate_alone_is_ingested_from_its_csv(tmp_path):
+    write(tmp_path, "ALL.csv", GOOD)
+    write(tmp_path, "MSFT.csv", GOOD)
+    frame = fetch_prices("csv", "ALL", start=None, csv_dir=tmp_path)
+    assert set(frame["ticker"]) == {"ALL"}
 
 
 @pytest.mark.parametrize("value", [None, [], "", "  ", [""]])

@@ -24,7 +24,7 @@ __all__ = ["CANONICAL_COLUMNS", "SOURCES", "SourceError", "fetch_prices", "parse
 logger = logging.getLogger(__name__)
 
 SOURCES = ("auto", "yfinance", "csv")
-ALL_TICKERS = "all"  # every ticker of the CSV folder
+ALL_TICKERS = "all"  # every ticker of the CSV folder; exactly this, lower case ("ALL" is Allstate)
 LABEL_MAX_TICKERS = 5
 
 
@@ -33,7 +33,8 @@ def parse_tickers(value: str | Sequence[str] | None, csv_dir: str | Path) -> lis
 
     Accepts a YAML list, one ticker, or a string of tickers separated by spaces or commas
     (``--params "ingestion.tickers=AAPL MSFT"``: Kedro splits ``--params`` on commas).
-    ``all`` means every ticker of the CSV folder.
+    ``all`` (exactly, in lower case) means every ticker of the CSV folder; ``ALL`` or ``All``
+    is the ticker ALL (Allstate), so the check comes before upper-casing.
     """
     if value is None:
         items: list[str] = []
@@ -41,9 +42,11 @@ def parse_tickers(value: str | Sequence[str] | None, csv_dir: str | Path) -> lis
         items = str(value).replace(",", " ").split()
     else:
         items = [part for item in value for part in str(item).replace(",", " ").split()]
-    tickers = list(dict.fromkeys(item.strip().upper() for item in items if item.strip()))
-    if [t.lower() for t in tickers] == [ALL_TICKERS]:
+    items = [item.strip() for item in items if item.strip()]
+    if items == [ALL_TICKERS]:
         tickers = list(csv.ticker_files(csv_dir))
+    else:
+        tickers = list(dict.fromkeys(item.upper() for item in items))
     if not tickers:
         raise SourceError(
             "ingestion.tickers is empty: give a YAML list such as [^GSPC, GOOG, MSFT], a "
