@@ -216,3 +216,36 @@ def test_model_versions_and_predictions(database_url):
     assert crud.record_predictions([row, {**row, "ticker": "MSFT"}], url=database_url) == 2
     assert crud.count_predictions(url=database_url) == 2
     assert crud.recent_predictions(1, url=database_url)[0]["ticker"] == "MSFT"
+
+
+def test_simultaneous_saves_of_the_same_content_store_one_version(database_url, monkeypatch):
+    """Both writers read "no version yet" unless saves of a stage are serialised."""
+    import threading
+    import time
+
+    crud.save_stage_frame(bars(days=2), "raw", source="seed", url=database_url)  # migrate first
+    original = crud._latest
+
+    def slow_latest(session, stage):
+        found = original(session, stage)
+        time.sleep(0.5)  # widen the read-then-insert window
+        return found
+
+    monkeypatch.setattr(crud, "_latest", slow_latest)
+    results, errors = [], []
+
+    def save():
+        try:
+            results.append(crud.save_stage_frame(bars(days=9), "raw", source="x", url=database_url))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=save) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert sorted(r.created for r in results) == [False, True]
+    assert len(crud.list_versions("raw", url=database_url)) == 2

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from stock_lstm.data_pipeline.database import get_engine, session_scope
+from stock_lstm.data_pipeline.database import session_scope
 from stock_lstm.data_pipeline.orm_models import (
     STAGE_MODELS,
     DataVersion,
@@ -65,11 +65,6 @@ class VersionInfo:
 class SaveResult:
     version: VersionInfo
     created: bool  # False when the content equalled the latest version's
-
-
-def ensure_schema(url: str | None = None) -> None:
-    """Create or upgrade the schema now rather than on first query."""
-    get_engine(url)
 
 
 def _stage_model(stage: str):
@@ -186,6 +181,7 @@ def save_stage_frame(
     digest = content_hash(canonical)
     model = _stage_model(stage)
     with session_scope(url) as session:
+        _lock_stage(session, stage)
         latest = _latest(session, stage)
         if latest is not None and latest.content_hash == digest:
             return SaveResult(VersionInfo.of(latest), created=False)
@@ -208,6 +204,23 @@ def save_stage_frame(
             session.execute(insert(model), chunk)
         session.flush()
         return SaveResult(VersionInfo.of(version), created=True)
+
+
+def _lock_stage(session: Session, stage: str) -> None:
+    """Serialise saves of one stage until the transaction ends, so two writers of the same
+    content cannot both find it missing and store it twice.
+
+    PostgreSQL: a transaction-scoped advisory lock per stage. SQLite: a write that matches no
+    row takes the database's write lock before the transaction reads anything (a later upgrade
+    from reader to writer could fail instead of waiting for the busy timeout).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"stock_lstm:{stage}".encode()).digest()[:8], "big")
+        session.execute(select(func.pg_advisory_xact_lock(key - (1 << 63))))
+    else:
+        session.execute(
+            update(DataVersion).where(DataVersion.id.is_(None)).values(stage=DataVersion.stage)
+        )
 
 
 def latest_version(stage: str, url: str | None = None) -> VersionInfo | None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from stock_lstm.common.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 5  # PostgreSQL (libpq's connect_timeout)
 _BUSY_TIMEOUT_PRAGMA = "PRAGMA busy_timeout=30000"  # keep equal to SQLITE_BUSY_TIMEOUT_MS
 
 _migrated: set[str] = set()
@@ -59,7 +60,10 @@ def _engine_for(url: str) -> Engine:
                 )
                 _configure_sqlite(engine)
             else:
-                engine = create_engine(url, pool_pre_ping=True)
+                # A host that drops packets must not hang /health for the OS's TCP timeout.
+                engine = create_engine(
+                    url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
+                )
             _engines[url] = engine
         return engine
 
