@@ -127,7 +127,15 @@ def _bad_bodies(min_history: int, max_horizon: int) -> list[tuple[str, object, i
         ("too few prices", {"prices": ok[:-1]}, 422, "prices", f"at least {min_history}"),
         ("one price", {"prices": [1.0]}, 422, "prices", f"at least {min_history}"),
         ("empty prices", {"prices": []}, 422, "prices", f"at least {min_history}"),
-        ("too many prices", {"prices": [1.0] * (MAX_PRICES + 1)}, 422, "prices", "at most"),
+        # realistic full-precision closes: the body limit leaves room for MAX_PRICES of them,
+        # so one too many is a 422 naming the field, not a 413
+        (
+            "too many prices",
+            {"prices": [123.456789012345] * (MAX_PRICES + 1)},
+            422,
+            "prices",
+            "at most",
+        ),
         (
             "zero price",
             {"prices": [*ok[:-1], 0.0]},

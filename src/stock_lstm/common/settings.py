@@ -11,6 +11,11 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _SOURCE_ROOT = PACKAGE_DIR.parents[1]
 
 
+# Room for the API's largest valid body (10,000 full-precision closes, ~200 KB), so "too many
+# prices" is a 422 naming the field; anything far larger is cut off unread with a 413.
+DEFAULT_MAX_BODY_BYTES = 512 * 1024
+
+
 def project_root() -> Path:
     """The Kedro project folder: STOCK_LSTM_PROJECT_ROOT, else the checkout this package is in."""
     configured = os.environ.get("STOCK_LSTM_PROJECT_ROOT")
@@ -49,7 +54,7 @@ def get_settings() -> Settings:
         kedro_env=os.environ.get("KEDRO_ENV") or None,
         api_key=os.environ.get("API_KEY") or None,
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
-        max_body_bytes=int(os.environ.get("MAX_BODY_BYTES", 64 * 1024)),
+        max_body_bytes=int(os.environ.get("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         log_level=os.environ.get("LOG_LEVEL", "INFO"),
         model_version=os.environ.get("MODEL_VERSION") or None,
         model_retry_s=float(os.environ.get("MODEL_RETRY_SECONDS", 10.0)),
