@@ -93,23 +93,47 @@ def test_simultaneous_forecasts_equal_sequential_ones(served: TestClient) -> Non
 WRITER = textwrap.dedent(
     """
     import sys
+    import time
     from pathlib import Path
 
     import pandas as pd
 
     from stock_lstm.data_pipeline import crud
 
-    url, started = sys.argv[1], Path(sys.argv[2])
+    url, control = sys.argv[1], Path(sys.argv[2])
+
+
+    def wait_for(name):
+        deadline = time.monotonic() + 120
+        while not (control / name).exists():
+            if time.monotonic() > deadline:
+                sys.exit(f"the test never wrote {name}")
+            time.sleep(0.005)
+
+
+    insert_rows = crud._records
+    k = 0
+
+
+    def pause_before_commit(frame, stage):
+        # every row of version k is inserted, its transaction still open: let the test read
+        yield from insert_rows(frame, stage)
+        (control / f"inserted-{k}").touch()
+        wait_for(f"read-{k}")
+
+
+    crud._records = pause_before_commit
     clean = crud.load_stage_frame("clean", url=url)
     others = clean[clean["ticker"] != "MSFT"]
     msft = clean[clean["ticker"] == "MSFT"]
-    started.touch()
     for k in range(1, 4):
+        wait_for(f"go-{k}")
         # version k: MSFT loses its last 10*k rows, plus 100 copies of the other tickers
         copies = [others.assign(ticker=others["ticker"] + f"-{c}") for c in range(100)]
         frame = pd.concat([msft.iloc[: len(msft) - 10 * k], others, *copies])
         frame = frame.assign(close=frame["close"] * (1 + k / 100))
         result = crud.save_stage_frame(frame, "clean", source=f"writer {k}", parent_id=None, url=url)
+        (control / f"done-{k}").write_text(str(result.version.id))
         print(result.version.id, result.version.row_count, flush=True)
     """
 )
@@ -117,8 +141,11 @@ WRITER = textwrap.dedent(
 
 @pytest.mark.slow
 def test_reads_and_forecasts_keep_answering_while_a_pipeline_writes(trained_copy, tmp_path):
+    """The writer stops at known points: before each version, with the version's rows inserted
+    but not committed (the database's write lock held), and after the commit. The API is read at
+    each point, so the overlap does not depend on timing."""
     url = trained_copy.database_url
-    started = tmp_path / "writer-started"
+    control = tmp_path
     settings = settings_for(trained_copy.root, url)
     with TestClient(create_app(settings)) as client:
         min_history = client.app.state.model.forecaster.min_history
@@ -127,27 +154,53 @@ def test_reads_and_forecasts_keep_answering_while_a_pipeline_writes(trained_copy
         assert log.flush(timeout_s=30)
         predictions_before = crud.count_predictions(url=url)
         writer = subprocess.Popen(
-            [sys.executable, "-c", WRITER, url, str(started)],
+            [sys.executable, "-c", WRITER, url, str(control)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 120
-        while not started.exists() and writer.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
         answers, seen = [], {}
-        forecasts = 0
-        while writer.poll() is None and time.monotonic() < deadline:
+
+        def read() -> int | None:
+            """Prices, tickers and two forecasts; the data version the prices came from."""
             prices = client.get("/api/v1/prices/MSFT", params={"limit": 10_000})
-            seen.setdefault(prices.json().get("data_version"), set()).add(prices.json()["count"])
-            answers += [
-                prices,
-                client.get("/api/v1/tickers"),
-                client.post("/api/v1/predict", json={"ticker": "MSFT"}),
-                client.post("/api/v1/predict", json={"prices": history}),
-            ]
-            forecasts += 2
-        output, errors = writer.communicate(timeout=120)
+            body = prices.json()
+            seen.setdefault(body.get("data_version"), set()).add(body.get("count"))
+            answers.extend(
+                [
+                    prices,
+                    client.get("/api/v1/tickers"),
+                    client.post("/api/v1/predict", json={"ticker": "MSFT"}),
+                    client.post("/api/v1/predict", json={"prices": history}),
+                ]
+            )
+            return body.get("data_version")
+
+        def wait_for(name: str) -> None:
+            deadline = time.monotonic() + 120  # a hung writer fails the test, never a timing
+            while not (control / name).exists():
+                if writer.poll() is not None:
+                    pytest.fail(f"the writer stopped before {name}: {writer.stderr.read()}")
+                assert time.monotonic() < deadline, f"the writer never wrote {name}"
+                time.sleep(0.005)
+
+        try:
+            versions = [read()]
+            during = []
+            for k in range(1, 4):
+                (control / f"go-{k}").touch()
+                wait_for(f"inserted-{k}")
+                during.append(read())  # version k's rows are in the database, uncommitted
+                (control / f"read-{k}").touch()
+                wait_for(f"done-{k}")
+                committed = int((control / f"done-{k}").read_text())
+                versions.append(read())
+                assert versions[-1] == committed, "a read after the commit missed the new version"
+            output, errors = writer.communicate(timeout=120)
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+                writer.communicate()
         assert writer.returncode == 0, errors
         assert log.flush(timeout_s=60)
         failed = log.failed
@@ -155,13 +208,15 @@ def test_reads_and_forecasts_keep_answering_while_a_pipeline_writes(trained_copy
     bad = [(r.status_code, r.text[:200]) for r in answers if r.status_code != 200]
     assert bad == [], bad
     assert not any("locked" in r.text for r in answers)
-    versions = [int(line.split()[0]) for line in output.strip().splitlines()]
-    assert len(versions) == 3
+    written = [int(line.split()[0]) for line in output.strip().splitlines()]
+    assert versions[1:] == written and len(set(versions)) == 4, versions
+    # While version k was being written, reads saw the previous one, whole.
+    assert during == versions[:-1], (during, versions)
     # Every read saw a complete version: the MSFT rows of the version it names, never part.
     for version_id, counts in seen.items():
         expected = len(crud.load_stage_frame("clean", version_id, tickers=["MSFT"], url=url))
         assert counts == {expected}, (version_id, counts, expected)
-    assert len(seen) >= 2, "the reads never saw a new version land: they did not overlap it"
     # Every forecast served was logged, none lost while the writer held the database.
     assert failed == 0
+    forecasts = 2 * (len(versions) + len(during))
     assert crud.count_predictions(url=url) == predictions_before + forecasts
