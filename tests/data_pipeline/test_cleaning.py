@@ -15,6 +15,7 @@ from stock_lstm.data_pipeline.cleaning import (
     clean_prices,
     clean_prices_schema,
     drop_duplicate_dates,
+    repair_order,
 )
 
 PARAMS = CleaningParams(max_gap_days=5, min_rows_per_ticker=3, price_tolerance=1e-6)
@@ -85,16 +86,31 @@ def test_float_noise_within_tolerance_is_not_an_inconsistency():
     assert report["dropped"]["inconsistent_high_low"] == {}
 
 
-def test_duplicates_keep_the_last_row_and_unsorted_dates_are_sorted():
+def test_repair_order_keeps_the_last_row_of_a_day_and_sorts_counting_both():
     frame = bars(days=6)
     repeated = frame.iloc[[2]].assign(close=52.5, open=52.0)  # a later, different bar of day 3
     shuffled = pd.concat([frame.iloc[[0, 1, 4, 2, 3, 5]], repeated], ignore_index=True)
-    cleaned, report = clean_prices(shuffled, PARAMS)
-    assert report["dropped"]["duplicate_dates"] == {"AAA": 1}
-    assert report["repaired"]["unsorted_dates"] == {"AAA": 1}  # day 3 came after day 5
-    assert cleaned["date"].is_monotonic_increasing
-    assert cleaned["date"].tolist() == frame["date"].tolist()
-    assert cleaned.loc[2, "close"] == 52.5  # the last row given for that day
+    repaired, counts = repair_order(shuffled)
+    assert counts == {
+        "out_of_order_rows_sorted": {"AAA": 1},  # day 3 came after day 5
+        "duplicate_dates_dropped": {"AAA": 1},
+    }
+    assert repaired["date"].tolist() == frame["date"].tolist()
+    assert repaired.loc[2, "close"] == 52.5  # the last row given for that day
+    _, counts = repair_order(frame)
+    assert counts == {"out_of_order_rows_sorted": {}, "duplicate_dates_dropped": {}}
+
+
+def test_cleaning_refuses_a_repeated_date_and_sorts_without_a_rule():
+    """raw_prices holds one row per day (ingestion repairs the source): cleaning reports no
+    repair it never makes, and a repeated date is an error naming it, not a silent drop."""
+    frame = bars(days=6)
+    with pytest.raises(CleaningError, match=r"raw prices repeat a date: AAA 2024-01-03 .*"):
+        clean_prices(pd.concat([frame, frame.iloc[[2]]], ignore_index=True), PARAMS)
+    cleaned, report = clean_prices(frame.iloc[::-1], PARAMS)
+    pd.testing.assert_frame_equal(cleaned, frame)
+    assert set(report) == {"rows_in", "rows_out", "dropped", "gaps", "tickers", "parameters"}
+    assert list(report["dropped"]) == list(RULES)
 
 
 def test_drop_duplicate_dates_counts_per_ticker():
@@ -117,7 +133,7 @@ def test_long_gaps_are_warned_about_and_reported_not_dropped(caplog):
 
 
 def dirty_fixture() -> pd.DataFrame:
-    """Two tickers, one defect of each kind, out of order and with a repeated day."""
+    """Two tickers, one defect of each kind, out of order (one row per day, as raw_prices)."""
     aaa = bars("AAA", days=12)
     aaa = with_defect(aaa, 1, close=np.nan)
     aaa = with_defect(aaa, 2, high=np.inf)
@@ -126,16 +142,15 @@ def dirty_fixture() -> pd.DataFrame:
     aaa = with_defect(aaa, 5, volume=-1)
     bbb = bars("BBB", days=8)
     bbb = with_defect(bbb, 0, close=np.nan, low=-1.0)  # two defects: counted once, first rule
-    bbb = pd.concat([bbb.iloc[::-1], bbb.iloc[[6]]], ignore_index=True)  # reversed + a repeat
+    bbb = bbb.iloc[::-1]  # reversed
     return pd.concat([bbb, aaa], ignore_index=True)
 
 
 def test_report_counts_of_the_dirty_fixture():
     dirty = dirty_fixture()
     cleaned, report = clean_prices(dirty, PARAMS)
-    assert report["rows_in"] == 21
+    assert report["rows_in"] == 20
     assert report["dropped"] == {
-        "duplicate_dates": {"BBB": 1},
         "missing_price": {"AAA": 1, "BBB": 1},
         "non_finite_price": {"AAA": 1},
         "non_positive_price": {"AAA": 1},
@@ -143,17 +158,16 @@ def test_report_counts_of_the_dirty_fixture():
         "negative_volume": {"AAA": 1},
     }
     assert list(report["dropped"]) == list(RULES)
-    assert report["repaired"]["unsorted_dates"] == {"BBB": 7}
     assert report["tickers"] == {
         "AAA": {"rows_in": 12, "rows_out": 7},
-        "BBB": {"rows_in": 9, "rows_out": 7},
+        "BBB": {"rows_in": 8, "rows_out": 7},
     }
     dropped = sum(sum(by.values()) for by in report["dropped"].values())
     assert report["rows_out"] == report["rows_in"] - dropped == len(cleaned) == 14
     clean_prices_schema().validate(cleaned)  # the declared schema holds
     # every clean row is an input row, unchanged
     merged = cleaned.merge(
-        dirty.drop_duplicates(["ticker", "date"], keep="last"),
+        dirty,
         how="left",
         on=["ticker", "date"],
         suffixes=("", "_in"),

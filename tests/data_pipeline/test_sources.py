@@ -373,6 +373,10 @@ def test_auto_falls_back_per_ticker_with_a_warning(fake_yahoo, caplog):
     assert frame.attrs["source"] == (
         "auto: yfinance for the others; csv(data/01_raw/snapshot) for GOOG (yfinance failed)"
     )
+    assert frame.attrs["ticker_sources"] == {
+        "MSFT": "yfinance",
+        "GOOG": "csv(data/01_raw/snapshot)",
+    }
 
 
 def test_auto_offline_asks_yahoo_once_then_uses_the_csv_folder(fake_yahoo, caplog):
@@ -400,6 +404,7 @@ def test_auto_all_from_yahoo(fake_yahoo):
     fake_yahoo(GOOG=yahoo_history(3))
     frame = fetch_prices("auto", ["GOOG"], start="2024-01-01", csv_dir=SNAPSHOT)
     assert frame.attrs["source"] == "auto: yfinance"
+    assert frame.attrs["ticker_sources"] == {"GOOG": "yfinance"}
     assert len(frame) == 3
 
 

@@ -1,9 +1,13 @@
 """Generic validation and cleaning of daily price bars (not specific to any model).
 
-Each rule either repairs the frame without touching a value (sort, drop duplicate dates) or
-drops the rows that break it; no price is ever changed. Rules run in the order of `ROW_RULES`
-and a row is counted under the first rule it breaks. Gaps between trading days longer than a
-threshold are only warned about: they are real (market closures) as often as they are holes.
+Two repairs put a source's bars in order without touching a value: `repair_order` sorts them
+and keeps one row per (ticker, date). Ingestion applies them, because the raw_prices table is
+keyed by (version, ticker, date) and returns rows sorted; its ingestion report counts them.
+`clean_prices` then takes raw prices as that table gives them (one row per day, refused
+otherwise) and drops the rows that break a rule; no price is ever changed. Rules run in the
+order of `ROW_RULES` and a row is counted under the first rule it breaks. Gaps between trading
+days longer than a threshold are only warned about: they are real (market closures) as often as
+they are holes.
 
 The result is validated against `clean_prices_schema` (pandera), whose checks are built from the
 same rule functions, so what cleaning drops and what the schema refuses cannot drift apart.
@@ -87,8 +91,7 @@ ROW_RULES: dict[str, RowRule] = {
     "inconsistent_high_low": _inconsistent_high_low,
     "negative_volume": _negative_volume,
 }
-DUPLICATE_RULE = "duplicate_dates"
-RULES = (DUPLICATE_RULE, *ROW_RULES)  # every rule that drops rows, in report order
+RULES = tuple(ROW_RULES)  # every rule that drops rows, in report order
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -164,8 +167,7 @@ def _per_ticker(frame: pd.DataFrame, mask: pd.Series) -> dict[str, int]:
 def drop_duplicate_dates(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """Keep the LAST row of each (ticker, date), the source's latest word; count the others.
 
-    The one dedupe of the project: ingestion uses it too, because raw_prices is keyed by
-    (version, ticker, date) and cannot store two bars of one day.
+    The one dedupe of the project (through `repair_order`, at ingestion).
     """
     duplicated = frame.duplicated(KEY, keep="last")
     return frame[~duplicated].reset_index(drop=True), _per_ticker(frame, duplicated)
@@ -178,6 +180,25 @@ def sort_dates(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     unsorted &= ~frame.duplicated(KEY, keep="first")
     ordered = frame.sort_values(KEY, kind="stable").reset_index(drop=True)
     return ordered, _per_ticker(frame, unsorted)
+
+
+def repair_order(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, int]]]:
+    """A source's bars sorted by (ticker, date), one row per day (the last given); per ticker,
+    how many rows were out of order and how many repeated dates were dropped."""
+    ordered, unsorted = sort_dates(frame)
+    unique, duplicates = drop_duplicate_dates(ordered)
+    return unique, {"out_of_order_rows_sorted": unsorted, "duplicate_dates_dropped": duplicates}
+
+
+def _refuse_repeated_dates(frame: pd.DataFrame) -> None:
+    repeated = frame.duplicated(KEY, keep=False)
+    if repeated.any():
+        first = frame[repeated].iloc[0]
+        raise CleaningError(
+            f"raw prices repeat a date: {first['ticker']} {first['date']:%Y-%m-%d} "
+            f"({int(repeated.sum())} rows share a (ticker, date)); the raw_prices table holds one "
+            "row per day: repair a source's frame with repair_order first"
+        )
 
 
 def find_gaps(frame: pd.DataFrame, max_gap_days: int) -> dict[str, list[dict[str, Any]]]:
@@ -218,16 +239,19 @@ def _coerce(frame: pd.DataFrame) -> pd.DataFrame:
 def clean_prices(
     frame: pd.DataFrame, params: CleaningParams | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The clean bars and a report: rows in, rows dropped per rule per ticker, rows out, gaps."""
+    """The clean bars and a report: rows in, rows dropped per rule per ticker, rows out, gaps.
+
+    `frame` holds one row per (ticker, date), as raw_prices does; its order does not matter.
+    """
     params = params or CleaningParams()
     typed = _coerce(frame)
     if typed.empty:
         raise CleaningError("there are no raw prices to clean: run the ingestion pipeline first")
+    _refuse_repeated_dates(typed)
     rows_in = _per_ticker(typed, pd.Series(True, typed.index))
 
-    current, unsorted = sort_dates(typed)
-    current, duplicates = drop_duplicate_dates(current)
-    dropped: dict[str, dict[str, int]] = {DUPLICATE_RULE: duplicates}
+    current = typed.sort_values(KEY, kind="stable").reset_index(drop=True)
+    dropped: dict[str, dict[str, int]] = {}
     for name, rule in ROW_RULES.items():
         broken = rule(current, params.price_tolerance)
         dropped[name] = _per_ticker(current, broken)
@@ -251,7 +275,6 @@ def clean_prices(
         "rows_in": len(typed),
         "rows_out": len(current),
         "dropped": dropped,
-        "repaired": {"unsorted_dates": unsorted},
         "gaps": gaps,
         "tickers": {
             ticker: {"rows_in": n, "rows_out": rows_out.get(ticker, 0)}

@@ -21,7 +21,7 @@ from stock_lstm.pipelines.cleaning import create_pipeline
 from stock_lstm.pipelines.cleaning.nodes import clean
 from tests.data_pipeline.test_cleaning import bars, dirty_fixture
 from tests.data_pipeline.test_sources import OFFLINE, FakeYahoo
-from tests.pipelines.ingestion.test_pipeline import HEADER, snapshot_rows
+from tests.pipelines.ingestion.test_pipeline import HEADER, INGESTION_REPORT, snapshot_rows
 
 REPORT = Path("data/08_reporting/cleaning_report.json")
 
@@ -56,21 +56,62 @@ def run(project: Path, runtime_params: dict | None = None) -> None:
         session.run(pipeline_names=["ingestion", "cleaning"])
 
 
+def ingestion_report_of(raw: pd.DataFrame, source: str = "csv(x)") -> dict:
+    """What ingestion would have written for `raw` (nothing repaired)."""
+    return {
+        "source": source,
+        "rows": len(raw),
+        "tickers": {
+            t: {
+                "source": source,
+                "rows_from_source": int(n),
+                "duplicate_dates_dropped": 0,
+                "out_of_order_rows_sorted": 0,
+                "rows_stored": int(n),
+            }
+            for t, n in raw.groupby("ticker").size().items()
+        },
+    }
+
+
 def test_clean_node_records_lineage_and_reports():
     raw = dirty_fixture()
     raw.attrs.update(version_id=7, stage="raw", source="csv(x)")
-    cleaned, report = clean(raw, CleaningParams(min_rows_per_ticker=3))
+    ingested = ingestion_report_of(raw)
+    cleaned, report = clean(raw, ingested, CleaningParams(min_rows_per_ticker=3))
     assert cleaned.attrs == {"source": "cleaning", "parent_version_id": 7}
     assert report["raw_version_id"] == 7
     assert report["raw_source"] == "csv(x)"
+    assert report["ingestion"] == ingested
+    assert "ingestion_note" not in report
     assert report["rows_out"] == len(cleaned) == 14
     json.dumps(report)  # the JSON dataset can write it
 
 
+def test_an_ingestion_report_of_other_raw_prices_is_not_passed_off_as_this_ones(caplog):
+    """raw_prices pinned to an older version (--load-versions): the latest ingestion report
+    describes other rows, so the cleaning report says the repairs are unknown."""
+    raw = dirty_fixture()
+    raw.attrs.update(version_id=7, stage="raw", source="csv(x)")
+    other = ingestion_report_of(raw.iloc[:-1])
+    with caplog.at_level(logging.WARNING):
+        _, report = clean(raw, other, CleaningParams(min_rows_per_ticker=3))
+    assert report["ingestion"] is None
+    assert "the ingestion report describes other raw prices" in report["ingestion_note"]
+    assert "raw version 7 (csv(x), 20 rows)" in report["ingestion_note"]
+    assert "describes other raw prices" in caplog.text
+    _, report = clean(
+        raw, ingestion_report_of(raw, "yfinance"), CleaningParams(min_rows_per_ticker=3)
+    )
+    assert report["ingestion"] is None
+
+
 def test_pipeline_runs_on_an_in_memory_catalog():
+    raw = pd.concat([bars("AAA"), bars("BBB")])
     catalog = DataCatalog(
         {
-            "raw_prices": MemoryDataset(pd.concat([bars("AAA"), bars("BBB")])),
+            "raw_prices": MemoryDataset(raw),
+            "ingestion_report": MemoryDataset(ingestion_report_of(raw)),
             "params:cleaning": MemoryDataset(CleaningParams(min_rows_per_ticker=5)),
             "clean_prices": MemoryDataset(),
             "cleaning_report": MemoryDataset(),
@@ -78,6 +119,7 @@ def test_pipeline_runs_on_an_in_memory_catalog():
     )
     SequentialRunner().run(create_pipeline(), catalog)
     assert catalog.load("cleaning_report")["rows_out"] == 20
+    assert catalog.load("cleaning_report")["ingestion"] == ingestion_report_of(raw)
     assert len(catalog.load("clean_prices")) == 20
 
 
@@ -103,6 +145,9 @@ def test_offline_auto_run_end_to_end(project_copy, monkeypatch, warnings_of_stoc
     assert report["raw_version_id"] == raw_version.id
     assert report["rows_in"] == report["rows_out"] == raw_version.row_count
     assert {t: c["rows_in"] for t, c in report["tickers"].items()} == expected
+    assert {t: c["source"] for t, c in report["ingestion"]["tickers"].items()} == dict.fromkeys(
+        expected, "csv(data/01_raw/snapshot)"
+    )
 
     run(project_copy, {"ingestion": {"source": "auto"}})  # rerun: no new version anywhere
     assert [v.id for v in crud.list_versions()] == [raw_version.id, clean_version.id]
@@ -118,6 +163,7 @@ def dirty_csv(folder: Path) -> None:
     rows[4] = "2020-03-06,14,10,12,13.5,,1004"  # high below open
     rows[5] = "2020-03-09,0,16,14,15.5,,1005"  # zero price
     rows[6] = "2020-03-10,16,17,15,16.5,,-1"  # negative volume
+    rows[20], rows[21] = rows[21], rows[20]  # two days swapped: one row out of order
     rows.append(rows[10])  # a repeated day
     (folder / "DIRTY.csv").write_text(HEADER + "\n".join(rows) + "\n")
 
@@ -130,8 +176,19 @@ def test_dirty_user_csv_gives_the_report(project_copy, tmp_path, warnings_of_sto
     assert crud.latest_version("raw").row_count == 60  # the repeated day kept once
     assert any("DIRTY 1 row(s)" in m for m in warnings_of_stock_lstm)
     report = json.loads((project_copy / REPORT).read_text())
+    # one report tells the whole story: what ingestion repaired (raw_prices cannot keep a
+    # repeated day, and gives its rows back sorted), then what cleaning dropped
+    assert report["ingestion"]["tickers"] == {
+        "DIRTY": {
+            "source": f"csv({(tmp_path / 'user').as_posix()})",
+            "rows_from_source": 61,
+            "duplicate_dates_dropped": 1,
+            "out_of_order_rows_sorted": 1,
+            "rows_stored": 60,
+        }
+    }
+    assert report["ingestion"] == json.loads((project_copy / INGESTION_REPORT).read_text())
     assert report["dropped"] == {
-        "duplicate_dates": {},  # already deduplicated at ingestion (raw's key)
         "missing_price": {"DIRTY": 1},
         "non_finite_price": {},
         "non_positive_price": {"DIRTY": 1},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from stock_lstm.pipelines.ingestion.nodes import IngestionParams, ingest_prices
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "data" / "01_raw" / "snapshot"
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
+INGESTION_REPORT = Path("data/08_reporting/ingestion_report.json")
 
 
 def snapshot_rows(start: str, end: str | None = None) -> dict[str, int]:
@@ -49,16 +51,32 @@ def user_csv(folder: Path, name: str, days: int = 5, start: str = "2020-03-02") 
     return path
 
 
-def test_repeated_dates_keep_the_last_row_with_a_warning(tmp_path, caplog):
+def test_repeated_and_unsorted_dates_are_repaired_and_reported(tmp_path, caplog):
     path = user_csv(tmp_path, "ABC.csv", days=4)
-    path.write_text(path.read_text() + "2020-03-03,99,100,98,99.5,,5\n")  # day 2 again
+    lines = path.read_text().splitlines()
+    lines[2], lines[3] = lines[3], lines[2]  # day 3 before day 2
+    path.write_text("\n".join(lines) + "\n2020-03-03,99,100,98,99.5,,5\n")  # day 2 again
     params = IngestionParams(source="csv", tickers="abc", start=None, csv_dir=str(tmp_path))
     with caplog.at_level(logging.WARNING):
-        raw = ingest_prices(params)
+        raw, report = ingest_prices(params)
     assert "repeated dates in the source, kept the last row of each: ABC 1 row(s)" in caplog.text
     assert len(raw) == 4
+    assert raw["date"].is_monotonic_increasing
     assert raw.loc[raw["date"] == "2020-03-03", "close"].tolist() == [99.5]
     assert raw.attrs == {"source": f"csv({tmp_path.as_posix()})"}
+    assert report == {
+        "source": f"csv({tmp_path.as_posix()})",
+        "rows": 4,
+        "tickers": {
+            "ABC": {
+                "source": f"csv({tmp_path.as_posix()})",
+                "rows_from_source": 5,
+                "duplicate_dates_dropped": 1,
+                "out_of_order_rows_sorted": 1,
+                "rows_stored": 4,
+            }
+        },
+    }
 
 
 def test_ingestion_stores_the_snapshot_once(project_copy):
@@ -67,7 +85,11 @@ def test_ingestion_stores_the_snapshot_once(project_copy):
     assert len(versions) == 1
     assert versions[0].source == "csv(data/01_raw/snapshot)"
     raw = crud.load_stage_frame("raw")
-    assert raw.groupby("ticker").size().to_dict() == snapshot_rows("2012-01-01", "2013-03-01")
+    expected = snapshot_rows("2012-01-01", "2013-03-01")
+    assert raw.groupby("ticker").size().to_dict() == expected
+    report = json.loads((project_copy / INGESTION_REPORT).read_text())
+    assert report["source"] == "csv(data/01_raw/snapshot)"
+    assert {t: c["rows_stored"] for t, c in report["tickers"].items()} == expected
     run(project_copy)  # unchanged data: no new version
     assert [v.id for v in crud.list_versions("raw")] == [versions[0].id]
 

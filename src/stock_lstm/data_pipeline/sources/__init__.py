@@ -3,8 +3,9 @@ adj_close, volume (see base.py).
 
 `fetch_prices` picks the source: ``yfinance``, ``csv`` (a folder of Yahoo-export CSVs) or
 ``auto``: yfinance first and, for each ticker it cannot give, the CSV folder, with a WARNING
-naming the ticker and the reason. The frame's ``attrs["source"]`` says which source gave what;
-the versioned table dataset records it on the data version.
+naming the ticker and the reason. The frame's ``attrs["source"]`` says which source gave what
+(the versioned table dataset records it on the data version) and ``attrs["ticker_sources"]``
+names each ticker's source.
 """
 
 from __future__ import annotations
@@ -97,16 +98,18 @@ def fetch_prices(
     csv_label = f"csv({csv.describe_dir(csv_dir)})"
     if source == "csv":
         frames, label = [from_csv(t) for t in names], csv_label
+        used = dict.fromkeys(names, csv_label)
     elif source == "yfinance":
         frames, label = [from_yahoo(t) for t in names], "yfinance"
+        used = dict.fromkeys(names, "yfinance")
     else:
-        frames, label = _auto(names, from_yahoo, from_csv, csv_label)
+        frames, label, used = _auto(names, from_yahoo, from_csv, csv_label)
     frame = pd.concat(frames, ignore_index=True)
-    frame.attrs["source"] = label
+    frame.attrs = {"source": label, "ticker_sources": used}
     return frame
 
 
-def _auto(names, from_yahoo, from_csv, csv_label) -> tuple[list[pd.DataFrame], str]:
+def _auto(names, from_yahoo, from_csv, csv_label) -> tuple[list[pd.DataFrame], str, dict[str, str]]:
     """yfinance per ticker; after a network failure it is not asked again (fail fast offline)."""
     frames: list[pd.DataFrame] = []
     fell_back: list[str] = []
@@ -132,10 +135,11 @@ def _auto(names, from_yahoo, from_csv, csv_label) -> tuple[list[pd.DataFrame], s
                 f"no source could give {ticker}: yfinance: {reason} | CSV: {error}"
             ) from None
         fell_back.append(ticker)
+    used = {t: csv_label if t in fell_back else "yfinance" for t in names}
     if not fell_back:
-        return frames, "auto: yfinance"
+        return frames, "auto: yfinance", used
     which = (
         ",".join(fell_back) if len(fell_back) <= LABEL_MAX_TICKERS else f"{len(fell_back)} tickers"
     )
     rest = "yfinance for the others; " if len(fell_back) < len(names) else ""
-    return frames, f"auto: {rest}{csv_label} for {which} (yfinance failed)"
+    return frames, f"auto: {rest}{csv_label} for {which} (yfinance failed)", used

@@ -1,4 +1,4 @@
-"""cleaning: raw_prices -> clean_prices + cleaning_report."""
+"""cleaning: raw_prices + ingestion_report -> clean_prices + cleaning_report."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from stock_lstm.pipelines.cleaning.nodes import clean
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """One namespace per stage: `kedro airflow create --group-by namespace` runs it as one task."""
     return Pipeline(
         [
             node(
                 clean,
-                inputs=["raw_prices", "params:cleaning"],
+                inputs=["raw_prices", "ingestion_report", "params:cleaning"],
                 outputs=["clean_prices", "cleaning_report"],
                 name="clean_prices",
+                namespace="cleaning",
             )
         ]
     )

@@ -1,4 +1,4 @@
-"""ingestion: params:ingestion -> raw_prices."""
+"""ingestion: params:ingestion -> raw_prices + ingestion_report."""
 
 from __future__ import annotations
 
@@ -8,6 +8,15 @@ from stock_lstm.pipelines.ingestion.nodes import ingest_prices
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """One namespace per stage: `kedro airflow create --group-by namespace` runs it as one task."""
     return Pipeline(
-        [node(ingest_prices, inputs="params:ingestion", outputs="raw_prices", name="ingest_prices")]
+        [
+            node(
+                ingest_prices,
+                inputs="params:ingestion",
+                outputs=["raw_prices", "ingestion_report"],
+                name="ingest_prices",
+                namespace="ingestion",
+            )
+        ]
     )
