@@ -1,6 +1,9 @@
-"""kedro-airflow (docs/scaling.md section 4): the generated DAG compiles and runs every node of
-the default pipeline as a task, in the pipeline's order. Airflow itself is not installed: a stub
-of `airflow.sdk` records the tasks and the `>>` dependencies the DAG file declares."""
+"""kedro-airflow (docs/scaling.md section 4): `kedro airflow create --group-by namespace` writes a
+DAG that compiles and runs each pipeline stage as ONE task (one KedroSession), in the stages'
+order. One session per stage matters: the training artifacts (scaler, lstm_model,
+interval_calibration) must share one Kedro save version for the API to serve them; a task per
+node would give each its own. Airflow itself is not installed: a stub of `airflow.sdk` records
+the tasks, what each runs, and the `>>` dependencies the DAG file declares."""
 
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ class _Task:
 
 
 def _airflow_stub() -> tuple[types.ModuleType, dict]:
-    recorded: dict = {"dag": None, "tasks": [], "edges": set()}
+    recorded: dict = {"dag": None, "tasks": [], "callables": {}, "edges": set()}
 
     def dag(**kwargs):
         recorded["dag"] = kwargs
@@ -38,6 +41,7 @@ def _airflow_stub() -> tuple[types.ModuleType, dict]:
         def decorate(fn):
             def instantiate() -> _Task:
                 recorded["tasks"].append(task_id)
+                recorded["callables"][task_id] = fn
                 return _Task(task_id, recorded["edges"])
 
             return instantiate
@@ -51,13 +55,14 @@ def _airflow_stub() -> tuple[types.ModuleType, dict]:
 
 @pytest.fixture(scope="module")
 def generated_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`kedro airflow create --target-dir <tmp> --env base`, the command of docs/scaling.md."""
+    """`kedro airflow create --target-dir <tmp> --env base --group-by namespace`, the command
+    of docs/scaling.md."""
     tmp = tmp_path_factory.mktemp("airflow")
     root = make_project_copy(tmp / "project")
     target = tmp / "dags"
     completed = subprocess.run(
         [sys.executable, "-m", "kedro", "airflow", "create", "--target-dir", str(target)]
-        + ["--env", "base"],
+        + ["--env", "base", "--group-by", "namespace"],
         cwd=root,
         env=kedro_env(root, f"sqlite:///{tmp / 'airflow.db'}"),
         capture_output=True,
@@ -77,8 +82,20 @@ def default_pipeline():
     return pipelines["__default__"]
 
 
-def test_the_dag_has_a_task_per_node_in_pipeline_order(
-    generated_dag: Path, default_pipeline, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture(scope="module")
+def stages():
+    """Each stage's registered pipeline, in run order."""
+    from kedro.framework.project import pipelines
+    from kedro.framework.startup import bootstrap_project
+
+    from stock_lstm.pipeline_registry import PIPELINE_ORDER
+
+    bootstrap_project(PROJECT_ROOT)
+    return {name: pipelines[name] for name in PIPELINE_ORDER}
+
+
+def test_the_dag_runs_each_stage_as_one_task_in_stage_order(
+    generated_dag: Path, default_pipeline, stages, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert generated_dag.is_file(), f"kedro airflow create wrote no {generated_dag.name}"
     code = compile(generated_dag.read_text(), str(generated_dag), "exec")
@@ -91,14 +108,45 @@ def test_the_dag_has_a_task_per_node_in_pipeline_order(
     assert recorded["dag"]["dag_id"] == "stock-lstm"
     assert namespace["env"] == "base"
     assert namespace["package_name"] == "stock_lstm"
-    nodes = default_pipeline.nodes
-    assert sorted(recorded["tasks"]) == sorted(slugify(node.name) for node in nodes)
+    # one task per stage, nothing else
+    assert sorted(recorded["tasks"]) == sorted(slugify(stage) for stage in stages)
+
+    # what each task runs: call it with the session replaced by a recorder
+    runs: dict[str, dict] = {}
+    for task_id, run_task in recorded["callables"].items():
+        monkeypatch.setitem(
+            namespace, "_run_kedro_node", lambda task_id=task_id, **kw: runs.update({task_id: kw})
+        )
+        run_task()
+    for stage, pipeline in stages.items():
+        selected = runs[slugify(stage)]
+        assert selected == {"namespaces": [stage]}, (stage, selected)
+        # the task's one session runs every node of the stage: for training, the scaler, the
+        # model and the calibration get one save version
+        ran = default_pipeline.only_nodes_with_namespaces([stage])
+        assert {n.name for n in ran.nodes} == {n.name for n in pipeline.nodes}, stage
+    assert len(stages["training"].nodes) > 1  # the case the grouping exists for
+
+    # a stage waits for every stage whose outputs it reads, and only ever for an earlier one
+    order = list(stages)
     expected_edges = {
-        (slugify(parent.name), slugify(child.name))
-        for child, parents in default_pipeline.node_dependencies.items()
-        for parent in parents
+        (slugify(before), slugify(after))
+        for after in order
+        for before in order
+        if before != after
+        and stages[before].all_outputs() & stages[after].inputs() - stages[after].all_outputs()
     }
     assert recorded["edges"] == expected_edges
+    assert all(
+        order.index(a) < order.index(b)
+        for a, b in ((_stage_of(x, order), _stage_of(y, order)) for x, y in recorded["edges"])
+    )
+    chain = {(slugify(a), slugify(b)) for a, b in zip(order, order[1:], strict=False)}
+    assert chain <= recorded["edges"], "each stage follows the one before it"
+
+
+def _stage_of(task_id: str, order: list[str]) -> str:
+    return next(stage for stage in order if slugify(stage) == task_id)
 
 
 def test_tasks_hand_over_data_through_the_catalog_only(default_pipeline) -> None:
