@@ -1,71 +1,99 @@
-"""ArtifactVersionDataset and ModelVersionDataset: the newest Kedro version and its row."""
+"""SaveVersionDataset, newest_artifact_version and ModelVersionDataset: the run's version, the
+newest saved one, and the model_versions row hashing exactly the evaluated version's files
+(local paths and fsspec URLs alike)."""
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from pathlib import Path
 
+import fsspec
 import pytest
 from kedro.io import DatasetError
+from kedro.io.core import Version
 
 from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.datasets import ArtifactVersionDataset, ModelVersionDataset
+from stock_lstm.data_pipeline.datasets import (
+    ModelVersionDataset,
+    SaveVersionDataset,
+    newest_artifact_version,
+)
 
 OLD, NEW = "2026-01-05T10.00.00.000Z", "2026-02-01T09.30.00.000Z"
 
 
-def artifacts(root: Path) -> tuple[Path, Path]:
-    model, scaler = root / "lstm_model.keras", root / "scaler.pkl"
+def artifacts(root: str) -> tuple[str, str]:
+    """Two versions of a model and a scaler under `root` (a folder or an fsspec URL)."""
+    model, scaler = f"{root}/lstm_model.keras", f"{root}/scaler.pkl"
     for version, payload in ((OLD, b"old"), (NEW, b"new")):
         for path in (model, scaler):
-            (path / version).mkdir(parents=True)
-            (path / version / path.name).write_bytes(payload + path.name.encode())
+            name = path.rsplit("/", 1)[-1]
+            with fsspec.open(f"{path}/{version}/{name}", "wb", auto_mkdir=True) as handle:
+                handle.write(payload + name.encode())
     return model, scaler
 
 
 def record(**extra) -> dict:
     return {
+        "model_version": NEW,
         "trained_at": "2026-02-01T09:30:05+00:00",
         "data_version_id": None,
         "parameters": {"model": {"window": 60}},
-        "metrics": {"summary": {"h1": {"max_mae_ratio": 0.99}}},
+        "metrics": {"summary": {"h1": {"max_mae_ratio": 0.99, "mean_mae_ratio": None}}},
         **extra,
     }
 
 
-def test_artifact_version_is_the_newest_folder(tmp_path: Path) -> None:
-    model, _ = artifacts(tmp_path)
-    assert ArtifactVersionDataset(filepath=str(model)).load() == NEW
+def test_save_version_is_the_sessions() -> None:
+    assert SaveVersionDataset(version=Version(None, NEW)).load() == NEW
+    with pytest.raises(DatasetError, match="no save version"):
+        SaveVersionDataset().load()
+    with pytest.raises(DatasetError, match="read-only"):
+        SaveVersionDataset(version=Version(None, NEW)).save("v")
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_newest_artifact_version(where: str, tmp_path: Path) -> None:
+    root = str(tmp_path) if where == "local" else f"memory:///{uuid.uuid4().hex}"
+    model, _ = artifacts(root)
+    assert newest_artifact_version(model) == NEW
     with pytest.raises(DatasetError, match="no saved version"):
-        ArtifactVersionDataset(filepath=str(tmp_path / "missing.keras")).load()
+        newest_artifact_version(f"{root}/missing.keras")
 
 
-def test_model_version_row_hashes_that_versions_files(tmp_path: Path, database_url: str) -> None:
-    model, scaler = artifacts(tmp_path)
-    dataset = ModelVersionDataset(
-        model_filepath=str(model), scaler_filepath=str(scaler), url=database_url
-    )
-    dataset.save(record())
-    row = crud.get_model_version(NEW, url=database_url)
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_model_version_row_hashes_exactly_that_versions_files(
+    where: str, tmp_path: Path, database_url: str
+) -> None:
+    root = str(tmp_path) if where == "local" else f"memory:///{uuid.uuid4().hex}"
+    model, scaler = artifacts(root)
+    dataset = ModelVersionDataset(model_filepath=model, scaler_filepath=scaler, url=database_url)
+    dataset.save(record(model_version=OLD))  # the older version, though a newer one exists
+    row = crud.get_model_version(OLD, url=database_url)
     assert row is not None
-    assert row.model_sha256 == hashlib.sha256(b"newlstm_model.keras").hexdigest()
-    assert row.scaler_sha256 == hashlib.sha256(b"newscaler.pkl").hexdigest()
+    assert row.model_sha256 == hashlib.sha256(b"oldlstm_model.keras").hexdigest()
+    assert row.scaler_sha256 == hashlib.sha256(b"oldscaler.pkl").hexdigest()
     assert row.parameters == {"model": {"window": 60}}
+    assert row.metrics["summary"]["h1"]["mean_mae_ratio"] is None  # JSON null, also on PG
+    assert crud.get_model_version(NEW, url=database_url) is None
+
+    dataset.save(record())
+    new = crud.get_model_version(NEW, url=database_url)
+    assert new.model_sha256 == hashlib.sha256(b"newlstm_model.keras").hexdigest()
     assert dataset.load()["model_version"] == NEW
 
-    dataset.save(record(model_version=OLD))  # a named version is recorded as named
-    old = crud.get_model_version(OLD, url=database_url)
-    assert old.model_sha256 == hashlib.sha256(b"oldlstm_model.keras").hexdigest()
 
-
-def test_model_version_row_needs_its_artifacts(tmp_path: Path, database_url: str) -> None:
-    model, scaler = artifacts(tmp_path)
-    (scaler / NEW / "scaler.pkl").unlink()
-    dataset = ModelVersionDataset(
-        model_filepath=str(model), scaler_filepath=str(scaler), url=database_url
-    )
+def test_model_version_row_needs_its_version_and_artifacts(
+    tmp_path: Path, database_url: str
+) -> None:
+    model, scaler = artifacts(str(tmp_path))
+    (tmp_path / "scaler.pkl" / NEW / "scaler.pkl").unlink()
+    dataset = ModelVersionDataset(model_filepath=model, scaler_filepath=scaler, url=database_url)
     with pytest.raises(DatasetError, match=f"model version {NEW} has no scaler.pkl"):
         dataset.save(record())
+    with pytest.raises(DatasetError, match="needs model_version"):
+        dataset.save(record(model_version=None))
     with pytest.raises(DatasetError, match="needs metrics"):
-        dataset.save({"trained_at": "2026-02-01T00:00:00+00:00", "parameters": {}})
+        dataset.save({"model_version": OLD, "trained_at": "2026-02-01", "parameters": {"a": 1}})
     assert crud.get_model_version(url=database_url) is None

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from stock_lstm.common.errors import InputError
+from stock_lstm.data_pipeline import crud
 from stock_lstm.ml_models.lstm_model.evaluate import (
     calibrate_intervals,
     conformal_quantile,
@@ -17,6 +21,7 @@ from stock_lstm.ml_models.lstm_model.evaluate import (
     mae,
     mape,
     mean_width,
+    model_version_record,
     naive_forecast,
     rmse,
 )
@@ -79,17 +84,24 @@ def naive_model_setup():
 def test_interval_calibration_and_report_on_a_random_walk(naive_model_setup) -> None:
     features, scaler, model, params = naive_model_setup
     features.attrs["version_id"] = 42
-    calibration = calibrate_intervals(model, scaler, features, params)
+    calibration = calibrate_intervals(model, scaler, features, params, "v1")
     assert calibration["window"] == 12 and calibration["max_horizon"] == 5
-    assert calibration["data_version"] == 42
+    assert calibration["data_version"] == 42 and calibration["model_version"] == "v1"
+    dates = pd.bdate_range("2001-01-01", periods=1500)
+    split = {"validation_start": dates[1050], "test_start": dates[1275]}
+    assert {k: calibration["split"][k] for k in split} == {
+        k: f"{d:%Y-%m-%d}" for k, d in split.items()
+    }
     q = calibration["quantiles"]
     assert len(q) == 5 and all(a < b for a, b in zip(q, q[1:], strict=False))
     # Step k's cumulative return has spread sigma*sqrt(k): q_k/q_1 ~ sqrt(k).
     assert q[3] / q[0] == pytest.approx(2.0, rel=0.2)
     report, figures, overview = evaluate_model(
-        model, scaler, calibration, features, "v1", FRACTIONS, {"report_steps": [1, 5]}
+        model, scaler, calibration, features, FRACTIONS, {"report_steps": [1, 5]}
     )
     assert report["model_version"] == "v1" and report["data_version"] == 42
+    assert report["split"] == calibration["split"]
+    json.dumps(report, allow_nan=False)  # standard JSON
     assert set(report["tickers"]) == {"AAA", "BBB"} and set(figures) == {"AAA.png", "BBB.png"}
     for entry in report["tickers"].values():
         assert entry["n_test"] == 225
@@ -104,9 +116,9 @@ def test_interval_calibration_and_report_on_a_random_walk(naive_model_setup) -> 
 
 def test_naive_metrics_use_the_same_origins_and_targets(naive_model_setup) -> None:
     features, scaler, model, params = naive_model_setup
-    calibration = calibrate_intervals(model, scaler, features, params)
+    calibration = calibrate_intervals(model, scaler, features, params, "v")
     report, _, _ = evaluate_model(
-        model, scaler, calibration, features, "v", FRACTIONS, {"report_steps": [5]}
+        model, scaler, calibration, features, FRACTIONS, {"report_steps": [5]}
     )
     closes = features.loc[features["ticker"] == "AAA", "close"].to_numpy()
     test_start = int(round(1500 * 0.85))
@@ -117,9 +129,9 @@ def test_naive_metrics_use_the_same_origins_and_targets(naive_model_setup) -> No
 
 def test_report_steps_beyond_the_model_are_refused(naive_model_setup) -> None:
     features, scaler, model, params = naive_model_setup
-    calibration = calibrate_intervals(model, scaler, features, params)
-    with pytest.raises(ValueError, match=r"report_steps \[30\]"):
-        evaluate_model(model, scaler, calibration, features, "v", FRACTIONS, {"report_steps": [30]})
+    calibration = calibrate_intervals(model, scaler, features, params, "v")
+    with pytest.raises(InputError, match=r"report_steps \[30\]"):
+        evaluate_model(model, scaler, calibration, features, FRACTIONS, {"report_steps": [30]})
 
 
 def test_unused_frame_columns_do_not_matter(naive_model_setup) -> None:
@@ -129,3 +141,84 @@ def test_unused_frame_columns_do_not_matter(naive_model_setup) -> None:
     b = calibrate_intervals(model, scaler, with_extra, params)["quantiles"]
     assert a == b
     assert isinstance(with_extra, pd.DataFrame)
+
+
+def test_a_model_scaler_or_features_of_another_run_is_refused(naive_model_setup) -> None:
+    """After a failed training run the newest scaler may be of that run while the newest
+    model is of an earlier one: evaluation must not mix them."""
+    features, scaler, model, params = naive_model_setup
+    features.attrs["version_id"] = 3
+    calibration = calibrate_intervals(model, scaler, features, params, "run-1")
+    steps = {"report_steps": [1]}
+    other_scaler = fit_scaler(features.iloc[: len(features) // 2], FRACTIONS)
+    with pytest.raises(InputError, match="loaded scaler is not the one .* version run-1"):
+        evaluate_model(model, other_scaler, calibration, features, FRACTIONS, steps)
+    other_model = build_model(12, 5, units=4)
+    kernel, bias = other_model.layers[-1].get_weights()
+    other_model.layers[-1].set_weights([kernel + 0.01, bias])
+    with pytest.raises(InputError, match="loaded lstm_model is not the one .* version run-1"):
+        evaluate_model(other_model, scaler, calibration, features, FRACTIONS, steps)
+    newer = features.copy()
+    newer.attrs["version_id"] = 4
+    with pytest.raises(
+        InputError,
+        match=r"features version 4 differs from the version the model was trained on \(3\).*"
+        r"features:3",
+    ):
+        evaluate_model(model, scaler, calibration, newer, FRACTIONS, steps)
+    report, _, _ = evaluate_model(model, scaler, calibration, features, FRACTIONS, steps)
+    assert report["model_version"] == "run-1"
+    history = {"trained_at": "2026-01-01T00:00:00+00:00", "model_version": "run-0"}
+    with pytest.raises(InputError, match="training_history is of model version run-0"):
+        model_version_record(report, calibration, history, params)
+    record = model_version_record(report, calibration, {**history, "model_version": "run-1"}, {})
+    assert record["model_version"] == "run-1" and record["data_version_id"] == 3
+
+
+def test_a_report_step_without_test_origins_is_refused(naive_model_setup) -> None:
+    """SHORT covers only AAA's last 30 days, so the common period is those 30 days: the test
+    split is their last 4 (from position round(30 * 0.85) = 26), origins 26..28 for step 1,
+    none with a step-5 target inside the split, for either ticker."""
+    features, scaler, model, params = naive_model_setup
+    aaa = features[features["ticker"] == "AAA"]
+    mixed = pd.concat([aaa, aaa.tail(30).assign(ticker="SHORT")], ignore_index=True)
+    # Too few validation days in `mixed` to calibrate: the (split-free) calibration of AAA/BBB.
+    calibration = {**calibrate_intervals(model, scaler, features, params, "v"), "split": None}
+    report, _, _ = evaluate_model(
+        model, scaler, calibration, mixed, FRACTIONS, {"report_steps": [1]}
+    )
+    assert report["tickers"]["SHORT"]["h1"]["n"] == 3 and report["tickers"]["AAA"]["n_test"] == 4
+    with pytest.raises(InputError, match=r"report step 5: ticker\(s\) AAA, SHORT have no test"):
+        evaluate_model(model, scaler, calibration, mixed, FRACTIONS, {"report_steps": [1, 5]})
+
+
+def test_a_flat_test_period_gives_none_not_nan(naive_model_setup, database_url: str) -> None:
+    """Naive MAE 0 (a flat series): the ratio is undefined, stored as None (JSON null), which
+    the model_versions row takes on SQLite and PostgreSQL (whose JSON rejects NaN)."""
+    features, scaler, model, params = naive_model_setup
+    flat = features[features["ticker"] == "AAA"].assign(ticker="FLAT", close=50.0)
+    mixed = pd.concat([features, flat], ignore_index=True)
+    calibration = calibrate_intervals(model, scaler, mixed, params, "v")
+    report, _, _ = evaluate_model(
+        model, scaler, calibration, mixed, FRACTIONS, {"report_steps": [1]}
+    )
+    assert report["tickers"]["FLAT"]["h1"]["naive"]["mae"] == 0.0
+    assert report["tickers"]["FLAT"]["h1"]["mae_ratio"] is None
+    assert report["summary"]["h1"]["max_mae_ratio"] == max(
+        report["tickers"][t]["h1"]["mae_ratio"] for t in ("AAA", "BBB")
+    )
+    json.dumps(report, allow_nan=False)
+    history = {"trained_at": "2026-01-01T00:00:00+00:00", "model_version": "v"}
+    record = model_version_record(report, calibration, history, params)
+    crud.record_model_version(
+        model_version=record["model_version"],
+        trained_at=datetime.fromisoformat(record["trained_at"]),
+        data_version_id=None,
+        parameters=record["parameters"],
+        metrics=record["metrics"],
+        model_sha256="0" * 64,
+        scaler_sha256="0" * 64,
+        url=database_url,
+    )
+    row = crud.get_model_version("v", url=database_url)
+    assert row.metrics["tickers"]["FLAT"]["h1"]["mae_ratio"] is None

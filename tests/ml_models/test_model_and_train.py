@@ -33,12 +33,13 @@ def test_training_is_reproducible_and_keeps_the_best_validation_weights(
 ) -> None:
     snapshot_features.attrs["version_id"] = 9
     scaler = fit_scaler(snapshot_features, PARAMS["split"])
-    model_a, history_a = train_lstm(snapshot_features, scaler, PARAMS)
+    model_a, history_a = train_lstm(snapshot_features, scaler, PARAMS, "run-a")
     model_b, history_b = train_lstm(snapshot_features, scaler, PARAMS)
     for a, b in zip(model_a.get_weights(), model_b.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert history_a["val_loss"] == history_b["val_loss"]
-    assert history_a["data_version"] == 9
+    assert history_a["data_version"] == 9 and history_a["model_version"] == "run-a"
+    assert set(history_a["split"]) >= {"validation_start", "test_start"}
     assert history_a["epochs_run"] == len(history_a["val_loss"]) <= 3
     best = min(history_a["val_loss"] + [history_a["initial_val_loss"]])
     if history_a["kept_naive_weights"]:

@@ -14,7 +14,7 @@ from stock_lstm.ml_models.lstm_model.preprocess import (
     cumulative_targets,
     fit_scaler,
     histories,
-    split_bounds,
+    split_dates,
     target_divisors,
     window_origins,
 )
@@ -55,46 +55,93 @@ def test_bad_close_names_ticker_and_date(bad: float) -> None:
         add_log_returns(prices)
 
 
-def test_split_bounds_are_chronological_and_cover_every_row() -> None:
-    bounds = split_bounds(1000, FRACTIONS)
-    assert (bounds.train_end, bounds.validation_end) == (700, 850)
+def frame(calendars: dict[str, pd.DatetimeIndex]) -> pd.DataFrame:
+    """Features of tickers on the given calendars (closes: any positive walk)."""
+    parts = [
+        pd.DataFrame({"ticker": t, "date": d, "close": 100.0 + np.arange(len(d)) % 7})
+        for t, d in calendars.items()
+    ]
+    return add_log_returns(pd.concat(parts, ignore_index=True))
+
+
+def test_one_shared_calendar_gives_the_per_ticker_row_split() -> None:
+    dates = pd.bdate_range("2010-01-01", periods=1000)
+    features = frame({"A": dates, "B": dates})
+    cutoffs = split_dates(features, FRACTIONS)
+    assert cutoffs.validation_start == dates[700] and cutoffs.test_start == dates[850]
+    bounds = cutoffs.bounds(dates.to_numpy())
     assert bounds.rows("train") == (0, 700)
     assert bounds.rows("validation") == (700, 850)
     assert bounds.rows("test") == (850, 1000)
+    assert cutoffs.as_dict()["validation_start"] == f"{dates[700]:%Y-%m-%d}"
+
+
+def test_tickers_on_different_calendars_share_the_cut_off_dates() -> None:
+    """LONG runs 2000-2009, SHORT only 2003-2004 (ends early): per-ticker row counts would put
+    SHORT's test period inside LONG's training rows. The cut-offs come from the common period
+    (SHORT's 520 days): positions 364 and 442."""
+    long = pd.bdate_range("2000-01-03", "2009-12-31")
+    short = pd.bdate_range("2003-01-01", periods=520)
+    features = frame({"LONG": long, "SHORT": short})
+    cutoffs = split_dates(features, FRACTIONS)
+    assert (cutoffs.common_start, cutoffs.common_end) == (short[0], short[-1])
+    assert cutoffs.validation_start == short[364] and cutoffs.test_start == short[442]
+    split = assign_splits(features, FRACTIONS)
+    dates = {s: split.loc[split["split"] == s, "date"] for s in ("train", "validation", "test")}
+    assert dates["train"].max() < dates["validation"].min()
+    assert dates["validation"].max() < dates["test"].min()
+    assert dates["train"].max() < dates["test"].min()
+    # LONG's test runs from the cut-off to its own end; its training rows stop at the cut-off.
+    long_rows = split[split["ticker"] == "LONG"]
+    assert long_rows.loc[long_rows["split"] == "test", "date"].max() == long[-1]
+    assert (long_rows.loc[long_rows["split"] == "train", "date"] < short[364]).all()
+    assert (split["split"] == "train").sum() == np.searchsorted(long, short[364]) + 364
+
+
+def test_no_common_period_or_a_too_short_one_names_the_tickers() -> None:
+    early = pd.bdate_range("2000-01-03", periods=50)
+    late = pd.bdate_range("2005-01-03", periods=50)
+    with pytest.raises(PreprocessError, match=r"no common period: LATE starts on 2005-01-03"):
+        split_dates(frame({"EARLY": early, "LATE": late}), FRACTIONS)
+    with pytest.raises(PreprocessError, match=r"2 trading day\(s\); tickers A, B\) is too short"):
+        split_dates(frame({"A": early[:2], "B": early[:2]}), FRACTIONS)
+
+
+def test_a_ticker_without_rows_in_a_split_is_named() -> None:
+    dates = pd.bdate_range("2010-01-01", periods=100)
+    gappy = dates[:70].append(dates[86:])  # nothing between the two cut-offs (70 and 85)
+    with pytest.raises(PreprocessError, match="ticker\\(s\\) GAPPY have no rows in the validation"):
+        split_dates(frame({"FULL": dates, "GAPPY": gappy}), FRACTIONS)
 
 
 @pytest.mark.parametrize(
     "fractions",
     [{"train": 0.8, "validation": 0.15, "test": 0.15}, {"train": 1.0, "validation": 0, "test": 0}],
 )
-def test_bad_split_fractions_are_refused(fractions: dict[str, float]) -> None:
+def test_bad_split_fractions_are_refused(
+    fractions: dict[str, float], walk_features: pd.DataFrame
+) -> None:
     with pytest.raises(PreprocessError, match="split fractions"):
-        split_bounds(100, fractions)
-
-
-def test_assign_splits_per_ticker_in_date_order(walk_features: pd.DataFrame) -> None:
-    split = assign_splits(walk_features, FRACTIONS)
-    for ticker, group in split.groupby("ticker"):
-        n = len(group)
-        counts = group["split"].value_counts()
-        assert counts["train"] == round(0.7 * n)
-        assert counts["train"] + counts["validation"] == round(0.85 * n)
-        last = {s: group.loc[group["split"] == s, "date"] for s in ("train", "validation", "test")}
-        assert last["train"].max() < last["validation"].min(), ticker
-        assert last["validation"].max() < last["test"].min(), ticker
+        split_dates(walk_features, fractions)
 
 
 def test_scaler_statistics_are_the_training_rows_alone(walk_features: pd.DataFrame) -> None:
+    """AAA (400 rows) and BBB (300) share one calendar from 2001-01-01: the common period is
+    BBB's 300 days, so training is rows 0..209 of each (their returns: rows 1..209)."""
     scaler = fit_scaler(walk_features, FRACTIONS)
-    split = assign_splits(walk_features, FRACTIONS)
-    train = split.loc[split["split"] == "train", "log_return"].dropna().to_numpy()
+    returns = [
+        np.diff(np.log(walk_features.loc[walk_features["ticker"] == t, "close"].to_numpy()[:210]))
+        for t in ("AAA", "BBB")
+    ]
+    train = np.concatenate(returns)
+    assert train.size == 2 * 209
     assert scaler.mean_[0] == pytest.approx(train.mean(), rel=1e-12)
     assert scaler.scale_[0] == pytest.approx(train.std(), rel=1e-12)
-    # Whatever happens after the training period cannot move the scaler.
-    shocked = split.copy()
-    later = shocked["split"] != "train"
+    # Whatever happens from the validation cut-off on cannot move the scaler.
+    shocked = walk_features.copy()
+    later = shocked["date"] >= pd.bdate_range("2001-01-01", periods=211)[210]
     shocked.loc[later, "close"] = shocked.loc[later, "close"] * np.linspace(1, 50, later.sum())
-    shocked = add_log_returns(shocked.drop(columns=["log_return", "split"]))
+    shocked = add_log_returns(shocked.drop(columns=["log_return"]))
     again = fit_scaler(shocked, FRACTIONS)
     assert (again.mean_[0], again.scale_[0]) == (scaler.mean_[0], scaler.scale_[0])
 
@@ -124,22 +171,24 @@ def test_window_origins_keep_targets_inside_the_split() -> None:
 def test_build_windows_scales_inputs_and_targets(walk_features: pd.DataFrame) -> None:
     scaler = fit_scaler(walk_features, FRACTIONS)
     windows = build_windows(walk_features, scaler, FRACTIONS, "validation", 10, 4)
-    aaa = walk_features[walk_features["ticker"] == "AAA"]
-    closes = aaa["close"].to_numpy()
-    start, end = split_bounds(len(closes), FRACTIONS).rows("validation")
-    origins = window_origins(len(closes), start, end, 10, 4)
-    assert (windows.tickers == "AAA").sum() == origins.size
-    first = origins[0]
+    closes = walk_features.loc[walk_features["ticker"] == "AAA", "close"].to_numpy()
+    # Validation = rows 210..254 of each ticker (the common period is BBB's 300 days): origins
+    # 210..250, the last one's step-4 target being row 254.
+    assert (windows.tickers == "AAA").sum() == 41 and (windows.tickers == "BBB").sum() == 41
+    first = 210
     returns = np.diff(np.log(closes[first - 10 : first + 1]))
     expected_x = (returns - scaler.mean_[0]) / scaler.scale_[0]
     np.testing.assert_allclose(windows.x[0, :, 0], expected_x, rtol=1e-5)
     expected_y = np.log(closes[first + 1 : first + 5] / closes[first]) / target_divisors(scaler, 4)
     np.testing.assert_allclose(windows.y[0], expected_y, rtol=1e-5)
+    last = np.log(closes[254] / closes[250]) / target_divisors(scaler, 4)[-1]
+    assert windows.y[40, -1] == pytest.approx(last, rel=1e-5)
 
 
 def test_too_short_splits_say_so(walk_features: pd.DataFrame) -> None:
     scaler = fit_scaler(walk_features, FRACTIONS)
-    # Inputs may reach back into earlier splits; targets may not: 61 steps > every test split.
+    # Inputs may reach back into earlier splits; targets may not. Test rows: AAA 255..399
+    # (145), BBB 255..299 (45): 150 steps fit in neither.
     build_windows(walk_features, scaler, FRACTIONS, "test", 60, 30)
     with pytest.raises(PreprocessError, match="no test windows"):
-        build_windows(walk_features, scaler, FRACTIONS, "test", 10, 61)
+        build_windows(walk_features, scaler, FRACTIONS, "test", 10, 150)

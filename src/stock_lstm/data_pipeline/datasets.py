@@ -7,12 +7,13 @@ import json
 import logging
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
+import fsspec
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
-from kedro.io.core import Version
+from kedro.io.core import Version, get_protocol_and_path
 from kedro_datasets._typing import JSONPreview, TablePreview
 
 from stock_lstm.data_pipeline import crud
@@ -131,18 +132,29 @@ def _redacted(url: str | None) -> str | None:
 # --- model artifacts -------------------------------------------------------------------------
 
 
-def newest_artifact_version(filepath: str | Path) -> str:
+def _filesystem(filepath: str) -> tuple[Any, str]:
+    """The fsspec filesystem and protocol-less path of `filepath` (local, s3://, memory://...),
+    resolved as Kedro's own file datasets do."""
+    protocol, path = get_protocol_and_path(str(filepath))
+    return fsspec.filesystem(protocol), path
+
+
+def _artifact_path(path: str, version: str) -> str:
+    """<filepath>/<version>/<name>: where Kedro saves a versioned artifact."""
+    return f"{path.rstrip('/')}/{version}/{PurePosixPath(path).name}"
+
+
+def newest_artifact_version(filepath: str) -> str:
     """The newest Kedro save version of a versioned artifact (layout <filepath>/<version>/<name>).
 
     Kedro's version strings (UTC timestamps) sort lexicographically, as Kedro itself resolves
     the latest load version.
     """
-    path = Path(filepath)
-    versions = sorted(
-        (p.parent.name for p in path.glob(f"*/{path.name}") if p.exists()), reverse=True
-    )
+    fs, path = _filesystem(filepath)
+    found = fs.glob(_artifact_path(path, "*"))
+    versions = sorted((PurePosixPath(p).parent.name for p in found), reverse=True)
     if not versions:
-        raise DatasetError(f"no saved version of {path}: run `kedro run --pipelines training`")
+        raise DatasetError(f"no saved version of {filepath}: run `kedro run --pipelines training`")
     return versions[0]
 
 
@@ -154,38 +166,41 @@ def stream_sha256(handle: BinaryIO) -> str:
     return digest.hexdigest()
 
 
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return stream_sha256(handle)
+class SaveVersionDataset(AbstractDataset[str, None]):
+    """Read-only: the Kedro save version of this run, under which every versioned artifact the
+    run saves (lstm_model, scaler, interval_calibration, training_history) is written.
 
-
-class ArtifactVersionDataset(AbstractDataset[str, None]):
-    """Read-only: the newest Kedro save version of a versioned artifact, e.g. the model's.
-
-    Lets a node (evaluation) name the model version it evaluates without doing I/O itself.
+    The training pipeline records it in the interval calibration, so evaluation knows exactly
+    which model version the calibration (and, through its fingerprints, the model and scaler)
+    belongs to. Always versioned: the catalog hands it the session's save version.
     """
 
-    def __init__(self, *, filepath: str, metadata: dict[str, Any] | None = None) -> None:
-        self._filepath = filepath
+    versioned = True  # kedro.io.core reads this: the catalog passes Version(load, save)
+
+    def __init__(self, *, version: Version | None = None, metadata: dict[str, Any] | None = None):
+        self._version = version
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath}
+        return {"version": self._version}
 
     def load(self) -> str:
-        return newest_artifact_version(self._filepath)
+        if self._version is None or not self._version.save:
+            raise DatasetError("no save version: run through a Kedro session (`kedro run`)")
+        return str(self._version.save)
 
     def save(self, data: None) -> None:
-        raise DatasetError("ArtifactVersionDataset is read-only")
+        raise DatasetError("SaveVersionDataset is read-only")
 
 
 class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     """The `model_versions` table: ``save(record)`` writes (or updates) one model's row.
 
-    ``record`` holds ``model_version`` (a Kedro save version of the model; the newest when
-    absent), ``trained_at``, ``data_version_id``, ``parameters`` and ``metrics``. The dataset
-    adds the sha256 of the model and scaler files saved under that version, so the row
-    identifies exactly the artifacts the API loads. ``load()`` gives the newest row.
+    ``record`` holds ``model_version`` (the Kedro save version that was evaluated),
+    ``trained_at``, ``data_version_id``, ``parameters`` and ``metrics``. The dataset adds the
+    sha256 of the model and scaler files saved under exactly that version, so the row
+    identifies exactly the artifacts the API loads. ``load()`` gives the newest row. The
+    filepaths may be local or any fsspec URL (s3://, gcs://, memory://).
     """
 
     def __init__(
@@ -196,29 +211,36 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         url: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._model_filepath = Path(model_filepath)
-        self._scaler_filepath = Path(scaler_filepath)
+        self._model_filepath = str(model_filepath)
+        self._scaler_filepath = str(scaler_filepath)
         self._url = url
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
         return {
-            "model_filepath": str(self._model_filepath),
-            "scaler_filepath": str(self._scaler_filepath),
+            "model_filepath": self._model_filepath,
+            "scaler_filepath": self._scaler_filepath,
             "url": _redacted(self._url),
         }
 
-    def _artifact(self, filepath: Path, version: str) -> Path:
-        path = filepath / version / filepath.name
-        if not path.exists():
-            raise DatasetError(f"model version {version} has no {filepath.name} at {path}")
-        return path
+    @staticmethod
+    def _sha256(filepath: str, version: str) -> str:
+        fs, path = _filesystem(filepath)
+        artifact = _artifact_path(path, version)
+        if not fs.exists(artifact):
+            raise DatasetError(
+                f"model version {version} has no {PurePosixPath(path).name} at {artifact}"
+            )
+        with fs.open(artifact, "rb") as handle:
+            return stream_sha256(handle)
 
     def save(self, data: dict[str, Any]) -> None:
-        missing = [k for k in ("trained_at", "parameters", "metrics") if k not in data]
+        missing = [
+            k for k in ("model_version", "trained_at", "parameters", "metrics") if not data.get(k)
+        ]
         if missing:
             raise DatasetError(f"a model_versions record needs {', '.join(missing)}")
-        version = str(data.get("model_version") or newest_artifact_version(self._model_filepath))
+        version = str(data["model_version"])
         trained_at = data["trained_at"]
         if isinstance(trained_at, str):
             trained_at = datetime.fromisoformat(trained_at)
@@ -228,8 +250,8 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
             data_version_id=data.get("data_version_id"),
             parameters=data["parameters"],
             metrics=data["metrics"],
-            model_sha256=_sha256(self._artifact(self._model_filepath, version)),
-            scaler_sha256=_sha256(self._artifact(self._scaler_filepath, version)),
+            model_sha256=self._sha256(self._model_filepath, version),
+            scaler_sha256=self._sha256(self._scaler_filepath, version),
             url=self._url,
         )
         logger.info("recorded model version %s (data version %s)", version, info.data_version_id)

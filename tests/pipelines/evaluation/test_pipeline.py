@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from stock_lstm.common.errors import InputError
 from stock_lstm.data_pipeline import crud
 from stock_lstm.ml_models.lstm_model.predict import Forecaster
 
@@ -37,6 +39,12 @@ def test_full_tiny_run_writes_every_artifact_and_the_model_row(project_copy: Pat
     features = crud.latest_version("features")
     assert report["model_version"] == version
     assert report["data_version"] == features.id
+    history = json.loads((models / ARTIFACTS[3] / version / ARTIFACTS[3]).read_text())
+    assert history["model_version"] == version
+    # The test env's snapshot tickers share 2012-01-03..2013-03-01 (GOOG's file ends there):
+    # one set of cut-offs for all, every ticker's test from the same date.
+    assert report["split"]["common_end"] == "2013-03-01"
+    assert {e["test_start"] for e in report["tickers"].values()} == {report["split"]["test_start"]}
     assert set(report["tickers"]) == {"^GSPC", "GOOG", "MSFT"}
     for entry in report["tickers"].values():
         assert entry["n_test"] > 0
@@ -63,6 +71,24 @@ def test_full_tiny_run_writes_every_artifact_and_the_model_row(project_copy: Pat
         row.metrics["tickers"]["MSFT"]["h1"]["mae_ratio"]
         == report["tickers"]["MSFT"]["h1"]["mae_ratio"]
     )
+
+    # A failed training run leaves a newer scaler without a model: evaluation refuses the mix,
+    # and evaluates the pinned, consistent version.
+    newer = "9999-01-01T00.00.00.000Z"
+    scaler_dir = models / "scaler.pkl"
+    (scaler_dir / newer).mkdir()
+    other = pickle.loads((scaler_dir / version / "scaler.pkl").read_bytes())
+    other.mean_ = other.mean_ + 1e-3
+    (scaler_dir / newer / "scaler.pkl").write_bytes(pickle.dumps(other))
+    with KedroSession.create(project_path=project_copy, env="test") as session:
+        with pytest.raises(InputError, match=f"loaded scaler is not the one .* {version}"):
+            session.run(pipeline_name="evaluation")
+    with KedroSession.create(project_path=project_copy, env="test") as session:
+        session.run(pipeline_name="evaluation", load_versions={"scaler": version})
+    again = json.loads((project_copy / "data/08_reporting/evaluation.json").read_text())
+    assert again["model_version"] == version and again["tickers"] == report["tickers"]
+    (scaler_dir / newer / "scaler.pkl").unlink()
+    (scaler_dir / newer).rmdir()
 
     # The model, scaler and calibration load back through the catalog and forecast.
     with KedroSession.create(project_path=project_copy, env="test") as session:

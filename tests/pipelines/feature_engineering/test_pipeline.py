@@ -21,7 +21,7 @@ def test_features_are_log_returns_of_clean_closes() -> None:
             "high": 1.0,
             "low": 1.0,
             "close": [10.0, 11.0, 12.1, 100.0, 50.0],
-            "adj_close": np.nan,
+            "adj_close": [5.0, 5.0, 5.0, 50.0, 50.0],  # never used: the API forecasts from close
             "volume": pd.array([1, 2, 3, 4, 5], dtype="Int64"),
         }
     )
@@ -30,7 +30,6 @@ def test_features_are_log_returns_of_clean_closes() -> None:
     catalog = DataCatalog(
         {
             "clean_prices": MemoryDataset(clean, copy_mode="assign"),
-            "params:feature_engineering": MemoryDataset({"price_column": "close"}),
             "features": features,
         }
     )

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from stock_lstm.ml_models.lstm_model.preprocess import assign_splits
 from stock_lstm.pipelines.training import create_pipeline
 from tests.ml_models.conftest import random_walk_features
 
@@ -37,14 +37,22 @@ def test_training_writes_scaler_model_history_and_calibration() -> None:
             "features": MemoryDataset(features, copy_mode="assign"),
             "params:training": MemoryDataset(params, copy_mode="assign"),
             "params:training.split": MemoryDataset(params["split"], copy_mode="assign"),
+            "model_save_version": MemoryDataset("2026-01-02T03.04.05.678Z"),
             **outputs,
         }
     )
     SequentialRunner().run(create_pipeline(), catalog)
 
+    # One calendar from 2001-01-01; the common period is BBB's 250 days: validation from row
+    # round(250 * 0.70) = 175, test from round(250 * 0.85) = round(212.5) = 212.
+    dates = pd.bdate_range("2001-01-01", periods=250)
     scaler = outputs["scaler"].load()
-    split = assign_splits(features, params["split"])
-    train = split.loc[split["split"] == "train", "log_return"].dropna()
+    train = np.concatenate(
+        [
+            np.diff(np.log(features.loc[features["ticker"] == t, "close"].to_numpy()[:175]))
+            for t in ("AAA", "BBB")
+        ]
+    )
     assert scaler.mean_[0] == np.float64(train.mean())
 
     model = outputs["lstm_model"].load()
@@ -54,9 +62,15 @@ def test_training_writes_scaler_model_history_and_calibration() -> None:
 
     history = outputs["training_history"].load()
     assert history["data_version"] == 5 and 1 <= history["epochs_run"] <= params["fit"]["epochs"]
+    assert history["model_version"] == "2026-01-02T03.04.05.678Z"
+    assert history["split"]["validation_start"] == f"{dates[175]:%Y-%m-%d}"
+    assert history["split"]["test_start"] == f"{dates[212]:%Y-%m-%d}"
 
     calibration = outputs["interval_calibration"].load()
     assert calibration["level"] == params["intervals"]["level"]
     assert (calibration["window"], calibration["max_horizon"]) == (window, horizon)
     assert len(calibration["quantiles"]) == horizon
     assert all(np.isfinite(calibration["quantiles"])) and calibration["data_version"] == 5
+    assert calibration["model_version"] == "2026-01-02T03.04.05.678Z"
+    assert calibration["split"] == history["split"]
+    assert set(calibration["fingerprints"]) == {"model_weights_sha256", "scaler_sha256"}

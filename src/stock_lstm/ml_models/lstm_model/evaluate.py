@@ -6,6 +6,7 @@ the quantile of validation scores (|log error| / recent volatility) per step, ap
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.ml_models.lstm_model.predict import Forecaster
+from stock_lstm.ml_models.lstm_model.predict import Forecast, Forecaster
 from stock_lstm.ml_models.lstm_model.preprocess import (
     histories,
-    split_bounds,
-    ticker_closes,
+    scaler_stats,
+    split_dates,
+    ticker_series,
     window_origins,
 )
 
@@ -76,19 +78,19 @@ def mean_width(lower: np.ndarray, upper: np.ndarray) -> float:
     return float(np.mean(upper - lower))
 
 
-# --- forecasts over a split ------------------------------------------------------------------
+# --- origins over a split --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class SplitForecasts:
-    """Every origin of one ticker's split with a next-day target, and the forecasts from it."""
+class SplitOrigins:
+    """Every origin of one ticker's split with a next-day target inside the split."""
 
     dates: np.ndarray  # (rows,) the ticker's dates
     closes: np.ndarray  # (rows,) the ticker's closes
     origins: np.ndarray  # (n,) row index of each origin
+    start: int  # the split's first row
     end: int  # one past the split's last row
-    close: np.ndarray  # (n, max_horizon)
-    sigma: np.ndarray  # (n,)
+    histories: np.ndarray  # (n, window + 1) the closes each forecast starts from
 
     def step(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(mask of origins whose step-k target is inside the split, origin closes, actuals)."""
@@ -97,57 +99,115 @@ class SplitForecasts:
         return valid, self.closes[kept], self.closes[kept + k]
 
 
-def split_forecasts(
-    forecaster: Forecaster, features: pd.DataFrame, fractions: Mapping[str, float], split: str
-) -> dict[str, SplitForecasts]:
-    """Per ticker: point forecasts from every origin of `split` (targets stay inside the split;
-    inputs may reach back into earlier splits, which are the past)."""
+def split_origins(
+    features: pd.DataFrame, fractions: Mapping[str, float], split: str, window: int
+) -> dict[str, SplitOrigins]:
+    """Per ticker: every origin of `split` and its history (targets stay inside the split;
+    inputs may reach back into earlier splits, which are the past). Shared calendar cut-offs:
+    preprocess.split_dates."""
     out = {}
-    ordered = features.sort_values(["ticker", "date"], kind="stable")
-    dates_by_ticker = {
-        str(t): g["date"].to_numpy() for t, g in ordered.groupby("ticker", sort=True)
-    }
-    for ticker, closes in ticker_closes(features).items():
-        start, end = split_bounds(len(closes), fractions).rows(split)
-        origins = window_origins(len(closes), start, end, forecaster.window, 1)
+    cutoffs = split_dates(features, fractions)
+    for ticker, series in ticker_series(features).items():
+        start, end = cutoffs.bounds(series.dates).rows(split)
+        origins = window_origins(len(series.closes), start, end, window, 1)
         if origins.size == 0:
             continue
-        past = histories(closes, origins, forecaster.window)
-        out[ticker] = SplitForecasts(
-            dates=dates_by_ticker[ticker],
-            closes=closes,
+        out[ticker] = SplitOrigins(
+            dates=series.dates,
+            closes=series.closes,
             origins=origins,
+            start=start,
             end=end,
-            close=forecaster.point_batch(past),
-            sigma=forecaster.volatility(past),
+            histories=histories(series.closes, origins, window),
         )
     return out
+
+
+# --- one training run's artifacts --------------------------------------------------------------
+
+
+def artifact_fingerprints(model: Any, scaler: Any) -> dict[str, str]:
+    """sha256 of the model's weights and of the scaler's statistics.
+
+    Recorded in the interval calibration by training; evaluation recomputes them from the
+    model and scaler it loaded, so a model, scaler and calibration of different training runs
+    (e.g. the newest scaler of a run that failed before saving its model) are never mixed.
+    """
+    weights = hashlib.sha256()
+    for array in model.get_weights():
+        weights.update(np.ascontiguousarray(array, dtype="float32").tobytes())
+    mean, scale = scaler_stats(scaler)
+    stats = hashlib.sha256(np.array([mean, scale], dtype="float64").tobytes())
+    return {"model_weights_sha256": weights.hexdigest(), "scaler_sha256": stats.hexdigest()}
+
+
+def check_same_run(
+    model: Any, scaler: Any, calibration: Mapping[str, Any], features: pd.DataFrame
+) -> str:
+    """The model version evaluated: that of the calibration, once the loaded model and scaler
+    are proven to be the ones it was calibrated with, and `features` the version they were
+    trained on. Raises InputError naming what differs."""
+    version = calibration.get("model_version")
+    recorded = calibration.get("fingerprints")
+    if not version or not recorded:
+        raise InputError(
+            "interval_calibration records no model_version/fingerprints (made by an older "
+            "training pipeline): run `kedro run --pipelines training,evaluation`"
+        )
+    pin = (
+        f"pin one version for all: --load-versions lstm_model:{version},scaler:{version},"
+        f"interval_calibration:{version},training_history:{version}"
+    )
+    actual = artifact_fingerprints(model, scaler)
+    for key, name in (("model_weights_sha256", "lstm_model"), ("scaler_sha256", "scaler")):
+        if actual[key] != recorded.get(key):
+            raise InputError(
+                f"the loaded {name} is not the one interval_calibration version {version} was "
+                f"made with (another training run, e.g. one that failed half-way): run "
+                f"`kedro run --pipelines training,evaluation`, or {pin}"
+            )
+    trained, evaluated = calibration.get("data_version"), features.attrs.get("version_id")
+    if trained is not None and evaluated != trained:
+        raise InputError(
+            f"features version {evaluated} differs from the version the model was trained on "
+            f"({trained}): run `kedro run --pipelines training,evaluation` or pin "
+            f"--load-versions features:{trained}"
+        )
+    return str(version)
 
 
 # --- intervals (computed in the training pipeline, where validation lives) -------------------
 
 
 def calibrate_intervals(
-    model: Any, scaler: Any, features: pd.DataFrame, params: Mapping[str, Any]
+    model: Any,
+    scaler: Any,
+    features: pd.DataFrame,
+    params: Mapping[str, Any],
+    model_version: str | None = None,
 ) -> dict[str, Any]:
     """Split-conformal quantiles per step from VALIDATION residuals, pooled over tickers.
 
     Score = |log(actual / forecast)| / sigma, sigma the history's recent volatility; the
     interval is forecast * exp(±q_k * sigma). Scaling by sigma lets one calibration serve calm
-    and volatile periods and every ticker.
+    and volatile periods and every ticker. Also records the run's model version (the save
+    version of every training artifact), the split's cut-off dates and the fingerprints of
+    the model and scaler, so evaluation can prove it evaluates one consistent set.
     """
     intervals = params["intervals"]
     level = float(intervals["level"])
     vol_window = int(intervals["vol_window"])
     forecaster = Forecaster(model, scaler, {"level": level, "vol_window": vol_window})
-    per_ticker = split_forecasts(forecaster, features, params["split"], "validation")
+    per_ticker = split_origins(features, params["split"], "validation", forecaster.window)
+    forecasts = {t: forecaster.point_batch(r.histories) for t, r in per_ticker.items()}
+    sigmas = {t: forecaster.volatility(r.histories) for t, r in per_ticker.items()}
     quantiles, counts = [], []
     for k in range(1, forecaster.max_horizon + 1):
         scores = []
-        for result in per_ticker.values():
+        for ticker, result in per_ticker.items():
             valid, _, actual = result.step(k)
-            forecast = result.close[valid, k - 1]
-            scores.append(np.abs(np.log(actual / forecast)) / result.sigma[valid])
+            forecast = forecasts[ticker][valid, k - 1]
+            scores.append(np.abs(np.log(actual / forecast)) / sigmas[ticker][valid])
         pooled = np.concatenate(scores) if scores else np.empty(0)
         q = conformal_quantile(pooled, level)
         if not math.isfinite(q):
@@ -166,18 +226,20 @@ def calibrate_intervals(
         "quantiles": quantiles,
         "n_calibration": counts,
         "data_version": features.attrs.get("version_id"),
+        "model_version": model_version,
+        "split": split_dates(features, params["split"]).as_dict(),
+        "fingerprints": artifact_fingerprints(model, scaler),
     }
 
 
 # --- the report ------------------------------------------------------------------------------
 
 
-def _step_metrics(
-    result: SplitForecasts, lower: np.ndarray, upper: np.ndarray, k: int
-) -> dict[str, Any]:
+def _step_metrics(result: SplitOrigins, bands: Forecast, k: int) -> dict[str, Any]:
     valid, origin, actual = result.step(k)
-    lstm = result.close[valid, k - 1]
-    naive = origin
+    lstm = bands.close[valid, k - 1]
+    naive = naive_forecast(result.histories[valid], k)[:, k - 1]
+    lower, upper = bands.lower[valid, k - 1], bands.upper[valid, k - 1]
     lstm_mae, naive_mae = mae(actual, lstm), mae(actual, naive)
     return {
         "n": int(valid.sum()),
@@ -192,11 +254,13 @@ def _step_metrics(
             "rmse": rmse(actual, naive),
             "mape": mape(actual, naive),
         },
-        "mae_ratio": lstm_mae / naive_mae if naive_mae > 0 else math.nan,
+        # Undefined (a flat test period): None, never NaN, which is not JSON and which
+        # PostgreSQL's JSON type rejects.
+        "mae_ratio": lstm_mae / naive_mae if naive_mae > 0 else None,
         "interval": {
             "level": None,  # filled by the caller
-            "coverage": coverage(actual, lower[valid, k - 1], upper[valid, k - 1]),
-            "mean_width": mean_width(lower[valid, k - 1], upper[valid, k - 1]),
+            "coverage": coverage(actual, lower, upper),
+            "mean_width": mean_width(lower, upper),
         },
     }
 
@@ -206,13 +270,14 @@ def evaluate_model(
     scaler: Any,
     calibration: Mapping[str, Any],
     features: pd.DataFrame,
-    model_version: str,
     split: Mapping[str, float],
     params: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Figure], Figure]:
     """The test-split report (LSTM vs naive, per ticker and step), one backtest figure per
     ticker and an overview figure with a panel per ticker (previewable in kedro-viz).
-    The test split is used here, once, and nowhere else."""
+    The test split is used here, once, and nowhere else. Model, scaler and calibration must be
+    of one training run, and `features` the version it was trained on (check_same_run)."""
+    model_version = check_same_run(model, scaler, calibration, features)
     forecaster = Forecaster(model, scaler, calibration)
     steps = [int(k) for k in params["report_steps"]]
     too_far = [k for k in steps if not 1 <= k <= forecaster.max_horizon]
@@ -221,37 +286,52 @@ def evaluate_model(
             f"evaluation.report_steps {too_far} are outside 1..{forecaster.max_horizon} "
             f"(the model's max_horizon)"
         )
-    per_ticker = split_forecasts(forecaster, features, split, "test")
-    if not per_ticker:
-        raise InputError("no ticker has a test split longer than the window: nothing to evaluate")
+    cutoffs = split_dates(features, split)
+    if calibration.get("split") not in (None, cutoffs.as_dict()):
+        raise InputError(
+            f"the split cut-offs {cutoffs.as_dict()} differ from those of training "
+            f"{calibration['split']}: evaluate with the training's split parameters"
+        )
+    per_ticker = split_origins(features, split, "test", forecaster.window)
+    short = sorted(set(ticker_series(features)) - set(per_ticker))
+    if short:
+        raise InputError(
+            f"ticker(s) {', '.join(short)} have no test origin with a full window of "
+            f"{forecaster.window} days: nothing to evaluate for them"
+        )
+    for k in steps:
+        empty = [t for t, r in per_ticker.items() if not r.step(k)[0].any()]
+        if empty:
+            raise InputError(
+                f"report step {k}: ticker(s) {', '.join(empty)} have no test origin with a "
+                f"target {k} day(s) later inside the test split: shorten evaluation.report_steps"
+            )
     tickers: dict[str, Any] = {}
     figures: dict[str, Figure] = {}
     plot_step = int(params.get("plot_step", 1))
     overview = Figure(figsize=(10, 3.2 * len(per_ticker)), layout="constrained")
     overview_axes = np.atleast_1d(overview.subplots(len(per_ticker), 1))
     for axes, (ticker, result) in zip(overview_axes, per_ticker.items(), strict=True):
-        lower, upper = forecaster._bounds(result.close, result.sigma)
-        start = split_bounds(len(result.closes), split).validation_end
+        bands = forecaster.forecast_batch(result.histories)
         entry: dict[str, Any] = {
-            "n_test": int(len(result.closes) - start),
-            "test_start": str(pd.Timestamp(result.dates[start]).date()),
+            "n_test": int(result.end - result.start),
+            "test_start": str(pd.Timestamp(result.dates[result.start]).date()),
             "test_end": str(pd.Timestamp(result.dates[-1]).date()),
         }
         for k in steps:
-            metrics = _step_metrics(result, lower, upper, k)
+            metrics = _step_metrics(result, bands, k)
             metrics["interval"]["level"] = forecaster.interval_level
             entry[f"h{k}"] = metrics
         tickers[ticker] = entry
         figure = Figure(figsize=(10, 4), layout="constrained")
         for target in (figure.subplots(), axes):
-            draw_backtest(
-                target, ticker, result, lower, upper, plot_step, forecaster.interval_level
-            )
+            draw_backtest(target, ticker, result, bands, plot_step, forecaster.interval_level)
         figures[f"{_file_safe(ticker)}.png"] = figure
     report = {
         "model_version": model_version,
         "data_version": calibration.get("data_version"),
         "evaluated_data_version": features.attrs.get("version_id"),
+        "split": cutoffs.as_dict(),
         "baseline": "naive: close[t+k] forecast = close[t]",
         "units": "price (mae, rmse, interval width); percent (mape); share (accuracy, coverage)",
         "report_steps": steps,
@@ -266,11 +346,13 @@ def summarize(tickers: Mapping[str, Any], steps: Sequence[int]) -> dict[str, Any
     """Worst case over tickers per step: the figures the targets are judged on."""
     summary: dict[str, Any] = {}
     for k in steps:
-        ratios = [t[f"h{k}"]["mae_ratio"] for t in tickers.values()]
+        ratios = [
+            t[f"h{k}"]["mae_ratio"] for t in tickers.values() if t[f"h{k}"]["mae_ratio"] is not None
+        ]
         coverages = [t[f"h{k}"]["interval"]["coverage"] for t in tickers.values()]
         summary[f"h{k}"] = {
-            "max_mae_ratio": max(ratios),
-            "mean_mae_ratio": float(np.mean(ratios)),
+            "max_mae_ratio": max(ratios) if ratios else None,
+            "mean_mae_ratio": float(np.mean(ratios)) if ratios else None,
             "min_coverage": min(coverages),
             "max_coverage": max(coverages),
         }
@@ -284,12 +366,23 @@ def model_version_record(
     parameters: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What the `model_versions` row records (the dataset adds the artifacts' sha256)."""
+    trained = training_history.get("model_version")
+    if trained is not None and trained != report["model_version"]:
+        raise InputError(
+            f"training_history is of model version {trained}, the evaluated model is "
+            f"{report['model_version']}: pin --load-versions "
+            f"training_history:{report['model_version']} or rerun training"
+        )
     return {
         "model_version": report["model_version"],
         "trained_at": training_history.get("trained_at"),
         "data_version_id": calibration.get("data_version"),
         "parameters": dict(parameters),
-        "metrics": {"tickers": report["tickers"], "summary": report["summary"]},
+        "metrics": {
+            "split": report["split"],
+            "tickers": report["tickers"],
+            "summary": report["summary"],
+        },
     }
 
 
@@ -301,26 +394,20 @@ def _file_safe(ticker: str) -> str:
 
 
 def draw_backtest(
-    axes: Any,
-    ticker: str,
-    result: SplitForecasts,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    step: int,
-    level: float,
+    axes: Any, ticker: str, result: SplitOrigins, bands: Forecast, step: int, level: float
 ) -> None:
     """Actual closes, the step-`step` forecast and its interval band over the test period."""
     valid, _, actual = result.step(step)
     dates = result.dates[result.origins[valid] + step]  # plotted at the target's date
     axes.fill_between(
         dates,
-        lower[valid, step - 1],
-        upper[valid, step - 1],
+        bands.lower[valid, step - 1],
+        bands.upper[valid, step - 1],
         alpha=0.25,
         label=f"{level:.0%} interval",
     )
     axes.plot(dates, actual, color="black", linewidth=1, label="actual close")
-    axes.plot(dates, result.close[valid, step - 1], linewidth=1, label=f"LSTM, {step}-day ahead")
+    axes.plot(dates, bands.close[valid, step - 1], linewidth=1, label=f"LSTM, {step}-day ahead")
     axes.set_title(f"{ticker}: test period, {step}-day-ahead forecast")
     axes.set_ylabel("close")
     axes.legend(loc="upper left", fontsize="small")

@@ -31,19 +31,22 @@ class PreprocessError(InputError):
 # --- features --------------------------------------------------------------------------------
 
 
-def add_log_returns(prices: pd.DataFrame, price_column: str = "close") -> pd.DataFrame:
+def add_log_returns(prices: pd.DataFrame) -> pd.DataFrame:
     """The features frame: ticker, date, close and the log return since the previous row.
 
-    The first row of each ticker has no previous close, so its log return is NaN.
+    Always from `close`, never `adj_close`: the API forecasts from the clean closes (or the
+    closes a user sends), so the model must be trained on the same series; adjusted closes are
+    rescaled back in time at every dividend or split and are missing for some sources. The
+    first row of each ticker has no previous close, so its log return is NaN.
     """
-    missing = [c for c in ("ticker", "date", price_column) if c not in prices.columns]
+    missing = [c for c in ("ticker", "date", "close") if c not in prices.columns]
     if missing:
         raise PreprocessError(f"the price frame lacks column(s) {', '.join(missing)}")
     frame = pd.DataFrame(
         {
             "ticker": prices["ticker"].astype(str),
             "date": pd.to_datetime(prices["date"]).astype("datetime64[ns]"),
-            "close": pd.to_numeric(prices[price_column]).astype("float64"),
+            "close": pd.to_numeric(prices["close"]).astype("float64"),
         }
     )
     frame = frame.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
@@ -51,7 +54,7 @@ def add_log_returns(prices: pd.DataFrame, price_column: str = "close") -> pd.Dat
     if bad.any():
         row = frame[bad].iloc[0]
         raise PreprocessError(
-            f"{int(bad.sum())} row(s) have a missing or non-positive {price_column!r}, "
+            f"{int(bad.sum())} row(s) have a missing or non-positive 'close', "
             f"first: ticker {row['ticker']!r}, date {row['date']:%Y-%m-%d}, value {row['close']}"
         )
     duplicated = frame.duplicated(["ticker", "date"])
@@ -60,13 +63,18 @@ def add_log_returns(prices: pd.DataFrame, price_column: str = "close") -> pd.Dat
         raise PreprocessError(
             f"ticker {row['ticker']!r} has more than one row on {row['date']:%Y-%m-%d}"
         )
-    log_close = np.log(frame["close"])
-    frame["log_return"] = log_close.groupby(frame["ticker"]).diff()
+    returns = np.full(len(frame), np.nan)
+    for index in frame.groupby("ticker", sort=False).indices.values():
+        returns[index[1:]] = log_returns(frame["close"].to_numpy()[index])
+    frame["log_return"] = returns
     return frame
 
 
 def log_returns(closes: np.ndarray) -> np.ndarray:
-    """log(c[i] / c[i-1]) along the last axis: one value fewer than `closes`."""
+    """log(c[i] / c[i-1]) along the last axis: one value fewer than `closes`.
+
+    The one home of the log return: the features table, the model's inputs and the API's.
+    """
     return np.diff(np.log(closes), axis=-1)
 
 
@@ -80,7 +88,7 @@ def recent_volatility(returns: np.ndarray, vol_window: int) -> np.ndarray:
     return np.maximum(tail.std(axis=-1), MIN_VOLATILITY)
 
 
-# --- chronological split ---------------------------------------------------------------------
+# --- chronological split: calendar cut-off dates shared by every ticker ----------------------
 
 
 @dataclass(frozen=True)
@@ -100,40 +108,143 @@ class SplitBounds:
         }[split]
 
 
-def split_bounds(n_rows: int, fractions: Mapping[str, float]) -> SplitBounds:
-    """Chronological train/validation/test boundaries for `n_rows` rows of one ticker."""
+@dataclass(frozen=True)
+class SplitDates:
+    """Calendar cut-offs shared by every ticker: train = date < validation_start, validation =
+    validation_start <= date < test_start, test = date >= test_start (to each ticker's end).
+
+    One model is fitted on every ticker, so the cut-offs must be common: with per-ticker row
+    counts, one ticker's test period can lie inside another's training rows (leakage).
+    """
+
+    validation_start: pd.Timestamp
+    test_start: pd.Timestamp
+    common_start: pd.Timestamp
+    common_end: pd.Timestamp
+
+    def bounds(self, dates: np.ndarray) -> SplitBounds:
+        """A ticker's row ranges from its sorted dates."""
+        dates = np.asarray(dates, dtype="datetime64[ns]")
+        return SplitBounds(
+            n_rows=len(dates),
+            train_end=int(np.searchsorted(dates, self.validation_start.to_datetime64())),
+            validation_end=int(np.searchsorted(dates, self.test_start.to_datetime64())),
+        )
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON-able: recorded in the training artifacts and evaluation.json."""
+        return {
+            "validation_start": f"{self.validation_start:%Y-%m-%d}",
+            "test_start": f"{self.test_start:%Y-%m-%d}",
+            "common_start": f"{self.common_start:%Y-%m-%d}",
+            "common_end": f"{self.common_end:%Y-%m-%d}",
+        }
+
+
+def _check_fractions(fractions: Mapping[str, float]) -> list[float]:
     shares = [float(fractions[name]) for name in SPLITS]
     if any(s <= 0 for s in shares) or not np.isclose(sum(shares), 1.0):
         raise PreprocessError(
-            f"split fractions must be positive and sum to 1, got {dict(zip(SPLITS, shares, strict=True))}"
+            "split fractions must be positive and sum to 1, got "
+            f"{dict(zip(SPLITS, shares, strict=True))}"
         )
-    train_end = int(round(n_rows * shares[0]))
-    validation_end = int(round(n_rows * (shares[0] + shares[1])))
-    return SplitBounds(n_rows=n_rows, train_end=train_end, validation_end=validation_end)
+    return shares
 
 
-def ticker_closes(features: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Each ticker's closes, oldest first."""
+def ticker_dates(features: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each ticker's dates, oldest first (datetime64[ns])."""
+    return {t: s.dates for t, s in ticker_series(features).items()}
+
+
+def split_dates(features: pd.DataFrame, fractions: Mapping[str, float]) -> SplitDates:
+    """The cut-offs: the train and train+validation quantiles of the tickers' COMMON period.
+
+    The common period is the intersection of the tickers' date ranges; its trading dates (any
+    ticker's) are counted, and the cut-offs are the dates at positions round(n * 0.70) and
+    round(n * 0.85) (by default). When every ticker has the same calendar this is the
+    per-ticker row split. Every training row then precedes every validation and test row of
+    every ticker, and every validation row precedes every test row.
+    """
+    shares = _check_fractions(fractions)
+    by_ticker = ticker_dates(features)
+    if not by_ticker:
+        raise PreprocessError("the features frame has no rows: nothing to split")
+    starts = {t: d[0] for t, d in by_ticker.items()}
+    ends = {t: d[-1] for t, d in by_ticker.items()}
+    common_start, common_end = max(starts.values()), min(ends.values())
+    if common_start > common_end:
+        late = max(starts, key=starts.get)
+        early = min(ends, key=ends.get)
+        raise PreprocessError(
+            f"the tickers share no common period: {late} starts on "
+            f"{pd.Timestamp(common_start):%Y-%m-%d}, after {early} ends on "
+            f"{pd.Timestamp(common_end):%Y-%m-%d}; train them separately or drop one"
+        )
+    every = np.unique(np.concatenate(list(by_ticker.values())))
+    common = every[(every >= common_start) & (every <= common_end)]
+    n = len(common)
+    train_end = int(round(n * shares[0]))
+    validation_end = int(round(n * (shares[0] + shares[1])))
+    if not 0 < train_end < validation_end < n:
+        raise PreprocessError(
+            f"the tickers' common period ({pd.Timestamp(common_start):%Y-%m-%d} to "
+            f"{pd.Timestamp(common_end):%Y-%m-%d}, {n} trading day(s); tickers "
+            f"{', '.join(sorted(by_ticker))}) is too short to split into train, validation "
+            "and test"
+        )
+    cutoffs = SplitDates(
+        validation_start=pd.Timestamp(common[train_end]),
+        test_start=pd.Timestamp(common[validation_end]),
+        common_start=pd.Timestamp(common_start),
+        common_end=pd.Timestamp(common_end),
+    )
+    for split in SPLITS:
+        empty = [
+            t for t, d in by_ticker.items() if np.subtract(*cutoffs.bounds(d).rows(split)) == 0
+        ]
+        if empty:
+            raise PreprocessError(
+                f"ticker(s) {', '.join(sorted(empty))} have no rows in the {split} split "
+                f"(validation from {cutoffs.validation_start:%Y-%m-%d}, test from "
+                f"{cutoffs.test_start:%Y-%m-%d})"
+            )
+    return cutoffs
+
+
+@dataclass(frozen=True)
+class TickerSeries:
+    """One ticker's dates and closes, oldest first."""
+
+    dates: np.ndarray  # datetime64[ns]
+    closes: np.ndarray  # float64
+
+
+def ticker_series(features: pd.DataFrame) -> dict[str, TickerSeries]:
+    """Each ticker's dates and closes, oldest first, tickers sorted."""
     missing = [c for c in ("ticker", "date", "close") if c not in features.columns]
     if missing:
         raise PreprocessError(f"the features frame lacks column(s) {', '.join(missing)}")
     ordered = features.sort_values(["ticker", "date"], kind="stable")
     return {
-        str(ticker): group["close"].to_numpy(dtype="float64")
+        str(ticker): TickerSeries(
+            dates=group["date"].to_numpy(dtype="datetime64[ns]"),
+            closes=group["close"].to_numpy(dtype="float64"),
+        )
         for ticker, group in ordered.groupby("ticker", sort=True)
     }
 
 
 def assign_splits(features: pd.DataFrame, fractions: Mapping[str, float]) -> pd.DataFrame:
-    """The features frame sorted by (ticker, date) with a `split` column, per ticker."""
+    """The features frame sorted by (ticker, date) with a `split` column (shared cut-offs)."""
+    cutoffs = split_dates(features, fractions)
     ordered = features.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
-    labels = np.empty(len(ordered), dtype=object)
-    for _, index in ordered.groupby("ticker", sort=False).indices.items():
-        bounds = split_bounds(len(index), fractions)
-        for split in SPLITS:
-            start, end = bounds.rows(split)
-            labels[index[start:end]] = split
-    ordered["split"] = labels
+    dates = ordered["date"].to_numpy(dtype="datetime64[ns]")
+    labels = np.where(
+        dates < cutoffs.validation_start.to_datetime64(),
+        "train",
+        np.where(dates < cutoffs.test_start.to_datetime64(), "validation", "test"),
+    )
+    ordered["split"] = labels.astype(object)
     return ordered
 
 
@@ -218,12 +329,16 @@ def build_windows(
     window: int,
     max_horizon: int,
 ) -> WindowSet:
-    """Every full window of `split`, pooled over tickers, scaled with the training scaler."""
+    """Every full window of `split`, pooled over tickers, scaled with the training scaler.
+
+    Inputs may reach back before the split's start (that is the past); targets never leave it.
+    """
     xs, ys, names = [], [], []
     divisors = target_divisors(scaler, max_horizon)
-    for ticker, closes in ticker_closes(features).items():
-        bounds = split_bounds(len(closes), fractions)
-        start, end = bounds.rows(split)
+    cutoffs = split_dates(features, fractions)
+    for ticker, series in ticker_series(features).items():
+        closes = series.closes
+        start, end = cutoffs.bounds(series.dates).rows(split)
         origins = window_origins(len(closes), start, end, window, max_horizon)
         if origins.size == 0:
             continue

@@ -19,7 +19,7 @@ import pandas as pd
 import tensorflow as tf
 
 from stock_lstm.ml_models.lstm_model.model import build_from_params
-from stock_lstm.ml_models.lstm_model.preprocess import build_windows
+from stock_lstm.ml_models.lstm_model.preprocess import build_windows, split_dates
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,17 @@ def make_deterministic(seed: int) -> None:
 
 
 def train_lstm(
-    features: pd.DataFrame, scaler: Any, params: Mapping[str, Any]
+    features: pd.DataFrame,
+    scaler: Any,
+    params: Mapping[str, Any],
+    model_version: str | None = None,
 ) -> tuple[keras.Model, dict[str, Any]]:
     """Train on the training windows; keep the weights with the best validation loss.
 
     The untrained model is the naive forecast (model.py), so "epoch 0" is a candidate too:
     when no epoch beats it on validation, the naive weights are kept, and the history says so.
-    Returns the model and a JSON-able history (losses per epoch, timings, window counts).
+    Returns the model and a JSON-able history (losses per epoch, timings, window counts, the
+    split's cut-off dates and the run's model version, i.e. its Kedro save version).
     """
     model_params, fit = params["model"], params["fit"]
     window, max_horizon = int(model_params["window"]), int(model_params["max_horizon"])
@@ -99,5 +103,7 @@ def train_lstm(
         "n_train_windows": len(train.x),
         "n_validation_windows": len(validation.x),
         "data_version": features.attrs.get("version_id"),
+        "model_version": model_version,
+        "split": split_dates(features, params["split"]).as_dict(),
     }
     return model, history

@@ -1,4 +1,8 @@
-"""evaluation: model + test split -> evaluation_report, backtest plots, model_versions row."""
+"""evaluation: model + test split -> evaluation_report, backtest plots, model_versions row.
+
+The model version evaluated is the one interval_calibration records; evaluate_model refuses a
+model, scaler or features version that is not of that training run (check_same_run).
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "scaler",
                     "interval_calibration",
                     "features",
-                    "lstm_model_version",
                     "params:training.split",
                     "params:evaluation",
                 ],
                 outputs=["evaluation_report", "backtest_plots", "backtest_overview"],
                 name="evaluate_model",
+                namespace="evaluation",
             ),
             node(
                 model_version_record,
@@ -34,6 +38,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="model_version_record",
                 name="record_model_version",
+                namespace="evaluation",
             ),
         ]
     )

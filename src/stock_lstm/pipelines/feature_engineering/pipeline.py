@@ -12,9 +12,10 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 build_features,
-                inputs=["clean_prices", "params:feature_engineering"],
+                inputs="clean_prices",
                 outputs="features",
                 name="build_features",
+                namespace="feature_engineering",
             )
         ]
     )

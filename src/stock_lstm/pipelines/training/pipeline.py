@@ -1,7 +1,10 @@
 """training: features -> scaler (train rows only) -> lstm_model -> interval_calibration.
 
 The calibration is computed here because validation is a training-time split; evaluation
-only reads it and applies it to test.
+only reads it and applies it to test. `model_save_version` is this run's Kedro save version:
+the history and the calibration record it, so evaluation knows which version it evaluates.
+Every node is in the `training` namespace: kedro-airflow `--group-by namespace` runs them as
+one task (one session), so the four artifacts share one save version.
 """
 
 from __future__ import annotations
@@ -21,18 +24,27 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["features", "params:training.split"],
                 outputs="scaler",
                 name="fit_scaler",
+                namespace="training",
             ),
             node(
                 train_lstm,
-                inputs=["features", "scaler", "params:training"],
+                inputs=["features", "scaler", "params:training", "model_save_version"],
                 outputs=["lstm_model", "training_history"],
                 name="train_lstm",
+                namespace="training",
             ),
             node(
                 calibrate_intervals,
-                inputs=["lstm_model", "scaler", "features", "params:training"],
+                inputs=[
+                    "lstm_model",
+                    "scaler",
+                    "features",
+                    "params:training",
+                    "model_save_version",
+                ],
                 outputs="interval_calibration",
                 name="calibrate_intervals",
+                namespace="training",
             ),
         ]
     )
