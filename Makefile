@@ -31,8 +31,11 @@ $(STAMP): pyproject.toml constraints.txt
 migrate: setup
 	$(BIN)/python -m stock_lstm.data_pipeline.migrations upgrade
 
+# Extra `kedro run` arguments, e.g. KEDRO_ARGS="--params ingestion.source=csv" (snapshot only).
+KEDRO_ARGS ?=
+
 pipeline: setup
-	$(BIN)/kedro run
+	$(BIN)/kedro run $(KEDRO_ARGS)
 
 serve: setup
 	$(BIN)/uvicorn stock_lstm.api.v1.main:app --host $(HOST) --port $(PORT) --workers 1 --no-access-log

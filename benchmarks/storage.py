@@ -1,0 +1,80 @@
+"""Storage: store and load the whole bundled snapshot (~15k rows) as one raw version.
+
+On a temporary SQLite file, and on PostgreSQL when TEST_DATABASE_URL names one (a private
+schema, dropped afterwards): the figures behind "ingesting ~15k rows takes seconds".
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Options
+
+SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "01_raw" / "snapshot"
+
+
+def _measure(frame, url: str) -> dict[str, Any]:
+    from stock_lstm.data_pipeline import crud
+    from stock_lstm.data_pipeline.database import get_engine
+
+    get_engine(url)  # migrate outside the timed region
+    started = time.perf_counter()
+    saved = crud.save_stage_frame(frame, "raw", source="bench", url=url)
+    save_s = time.perf_counter() - started
+    started = time.perf_counter()
+    loaded = crud.load_stage_frame("raw", url=url)
+    load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    again = crud.save_stage_frame(loaded, "raw", source="bench", url=url)
+    unchanged_s = time.perf_counter() - started
+    assert saved.created and not again.created and len(loaded) == len(frame)
+    return {
+        "rows": len(frame),
+        "save_s": round(save_s, 3),
+        "load_s": round(load_s, 3),
+        "resave_unchanged_s": round(unchanged_s, 3),
+    }
+
+
+def _postgres(frame, base: str) -> dict[str, Any]:
+    from sqlalchemy import create_engine, text
+
+    from stock_lstm.data_pipeline.database import dispose_engines
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        separator = "&" if "?" in base else "?"
+        return _measure(frame, f"{base}{separator}options=-csearch_path%3D{schema}")
+    finally:
+        dispose_engines()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def run(options: Options | None = None) -> dict[str, Any]:
+    """Read the snapshot from its first bar (not from ingestion.start), then store and load it."""
+    from stock_lstm.data_pipeline.database import dispose_engines
+    from stock_lstm.data_pipeline.sources import fetch_prices
+
+    started = time.perf_counter()
+    frame = fetch_prices("csv", "all", start="1900-01-01", csv_dir=SNAPSHOT)
+    results: dict[str, Any] = {"read_csv_s": round(time.perf_counter() - started, 3)}
+    with tempfile.TemporaryDirectory(prefix="stock-lstm-bench-") as tmp:
+        try:
+            results["sqlite"] = _measure(frame, f"sqlite:///{Path(tmp) / 'storage.db'}")
+        finally:
+            dispose_engines()
+    base = os.environ.get("TEST_DATABASE_URL")
+    results["postgresql"] = (
+        _postgres(frame, base) if base else {"skipped": "TEST_DATABASE_URL unset"}
+    )
+    return results
