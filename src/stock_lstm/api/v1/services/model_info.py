@@ -36,14 +36,7 @@ def model_details(model: LoadedModel, url: str | None) -> ModelResponse:
         model_version=record.model_version,
         trained_at=record.trained_at,
         data_version=(
-            DataVersionOut(
-                id=data_version.id,
-                stage=data_version.stage,
-                created_at=data_version.created_at,
-                source=data_version.source,
-                row_count=data_version.row_count,
-                parent_id=data_version.parent_id,
-            )
+            DataVersionOut.model_validate(data_version, from_attributes=True)
             if data_version is not None
             else None
         ),
