@@ -144,3 +144,20 @@ def kedro_env(root: Path, database_url: str, **extra: str) -> dict[str, str]:
         "COLUMNS": "250",  # Kedro's rich log lines unwrapped, so a test can search them
         **extra,
     }
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say how many PostgreSQL tests ran, so a CI log shows they were not skipped."""
+    counts = {
+        outcome: sum(
+            1
+            for report in terminalreporter.stats.get(outcome, [])
+            if getattr(report, "when", "call") in ("call", "setup")
+            and "postgres" in getattr(report, "keywords", {})
+        )
+        for outcome in ("passed", "failed", "error", "skipped")
+    }
+    terminalreporter.write_line(
+        "PostgreSQL tests ({}): {passed} passed, {failed} failed, {error} errors, "
+        "{skipped} skipped".format(os.environ.get("TEST_DATABASE_URL") or "unset", **counts)
+    )
