@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stock_lstm.common.errors import ForecastInputError
 from stock_lstm.ml_models.lstm_model.model import build_model
 from stock_lstm.ml_models.lstm_model.predict import Forecast, Forecaster
 from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler, target_divisors
@@ -95,26 +96,28 @@ def test_interval_is_close_times_exp_of_q_sigma(forecaster: Forecaster, closes: 
 
 
 @pytest.mark.parametrize(
-    ("history", "horizon", "message"),
+    ("history", "horizon", "message", "argument"),
     [
-        (np.ones(5), 1, r"at least 9 closes .* got 5"),
-        (np.r_[np.ones(8), np.nan], 1, "finite"),
-        (np.r_[np.ones(8), np.inf], 1, "finite"),
-        (np.r_[np.ones(8), -2.0], 1, "positive"),
-        (np.r_[np.ones(8), 0.0], 1, "positive"),
-        (np.ones(9), 0, r"between 1 and 4"),
-        (np.ones(9), 5, r"between 1 and 4"),
-        (np.ones(9), True, "integer"),
-        (np.ones(9), 1.5, "integer"),
-        (np.ones((3, 9)), 1, "one-dimensional"),
-        (["a"] * 9, 1, "numbers"),
+        (np.ones(5), 1, r"5 closes given, the model needs at least 9 \(window 8 \+ 1\)", "closes"),
+        (np.r_[np.ones(8), np.nan], 1, "finite", "closes"),
+        (np.r_[np.ones(8), np.inf], 1, "finite", "closes"),
+        (np.r_[np.ones(8), -2.0], 1, "positive", "closes"),
+        (np.r_[np.ones(8), 0.0], 1, "positive", "closes"),
+        (np.ones(9), 0, r"horizon 0 is outside 1\.\.max_horizon 4", "horizon"),
+        (np.ones(9), 5, r"horizon 5 is outside 1\.\.max_horizon 4", "horizon"),
+        (np.ones(9), True, "integer", "horizon"),
+        (np.ones(9), 1.5, "integer", "horizon"),
+        (np.ones((3, 9)), 1, "one-dimensional", "closes"),
+        (["a"] * 9, 1, "numbers", "closes"),
     ],
 )
 def test_bad_requests_raise_clear_errors(
-    forecaster: Forecaster, history, horizon, message: str
+    forecaster: Forecaster, history, horizon, message: str, argument: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as raised:  # the agreed contract: ValueError
         forecaster.forecast(history, horizon)
+    assert isinstance(raised.value, ForecastInputError)
+    assert raised.value.argument == argument
 
 
 def test_calibration_of_another_model_is_refused(model: keras.Model, snapshot_features) -> None:

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from stock_lstm.common.errors import ForecastInputError
 from stock_lstm.ml_models.lstm_model.preprocess import (
     log_returns,
     recent_volatility,
@@ -96,35 +97,55 @@ class Forecaster:
         try:
             values = np.asarray(closes, dtype="float64")
         except (TypeError, ValueError):
-            raise ValueError("closes must be a sequence of numbers") from None
+            raise ForecastInputError(
+                "closes must be a sequence of numbers", argument="closes", kind="type_error"
+            ) from None
         if values.ndim != 1:
-            raise ValueError(f"closes must be one-dimensional, got shape {values.shape}")
+            raise ForecastInputError(
+                f"closes must be one-dimensional, got shape {values.shape}",
+                argument="closes",
+                kind="type_error",
+            )
         if values.size < self.min_history:
-            raise ValueError(
-                f"need at least {self.min_history} closes (window {self.window} + 1), "
-                f"got {values.size}"
+            raise ForecastInputError(
+                f"{values.size} closes given, the model needs at least {self.min_history} "
+                f"(window {self.window} + 1)",
+                argument="closes",
+                kind="too_short",
             )
         values = values[-self.min_history :]
         bad = ~np.isfinite(values)
         if bad.any():
             position = int(np.flatnonzero(bad)[0])
-            raise ValueError(
+            raise ForecastInputError(
                 f"closes must be finite numbers: value {position} of the last "
-                f"{self.min_history} is {values[position]}"
+                f"{self.min_history} is {values[position]}",
+                argument="closes",
+                kind="not_finite",
             )
         if (values <= 0).any():
             position = int(np.flatnonzero(values <= 0)[0])
-            raise ValueError(
+            raise ForecastInputError(
                 f"closes must be positive prices: value {position} of the last "
-                f"{self.min_history} is {values[position]}"
+                f"{self.min_history} is {values[position]}",
+                argument="closes",
+                kind="not_positive",
             )
         return values
 
     def _check_horizon(self, horizon: int) -> int:
         if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer):
-            raise ValueError(f"horizon must be an integer, got {horizon!r}")
+            raise ForecastInputError(
+                f"horizon must be an integer, got {horizon!r}",
+                argument="horizon",
+                kind="type_error",
+            )
         if not 1 <= horizon <= self.max_horizon:
-            raise ValueError(f"horizon must be between 1 and {self.max_horizon}, got {horizon}")
+            raise ForecastInputError(
+                f"horizon {horizon} is outside 1..max_horizon {self.max_horizon}",
+                argument="horizon",
+                kind="out_of_range",
+            )
         return int(horizon)
 
     def prepare(self, closes: Sequence[float] | np.ndarray) -> np.ndarray:

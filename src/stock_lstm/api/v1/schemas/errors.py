@@ -19,11 +19,11 @@ class ErrorBody(BaseModel):
         "json_schema_extra": {
             "examples": [
                 {
-                    "detail": "prices: 12 closes given, the model needs at least 61",
+                    "detail": "prices: 12 closes given, the model needs at least 61 (window 60 + 1)",
                     "errors": [
                         {
                             "field": "prices",
-                            "message": "12 closes given, the model needs at least 61",
+                            "message": "12 closes given, the model needs at least 61 (window 60 + 1)",
                             "type": "too_short",
                         }
                     ],

@@ -16,6 +16,7 @@ from stock_lstm.api.v1.observability import ApiMetrics
 from stock_lstm.api.v1.schemas.predict import ForecastStep, PredictRequest, PredictResponse
 from stock_lstm.api.v1.services.model_store import LoadedModel
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
+from stock_lstm.common.errors import ForecastInputError
 from stock_lstm.data_pipeline import crud
 
 logger = logging.getLogger(__name__)
@@ -45,31 +46,22 @@ class ForecastService:
         started = time.perf_counter()
         forecaster = self.model.forecaster
         horizon = request.horizon
-        if horizon > forecaster.max_horizon:
-            raise InvalidInput(
-                f"{horizon} is beyond this model's max_horizon {forecaster.max_horizon}",
-                field="horizon",
-                type="less_than_equal",
-            )
         last_date: date | None = None
         if request.prices is not None:
             mode, field = "prices", "prices"
             closes = np.asarray(request.prices, dtype=np.float64)
-            if closes.size < forecaster.min_history:
-                raise InvalidInput(
-                    f"{closes.size} closes given, the model needs at least "
-                    f"{forecaster.min_history}",
-                    field="prices",
-                    type="too_short",
-                )
         else:
             mode, field = "ticker", "ticker"
             closes, last_date = self._stored_closes(str(request.ticker))
         try:
             forecast = forecaster.forecast(closes, horizon)
-        except ValueError as error:  # predict.py's own input checks (the schema ran first)
-            logger.warning("forecast refused %s input: %s", mode, error)
-            raise InvalidInput(str(error), field=field, type="value_error") from error
+        except ForecastInputError as error:  # predict.py's checks: the one home of the rules
+            logger.info("forecast refused %s input: %s", mode, error)
+            raise InvalidInput(
+                str(error),
+                field="horizon" if error.argument == "horizon" else field,
+                type=error.kind,
+            ) from error
         if not all(np.isfinite(v).all() for v in (forecast.close, forecast.lower, forecast.upper)):
             # e.g. closes jumping between 1e-190 and 1e308: the arithmetic overflows
             raise InvalidInput(
