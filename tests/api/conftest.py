@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,20 @@ from fastapi.testclient import TestClient
 from stock_lstm.api.v1.main import create_app
 from stock_lstm.common.settings import Settings, get_settings
 from tests.conftest import TrainedProject, copy_trained_project, make_project_copy
+
+
+@contextmanager
+def captured(logger_name: str) -> Iterator[list[logging.LogRecord]]:
+    """Records of a `stock_lstm.api` logger (which does not propagate to caplog's root)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
 
 
 def settings_for(root: Path, database_url: str, **overrides) -> Settings:

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from stock_lstm.api.v1.main import create_app
 from stock_lstm.api.v1.observability import ACCESS_LOGGER
-from tests.api.conftest import settings_for
+from tests.api.conftest import captured, settings_for
 
 
 def test_health_ok(served) -> None:
@@ -113,21 +113,14 @@ def test_metrics_count_the_calls(served) -> None:
 
 
 def test_one_json_log_line_per_request(served) -> None:
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = logging.getLogger(ACCESS_LOGGER)
-    logger.addHandler(handler)
-    try:
+    with captured(ACCESS_LOGGER) as records:
         response = served.get("/api/v1/tickers", headers={"X-Request-ID": "log-me-1"})
-    finally:
-        logger.removeHandler(handler)
     assert response.headers["X-Request-ID"] == "log-me-1"
     [record] = records
     assert record.request_id == "log-me-1"
     assert record.route == "/api/v1/tickers"
     assert record.status == 200 and record.latency_ms > 0
-    formatted = json.loads(logger.parent.handlers[0].format(record))
+    formatted = json.loads(logging.getLogger(ACCESS_LOGGER).parent.handlers[0].format(record))
     assert formatted["request_id"] == "log-me-1" and formatted["status"] == 200
 
 

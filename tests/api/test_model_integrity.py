@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from stock_lstm.api.v1.dependencies import security
 from stock_lstm.api.v1.main import create_app
 from stock_lstm.data_pipeline import crud
-from tests.api.conftest import settings_for
+from tests.api.conftest import captured, settings_for
 from tests.conftest import TrainedProject
 
 ARTIFACTS = {
@@ -68,20 +68,6 @@ def app_client(project: TrainedProject, **overrides) -> Iterator[TestClient]:
     settings = settings_for(project.root, project.database_url, **overrides)
     with TestClient(create_app(settings)) as client:
         yield client
-
-
-@contextmanager
-def captured(logger_name: str) -> Iterator[list[logging.LogRecord]]:
-    """Records of a `stock_lstm.api` logger (which does not propagate to caplog's root)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = logging.getLogger(logger_name)
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
 
 
 def degraded_reason(client: TestClient) -> str:
