@@ -29,17 +29,11 @@ TARGETS = {
 
 
 def _loaded_model() -> Any:
-    from stock_lstm.api.v1.services.model_store import ModelUnavailable, load_from_catalog
+    from stock_lstm.api.v1.services.model_store import ModelUnavailable, load_configured
     from stock_lstm.common.settings import get_settings
 
-    settings = get_settings()
     try:
-        return load_from_catalog(
-            settings.project_root,
-            settings.kedro_env,
-            settings.model_version,
-            url=settings.database_url,
-        )
+        return load_configured(get_settings())
     except ModelUnavailable as error:
         raise BenchmarkSkipped(str(error)) from error
 

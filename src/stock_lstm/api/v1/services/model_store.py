@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from stock_lstm.common.settings import Settings
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.datasets import stream_sha256
 
@@ -47,6 +48,18 @@ class LoadedModel:
     forecaster: Any  # ml_models.lstm_model.predict.Forecaster
     version: str
     loaded_at: datetime
+
+
+def load_configured(settings: Settings, *, unless_version: str | None = None) -> LoadedModel | None:
+    """`load_from_catalog` with the project, environment, pinned version and database of
+    `settings`: what the app (and the benchmark of it) serves."""
+    return load_from_catalog(
+        settings.project_root,
+        settings.kedro_env,
+        settings.model_version,
+        url=settings.database_url,
+        unless_version=unless_version,
+    )
 
 
 def load_from_catalog(

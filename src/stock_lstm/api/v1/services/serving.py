@@ -20,7 +20,7 @@ from stock_lstm.api.v1.services.model_store import (
     DatabaseUnavailable,
     LoadedModel,
     ModelUnavailable,
-    load_from_catalog,
+    load_configured,
 )
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.common.settings import Settings
@@ -111,13 +111,7 @@ class ModelSwitch:
         settings = self._settings
         with self._loading:
             try:
-                return load_from_catalog(
-                    settings.project_root,
-                    settings.kedro_env,
-                    settings.model_version,
-                    url=settings.database_url,
-                    unless_version=unless_version,
-                )
+                return load_configured(settings, unless_version=unless_version)
             except ModelUnavailable as error:
                 logger.error("no servable model: %s", error)
                 raise
