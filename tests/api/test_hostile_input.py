@@ -79,6 +79,15 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
     ("limit < 1", "GET", "/api/v1/prices/MSFT", {"params": {"limit": "-1"}}, 422, "limit: "),
     ("SQL in start", "GET", "/api/v1/prices/MSFT", {"params": {"start": SQL}}, 422, "start: "),
     ("bad end", "GET", "/api/v1/prices/MSFT", {"params": {"end": "2024-13-45"}}, 422, "end: "),
+    ("number as start", "GET", "/api/v1/prices/MSFT", {"params": {"start": "0.0"}}, 422, "YYYY"),
+    (
+        "timestamp as end",
+        "GET",
+        "/api/v1/prices/MSFT",
+        {"params": {"end": "1700000000"}},
+        422,
+        "end: ",
+    ),
     # --- POST /api/v1/model/reload --------------------------------------------------------------
     ("SQL as API key", "POST", R, {"headers": {"X-API-Key": SQL}}, 401, "API_KEY"),
     ("no API key", "POST", R, {}, 401, "API_KEY"),
