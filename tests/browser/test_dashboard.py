@@ -12,8 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
-from tests.browser.conftest import NARROW, WIDE, Browsing, Served, open_page, save_screenshot
+from stock_lstm.api.v1.main import create_app
+from tests.api.conftest import settings_for
+from tests.browser.conftest import (
+    NARROW,
+    WIDE,
+    Browsing,
+    Served,
+    open_page,
+    save_screenshot,
+    serving,
+)
 from tests.browser.reports import backtest_report
 from tests.conftest import PROJECT_ROOT
 
@@ -271,3 +282,44 @@ def test_readable_at_1280_and_390_px(served_app: Served, browser, viewport: dict
         save_screenshot(page, f"dashboard-{viewport['width']}px", also=also)
     finally:
         page.context.close()
+
+
+@pytest.mark.postgres
+def test_database_down_says_what_still_works(
+    trained_project, postgres_url: str, browsing: Browsing
+) -> None:
+    """PostgreSQL cut off while serving: the page says so, and forecasting sent prices works."""
+    from tests.api.test_database_outage import TcpProxy, seed, through, wait_for
+
+    seed(trained_project, postgres_url)
+    proxy = TcpProxy(("127.0.0.1", make_url(postgres_url).port or 5432))
+    proxy.up()
+    try:
+        settings = settings_for(trained_project.root, through(proxy, postgres_url))
+        with serving(create_app(settings)) as url:
+            wait_for(lambda: httpx.get(f"{url}/health").status_code == 200, "model loaded")
+            proxy.down()
+            page = browsing.page
+            page.goto(url + "/")
+            page.wait_for_selector('#notices .notice[data-kind="bad"]')
+            notice = page.inner_text("#notices")
+            assert "The database is unavailable" in notice
+            assert "Still working: forecasts of your own prices" in notice
+            assert page.inner_text("#model-message").startswith("The model card needs the database")
+            assert page.inner_text("#chart-message").startswith("Stored prices cannot be read")
+            assert page.inner_text("#service-status").startswith("degraded: database unavailable")
+            closes = [50 + 0.1 * i for i in range(40)]
+            page.fill("#own-prices", "\n".join(map(str, closes)))
+            page.fill("#own-horizon", "2")
+            page.click("#own-submit")
+            page.wait_for_selector(
+                '#own-chart[data-state="forecast"][data-horizon="2"]', state="attached"
+            )
+            page.wait_for_function(
+                "document.getElementById('backtest-message').textContent.includes('make backtest')"
+            )
+            # /health answers 503 while degraded: the only failed request.
+            assert [r.split(" ")[:2] for r in browsing.log.bad_responses] == [["503", "GET"]]
+            assert browsing.log.failed_requests == [] and browsing.log.page_errors == []
+    finally:
+        proxy.down()

@@ -155,6 +155,8 @@ async function start() {
       "The database is unavailable: stored tickers, their prices and forecasts, and the model card cannot be read now.",
       `Still working: ${hasModel ? "forecasts of your own prices, " : ""}the backtest leaderboard and service health. The service reconnects by itself.`,
     ]);
+    $("ticker").disabled = true;
+    setMessage("chart-message", "Stored prices cannot be read while the database is unavailable: reload this page later.");
   }
   $("own-submit").disabled = !hasModel;
   if (!hasModel) setMessage("own-error", null);
