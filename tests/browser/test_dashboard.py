@@ -323,3 +323,75 @@ def test_database_down_says_what_still_works(
             assert browsing.log.failed_requests == [] and browsing.log.page_errors == []
     finally:
         proxy.down()
+
+
+def test_no_model_with_stored_prices_shows_the_history_without_a_forecast(
+    trained_project, browsing: Browsing
+) -> None:
+    """Prices ingested, no servable model (here: a pinned version that does not exist)."""
+    settings = settings_for(
+        trained_project.root, trained_project.database_url, model_version="2000-01-01T00.00.00.000Z"
+    )
+    with serving(create_app(settings)) as url:
+        page = browsing.page
+        page.goto(url + "/?ticker=GOOG")
+        page.wait_for_selector('#chart[data-state="history"][data-ticker="GOOG"]', state="attached")
+        assert set(traces(page)) == {"history"}
+        assert page.inner_text("#forecast-summary").endswith("No forecast: no trained model.")
+        assert "No trained model yet: run make pipeline" in page.inner_text("#notices")
+        assert page.is_disabled("#own-submit")
+        assert [r.split(" ")[:2] for r in browsing.log.bad_responses] == [["503", "GET"]]
+
+
+# What GET /api/v1/models answers (the model registry): the page shows its history only when
+# the server's OpenAPI document lists that path. Simulated here on the page's side.
+REGISTRY = {
+    "champion": "2026-01-06T09.00.00.000Z",
+    "versions": [],
+    "events": [
+        {
+            "model_version": "2026-01-05T10.00.00.000Z",
+            "from_status": "champion",
+            "to_status": "retired",
+            "at": "2026-01-06T09:05:00Z",
+            "reason": "beaten by 2026-01-06T09.00.00.000Z on the backtest",
+            "actor": "make daily",
+        },
+        {
+            "model_version": "2026-01-06T09.00.00.000Z",
+            "from_status": "candidate",
+            "to_status": "champion",
+            "at": "2026-01-06T09:05:00Z",
+            "reason": "MAE ratio 0.991 < 0.998",
+            "actor": "make daily",
+        },
+    ],
+}
+
+
+def test_the_registry_history_shows_once_the_server_offers_it(
+    served_app: Served, browsing: Browsing
+) -> None:
+    page = browsing.page
+    page.goto(served_app.url + "/")
+    wait_for_chart(page, "MSFT", 5)
+    assert page.is_hidden("#registry")  # this server has no /api/v1/models: never asked
+
+    def openapi_with_models(route) -> None:
+        document = route.fetch().json()
+        document["paths"]["/api/v1/models"] = {"get": {"summary": "The model registry"}}
+        route.fulfill(json=document)
+
+    page.route("**/openapi.json", openapi_with_models)
+    page.route("**/api/v1/models", lambda route: route.fulfill(json=REGISTRY))
+    page.reload()
+    page.wait_for_selector("#registry:not([hidden])")
+    assert page.inner_text("#registry-title") == (
+        "Registry history (champion: 2026-01-06T09.00.00.000Z)"
+    )
+    rows = page.eval_on_selector_all(
+        "#registry-events tbody tr", "rs => rs.map(r => Array.from(r.cells, c => c.textContent))"
+    )
+    assert ["candidate → champion", "MAE ratio 0.991 < 0.998"] == rows[0][2:4]
+    assert "champion → retired" in [r[2] for r in rows]
+    assert browsing.log.problems() == []

@@ -541,7 +541,8 @@ function renderModelMetrics() {
 // its reason. Called only when the server's OpenAPI document lists that endpoint.
 async function loadRegistryHistory() {
   const registry = await getJSON("/api/v1/models");
-  const events = [...(registry.events || [])].sort((a, b) => String(b.at).localeCompare(String(a.at)));
+  // Newest first; of changes at the same moment, the later one in the answer first.
+  const events = [...(registry.events || [])].reverse().sort((a, b) => String(b.at).localeCompare(String(a.at)));
   $("registry-events").tBodies[0].replaceChildren(
     ...events.map((e) =>
       row(
