@@ -27,8 +27,6 @@ from stock_lstm.api.v1.services.backtest import BACKTEST_REPORT
 from tests.api.conftest import settings_for
 from tests.conftest import PROJECT_ROOT, TrainedProject, copy_trained_project, make_project_copy
 
-pytestmark = pytest.mark.browser
-
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", PROJECT_ROOT / "test-artifacts" / "browser"))
 WIDE, NARROW = {"width": 1280, "height": 1000}, {"width": 390, "height": 844}
@@ -136,11 +134,6 @@ class Browsing:
 
 def _artifact_name(request: pytest.FixtureRequest) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.name)
-
-
-@pytest.fixture(params=[WIDE, NARROW], ids=["1280px", "390px"])
-def viewport(request: pytest.FixtureRequest) -> dict:
-    return request.param
 
 
 def open_page(browser, viewport: dict) -> Browsing:
