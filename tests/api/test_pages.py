@@ -38,8 +38,12 @@ def test_docs_and_dashboard_are_not_api_operations(untrained_client) -> None:
     assert not {"/", "/docs", "/redoc"} & set(paths)
 
 
-def test_metrics_report_this_process_memory(untrained_client) -> None:
+def test_metrics_report_this_process_memory_and_not_the_page_assets(untrained_client) -> None:
+    assert untrained_client.get("/static/dashboard/dashboard.js").status_code == 200
+    assert untrained_client.get("/api/v1/tickers").status_code == 200
     text = untrained_client.get("/metrics").text
+    assert 'handler="/api/v1/tickers"' in text
+    assert 'handler="/static' not in text
     resident = re.search(r"^process_resident_memory_bytes (\S+)$", text, re.MULTILINE)
     assert resident and float(resident.group(1)) > 10 * 2**20
 

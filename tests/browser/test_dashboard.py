@@ -123,6 +123,20 @@ def test_the_chart_follows_the_ticker_and_the_horizon(
     ).json()
     assert found["forecast"]["y"][1:] == pytest.approx([s["close"] for s in api["predictions"]])
     assert found["90% band"]["y"][1:] == pytest.approx([s["lower"] for s in api["predictions"]])
+
+    # The y axis fits the dates in view: the last 6 months and the forecast, then everything.
+    def y_range() -> list[float]:
+        return page.evaluate("document.getElementById('chart').layout.yaxis.range")
+
+    history = found["history"]["y"]
+    low, high = y_range()
+    assert low > min(history) or high < max(history)
+    page.click(".rangeselector .button >> text=all")
+    page.wait_for_function(
+        f"document.getElementById('chart').layout.yaxis.range[0] <= {min(history)}"
+    )
+    low, high = y_range()
+    assert low <= min(history) and high >= max(found["90% band (upper)"]["y"])
     # The choice is in the address, so the view can be shared or reloaded.
     assert page.url.endswith("?ticker=GOOG&horizon=3")
     page.reload()
@@ -198,6 +212,10 @@ def test_the_leaderboard_follows_the_ticker_and_horizon(
             == f"{expected[0]['mae_ratio']['mean']:.3f} ± {expected[0]['mae_ratio']['std']:.3f}"
         )
         assert "2 fold(s)" in page.inner_text("#leaderboard-caption")
+        bars = page.evaluate("document.getElementById('leaderboard-chart').data[0]")
+        by_model = dict(zip(bars["y"], bars["x"], strict=True))
+        assert by_model == {e["model"]: e["mae_ratio"]["mean"] for e in expected}
+        save_screenshot(page, "leaderboard-GOOG")
         page.locator("#horizon").fill("5")
         page.wait_for_function(
             "document.getElementById('leaderboard-caption').textContent.startsWith('GOOG, 5 ')"
@@ -211,6 +229,7 @@ def test_the_leaderboard_follows_the_ticker_and_horizon(
             "document.getElementById('backtest-message').textContent.includes('No backtest of ^GSPC')"
         )
         assert page.is_hidden("#leaderboard")
+        assert page.get_attribute("#leaderboard-chart", "data-state") == "empty"
         assert browsing.log.problems() == []
     finally:
         served_app.remove_backtest()

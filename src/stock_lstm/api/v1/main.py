@@ -96,7 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", REQUEST_ID_HEADER],
             expose_headers=[REQUEST_ID_HEADER],
         )
-    Instrumentator(registry=metrics.registry, excluded_handlers=["/metrics"]).instrument(
+    # Page assets (static files) are not API traffic: their size would swamp the latency series.
+    Instrumentator(registry=metrics.registry, excluded_handlers=["/metrics", "/static/.*"]).instrument(
         app, latency_lowr_buckets=LATENCY_BUCKETS_S
     ).expose(
         app,

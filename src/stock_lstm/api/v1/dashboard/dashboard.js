@@ -310,6 +310,25 @@ function bandTraces(x, forecast, anchorX, anchorY) {
   ];
 }
 
+// [low, high] of every trace's y between the dates `range` (all dates when null), padded 5%.
+function visibleRange(traces, range) {
+  const [from, to] = range ? range.map((d) => String(d).slice(0, 10)) : ["", "9999"];
+  let low = Infinity;
+  let high = -Infinity;
+  for (const trace of traces) {
+    for (let i = 0; i < trace.x.length; i += 1) {
+      const day = String(trace.x[i]).slice(0, 10);
+      if (day >= from && day <= to && trace.y[i] !== null) {
+        low = Math.min(low, trace.y[i]);
+        high = Math.max(high, trace.y[i]);
+      }
+    }
+  }
+  if (!Number.isFinite(low)) return undefined;
+  const pad = Math.max((high - low) * 0.05, Math.abs(high) * 0.005);
+  return [low - pad, high + pad];
+}
+
 function drawPriceChart(history, forecast, horizon) {
   const lastDate = history.dates[history.dates.length - 1];
   const lastClose = history.closes[history.closes.length - 1];
@@ -332,7 +351,7 @@ function drawPriceChart(history, forecast, horizon) {
     xaxis: {
       type: "date",
       range: [startView.toISOString().slice(0, 10), end],
-      rangeslider: { visible: true, thickness: 0.08 },
+      rangeslider: { visible: true, thickness: 0.08, yaxis: { rangemode: "auto" } },
       rangeselector: {
         buttons: [
           { count: 3, label: "3m", step: "month", stepmode: "backward" },
@@ -343,9 +362,20 @@ function drawPriceChart(history, forecast, horizon) {
       },
     },
   };
+  layout.yaxis.range = visibleRange(traces, layout.xaxis.range);
   const chart = $("chart");
   chart.dataset.state = "drawing";
   Plotly.react(chart, traces, layout, { responsive: true, displaylogo: false });
+  if (!chart.dataset.fitsY) {
+    // Plotly scales y to all the data; refit it to the dates in view after every zoom.
+    chart.dataset.fitsY = "yes";
+    chart.on("plotly_relayout", (change) => {
+      const keys = Object.keys(change);
+      if (!keys.some((k) => k.startsWith("xaxis"))) return;
+      const range = change["xaxis.autorange"] ? null : chart.layout.xaxis.range;
+      Plotly.relayout(chart, { "yaxis.range": visibleRange(chart.data, range) });
+    });
+  }
   chart.dataset.ticker = history.ticker;
   chart.dataset.horizon = forecast ? String(horizon) : "";
   chart.dataset.state = forecast ? "forecast" : "history";
@@ -436,13 +466,20 @@ function renderAccuracy() {
   renderBacktest();
 }
 
+function hideLeaderboard() {
+  $("leaderboard").hidden = true;
+  const chart = $("leaderboard-chart");
+  if (chart.dataset.state !== "empty") Plotly.purge(chart);
+  chart.dataset.state = "empty";
+}
+
 function renderBacktest() {
   const backtest = state.backtest;
   const table = $("leaderboard");
   if (!backtest) return;
   if (!backtest.available) {
     setMessage("backtest-message", backtest.message);
-    table.hidden = true;
+    hideLeaderboard();
     return;
   }
   const perTicker = state.ticker ? backtest.leaderboard[state.ticker] : null;
@@ -451,7 +488,7 @@ function renderBacktest() {
       "backtest-message",
       state.ticker ? `No backtest of ${state.ticker} in the report: run \`make backtest\` with it.` : "Pick a stored ticker.",
     );
-    table.hidden = true;
+    hideLeaderboard();
     return;
   }
   const key = stepKey(Object.keys(perTicker), state.horizon);
@@ -476,6 +513,37 @@ function renderBacktest() {
     ),
   );
   table.hidden = false;
+  drawLeaderboardChart(rows);
+}
+
+// Each model's MAE ratio to the naive forecast with its spread over the folds; 1 = naive.
+function drawLeaderboardChart(rows) {
+  const shown = rows.filter((r) => r.mae_ratio && r.mae_ratio.mean !== null).reverse();
+  const chart = $("leaderboard-chart");
+  chart.dataset.state = "drawing"; // sized by CSS before Plotly measures it
+  Plotly.react(
+    chart,
+    [
+      {
+        name: "MAE ÷ naive",
+        type: "scatter",
+        mode: "markers",
+        y: shown.map((r) => r.model),
+        x: shown.map((r) => r.mae_ratio.mean),
+        error_x: { type: "data", array: shown.map((r) => r.mae_ratio.std || 0), visible: true },
+        marker: { size: 10, color: shown.map((r) => (["naive", "drift"].includes(r.model) ? "#9aa5b4" : "#1f6feb")) },
+        hovertemplate: "%{y}: %{x:.3f}<extra></extra>",
+      },
+    ],
+    {
+      margin: { l: 70, r: 10, t: 5, b: 40 },
+      xaxis: { title: { text: "MAE ÷ naive MAE (mean ± sd over folds)" }, zeroline: false },
+      shapes: [{ type: "line", x0: 1, x1: 1, yref: "paper", y0: 0, y1: 1, line: { dash: "dot", color: "#5b6574" } }],
+      showlegend: false,
+    },
+    { responsive: true, displaylogo: false, staticPlot: false },
+  );
+  chart.dataset.state = "drawn";
 }
 
 // --- model card ------------------------------------------------------------------------------
