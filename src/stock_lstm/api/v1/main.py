@@ -97,9 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=[REQUEST_ID_HEADER],
         )
     # Page assets (static files) are not API traffic: their size would swamp the latency series.
-    Instrumentator(registry=metrics.registry, excluded_handlers=["/metrics", "/static/.*"]).instrument(
-        app, latency_lowr_buckets=LATENCY_BUCKETS_S
-    ).expose(
+    Instrumentator(
+        registry=metrics.registry, excluded_handlers=["/metrics", "/static/.*"]
+    ).instrument(app, latency_lowr_buckets=LATENCY_BUCKETS_S).expose(
         app,
         endpoint="/metrics",
         include_in_schema=True,
