@@ -100,6 +100,7 @@ def test_the_page_loads_clean_with_history_forecast_band_and_panels(
     page.wait_for_selector('#health-facts[data-state="ready"]', timeout=TIMEOUT_MS)
     health = page.inner_text("#health-facts")
     assert "latency p50 / p99" in health and " ms" in health and "MiB" in health
+    assert model["model_version"] in health
     assert page.locator('a[href="/metrics"]').count() >= 1
     assert page.inner_text("#service-status") == "service ok"
     assert browsing.log.problems() == []
@@ -231,6 +232,28 @@ def test_the_leaderboard_follows_the_ticker_and_horizon(
         assert page.is_hidden("#leaderboard")
         assert page.get_attribute("#leaderboard-chart", "data-state") == "empty"
         assert browsing.log.problems() == []
+    finally:
+        served_app.remove_backtest()
+
+
+def test_an_unreadable_backtest_report_is_named_in_its_panel(
+    served_app: Served, browsing: Browsing
+) -> None:
+    served_app.backtest_path.parent.mkdir(parents=True, exist_ok=True)
+    served_app.backtest_path.write_text('{"folds": [')  # as if cut off while written
+    try:
+        page = browsing.page
+        page.goto(served_app.url + "/")
+        wait_for_chart(page, "MSFT", 5)
+        page.wait_for_function(
+            "document.getElementById('backtest-message').textContent.includes('unreadable')"
+        )
+        assert page.inner_text("#backtest-message").endswith("rerun make backtest")
+        assert page.is_hidden("#leaderboard")
+        # The rest of the page works; the report's 503 is the only failed request.
+        assert page.inner_text("#notices") == ""
+        assert [r.split(" ")[:2] for r in browsing.log.bad_responses] == [["503", "GET"]]
+        assert browsing.log.page_errors == []
     finally:
         served_app.remove_backtest()
 

@@ -162,12 +162,15 @@ async function start() {
   if (!hasModel) setMessage("own-error", null);
 
   // The model card first: its max_horizon bounds the horizon controls before any forecast.
-  if (hasModel && databaseUp) await loadModelCard();
+  // Each panel reports its own failure where it would have shown its content.
+  if (hasModel && databaseUp) await loadModelCard().catch((error) => setMessage("model-message", error.message));
   else explainNoModelCard(hasModel);
   await Promise.all([
-    loadBacktest(),
-    state.paths.has("/api/v1/models") ? loadRegistryHistory() : null,
-    databaseUp ? loadTickers(wanted.ticker) : null,
+    loadBacktest().catch((error) => setMessage("backtest-message", error.message)),
+    state.paths.has("/api/v1/models")
+      ? loadRegistryHistory().catch((error) => setMessage("model-message", `Registry history: ${error.message}`))
+      : null,
+    databaseUp ? loadTickers(wanted.ticker).catch(chartFailed) : null,
   ]);
 }
 
@@ -689,10 +692,11 @@ async function pollMetrics() {
   const p99 = histogramQuantile(0.99, buckets);
   const memory = total(series, "process_resident_memory_bytes");
   const health = state.health;
+  const served = (series.stock_lstm_model_info || []).find((s) => s.value === 1);
   const entries = [
-    ["status", health.status],
-    ["model served", health.model_version || "none"],
-    ["database", health.database],
+    ["status (at page load)", health.status],
+    ["database (at page load)", health.database],
+    ["model served", served ? served.labels.model_version : "none"],
     ["requests", `${requests} since start, ${fmt(rate, 2)} per second now`],
     ["latency p50 / p99", p50 === null ? "no request yet" : `${fmt(1000 * p50, 1)} / ${fmt(1000 * p99, 1)} ms (since start)`],
     ["memory (resident)", memory ? `${fmt(memory / 2 ** 20, 0)} MiB` : "–"],
