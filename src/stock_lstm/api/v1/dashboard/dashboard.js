@@ -1,6 +1,6 @@
 // The stock-lstm dashboard: reads only the app's public JSON API (see /docs) and /metrics.
-// Endpoints that a server may not have yet (the model registry, monitoring) are used only when
-// its OpenAPI document lists them, so the page never requests a path that answers 404.
+// An endpoint that not every server has (the model registry) is used only when the server's
+// OpenAPI document lists it, so the page never requests a path that answers 404.
 "use strict";
 
 const MAX_HISTORY_ROWS = 10000; // GET /api/v1/prices limit: the whole stored history
