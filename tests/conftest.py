@@ -146,18 +146,28 @@ def kedro_env(root: Path, database_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    """Say how many PostgreSQL tests ran, so a CI log shows they were not skipped."""
-    counts = {
+def _count_marked(terminalreporter, marker: str) -> dict[str, int]:
+    return {
         outcome: sum(
             1
             for report in terminalreporter.stats.get(outcome, [])
             if getattr(report, "when", "call") in ("call", "setup")
-            and "postgres" in getattr(report, "keywords", {})
+            and marker in getattr(report, "keywords", {})
         )
         for outcome in ("passed", "failed", "error", "skipped")
     }
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say how many PostgreSQL and browser tests ran, so a CI log shows they were not skipped."""
     terminalreporter.write_line(
         "PostgreSQL tests ({}): {passed} passed, {failed} failed, {error} errors, "
-        "{skipped} skipped".format(os.environ.get("TEST_DATABASE_URL") or "unset", **counts)
+        "{skipped} skipped".format(
+            os.environ.get("TEST_DATABASE_URL") or "unset",
+            **_count_marked(terminalreporter, "postgres"),
+        )
+    )
+    terminalreporter.write_line(
+        "Browser tests (Chromium): {passed} passed, {failed} failed, {error} errors, "
+        "{skipped} skipped".format(**_count_marked(terminalreporter, "browser"))
     )

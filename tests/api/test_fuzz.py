@@ -51,6 +51,7 @@ OPERATIONS = [
     ("GET", "/api/v1/tickers", False),
     ("GET", "/api/v1/prices/{ticker}", True),
     ("GET", "/api/v1/model", False),
+    ("GET", "/api/v1/backtest", False),
     ("POST", "/api/v1/model/reload", True),  # the X-API-Key header
     ("GET", "/metrics", False),
 ]

@@ -26,11 +26,12 @@ from stock_lstm.api.v1.observability import (
     RequestContextMiddleware,
     configure_logging,
 )
-from stock_lstm.api.v1.routers import health, model, predict, prices, tickers
+from stock_lstm.api.v1.routers import backtest, health, model, predict, prices, tickers
 from stock_lstm.api.v1.services.forecasts import NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.api.v1.services.serving import ModelSwitch
+from stock_lstm.api.v1.web import install_pages
 from stock_lstm.common.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=stock_lstm.__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by install_pages from local assets: FastAPI's defaults load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -77,8 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.forecast_service = NoForecasts(NO_MODEL)
 
     install_error_handlers(app)
-    for module in (health, predict, tickers, prices, model):
+    for module in (health, predict, tickers, prices, model, backtest):
         app.include_router(module.router)
+    install_pages(app)
 
     # Added innermost first: the request-id/log middleware wraps everything, the size limit
     # runs before any body is parsed.
@@ -91,9 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", REQUEST_ID_HEADER],
             expose_headers=[REQUEST_ID_HEADER],
         )
-    Instrumentator(registry=metrics.registry, excluded_handlers=["/metrics"]).instrument(
-        app, latency_lowr_buckets=LATENCY_BUCKETS_S
-    ).expose(
+    # Page assets (static files) are not API traffic: their size would swamp the latency series.
+    Instrumentator(
+        registry=metrics.registry, excluded_handlers=["/metrics", "/static/.*"]
+    ).instrument(app, latency_lowr_buckets=LATENCY_BUCKETS_S).expose(
         app,
         endpoint="/metrics",
         include_in_schema=True,

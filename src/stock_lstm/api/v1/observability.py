@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector
 from pythonjsonlogger.json import JsonFormatter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -182,6 +182,8 @@ class ApiMetrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> ApiMetrics:
+        # Resident memory, CPU time and start time of this process (the dashboard's health panel).
+        ProcessCollector(registry=registry)
         return cls(
             registry=registry,
             forecasts_served=Counter(

@@ -1,0 +1,80 @@
+"""The pages and their assets are served by the app itself: nothing is loaded from a CDN."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from stock_lstm.api.v1.services.backtest import BACKTEST_REPORT
+from tests.browser.reports import backtest_report
+
+EXTERNAL_URL = re.compile(r"""(?:src|href)=["']?(?:https?:)?//""")
+
+
+@pytest.mark.parametrize("path", ["/", "/docs", "/redoc"])
+def test_pages_load_nothing_from_another_host(untrained_client, path) -> None:
+    response = untrained_client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert not EXTERNAL_URL.search(response.text), response.text
+    for asset in re.findall(r"""(?:src|href)=["'](/static/[^"']+)""", response.text):
+        assert untrained_client.get(asset).status_code == 200, asset
+
+
+def test_plotly_is_the_installed_packages_file(untrained_client) -> None:
+    from importlib.resources import files
+
+    response = untrained_client.get("/static/plotly/plotly.min.js")
+    assert response.status_code == 200
+    shipped = (files("plotly") / "package_data" / "plotly.min.js").read_bytes()
+    assert response.content == shipped
+
+
+def test_docs_and_dashboard_are_not_api_operations(untrained_client) -> None:
+    paths = untrained_client.get("/openapi.json").json()["paths"]
+    assert "/api/v1/backtest" in paths
+    assert not {"/", "/docs", "/redoc"} & set(paths)
+
+
+def test_metrics_report_this_process_memory_and_not_the_page_assets(untrained_client) -> None:
+    assert untrained_client.get("/static/dashboard/dashboard.js").status_code == 200
+    assert untrained_client.get("/api/v1/tickers").status_code == 200
+    text = untrained_client.get("/metrics").text
+    assert 'handler="/api/v1/tickers"' in text
+    assert 'handler="/static' not in text
+    resident = re.search(r"^process_resident_memory_bytes (\S+)$", text, re.MULTILINE)
+    assert resident and float(resident.group(1)) > 10 * 2**20
+
+
+def test_backtest_before_any_backtest_is_a_normal_state(untrained_client) -> None:
+    response = untrained_client.get("/api/v1/backtest")
+    assert response.status_code == 200
+    assert response.json() == {
+        "available": False,
+        "message": "no backtest yet: run `make backtest`",
+        "folds": [],
+        "leaderboard": {},
+    }
+
+
+def test_backtest_serves_the_reports_leaderboard(untrained_client) -> None:
+    report = backtest_report(["MSFT", "GOOG"])
+    path = untrained_client.app.state.settings.project_root / BACKTEST_REPORT
+    path.write_text(json.dumps(report))
+    body = untrained_client.get("/api/v1/backtest").json()
+    assert body["available"] is True and body["message"] is None
+    assert body["folds"] == report["folds"]
+    assert body["leaderboard"] == report["leaderboard"]
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"leaderboard": {"MSFT": 3}}'])
+def test_an_unreadable_backtest_report_is_a_503_naming_it(untrained_client, content) -> None:
+    path = untrained_client.app.state.settings.project_root / BACKTEST_REPORT
+    path.write_text(content)
+    response = untrained_client.get("/api/v1/backtest")
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith(
+        "backtest report data/08_reporting/backtest.json is unreadable"
+    )
