@@ -9,6 +9,7 @@ from stock_lstm.common.errors import InputError
 from stock_lstm.monitoring.scoring import (
     FORECAST_COLUMNS,
     SCORED_COLUMNS,
+    combine_forecasts,
     forecast_steps_from_log,
     score_forecasts,
 )
@@ -134,3 +135,23 @@ def test_a_repeated_close_is_refused(prices: pd.DataFrame) -> None:
     forecasts = pd.DataFrame(forecast_rows("1", "AAA", "2024-01-02", [1.0]))
     with pytest.raises(InputError, match="'AAA' has more than one close on 2024-01-01"):
         score_forecasts(forecasts, doubled)
+
+
+def test_combining_adds_only_forecasts_not_stored_yet() -> None:
+    stored = pd.DataFrame(forecast_rows("a", "AAA", "2024-01-02", [1.0, 2.0], source="shadow"))
+    new = pd.DataFrame(
+        forecast_rows("a", "AAA", "2024-01-02", [1.0, 2.0], source="shadow")  # a rerun
+        + forecast_rows("a", "AAA", "2024-01-02", [5.0], source="api")  # same id, other source
+        + forecast_rows("b", "AAA", "2024-01-03", [3.0], source="shadow")
+    )
+    combined = combine_forecasts(stored, new)
+    assert list(
+        zip(combined["source"], combined["forecast_id"], combined["step"], strict=True)
+    ) == [
+        ("shadow", "a", 1),
+        ("shadow", "a", 2),
+        ("api", "a", 1),
+        ("shadow", "b", 1),
+    ]
+    empty = pd.DataFrame({c: [] for c in FORECAST_COLUMNS})
+    assert len(combine_forecasts(empty, new)) == 4

@@ -93,6 +93,19 @@ def forecast_steps_from_log(log: pd.DataFrame, source: str = "api") -> pd.DataFr
     return _forecast_frame(pd.DataFrame(rows, columns=list(FORECAST_COLUMNS)))
 
 
+def combine_forecasts(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """The stored forecast rows plus the forecasts of `new` not stored yet (by source and
+    forecast_id): rerunning a day, which makes the same shadow forecasts again, adds none."""
+    require_columns(stored, FORECAST_COLUMNS, "stored forecasts")
+    require_columns(new, FORECAST_COLUMNS, "new forecasts")
+    known = pd.MultiIndex.from_frame(stored[["source", "forecast_id"]].astype(str))
+    keys = pd.MultiIndex.from_frame(new[["source", "forecast_id"]].astype(str))
+    parts = [f.loc[:, list(FORECAST_COLUMNS)] for f in (stored, new[~keys.isin(known)]) if len(f)]
+    if not parts:
+        return stored.loc[:, list(FORECAST_COLUMNS)]
+    return pd.concat(parts, ignore_index=True)
+
+
 def _forecast_frame(forecasts: pd.DataFrame) -> pd.DataFrame:
     """Checked and typed forecast rows; missing tickers become None."""
     require_columns(forecasts, FORECAST_COLUMNS, "forecasts")
