@@ -571,11 +571,22 @@ def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(model), rows[start : start + INSERT_CHUNK_ROWS])
 
 
+def _not_stored(frame: pd.DataFrame, keys: list[str], stored: set) -> pd.DataFrame:
+    """The rows of `frame` whose key is not in `stored`, the first of any repeated key."""
+    index = pd.MultiIndex.from_arrays(
+        [frame[k].astype("int64") if k == "step" else frame[k].astype(str) for k in keys]
+    )
+    fresh = ~index.duplicated()
+    if stored:
+        fresh &= ~index.isin(list(stored))
+    return frame[fresh]
+
+
 def _shadow_rows(shadow: pd.DataFrame, run_id: int, stored: set) -> list[dict[str, Any]]:
+    stored_ids = {key[0] for key in stored}
+    new = shadow[~shadow["forecast_id"].astype(str).isin(stored_ids)]
     rows = []
-    for forecast_id, steps in shadow.sort_values("step").groupby("forecast_id", sort=True):
-        if (forecast_id,) in stored:
-            continue
+    for forecast_id, steps in new.sort_values("step").groupby("forecast_id", sort=True):
         first = steps.iloc[0]
         rows.append(
             {
@@ -595,7 +606,7 @@ def _shadow_rows(shadow: pd.DataFrame, run_id: int, stored: set) -> list[dict[st
     return rows
 
 
-_FLOAT_SCORE_COLUMNS = (
+_FLOAT_SCORE_COLUMNS = [
     "origin_close",
     "actual",
     "forecast",
@@ -605,31 +616,28 @@ _FLOAT_SCORE_COLUMNS = (
     "abs_error",
     "naive_error",
     "naive_abs_error",
-)
+]
 
 
 def _score_rows(scores: pd.DataFrame, run_id: int, stored: set) -> list[dict[str, Any]]:
-    rows = []
-    for record in scores.to_dict("records"):
-        key = (str(record["source"]), str(record["forecast_id"]), int(record["step"]))
-        if key in stored:
-            continue
-        stored.add(key)
-        rows.append(
-            {
-                "source": key[0],
-                "forecast_id": key[1],
-                "step": key[2],
-                "run_id": run_id,
-                "ticker": str(record["ticker"]),
-                "model_version": str(record["model_version"]),
-                "origin_date": _day(record["origin_date"]),
-                "target_date": _day(record["target_date"]),
-                "inside": bool(record["inside"]),
-                **{c: float(record[c]) for c in _FLOAT_SCORE_COLUMNS},
-            }
-        )
-    return rows
+    new = _not_stored(scores, ["source", "forecast_id", "step"], stored)
+    if new.empty:
+        return []
+    rows = pd.DataFrame(
+        {
+            "source": new["source"].astype(str),
+            "forecast_id": new["forecast_id"].astype(str),
+            "step": new["step"].astype("int64"),
+            "run_id": run_id,
+            "ticker": new["ticker"].astype(str),
+            "model_version": new["model_version"].astype(str),
+            "origin_date": pd.to_datetime(new["origin_date"]).dt.date,
+            "target_date": pd.to_datetime(new["target_date"]).dt.date,
+            "inside": new["inside"].astype(bool),
+            **{c: new[c].astype("float64") for c in _FLOAT_SCORE_COLUMNS},
+        }
+    )
+    return rows.to_dict("records")  # native Python scalars (pandas boxes them)
 
 
 def save_monitoring_run(
