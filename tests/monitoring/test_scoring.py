@@ -56,6 +56,7 @@ def test_forecasts_without_a_ticker_are_counted_as_unscorable(prices: pd.DataFra
         forecast_rows("1", None, None, [10.0, 11.0])  # from a price history the client sent
         + forecast_rows("2", "ZZZ", "2024-01-02", [1.0])  # a ticker with no closes
         + forecast_rows("3", "AAA", "2024-01-06", [1.0])  # a Saturday: not an AAA trading day
+        + forecast_rows("5", "AAA", None, [1.0])  # a ticker but no origin recorded
         + forecast_rows("4", "AAA", "2024-01-01", [101.0])
     )
     result = score_forecasts(forecasts, prices)
@@ -65,7 +66,7 @@ def test_forecasts_without_a_ticker_are_counted_as_unscorable(prices: pd.DataFra
         "pending": 0,
         "no_ticker": 1,
         "unknown_ticker": 1,
-        "unknown_origin": 1,
+        "unknown_origin": 2,
     }
     assert list(result.steps["forecast_id"]) == ["4"]
 

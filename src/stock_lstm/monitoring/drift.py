@@ -54,8 +54,7 @@ class DriftParameters:
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> DriftParameters:
-        names = list(cls.__dataclass_fields__)
-        missing = [name for name in names if name not in params]
+        missing = [name for name in cls.__dataclass_fields__ if name not in params]
         if missing:
             raise InputError(f"monitoring drift parameters lack {', '.join(missing)}")
         values = cls(
@@ -126,7 +125,7 @@ def drift_statistics(
     for ticker, group in frame.groupby("ticker", sort=True):
         returns = group.set_index("date")["log_return"].dropna()
         returns = returns[returns.index <= last]
-        for feature, series in (("log_return", returns), ("abs_log_return", returns.abs())):
+        for feature, series in zip(FEATURES, (returns, returns.abs()), strict=True):
             reference = series[(series.index >= start) & (series.index < end)].to_numpy()
             recent = series.to_numpy()[-settings.recent_days :]
             rows.append(_compare(str(ticker), feature, reference, recent, settings))
