@@ -20,6 +20,7 @@ from stock_lstm.monitoring.scoring import (
     FORECAST_COLUMNS,
     SCORED_COLUMNS,
     combine_forecasts,
+    forecast_steps_from_log,
     score_forecasts,
 )
 from stock_lstm.monitoring.shadow import shadow_forecasts
@@ -51,7 +52,11 @@ def test_the_migration_matches_the_orm(database_url: str) -> None:
     assert MONITORING_TABLES <= set(inspect(engine).get_table_names())
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    ours = [d for d in differences if any(table in str(d) for table in MONITORING_TABLES)]
+    ours = [
+        d
+        for d in differences
+        if any(table in str(d) for table in [*MONITORING_TABLES, "predictions"])
+    ]
     assert ours == []
 
 
@@ -226,3 +231,40 @@ def test_a_frame_without_its_columns_is_named(database_url: str) -> None:
             forecast_counts={},
             url=database_url,
         )
+
+
+def test_logged_forecasts_are_read_back_for_scoring(database_url: str) -> None:
+    prices = _prices()
+    values = [
+        {"step": 1, "date": "2024-01-03", "close": 101.5, "lower": 100.0, "upper": 103.0},
+        {"step": 2, "date": "2024-01-04", "close": 102.5, "lower": 101.0, "upper": 104.0},
+    ]
+    common = {"created_at": dt.datetime.now(dt.UTC), "request_id": None, "latency_ms": 1.0}
+    crud.record_predictions(
+        [
+            {
+                **common,
+                "ticker": "AAA",
+                "origin_date": dt.date(2024, 1, 2),
+                "model_version": "v1",
+                "horizon": 2,
+                "values": values,
+            },
+            {
+                **common,
+                "ticker": None,
+                "origin_date": None,
+                "model_version": "v1",
+                "horizon": 2,
+                "values": values,
+            },
+        ],
+        url=database_url,
+    )
+    log = crud.load_logged_forecasts(url=database_url)
+    assert list(log.columns) == ["id", "ticker", "origin_date", "model_version", "values"]
+    scored = score_forecasts(forecast_steps_from_log(log), prices)
+    # AAA from 01-02 (101): 01-03 closes 102, 01-04 closes 103
+    assert scored.steps["actual"].tolist() == [102.0, 103.0]
+    assert scored.steps["error"].tolist() == [102.0 - 101.5, 103.0 - 102.5]
+    assert scored.status_counts()["no_ticker"] == 1

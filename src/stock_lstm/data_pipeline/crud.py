@@ -831,6 +831,25 @@ def load_realized_scores(model_version: str | None = None, url: str | None = Non
     return frame
 
 
+def load_logged_forecasts(since: datetime | None = None, url: str | None = None) -> pd.DataFrame:
+    """The predictions log as monitoring reads it: id, ticker, origin_date, model_version and
+    values, oldest first (created at or after `since` when given)."""
+    with session_scope(url) as session:
+        query = select(
+            Prediction.id,
+            Prediction.ticker,
+            Prediction.origin_date,
+            Prediction.model_version,
+            Prediction.values,
+        ).order_by(Prediction.id)
+        if since is not None:
+            query = query.where(Prediction.created_at >= since)
+        rows = session.execute(query).all()
+    return pd.DataFrame(
+        [tuple(r) for r in rows], columns=["id", "ticker", "origin_date", "model_version", "values"]
+    )
+
+
 def ping(url: str | None = None) -> None:
     """Raise when the database does not answer."""
     with session_scope(url) as session:

@@ -115,6 +115,8 @@ class Prediction(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     request_id: Mapped[str | None] = mapped_column(String(64))
     ticker: Mapped[str | None] = mapped_column(String(32))
+    # the date of the last close the forecast used (ticker mode), so monitoring can score it
+    origin_date: Mapped[date | None] = mapped_column(Date)
     model_version: Mapped[str] = mapped_column(String(64), nullable=False)
     horizon: Mapped[int] = mapped_column(Integer, nullable=False)
     values: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)

@@ -1,4 +1,5 @@
-"""monitoring: runs, shadow forecasts, realized scores, drift results, decisions
+"""monitoring: runs, shadow forecasts, realized scores, drift results, decisions; the
+origin date of each logged prediction
 
 Revision ID: 0005
 Revises: 0001 (relinked after 0004 when the branches merge)
@@ -17,6 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("predictions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("origin_date", sa.Date(), nullable=True))
+
     op.create_table(
         "monitoring_runs",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -118,3 +122,5 @@ def downgrade() -> None:
     with op.batch_alter_table("monitoring_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_monitoring_runs_model_version_as_of")
     op.drop_table("monitoring_runs")
+    with op.batch_alter_table("predictions", schema=None) as batch_op:
+        batch_op.drop_column("origin_date")
