@@ -12,10 +12,15 @@ from datetime import UTC, datetime
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
-from benchmarks import pipeline, serving, storage  # noqa: E402
+from benchmarks import monitoring, pipeline, serving, storage  # noqa: E402
 from benchmarks.common import RESULTS_PATH, BenchmarkSkipped, Options, machine  # noqa: E402
 
-SECTIONS = {"pipeline": pipeline.run, "storage": storage.run, "serving": serving.run}
+SECTIONS = {
+    "pipeline": pipeline.run,
+    "storage": storage.run,
+    "serving": serving.run,
+    "monitoring": monitoring.run,
+}
 
 
 def summary(results: dict) -> str:

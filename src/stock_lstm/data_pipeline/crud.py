@@ -8,7 +8,7 @@ that stage, in which case nothing is written. Loading gives the latest version o
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,8 +22,13 @@ from stock_lstm.data_pipeline.database import session_scope
 from stock_lstm.data_pipeline.orm_models import (
     STAGE_MODELS,
     DataVersion,
+    DriftResult,
     ModelVersion,
+    MonitoringDecision,
+    MonitoringRun,
     Prediction,
+    RealizedScore,
+    ShadowForecast,
 )
 
 INSERT_CHUNK_ROWS = 5_000
@@ -455,6 +460,394 @@ def recent_predictions(limit: int = 100, url: str | None = None) -> list[dict[st
             }
             for r in rows
         ]
+
+
+# --- monitoring -----------------------------------------------------------------------------
+# Frames in the monitoring library's shapes (stock_lstm.monitoring), which this layer may not
+# import: the column names below are those of its FORECAST_COLUMNS, SCORED_COLUMNS and
+# DRIFT_COLUMNS, and tests/data_pipeline/test_monitoring_crud.py checks that they agree.
+
+SHADOW_FORECAST_COLUMNS = [
+    "forecast_id",
+    "source",
+    "ticker",
+    "origin_date",
+    "model_version",
+    "step",
+    "close",
+    "lower",
+    "upper",
+]
+REALIZED_SCORE_COLUMNS = [
+    "forecast_id",
+    "source",
+    "ticker",
+    "model_version",
+    "origin_date",
+    "step",
+    "target_date",
+    "origin_close",
+    "actual",
+    "forecast",
+    "lower",
+    "upper",
+    "error",
+    "abs_error",
+    "naive_error",
+    "naive_abs_error",
+    "inside",
+]
+DRIFT_RESULT_COLUMNS = [
+    "ticker",
+    "feature",
+    "n_reference",
+    "n_recent",
+    "ks",
+    "ks_pvalue",
+    "psi",
+    "flag",
+]
+_KEY_CHUNK = 500  # ids per IN (...) when looking up what is stored already
+
+
+@dataclass(frozen=True)
+class MonitoringRunInfo:
+    id: int
+    created_at: datetime
+    as_of: date
+    model_version: str
+    data_version_id: int | None
+    parameters: dict[str, Any]
+    forecast_counts: dict[str, int]
+
+    @classmethod
+    def of(cls, row: MonitoringRun) -> MonitoringRunInfo:
+        return cls(
+            id=row.id,
+            created_at=row.created_at,
+            as_of=row.as_of,
+            model_version=row.model_version,
+            data_version_id=row.data_version_id,
+            parameters=row.parameters,
+            forecast_counts=row.forecast_counts,
+        )
+
+
+@dataclass(frozen=True)
+class MonitoringSave:
+    run: MonitoringRunInfo
+    shadow_added: int  # shadow forecasts not stored before (a rerun of a day adds none)
+    scores_added: int  # scored steps not stored before
+    drift_rows: int
+    decisions: int
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise FrameSchemaError(f"the {name} frame lacks column(s) {', '.join(missing)}")
+
+
+def _day(value: Any) -> date:
+    return pd.Timestamp(value).date()
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _stored(session: Session, key_columns: Sequence[Any], id_column: Any, ids: list[str]) -> set:
+    found: set = set()
+    for start in range(0, len(ids), _KEY_CHUNK):
+        chunk = ids[start : start + _KEY_CHUNK]
+        found.update(
+            tuple(r) for r in session.execute(select(*key_columns).where(id_column.in_(chunk)))
+        )
+    return found
+
+
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), INSERT_CHUNK_ROWS):
+        session.execute(insert(model), rows[start : start + INSERT_CHUNK_ROWS])
+
+
+def _not_stored(frame: pd.DataFrame, keys: list[str], stored: set) -> pd.DataFrame:
+    """The rows of `frame` whose key is not in `stored`, the first of any repeated key."""
+    index = pd.MultiIndex.from_arrays(
+        [frame[k].astype("int64") if k == "step" else frame[k].astype(str) for k in keys]
+    )
+    fresh = ~index.duplicated()
+    if stored:
+        fresh &= ~index.isin(list(stored))
+    return frame[fresh]
+
+
+def _shadow_rows(shadow: pd.DataFrame, run_id: int, stored: set) -> list[dict[str, Any]]:
+    stored_ids = {key[0] for key in stored}
+    new = shadow[~shadow["forecast_id"].astype(str).isin(stored_ids)]
+    rows = []
+    for forecast_id, steps in new.sort_values("step").groupby("forecast_id", sort=True):
+        first = steps.iloc[0]
+        rows.append(
+            {
+                "model_version": str(first["model_version"]),
+                "ticker": str(first["ticker"]),
+                "origin_date": _day(first["origin_date"]),
+                "forecast_id": str(forecast_id),
+                "run_id": run_id,
+                "values": [
+                    {"step": int(s), "close": float(c), "lower": float(lo), "upper": float(up)}
+                    for s, c, lo, up in zip(
+                        steps["step"], steps["close"], steps["lower"], steps["upper"], strict=True
+                    )
+                ],
+            }
+        )
+    return rows
+
+
+_FLOAT_SCORE_COLUMNS = [
+    "origin_close",
+    "actual",
+    "forecast",
+    "lower",
+    "upper",
+    "error",
+    "abs_error",
+    "naive_error",
+    "naive_abs_error",
+]
+
+
+def _score_rows(scores: pd.DataFrame, run_id: int, stored: set) -> list[dict[str, Any]]:
+    new = _not_stored(scores, ["source", "forecast_id", "step"], stored)
+    if new.empty:
+        return []
+    rows = pd.DataFrame(
+        {
+            "source": new["source"].astype(str),
+            "forecast_id": new["forecast_id"].astype(str),
+            "step": new["step"].astype("int64"),
+            "run_id": run_id,
+            "ticker": new["ticker"].astype(str),
+            "model_version": new["model_version"].astype(str),
+            "origin_date": pd.to_datetime(new["origin_date"]).dt.date,
+            "target_date": pd.to_datetime(new["target_date"]).dt.date,
+            "inside": new["inside"].astype(bool),
+            **{c: new[c].astype("float64") for c in _FLOAT_SCORE_COLUMNS},
+        }
+    )
+    return rows.to_dict("records")  # native Python scalars (pandas boxes them)
+
+
+def save_monitoring_run(
+    *,
+    as_of: date,
+    model_version: str,
+    shadow: pd.DataFrame,
+    scores: pd.DataFrame,
+    drift: pd.DataFrame,
+    decisions: Sequence[Mapping[str, Any]],
+    parameters: Mapping[str, Any],
+    forecast_counts: Mapping[str, int],
+    data_version_id: int | None = None,
+    url: str | None = None,
+) -> MonitoringSave:
+    """One monitoring run in one transaction: its row, the shadow forecasts and scored steps
+    not stored yet (so rerunning a day or rescoring old forecasts adds nothing), the drift
+    figures and the decisions. Lands whole or not at all."""
+    _require(shadow, SHADOW_FORECAST_COLUMNS, "shadow forecasts")
+    _require(scores, REALIZED_SCORE_COLUMNS, "realized scores")
+    _require(drift, DRIFT_RESULT_COLUMNS, "drift")
+    with session_scope(url) as session:
+        run = MonitoringRun(
+            as_of=as_of,
+            model_version=model_version,
+            data_version_id=data_version_id,
+            parameters=dict(parameters),
+            forecast_counts={k: int(v) for k, v in forecast_counts.items()},
+        )
+        session.add(run)
+        session.flush()
+        shadow_ids = sorted(shadow["forecast_id"].astype(str).unique())
+        shadow_rows = _shadow_rows(
+            shadow,
+            run.id,
+            _stored(session, [ShadowForecast.forecast_id], ShadowForecast.forecast_id, shadow_ids),
+        )
+        _insert(session, ShadowForecast, shadow_rows)
+        score_ids = sorted(scores["forecast_id"].astype(str).unique())
+        stored_scores = _stored(
+            session,
+            [RealizedScore.source, RealizedScore.forecast_id, RealizedScore.step],
+            RealizedScore.forecast_id,
+            score_ids,
+        )
+        score_rows = _score_rows(scores, run.id, stored_scores)
+        _insert(session, RealizedScore, score_rows)
+        drift_rows = [
+            {
+                "run_id": run.id,
+                "ticker": str(r["ticker"]),
+                "feature": str(r["feature"]),
+                "n_reference": int(r["n_reference"]),
+                "n_recent": int(r["n_recent"]),
+                "ks": _float_or_none(r["ks"]),
+                "ks_pvalue": _float_or_none(r["ks_pvalue"]),
+                "psi": _float_or_none(r["psi"]),
+                "flag": bool(r["flag"]),
+            }
+            for r in drift.to_dict("records")
+        ]
+        _insert(session, DriftResult, drift_rows)
+        for decision in decisions:
+            session.add(_decision_row(decision, run.id))
+        session.flush()
+        return MonitoringSave(
+            run=MonitoringRunInfo.of(run),
+            shadow_added=len(shadow_rows),
+            scores_added=len(score_rows),
+            drift_rows=len(drift_rows),
+            decisions=len(decisions),
+        )
+
+
+def _decision_row(decision: Mapping[str, Any], run_id: int | None) -> MonitoringDecision:
+    reasons = [str(r) for r in decision.get("reasons") or []]
+    if not reasons:
+        raise ValueError(f"a {decision.get('kind')} decision must give at least one reason")
+    return MonitoringDecision(
+        run_id=run_id,
+        kind=str(decision["kind"]),
+        as_of=_day(decision["as_of"]),
+        model_version=decision.get("model_version"),
+        retrain=decision.get("retrain"),
+        promoted=decision.get("promoted"),
+        reasons=reasons,
+    )
+
+
+def record_decision(decision: Mapping[str, Any], url: str | None = None) -> None:
+    """A decision taken outside a monitoring run (e.g. the registry's promotion)."""
+    with session_scope(url) as session:
+        session.add(_decision_row(decision, None))
+
+
+def recent_decisions(limit: int = 20, url: str | None = None) -> list[dict[str, Any]]:
+    """The newest decisions first: kind, as_of, model_version, retrain, promoted, reasons."""
+    with session_scope(url) as session:
+        rows = session.scalars(
+            select(MonitoringDecision).order_by(MonitoringDecision.id.desc()).limit(limit)
+        )
+        return [
+            {
+                "kind": r.kind,
+                "as_of": r.as_of,
+                "model_version": r.model_version,
+                "retrain": r.retrain,
+                "promoted": r.promoted,
+                "reasons": list(r.reasons),
+            }
+            for r in rows
+        ]
+
+
+def latest_monitoring_run(
+    model_version: str | None = None, url: str | None = None
+) -> MonitoringRunInfo | None:
+    """The newest run (of `model_version` when given)."""
+    with session_scope(url) as session:
+        query = select(MonitoringRun).order_by(MonitoringRun.id.desc()).limit(1)
+        if model_version is not None:
+            query = query.where(MonitoringRun.model_version == model_version)
+        row = session.scalars(query).first()
+        return MonitoringRunInfo.of(row) if row is not None else None
+
+
+def load_drift_results(run_id: int, url: str | None = None) -> pd.DataFrame:
+    """One run's drift rows (DRIFT_RESULT_COLUMNS; NULL figures come back as NaN)."""
+    with session_scope(url) as session:
+        rows = session.scalars(
+            select(DriftResult)
+            .where(DriftResult.run_id == run_id)
+            .order_by(DriftResult.ticker, DriftResult.feature)
+        ).all()
+        frame = pd.DataFrame(
+            [{c: getattr(r, c) for c in DRIFT_RESULT_COLUMNS} for r in rows],
+            columns=DRIFT_RESULT_COLUMNS,
+        )
+    for column in ("ks", "ks_pvalue", "psi"):
+        frame[column] = pd.to_numeric(frame[column]).astype("float64")
+    frame["flag"] = frame["flag"].astype(bool)
+    return frame
+
+
+def load_shadow_forecasts(model_version: str | None = None, url: str | None = None) -> pd.DataFrame:
+    """Stored shadow forecasts as forecast rows (SHADOW_FORECAST_COLUMNS), oldest first."""
+    with session_scope(url) as session:
+        query = select(ShadowForecast).order_by(
+            ShadowForecast.origin_date, ShadowForecast.ticker, ShadowForecast.model_version
+        )
+        if model_version is not None:
+            query = query.where(ShadowForecast.model_version == model_version)
+        records = [
+            {
+                "forecast_id": r.forecast_id,
+                "source": "shadow",
+                "ticker": r.ticker,
+                "origin_date": r.origin_date,
+                "model_version": r.model_version,
+                **value,
+            }
+            for r in session.scalars(query)
+            for value in r.values
+        ]
+    frame = pd.DataFrame(records, columns=SHADOW_FORECAST_COLUMNS)
+    frame["origin_date"] = pd.to_datetime(frame["origin_date"]).astype("datetime64[ns]")
+    frame["step"] = frame["step"].astype("int64")
+    return frame
+
+
+def load_realized_scores(model_version: str | None = None, url: str | None = None) -> pd.DataFrame:
+    """Stored scored steps (REALIZED_SCORE_COLUMNS), by source, ticker, origin and step."""
+    with session_scope(url) as session:
+        query = select(RealizedScore).order_by(
+            RealizedScore.source,
+            RealizedScore.ticker,
+            RealizedScore.origin_date,
+            RealizedScore.forecast_id,
+            RealizedScore.step,
+        )
+        if model_version is not None:
+            query = query.where(RealizedScore.model_version == model_version)
+        frame = pd.DataFrame(
+            [{c: getattr(r, c) for c in REALIZED_SCORE_COLUMNS} for r in session.scalars(query)],
+            columns=REALIZED_SCORE_COLUMNS,
+        )
+    for column in ("origin_date", "target_date"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    frame["step"] = frame["step"].astype("int64")
+    frame["inside"] = frame["inside"].astype(bool)
+    return frame
+
+
+def load_logged_forecasts(since: datetime | None = None, url: str | None = None) -> pd.DataFrame:
+    """The predictions log as monitoring reads it: id, ticker, origin_date, model_version and
+    values, oldest first (created at or after `since` when given)."""
+    with session_scope(url) as session:
+        query = select(
+            Prediction.id,
+            Prediction.ticker,
+            Prediction.origin_date,
+            Prediction.model_version,
+            Prediction.values,
+        ).order_by(Prediction.id)
+        if since is not None:
+            query = query.where(Prediction.created_at >= since)
+        rows = session.execute(query).all()
+    return pd.DataFrame(
+        [tuple(r) for r in rows], columns=["id", "ticker", "origin_date", "model_version", "values"]
+    )
 
 
 def ping(url: str | None = None) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -114,6 +115,8 @@ class Prediction(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     request_id: Mapped[str | None] = mapped_column(String(64))
     ticker: Mapped[str | None] = mapped_column(String(32))
+    # the date of the last close the forecast used (ticker mode), so monitoring can score it
+    origin_date: Mapped[date | None] = mapped_column(Date)
     model_version: Mapped[str] = mapped_column(String(64), nullable=False)
     horizon: Mapped[int] = mapped_column(Integer, nullable=False)
     values: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
@@ -123,6 +126,111 @@ class Prediction(Base):
         Index("ix_predictions_created_at", "created_at"),
         Index("ix_predictions_ticker_created_at", "ticker", "created_at"),
     )
+
+
+# --- monitoring (the daily loop): results of each run, kept for the API and for audit ----------
+
+
+class MonitoringRun(Base):
+    """One daily monitoring run: the champion judged, as of which trading day, with what."""
+
+    __tablename__ = "monitoring_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    as_of: Mapped[date] = mapped_column(Date, nullable=False)
+    model_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    data_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("data_versions.id", ondelete="RESTRICT"), nullable=True
+    )
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    # logged forecasts by scoring status (no_ticker: from a sent history, never scorable)
+    forecast_counts: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False, default=dict)
+
+    __table_args__ = (Index("ix_monitoring_runs_model_version_as_of", "model_version", "as_of"),)
+
+
+class ShadowForecast(Base):
+    """The champion's forecast from one day's origin for one stored ticker, served or not."""
+
+    __tablename__ = "shadow_forecasts"
+
+    model_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticker: Mapped[str] = mapped_column(String(32), primary_key=True)
+    origin_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    forecast_id: Mapped[str] = mapped_column(String(128), nullable=False, unique=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("monitoring_runs.id", ondelete="RESTRICT"), nullable=False
+    )
+    # [{step, close, lower, upper}], as the predictions log's values
+    values: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+
+
+class RealizedScore(Base):
+    """One step of a logged or shadow forecast scored against the close that followed."""
+
+    __tablename__ = "realized_scores"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    forecast_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("monitoring_runs.id", ondelete="RESTRICT"), nullable=False
+    )
+    ticker: Mapped[str] = mapped_column(String(32), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    origin_date: Mapped[date] = mapped_column(Date, nullable=False)
+    target_date: Mapped[date] = mapped_column(Date, nullable=False)
+    origin_close: Mapped[float] = mapped_column(Float, nullable=False)
+    actual: Mapped[float] = mapped_column(Float, nullable=False)
+    forecast: Mapped[float] = mapped_column(Float, nullable=False)
+    lower: Mapped[float] = mapped_column(Float, nullable=False)
+    upper: Mapped[float] = mapped_column(Float, nullable=False)
+    error: Mapped[float] = mapped_column(Float, nullable=False)
+    abs_error: Mapped[float] = mapped_column(Float, nullable=False)
+    naive_error: Mapped[float] = mapped_column(Float, nullable=False)
+    naive_abs_error: Mapped[float] = mapped_column(Float, nullable=False)
+    inside: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+    __table_args__ = (
+        Index("ix_realized_scores_model_ticker_target", "model_version", "ticker", "target_date"),
+    )
+
+
+class DriftResult(Base):
+    """One run's drift figures of one ticker and feature (NULL figures: too little data)."""
+
+    __tablename__ = "drift_results"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("monitoring_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticker: Mapped[str] = mapped_column(String(32), primary_key=True)
+    feature: Mapped[str] = mapped_column(String(32), primary_key=True)
+    n_reference: Mapped[int] = mapped_column(Integer, nullable=False)
+    n_recent: Mapped[int] = mapped_column(Integer, nullable=False)
+    ks: Mapped[float | None] = mapped_column(Float)
+    ks_pvalue: Mapped[float | None] = mapped_column(Float)
+    psi: Mapped[float | None] = mapped_column(Float)
+    flag: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+class MonitoringDecision(Base):
+    """A retrain or promotion decision with its reasons (every decision has one)."""
+
+    __tablename__ = "monitoring_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("monitoring_runs.id", ondelete="RESTRICT"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # retrain | promotion
+    as_of: Mapped[date] = mapped_column(Date, nullable=False)
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    retrain: Mapped[bool | None] = mapped_column(Boolean)
+    promoted: Mapped[bool | None] = mapped_column(Boolean)
+    reasons: Mapped[list[str]] = mapped_column(JSON, nullable=False)
 
 
 STAGE_MODELS: dict[str, type[RawPrice] | type[CleanPrice] | type[Feature]] = {

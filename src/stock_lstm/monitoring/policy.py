@@ -1,0 +1,149 @@
+"""When to retrain: the policy turns accuracy, drift and the champion's age into a decision.
+
+Retrain when any of: (1) a ticker's MAE ratio to the naive forecast exceeded the threshold on
+each of the last N trading days (each day's window holding at least `min_scored` scored steps);
+(2) a ticker drifted (drift.py); (3) the champion is older than `max_age_days` trading days.
+The retrained model is only a candidate: the registry promotes it if it beats the champion.
+Every decision carries its reasons, the "no" as much as the "yes".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypedDict
+
+import pandas as pd
+
+from stock_lstm.common.errors import InputError
+from stock_lstm.monitoring._frames import as_dates, require_columns
+from stock_lstm.monitoring.accuracy import ACCURACY_COLUMNS
+from stock_lstm.monitoring.drift import DRIFT_COLUMNS
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    source: str  # whose forecasts judge the champion: "shadow" (one a day, traffic or not)
+    window: int  # the accuracy window (trading days) the ratio is read from
+    ratio_threshold: float  # MAE / naive MAE above this counts as a bad day
+    consecutive_days: int  # N: bad days in a row that trigger a retrain
+    min_scored: int  # a day counts only if its window holds at least this many scored steps
+    max_age_days: int  # M: retrain a champion older than this (trading days)
+
+    @classmethod
+    def from_mapping(cls, params: Mapping[str, Any]) -> RetrainPolicy:
+        missing = [name for name in cls.__dataclass_fields__ if name not in params]
+        if missing:
+            raise InputError(f"monitoring policy parameters lack {', '.join(missing)}")
+        policy = cls(
+            source=str(params["source"]),
+            window=int(params["window"]),
+            ratio_threshold=float(params["ratio_threshold"]),
+            consecutive_days=int(params["consecutive_days"]),
+            min_scored=int(params["min_scored"]),
+            max_age_days=int(params["max_age_days"]),
+        )
+        if min(policy.window, policy.consecutive_days, policy.min_scored, policy.max_age_days) < 1:
+            raise InputError(
+                "monitoring policy window, consecutive_days, min_scored and max_age_days must "
+                "be >= 1"
+            )
+        if policy.ratio_threshold <= 0:
+            raise InputError(
+                f"monitoring policy ratio_threshold must be > 0, got {policy.ratio_threshold}"
+            )
+        return policy
+
+
+class RetrainDecision(TypedDict):
+    kind: Literal["retrain"]
+    as_of: str  # ISO date
+    model_version: str  # the champion judged
+    retrain: bool
+    reasons: list[str]  # why, also when not retraining
+
+
+def trading_days_since(prices: pd.DataFrame, since: dt.date, as_of: dt.date) -> int:
+    """Trading days (dates on which any ticker has a close) in (since, as_of]: a champion's age
+    when `since` is the last date of the data it was trained on."""
+    require_columns(prices, ("date",), "prices")
+    dates = as_dates(prices["date"]).drop_duplicates()
+    return int(((dates > pd.Timestamp(since)) & (dates <= pd.Timestamp(as_of))).sum())
+
+
+def _ratio_reasons(accuracy: pd.DataFrame, policy: RetrainPolicy) -> list[str]:
+    reasons = []
+    for ticker, rows in accuracy.groupby("ticker", sort=True):
+        last = rows.sort_values("as_of").tail(policy.consecutive_days)
+        bad = (last["n"] >= policy.min_scored) & (last["mae_ratio"] > policy.ratio_threshold)
+        if len(last) == policy.consecutive_days and bad.all():
+            newest = last.iloc[-1]
+            reasons.append(
+                f"{ticker}: {policy.window}-day MAE ratio to naive above "
+                f"{policy.ratio_threshold:g} on each of the last {policy.consecutive_days} "
+                f"trading days (latest {newest['mae_ratio']:.3f} on {newest['as_of']:%Y-%m-%d}, "
+                f"{int(newest['n'])} steps scored)"
+            )
+    return reasons
+
+
+def _drift_reasons(drift: pd.DataFrame) -> list[str]:
+    return [
+        f"{row.ticker}: {row.feature} drifted from the training period "
+        f"(KS {row.ks:.3f}, PSI {row.psi:.3f}; {row.n_recent} recent vs "
+        f"{row.n_reference} reference days)"
+        for row in drift[drift["flag"].astype(bool)].sort_values(["ticker", "feature"]).itertuples()
+    ]
+
+
+def retrain_decision(
+    accuracy: pd.DataFrame,
+    drift: pd.DataFrame,
+    model_version: str,
+    champion_age_days: int,
+    as_of: dt.date,
+    params: Mapping[str, Any],
+) -> RetrainDecision:
+    """Whether to retrain the champion `model_version` on `as_of`, with every reason.
+
+    `accuracy`: rolling_accuracy's rows (its history: the streak of N days is read from it, up
+    to as_of); `drift`: drift_statistics' rows for the champion; `champion_age_days`: e.g.
+    trading_days_since(prices, last date the champion was trained on, as_of).
+    """
+    policy = RetrainPolicy.from_mapping(params)
+    require_columns(accuracy, ACCURACY_COLUMNS, "accuracy")
+    require_columns(drift, DRIFT_COLUMNS, "drift")
+    if len(accuracy) and policy.window not in set(accuracy["window"].astype(int)):
+        raise InputError(
+            f"monitoring policy window {policy.window} is not one of the accuracy windows "
+            f"{sorted(set(accuracy['window'].astype(int)))}"
+        )
+    day = pd.Timestamp(as_of)
+    judged = accuracy[
+        (accuracy["source"] == policy.source)
+        & (accuracy["model_version"] == model_version)
+        & (accuracy["window"].astype(int) == policy.window)
+        & (pd.to_datetime(accuracy["as_of"]) <= day)
+    ].assign(as_of=lambda f: pd.to_datetime(f["as_of"]))
+    reasons = _ratio_reasons(judged, policy) + _drift_reasons(drift)
+    if champion_age_days > policy.max_age_days:
+        reasons.append(
+            f"champion {model_version} is {champion_age_days} trading days old "
+            f"(more than {policy.max_age_days})"
+        )
+    retrain = bool(reasons)
+    if not retrain:
+        reasons.append(
+            f"no trigger: no ticker's {policy.window}-day MAE ratio to naive above "
+            f"{policy.ratio_threshold:g} on {policy.consecutive_days} trading days in a row, "
+            f"no drift, champion {champion_age_days} of at most {policy.max_age_days} trading "
+            "days old"
+        )
+    return RetrainDecision(
+        kind="retrain",
+        as_of=day.date().isoformat(),
+        model_version=model_version,
+        retrain=retrain,
+        reasons=reasons,
+    )

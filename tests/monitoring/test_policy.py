@@ -1,0 +1,137 @@
+"""The retrain policy: each trigger alone, the streak rule, and a reason for every decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from stock_lstm.common.errors import InputError
+from stock_lstm.monitoring.accuracy import ACCURACY_COLUMNS
+from stock_lstm.monitoring.drift import DRIFT_COLUMNS
+from stock_lstm.monitoring.policy import retrain_decision, trading_days_since
+
+POLICY = {
+    "source": "shadow",
+    "window": 20,
+    "ratio_threshold": 1.05,
+    "consecutive_days": 3,
+    "min_scored": 10,
+    "max_age_days": 250,
+}
+DAYS = pd.bdate_range("2024-01-01", periods=6)  # Mon 01-01 .. Mon 01-08
+AS_OF = DAYS[-1].date()
+
+
+def _accuracy(ratios: list[float], *, n: int = 40, **keys: object) -> pd.DataFrame:
+    """One row per trading day of DAYS (the last len(ratios) of them) for ticker AAA."""
+    row = {"source": "shadow", "ticker": "AAA", "model_version": "v1", "window": 20, **keys}
+    return pd.DataFrame(
+        [
+            {
+                **row,
+                "as_of": day,
+                "n": n,
+                "mae": r,
+                "naive_mae": 1.0,
+                "mae_ratio": r,
+                "coverage": 0.9,
+            }
+            for day, r in zip(DAYS[-len(ratios) :], ratios, strict=True)
+        ],
+        columns=list(ACCURACY_COLUMNS),
+    )
+
+
+def _drift(flag: bool = False) -> pd.DataFrame:
+    return pd.DataFrame(
+        [["AAA", "abs_log_return", 500, 60, 0.4 if flag else 0.1, 0.0, 1.2, flag]],
+        columns=list(DRIFT_COLUMNS),
+    )
+
+
+def test_nothing_wrong_keeps_the_champion_and_says_why() -> None:
+    decision = retrain_decision(_accuracy([1.2, 1.2, 0.9]), _drift(), "v1", 100, AS_OF, POLICY)
+    assert decision == {
+        "kind": "retrain",
+        "as_of": "2024-01-08",
+        "model_version": "v1",
+        "retrain": False,
+        "reasons": [
+            "no trigger: no ticker's 20-day MAE ratio to naive above 1.05 on 3 trading days "
+            "in a row, no drift, champion 100 of at most 250 trading days old"
+        ],
+    }
+
+
+def test_n_bad_days_in_a_row_trigger_a_retrain() -> None:
+    decision = retrain_decision(_accuracy([0.9, 1.1, 1.2, 1.3]), _drift(), "v1", 100, AS_OF, POLICY)
+    assert decision["retrain"] is True
+    assert decision["reasons"] == [
+        "AAA: 20-day MAE ratio to naive above 1.05 on each of the last 3 trading days "
+        "(latest 1.300 on 2024-01-08, 40 steps scored)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "accuracy",
+    [
+        _accuracy([1.1, 1.2]),  # only 2 days of history
+        _accuracy([1.1, 1.2, 1.3], n=5),  # too few scored steps to trust the ratio
+        _accuracy([1.1, 1.2, 1.3], source="api"),  # not the source that judges
+        _accuracy([1.1, 1.2, 1.3], model_version="v0"),  # not the champion
+        # not the policy's window (its own window is fine)
+        pd.concat([_accuracy([1.1, 1.2, 1.3], window=60), _accuracy([0.5])], ignore_index=True),
+    ],
+)
+def test_a_streak_counts_only_when_it_is_full_and_trustworthy(accuracy: pd.DataFrame) -> None:
+    assert not retrain_decision(accuracy, _drift(), "v1", 100, AS_OF, POLICY)["retrain"]
+
+
+def test_days_after_as_of_are_not_read() -> None:
+    earlier = DAYS[-2].date()  # the 3 bad days end on AS_OF, so on the day before only 2 exist
+    decision = retrain_decision(_accuracy([1.1, 1.2, 1.3]), _drift(), "v1", 100, earlier, POLICY)
+    assert not decision["retrain"]
+
+
+def test_drift_and_age_each_trigger_with_their_reason() -> None:
+    drifted = retrain_decision(_accuracy([1.0]), _drift(flag=True), "v1", 100, AS_OF, POLICY)
+    assert drifted["retrain"]
+    assert drifted["reasons"] == [
+        "AAA: abs_log_return drifted from the training period (KS 0.400, PSI 1.200; 60 recent "
+        "vs 500 reference days)"
+    ]
+    old = retrain_decision(_accuracy([1.0]), _drift(), "v1", 251, AS_OF, POLICY)
+    assert old["retrain"]
+    assert old["reasons"] == ["champion v1 is 251 trading days old (more than 250)"]
+
+
+def test_every_trigger_is_listed() -> None:
+    decision = retrain_decision(
+        _accuracy([1.1, 1.2, 1.3]), _drift(flag=True), "v1", 300, AS_OF, POLICY
+    )
+    assert len(decision["reasons"]) == 3
+
+
+def test_a_policy_window_that_was_not_computed_is_refused() -> None:
+    with pytest.raises(InputError, match="window 20 is not one of the accuracy windows \\[60\\]"):
+        retrain_decision(_accuracy([1.0], window=60), _drift(), "v1", 1, AS_OF, POLICY)
+
+
+def test_missing_policy_parameters_are_named() -> None:
+    params = {k: v for k, v in POLICY.items() if k != "max_age_days"}
+    with pytest.raises(InputError, match="lack max_age_days"):
+        retrain_decision(_accuracy([1.0]), _drift(), "v1", 1, AS_OF, params)
+
+
+def test_trading_days_since_counts_any_tickers_dates() -> None:
+    prices = pd.DataFrame(
+        {
+            "ticker": ["AAA", "AAA", "BBB", "BBB"],
+            "date": ["2024-01-02", "2024-01-03", "2024-01-03", "2024-01-04"],
+            "close": [1.0, 1.0, 1.0, 1.0],
+        }
+    )
+    assert trading_days_since(prices, dt.date(2024, 1, 1), dt.date(2024, 1, 4)) == 3
+    assert trading_days_since(prices, dt.date(2024, 1, 2), dt.date(2024, 1, 3)) == 1
