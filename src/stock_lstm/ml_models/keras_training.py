@@ -1,4 +1,5 @@
-"""Fit the LSTM on training windows, with early stopping on validation windows.
+"""Fit a Keras forecaster (LSTM or GRU, `training.model_type`) on training windows, with early
+stopping on validation windows; and the same fit as a walk-forward fold model for the backtest.
 
 Nothing of validation or test touches fitting: the scaler comes from training rows only
 (preprocess.fit_scaler), validation only decides when to stop and which weights to keep, and
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +20,38 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from stock_lstm.ml_models.lstm_model.model import build_from_params
-from stock_lstm.ml_models.lstm_model.preprocess import build_windows, split_dates
+from stock_lstm.common.errors import InputError
+from stock_lstm.ml_models.common.intervals import Bands
+from stock_lstm.ml_models.common.origins import SplitOrigins
+from stock_lstm.ml_models.gru_model import model as gru
+from stock_lstm.ml_models.lstm_model import model as lstm
+from stock_lstm.ml_models.lstm_model.calibration import calibrate_intervals
+from stock_lstm.ml_models.lstm_model.predict import Forecaster
+from stock_lstm.ml_models.lstm_model.preprocess import (
+    SplitDates,
+    build_windows,
+    fit_scaler,
+    split_dates,
+)
+from stock_lstm.ml_models.network import build_from_params
 
 logger = logging.getLogger(__name__)
+
+# `training.model_type` -> the architecture's builder; every one has the Forecaster's contract.
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
+    "lstm": lstm.build_model,
+    "gru": gru.build_model,
+}
+
+
+def build_network(model_type: str, model_params: Mapping[str, Any]) -> keras.Model:
+    """The compiled, untrained network of `model_type` (raises InputError naming the choices)."""
+    if model_type not in ARCHITECTURES:
+        raise InputError(
+            f"training.model_type {model_type!r} is unknown: use one of "
+            f"{', '.join(sorted(ARCHITECTURES))}"
+        )
+    return build_from_params(ARCHITECTURES[model_type], model_params)
 
 
 def make_deterministic(seed: int) -> None:
@@ -30,7 +60,7 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def train_lstm(
+def train_model(
     features: pd.DataFrame,
     scaler: Any,
     params: Mapping[str, Any],
@@ -48,7 +78,8 @@ def train_lstm(
     make_deterministic(int(fit["seed"]))
     train = build_windows(features, scaler, params["split"], "train", window, max_horizon)
     validation = build_windows(features, scaler, params["split"], "validation", window, max_horizon)
-    model = build_from_params(model_params)
+    model_type = str(params.get("model_type", "lstm"))
+    model = build_network(model_type, model_params)
     batch_size = int(fit["batch_size"])
     initial_weights = model.get_weights()
     initial_val_loss = float(
@@ -80,8 +111,9 @@ def train_lstm(
         best_epoch = 0
     epochs_run = len(val_losses)
     logger.info(
-        "trained %d epoch(s) in %.1f s (%.2f s/epoch) on %d windows; best epoch %d "
+        "%s: trained %d epoch(s) in %.1f s (%.2f s/epoch) on %d windows; best epoch %d "
         "(validation loss %.5f, naive %.5f)",
+        model_type,
         epochs_run,
         seconds,
         seconds / max(epochs_run, 1),
@@ -92,6 +124,7 @@ def train_lstm(
     )
     history = {
         "trained_at": datetime.now(UTC).isoformat(),
+        "model_type": model_type,
         "loss": [float(v) for v in fitted.history["loss"]],
         "val_loss": val_losses,
         "initial_val_loss": initial_val_loss,
@@ -107,3 +140,29 @@ def train_lstm(
         "split": split_dates(features, params["split"]).as_dict(),
     }
     return model, history
+
+
+# --- the same fit as a walk-forward fold model (backtest) ------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkFoldModel:
+    """A network fitted for one fold, forecasting through the serving path (Forecaster)."""
+
+    forecaster: Forecaster
+
+    def forecast(self, ticker: str, period: SplitOrigins) -> Bands:
+        found = self.forecaster.forecast_batch(period.histories)
+        return Bands(close=found.close, lower=found.lower, upper=found.upper)
+
+
+def fit_network(
+    model_type: str, params: Mapping[str, Any], features: pd.DataFrame, cutoffs: SplitDates
+) -> NetworkFoldModel:
+    """What `kedro run` does (scaler on training rows, fit with early stopping, conformal
+    calibration on validation) on one fold's cut-offs; `params` is the `training` block."""
+    fold_params = {**params, "model_type": model_type, "split": cutoffs}
+    scaler = fit_scaler(features, cutoffs)
+    model, _ = train_model(features, scaler, fold_params)
+    calibration = calibrate_intervals(model, scaler, features, fold_params)
+    return NetworkFoldModel(Forecaster(model, scaler, calibration))
