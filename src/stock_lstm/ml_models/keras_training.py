@@ -110,6 +110,11 @@ def train_model(
         model.set_weights(initial_weights)
         best_epoch = 0
     epochs_run = len(val_losses)
+    shrinkage = (
+        shrink_toward_naive(model, validation.x, validation.y, batch_size)
+        if fit.get("shrink_to_naive", False)
+        else None
+    )
     logger.info(
         "%s: trained %d epoch(s) in %.1f s (%.2f s/epoch) on %d windows; best epoch %d "
         "(validation loss %.5f, naive %.5f)",
@@ -130,6 +135,7 @@ def train_model(
         "initial_val_loss": initial_val_loss,
         "best_epoch": best_epoch,
         "kept_naive_weights": kept_naive,
+        "shrinkage": shrinkage,
         "epochs_run": epochs_run,
         "seconds": round(seconds, 3),
         "seconds_per_epoch": round(seconds / max(epochs_run, 1), 3),
@@ -140,6 +146,28 @@ def train_model(
         "split": split_dates(features, params["split"]).as_dict(),
     }
     return model, history
+
+
+SHRINK_GRID = np.linspace(0.0, 1.0, 21)
+
+
+def shrink_toward_naive(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int
+) -> list[float]:
+    """Per step k, the factor a_k in [0, 1] (steps of 0.05) minimising the VALIDATION MAE of
+    a_k * output_k, folded into the linear head (its column k and bias k times a_k).
+
+    Zero output is the naive forecast, so a_k blends the network with naive where validation
+    says the network's move is worth only part of its size (a_k = 0: naive at that step). The
+    per-step version of keeping the naive weights when no epoch beats them; validation only.
+    """
+    output = model.predict(x, batch_size=batch_size, verbose=0).astype("float64")
+    errors = np.stack([np.abs(a * output - y).mean(axis=0) for a in SHRINK_GRID])  # (grid, H)
+    factors = SHRINK_GRID[np.argmin(errors, axis=0)]
+    head = model.layers[-1]
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel * factors.astype(kernel.dtype), bias * factors.astype(bias.dtype)])
+    return [float(a) for a in factors]
 
 
 # --- the same fit as a walk-forward fold model (backtest) ------------------------------------

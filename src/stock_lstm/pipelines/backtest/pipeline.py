@@ -8,7 +8,7 @@ from kedro.pipeline import Pipeline, node
 
 from stock_lstm.ml_models.common.plots import plot_fold_ratios
 from stock_lstm.ml_models.common.walk_forward import leaderboard_table
-from stock_lstm.pipelines.backtest.nodes import run_backtest
+from stock_lstm.pipelines.backtest.nodes import archive_report, run_backtest
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -22,7 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 namespace="backtest",
             ),
             node(
-                dict,  # the same report, kept as a Kedro-versioned copy
+                archive_report,
                 inputs="backtest_report",
                 outputs="backtest_report_versioned",
                 name="archive_backtest_report",
