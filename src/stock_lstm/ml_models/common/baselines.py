@@ -174,9 +174,7 @@ def fit_garch(
                 f"garch baseline: ticker {ticker!r} has {returns.size} returns before the test "
                 "period, too few to fit GARCH(1,1) (need 100)"
             )
-        model = arch_model(
-            PERCENT * returns, mean="Constant", vol="GARCH", p=1, q=1, rescale=False
-        )
+        model = arch_model(PERCENT * returns, mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter; the fit is still usable
             result = model.fit(disp="off", show_warning=False)
