@@ -17,7 +17,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: setup run pipeline serve test lint bench lock migrate clean
+.PHONY: setup run pipeline serve test lint bench backtest lock migrate clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,11 @@ test: lint
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# Walk-forward backtest of every model (data/08_reporting/backtest.json); the data stages first,
+# so it works on a fresh clone (on unchanged data they store nothing new).
+backtest: setup
+	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,backtest $(KEDRO_ARGS)
 
 # Re-resolve the pinned set from pyproject.toml (needs the registry).
 lock:

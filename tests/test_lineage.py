@@ -1,5 +1,5 @@
 """kedro-viz lineage: every catalog entry has a layer, and `kedro viz build` (the CLI, offline)
-writes a graph with the five pipelines, the SQL tables and the model artifacts on their layers."""
+writes a graph with the six pipelines (backtest too), the SQL tables and the model artifacts on their layers."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def test_every_catalog_entry_has_a_kedro_viz_layer() -> None:
 def viz_api(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`kedro viz build --include-previews` in a copy of the trained project: its build/api."""
     project = copy_trained_project(trained_project, tmp_path_factory.mktemp("viz") / "project")
+    backtest = subprocess.run(  # its outputs exist only after `make backtest`: preview them too
+        [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipelines", "backtest"],
+        cwd=project.root,
+        env=kedro_env(project.root, project.database_url),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert backtest.returncode == 0, backtest.stdout + backtest.stderr
     completed = subprocess.run(
         [sys.executable, "-m", "kedro", "viz", "build", "--include-previews"],
         cwd=project.root,
@@ -76,13 +85,13 @@ def node_details(viz_api: Path, node: dict) -> dict:
     return json.loads((viz_api / "nodes" / node["id"]).read_text())
 
 
-def test_the_build_lists_the_five_pipelines(viz_api: Path, graph: dict) -> None:
+def test_the_build_lists_the_six_pipelines(viz_api: Path, graph: dict) -> None:
     from kedro.framework.project import pipelines
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(PROJECT_ROOT)
-    assert {p["id"] for p in graph["pipelines"]} == {"__default__", *PIPELINE_ORDER}
-    for name in PIPELINE_ORDER:
+    assert {p["id"] for p in graph["pipelines"]} == {"__default__", *PIPELINE_ORDER, "backtest"}
+    for name in (*PIPELINE_ORDER, "backtest"):
         built = json.loads((viz_api / "pipelines" / name).read_text())
         # kedro-viz names a task without its namespace and files it under that namespace
         tasks = {
@@ -93,8 +102,16 @@ def test_the_build_lists_the_five_pipelines(viz_api: Path, graph: dict) -> None:
         assert tasks == {node.name for node in pipelines[name].nodes}, name
 
 
-def test_every_dataset_sits_on_its_catalog_layer_left_to_right(graph: dict) -> None:
-    nodes = data_nodes(graph)
+@pytest.fixture(scope="module")
+def backtest_graph(viz_api: Path) -> dict:
+    """The backtest pipeline's graph (not part of __default__, the main graph)."""
+    return json.loads((viz_api / "pipelines" / "backtest").read_text())
+
+
+def test_every_dataset_sits_on_its_catalog_layer_left_to_right(
+    graph: dict, backtest_graph: dict
+) -> None:
+    nodes = {**data_nodes(backtest_graph), **data_nodes(graph)}
     expected = {
         name: entry["metadata"]["kedro-viz"]["layer"] for name, entry in catalog_entries().items()
     }
@@ -132,3 +149,18 @@ def test_the_backtest_overview_and_model_record_preview(viz_api: Path, graph: di
     record = node_details(viz_api, nodes["model_version_record"])
     assert record["preview_type"] == "JSONPreview"
     assert {"model_version", "metrics"} <= set(json.loads(record["preview"]))
+
+
+def test_the_backtest_leaderboard_and_fold_ratios_preview(
+    viz_api: Path, backtest_graph: dict
+) -> None:
+    nodes = data_nodes(backtest_graph)
+    table = node_details(viz_api, nodes["backtest_leaderboard"])
+    assert table["preview_type"] == "TablePreview"
+    assert {"ticker", "step", "rank", "model", "mae_ratio_mean"} <= set(table["preview"]["columns"])
+    image = node_details(viz_api, nodes["backtest_fold_ratios"])
+    assert image["preview_type"] == "ImagePreview"
+    assert base64.b64decode(image["preview"]).startswith(b"\x89PNG")
+    report = node_details(viz_api, nodes["backtest_report"])
+    assert report["preview_type"] == "JSONPreview"
+    assert {"folds", "models", "leaderboard"} <= set(json.loads(report["preview"]))

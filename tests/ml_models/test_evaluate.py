@@ -12,19 +12,18 @@ import pytest
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.data_pipeline import crud
-from stock_lstm.ml_models.lstm_model.evaluate import (
-    calibrate_intervals,
-    conformal_quantile,
+from stock_lstm.ml_models.common.baselines import naive_forecast
+from stock_lstm.ml_models.common.intervals import conformal_quantile
+from stock_lstm.ml_models.common.metrics import (
     coverage,
     directional_accuracy,
-    evaluate_model,
     mae,
     mape,
     mean_width,
-    model_version_record,
-    naive_forecast,
     rmse,
 )
+from stock_lstm.ml_models.lstm_model.calibration import calibrate_intervals
+from stock_lstm.ml_models.lstm_model.evaluate import evaluate_model, model_version_record
 from stock_lstm.ml_models.lstm_model.model import build_model
 from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler
 from tests.ml_models.conftest import random_walk_features
@@ -124,7 +123,18 @@ def test_naive_metrics_use_the_same_origins_and_targets(naive_model_setup) -> No
     test_start = int(round(1500 * 0.85))
     origins = np.arange(test_start, 1500 - 5)
     expected = np.mean(np.abs(closes[origins + 5] - closes[origins]))
-    assert report["tickers"]["AAA"]["h5"]["naive"]["mae"] == pytest.approx(expected, rel=1e-12)
+    step = report["tickers"]["AAA"]["h5"]
+    assert step["naive"]["mae"] == pytest.approx(expected, rel=1e-12)
+    # drift: mu = mean daily log return of the training rows (first 1050 of each), pooled
+    returns = features.sort_values(["ticker", "date"]).groupby("ticker")["log_return"]
+    mu = np.nanmean(np.concatenate([r.to_numpy()[:1050] for _, r in returns]))
+    assert report["drift_mu"] == pytest.approx(mu, rel=1e-12)
+    drift = closes[origins] * np.exp(5 * mu)
+    assert step["drift"]["mae"] == pytest.approx(
+        np.mean(np.abs(closes[origins + 5] - drift)), rel=1e-12
+    )
+    assert step["drift"]["mae_ratio"] == pytest.approx(step["drift"]["mae"] / expected)
+    assert step["mae_ratio_drift"] == pytest.approx(step["lstm"]["mae"] / step["drift"]["mae"])
 
 
 def test_report_steps_beyond_the_model_are_refused(naive_model_setup) -> None:
@@ -173,6 +183,9 @@ def test_a_model_scaler_or_features_of_another_run_is_refused(naive_model_setup)
         model_version_record(report, calibration, history, params)
     record = model_version_record(report, calibration, {**history, "model_version": "run-1"}, {})
     assert record["model_version"] == "run-1" and record["data_version_id"] == 3
+    assert record["parameters"]["model_type"] == "lstm"  # histories before model_type: lstm
+    gru = {**history, "model_version": "run-1", "model_type": "gru"}
+    assert model_version_record(report, calibration, gru, {})["parameters"]["model_type"] == "gru"
 
 
 def test_a_report_step_without_test_origins_is_refused(naive_model_setup) -> None:

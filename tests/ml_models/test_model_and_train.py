@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stock_lstm.common.errors import InputError
+from stock_lstm.ml_models.keras_training import train_model
 from stock_lstm.ml_models.lstm_model.model import build_model
 from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns, fit_scaler
-from stock_lstm.ml_models.lstm_model.train import train_lstm
 
 PARAMS = {
     "split": {"train": 0.70, "validation": 0.15, "test": 0.15},
@@ -33,8 +34,8 @@ def test_training_is_reproducible_and_keeps_the_best_validation_weights(
 ) -> None:
     snapshot_features.attrs["version_id"] = 9
     scaler = fit_scaler(snapshot_features, PARAMS["split"])
-    model_a, history_a = train_lstm(snapshot_features, scaler, PARAMS, "run-a")
-    model_b, history_b = train_lstm(snapshot_features, scaler, PARAMS)
+    model_a, history_a = train_model(snapshot_features, scaler, PARAMS, "run-a")
+    model_b, history_b = train_model(snapshot_features, scaler, PARAMS)
     for a, b in zip(model_a.get_weights(), model_b.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert history_a["val_loss"] == history_b["val_loss"]
@@ -47,6 +48,7 @@ def test_training_is_reproducible_and_keeps_the_best_validation_weights(
     else:
         assert history_a["val_loss"][history_a["best_epoch"] - 1] == best
     assert history_a["n_train_windows"] > 0 and history_a["n_validation_windows"] > 0
+    assert history_a["model_type"] == "lstm"  # the default when training.model_type is absent
 
 
 def test_naive_weights_are_kept_when_no_epoch_beats_them_on_validation() -> None:
@@ -63,8 +65,19 @@ def test_naive_weights_are_kept_when_no_epoch_beats_them_on_validation() -> None
     )
     params = {**PARAMS, "fit": {**PARAMS["fit"], "epochs": 4}}
     scaler = fit_scaler(features, params["split"])
-    model, history = train_lstm(features, scaler, params)
+    model, history = train_model(features, scaler, params)
     assert history["kept_naive_weights"] is True and history["best_epoch"] == 0
     assert min(history["val_loss"]) >= history["initial_val_loss"]
     out = model.predict(rng.normal(size=(3, 10, 1)), verbose=0)
     np.testing.assert_array_equal(out, np.zeros((3, 3)))
+
+
+def test_model_type_chooses_the_architecture(snapshot_features: pd.DataFrame) -> None:
+    scaler = fit_scaler(snapshot_features, PARAMS["split"])
+    model, history = train_model(snapshot_features, scaler, {**PARAMS, "model_type": "gru"})
+    assert history["model_type"] == "gru"
+    assert any(layer.name.startswith("gru") for layer in model.layers)
+    with pytest.raises(
+        InputError, match="training.model_type 'tcn' is unknown: use one of gru, lstm"
+    ):
+        train_model(snapshot_features, scaler, {**PARAMS, "model_type": "tcn"})

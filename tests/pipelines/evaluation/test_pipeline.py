@@ -53,6 +53,7 @@ def test_full_tiny_run_writes_every_artifact_and_the_model_row(project_copy: Pat
             for key in ("mae", "mape", "directional_accuracy"):
                 assert np.isfinite(step["lstm"][key])
             assert step["naive"]["mae"] > 0 and step["mae_ratio"] > 0
+            assert step["drift"]["mae_ratio"] == step["drift"]["mae"] / step["naive"]["mae"]
             assert 0 <= step["interval"]["coverage"] <= 1 and step["interval"]["mean_width"] > 0
     plots = project_copy / "data/08_reporting"
     assert sorted(p.name for p in (plots / "backtest_plots").iterdir()) == [
@@ -67,6 +68,7 @@ def test_full_tiny_run_writes_every_artifact_and_the_model_row(project_copy: Pat
     assert row.model_sha256 == sha256(models / "lstm_model.keras" / version / "lstm_model.keras")
     assert row.scaler_sha256 == sha256(models / "scaler.pkl" / version / "scaler.pkl")
     assert row.parameters["model"]["window"] == 10
+    assert row.parameters["model_type"] == history["model_type"] == "lstm"
     assert (
         row.metrics["tickers"]["MSFT"]["h1"]["mae_ratio"]
         == report["tickers"]["MSFT"]["h1"]["mae_ratio"]

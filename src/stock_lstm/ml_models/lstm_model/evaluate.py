@@ -1,15 +1,13 @@
-"""Honest evaluation: the LSTM against the naive forecast, in price units, on the test split.
+"""Honest evaluation on the test split: the trained network against the naive and drift
+forecasts, in price units, per ticker and step.
 
-Both forecasts use identical origins and targets. Prediction intervals are split conformal:
-the quantile of validation scores (|log error| / recent volatility) per step, applied to test.
+Every forecast uses identical origins and targets. The interval calibration comes from training
+(calibration.py); provenance.py proves the model, scaler and calibration are of one run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,246 +15,57 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.ml_models.lstm_model.predict import Forecast, Forecaster
-from stock_lstm.ml_models.lstm_model.preprocess import (
-    histories,
-    scaler_stats,
-    split_dates,
-    ticker_series,
-    window_origins,
+from stock_lstm.ml_models.common.baselines import drift_forecast, drift_rate, naive_forecast
+from stock_lstm.ml_models.common.metrics import (
+    coverage,
+    directional_accuracy,
+    mae,
+    mape,
+    mean_width,
+    rmse,
 )
-
-# --- metrics ---------------------------------------------------------------------------------
-
-
-def mae(actual: np.ndarray, forecast: np.ndarray) -> float:
-    return float(np.mean(np.abs(actual - forecast)))
-
-
-def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((actual - forecast) ** 2)))
+from stock_lstm.ml_models.common.origins import SplitOrigins, split_origins
+from stock_lstm.ml_models.common.plots import draw_backtest, file_safe
+from stock_lstm.ml_models.lstm_model.predict import Forecast, Forecaster
+from stock_lstm.ml_models.lstm_model.preprocess import split_dates, ticker_series
+from stock_lstm.ml_models.lstm_model.provenance import check_same_run
 
 
-def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
-    """Mean absolute percentage error, in percent."""
-    return float(np.mean(np.abs((actual - forecast) / actual)) * 100.0)
-
-
-def directional_accuracy(origin: np.ndarray, actual: np.ndarray, forecast: np.ndarray) -> float:
-    """Share of origins where the forecast moves in the direction the price moved.
-
-    A forecast of no change never counts as right unless the price did not move either, so the
-    naive forecast scores (almost) zero here: the metric only means something for the LSTM.
-    """
-    return float(np.mean(np.sign(forecast - origin) == np.sign(actual - origin)))
-
-
-def naive_forecast(history: np.ndarray, horizon: int) -> np.ndarray:
-    """Tomorrow's close = today's close, for every step: (n, horizon) from histories (n, m)."""
-    history = np.atleast_2d(history)
-    return np.repeat(history[:, -1:], horizon, axis=1)
-
-
-def conformal_quantile(scores: np.ndarray, level: float) -> float:
-    """The split-conformal quantile: the ceil((n + 1) * level)-th smallest score.
-
-    With exchangeable calibration and test scores, P(test score <= q) >= level. Infinite when
-    there are too few scores for that guarantee.
-    """
-    if not 0 < level < 1:
-        raise ValueError(f"interval level must be in (0, 1), got {level}")
-    scores = np.sort(np.asarray(scores, dtype="float64"))
-    rank = math.ceil((scores.size + 1) * level)
-    return float(scores[rank - 1]) if rank <= scores.size else math.inf
-
-
-def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
-    return float(np.mean((actual >= lower) & (actual <= upper)))
-
-
-def mean_width(lower: np.ndarray, upper: np.ndarray) -> float:
-    return float(np.mean(upper - lower))
-
-
-# --- origins over a split --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SplitOrigins:
-    """Every origin of one ticker's split with a next-day target inside the split."""
-
-    dates: np.ndarray  # (rows,) the ticker's dates
-    closes: np.ndarray  # (rows,) the ticker's closes
-    origins: np.ndarray  # (n,) row index of each origin
-    start: int  # the split's first row
-    end: int  # one past the split's last row
-    histories: np.ndarray  # (n, window + 1) the closes each forecast starts from
-
-    def step(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(mask of origins whose step-k target is inside the split, origin closes, actuals)."""
-        valid = self.origins + k < self.end
-        kept = self.origins[valid]
-        return valid, self.closes[kept], self.closes[kept + k]
-
-
-def split_origins(
-    features: pd.DataFrame, fractions: Mapping[str, float], split: str, window: int
-) -> dict[str, SplitOrigins]:
-    """Per ticker: every origin of `split` and its history (targets stay inside the split;
-    inputs may reach back into earlier splits, which are the past). Shared calendar cut-offs:
-    preprocess.split_dates."""
-    out = {}
-    cutoffs = split_dates(features, fractions)
-    for ticker, series in ticker_series(features).items():
-        start, end = cutoffs.bounds(series.dates).rows(split)
-        origins = window_origins(len(series.closes), start, end, window, 1)
-        if origins.size == 0:
-            continue
-        out[ticker] = SplitOrigins(
-            dates=series.dates,
-            closes=series.closes,
-            origins=origins,
-            start=start,
-            end=end,
-            histories=histories(series.closes, origins, window),
-        )
-    return out
-
-
-# --- one training run's artifacts --------------------------------------------------------------
-
-
-def artifact_fingerprints(model: Any, scaler: Any) -> dict[str, str]:
-    """sha256 of the model's weights and of the scaler's statistics.
-
-    Recorded in the interval calibration by training; evaluation recomputes them from the
-    model and scaler it loaded, so a model, scaler and calibration of different training runs
-    (e.g. the newest scaler of a run that failed before saving its model) are never mixed.
-    """
-    weights = hashlib.sha256()
-    for array in model.get_weights():
-        weights.update(np.ascontiguousarray(array, dtype="float32").tobytes())
-    mean, scale = scaler_stats(scaler)
-    stats = hashlib.sha256(np.array([mean, scale], dtype="float64").tobytes())
-    return {"model_weights_sha256": weights.hexdigest(), "scaler_sha256": stats.hexdigest()}
-
-
-def check_same_run(
-    model: Any, scaler: Any, calibration: Mapping[str, Any], features: pd.DataFrame
-) -> str:
-    """The model version evaluated: that of the calibration, once the loaded model and scaler
-    are proven to be the ones it was calibrated with, and `features` the version they were
-    trained on. Raises InputError naming what differs."""
-    version = calibration.get("model_version")
-    recorded = calibration.get("fingerprints")
-    if not version or not recorded:
-        raise InputError(
-            "interval_calibration records no model_version/fingerprints (made by an older "
-            "training pipeline): run `kedro run --pipelines training,evaluation`"
-        )
-    pin = (
-        f"pin one version for all: --load-versions lstm_model:{version},scaler:{version},"
-        f"interval_calibration:{version},training_history:{version}"
-    )
-    actual = artifact_fingerprints(model, scaler)
-    for key, name in (("model_weights_sha256", "lstm_model"), ("scaler_sha256", "scaler")):
-        if actual[key] != recorded.get(key):
-            raise InputError(
-                f"the loaded {name} is not the one interval_calibration version {version} was "
-                f"made with (another training run, e.g. one that failed half-way): run "
-                f"`kedro run --pipelines training,evaluation`, or {pin}"
-            )
-    trained, evaluated = calibration.get("data_version"), features.attrs.get("version_id")
-    if trained is not None and evaluated != trained:
-        raise InputError(
-            f"features version {evaluated} differs from the version the model was trained on "
-            f"({trained}): run `kedro run --pipelines training,evaluation` or pin "
-            f"--load-versions features:{trained}"
-        )
-    return str(version)
-
-
-# --- intervals (computed in the training pipeline, where validation lives) -------------------
-
-
-def calibrate_intervals(
-    model: Any,
-    scaler: Any,
-    features: pd.DataFrame,
-    params: Mapping[str, Any],
-    model_version: str | None = None,
-) -> dict[str, Any]:
-    """Split-conformal quantiles per step from VALIDATION residuals, pooled over tickers.
-
-    Score = |log(actual / forecast)| / sigma, sigma the history's recent volatility; the
-    interval is forecast * exp(±q_k * sigma). Scaling by sigma lets one calibration serve calm
-    and volatile periods and every ticker. Also records the run's model version (the save
-    version of every training artifact), the split's cut-off dates and the fingerprints of
-    the model and scaler, so evaluation can prove it evaluates one consistent set.
-    """
-    intervals = params["intervals"]
-    level = float(intervals["level"])
-    vol_window = int(intervals["vol_window"])
-    forecaster = Forecaster(model, scaler, {"level": level, "vol_window": vol_window})
-    per_ticker = split_origins(features, params["split"], "validation", forecaster.window)
-    forecasts = {t: forecaster.point_batch(r.histories) for t, r in per_ticker.items()}
-    sigmas = {t: forecaster.volatility(r.histories) for t, r in per_ticker.items()}
-    quantiles, counts = [], []
-    for k in range(1, forecaster.max_horizon + 1):
-        scores = []
-        for ticker, result in per_ticker.items():
-            valid, _, actual = result.step(k)
-            forecast = forecasts[ticker][valid, k - 1]
-            scores.append(np.abs(np.log(actual / forecast)) / sigmas[ticker][valid])
-        pooled = np.concatenate(scores) if scores else np.empty(0)
-        q = conformal_quantile(pooled, level)
-        if not math.isfinite(q):
-            raise InputError(
-                f"too few validation origins ({pooled.size}) to calibrate a {level:.0%} interval "
-                f"at step {k}: lengthen the validation split or shorten max_horizon"
-            )
-        quantiles.append(q)
-        counts.append(int(pooled.size))
+def _point_metrics(
+    origin: np.ndarray, actual: np.ndarray, forecast: np.ndarray
+) -> dict[str, float]:
     return {
-        "method": "split conformal, |log(actual/forecast)| / recent volatility",
-        "level": level,
-        "vol_window": vol_window,
-        "window": forecaster.window,
-        "max_horizon": forecaster.max_horizon,
-        "quantiles": quantiles,
-        "n_calibration": counts,
-        "data_version": features.attrs.get("version_id"),
-        "model_version": model_version,
-        "split": split_dates(features, params["split"]).as_dict(),
-        "fingerprints": artifact_fingerprints(model, scaler),
+        "mae": mae(actual, forecast),
+        "rmse": rmse(actual, forecast),
+        "mape": mape(actual, forecast),
+        "directional_accuracy": directional_accuracy(origin, actual, forecast),
     }
 
 
-# --- the report ------------------------------------------------------------------------------
+def _ratio(numerator: float, denominator: float) -> float | None:
+    """Undefined (a flat test period): None, never NaN, which is not JSON and which
+    PostgreSQL's JSON type rejects."""
+    return numerator / denominator if denominator > 0 else None
 
 
-def _step_metrics(result: SplitOrigins, bands: Forecast, k: int) -> dict[str, Any]:
+def _step_metrics(result: SplitOrigins, bands: Forecast, k: int, mu: float) -> dict[str, Any]:
     valid, origin, actual = result.step(k)
-    lstm = bands.close[valid, k - 1]
+    model = bands.close[valid, k - 1]
     naive = naive_forecast(result.histories[valid], k)[:, k - 1]
+    drift = drift_forecast(result.histories[valid], k, mu)[:, k - 1]
     lower, upper = bands.lower[valid, k - 1], bands.upper[valid, k - 1]
-    lstm_mae, naive_mae = mae(actual, lstm), mae(actual, naive)
+    lstm_metrics = _point_metrics(origin, actual, model)
+    naive_metrics = _point_metrics(origin, actual, naive)
+    del naive_metrics["directional_accuracy"]  # zero by construction (no move forecast)
+    drift_metrics = _point_metrics(origin, actual, drift)
+    drift_metrics["mae_ratio"] = _ratio(drift_metrics["mae"], naive_metrics["mae"])
     return {
         "n": int(valid.sum()),
-        "lstm": {
-            "mae": lstm_mae,
-            "rmse": rmse(actual, lstm),
-            "mape": mape(actual, lstm),
-            "directional_accuracy": directional_accuracy(origin, actual, lstm),
-        },
-        "naive": {
-            "mae": naive_mae,
-            "rmse": rmse(actual, naive),
-            "mape": mape(actual, naive),
-        },
-        # Undefined (a flat test period): None, never NaN, which is not JSON and which
-        # PostgreSQL's JSON type rejects.
-        "mae_ratio": lstm_mae / naive_mae if naive_mae > 0 else None,
+        "lstm": lstm_metrics,
+        "naive": naive_metrics,
+        "drift": drift_metrics,
+        "mae_ratio": _ratio(lstm_metrics["mae"], naive_metrics["mae"]),
+        "mae_ratio_drift": _ratio(lstm_metrics["mae"], drift_metrics["mae"]),
         "interval": {
             "level": None,  # filled by the caller
             "coverage": coverage(actual, lower, upper),
@@ -293,6 +102,7 @@ def evaluate_model(
             f"{calibration['split']}: evaluate with the training's split parameters"
         )
     per_ticker = split_origins(features, split, "test", forecaster.window)
+    mu = drift_rate(features, split)
     short = sorted(set(ticker_series(features)) - set(per_ticker))
     if short:
         raise InputError(
@@ -319,20 +129,26 @@ def evaluate_model(
             "test_end": str(pd.Timestamp(result.dates[-1]).date()),
         }
         for k in steps:
-            metrics = _step_metrics(result, bands, k)
+            metrics = _step_metrics(result, bands, k, mu)
             metrics["interval"]["level"] = forecaster.interval_level
             entry[f"h{k}"] = metrics
         tickers[ticker] = entry
         figure = Figure(figsize=(10, 4), layout="constrained")
         for target in (figure.subplots(), axes):
             draw_backtest(target, ticker, result, bands, plot_step, forecaster.interval_level)
-        figures[f"{_file_safe(ticker)}.png"] = figure
+        figures[f"{file_safe(ticker)}.png"] = figure
     report = {
         "model_version": model_version,
         "data_version": calibration.get("data_version"),
         "evaluated_data_version": features.attrs.get("version_id"),
         "split": cutoffs.as_dict(),
         "baseline": "naive: close[t+k] forecast = close[t]",
+        "baselines": {
+            "naive": "close[t+k] = close[t]",
+            "drift": "close[t+k] = close[t] * exp(k * mu), mu the mean daily log return of the "
+            "training rows pooled over tickers",
+        },
+        "drift_mu": mu,
         "units": "price (mae, rmse, interval width); percent (mape); share (accuracy, coverage)",
         "report_steps": steps,
         "interval_level": forecaster.interval_level,
@@ -377,37 +193,14 @@ def model_version_record(
         "model_version": report["model_version"],
         "trained_at": training_history.get("trained_at"),
         "data_version_id": calibration.get("data_version"),
-        "parameters": dict(parameters),
+        # Which architecture is served: the model card reads it from here.
+        "parameters": {
+            **parameters,
+            "model_type": training_history.get("model_type", parameters.get("model_type", "lstm")),
+        },
         "metrics": {
             "split": report["split"],
             "tickers": report["tickers"],
             "summary": report["summary"],
         },
     }
-
-
-# --- plots -----------------------------------------------------------------------------------
-
-
-def _file_safe(ticker: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in ticker).strip("_") or "ticker"
-
-
-def draw_backtest(
-    axes: Any, ticker: str, result: SplitOrigins, bands: Forecast, step: int, level: float
-) -> None:
-    """Actual closes, the step-`step` forecast and its interval band over the test period."""
-    valid, _, actual = result.step(step)
-    dates = result.dates[result.origins[valid] + step]  # plotted at the target's date
-    axes.fill_between(
-        dates,
-        bands.lower[valid, step - 1],
-        bands.upper[valid, step - 1],
-        alpha=0.25,
-        label=f"{level:.0%} interval",
-    )
-    axes.plot(dates, actual, color="black", linewidth=1, label="actual close")
-    axes.plot(dates, bands.close[valid, step - 1], linewidth=1, label=f"LSTM, {step}-day ahead")
-    axes.set_title(f"{ticker}: test period, {step}-day-ahead forecast")
-    axes.set_ylabel("close")
-    axes.legend(loc="upper left", fontsize="small")

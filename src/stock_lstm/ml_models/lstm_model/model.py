@@ -8,10 +8,9 @@ as far as the training loss rewards, and early stopping on validation decides ho
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 import keras
+
+from stock_lstm.ml_models.network import compile_forecaster
 
 
 def build_model(
@@ -42,41 +41,13 @@ def build_model(
             dropout=dropout,
             name=f"lstm_{depth + 1}",
         )(hidden)
-    outputs = keras.layers.Dense(
+    return compile_forecaster(
+        inputs,
+        hidden,
         max_horizon,
-        kernel_initializer="zeros",
-        bias_initializer="zeros",
-        name="scaled_cumulative_log_returns",
-    )(hidden)
-    model = keras.Model(inputs, outputs, name="lstm_forecaster")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm),
-        loss=_loss(loss, huber_delta),
-        metrics=["mae"],
-    )
-    return model
-
-
-def _loss(name: str, huber_delta: float) -> keras.losses.Loss:
-    if name == "huber":
-        return keras.losses.Huber(delta=huber_delta)
-    if name == "mae":
-        return keras.losses.MeanAbsoluteError()
-    if name == "mse":
-        return keras.losses.MeanSquaredError()
-    raise ValueError(f"unknown loss {name!r}: use 'huber', 'mae' or 'mse'")
-
-
-def build_from_params(params: Mapping[str, Any]) -> keras.Model:
-    """`build_model` from the `training.model` parameters block."""
-    return build_model(
-        int(params["window"]),
-        int(params["max_horizon"]),
-        units=int(params.get("units", 32)),
-        layers=int(params.get("layers", 1)),
-        dropout=float(params.get("dropout", 0.0)),
-        learning_rate=float(params.get("learning_rate", 1e-3)),
-        loss=str(params.get("loss", "huber")),
-        huber_delta=float(params.get("huber_delta", 1.0)),
-        clipnorm=params.get("clipnorm", 1.0),
+        name="lstm_forecaster",
+        learning_rate=learning_rate,
+        loss=loss,
+        huber_delta=huber_delta,
+        clipnorm=clipnorm,
     )

@@ -141,6 +141,10 @@ class SplitDates:
         }
 
 
+# Split fractions (train/validation/test shares of the common period) or explicit cut-offs.
+SplitSpec = Mapping[str, float] | SplitDates
+
+
 def _check_fractions(fractions: Mapping[str, float]) -> list[float]:
     shares = [float(fractions[name]) for name in SPLITS]
     if any(s <= 0 for s in shares) or not np.isclose(sum(shares), 1.0):
@@ -156,8 +160,10 @@ def ticker_dates(features: pd.DataFrame) -> dict[str, np.ndarray]:
     return {t: s.dates for t, s in ticker_series(features).items()}
 
 
-def split_dates(features: pd.DataFrame, fractions: Mapping[str, float]) -> SplitDates:
+def split_dates(features: pd.DataFrame, fractions: SplitSpec) -> SplitDates:
     """The cut-offs: the train and train+validation quantiles of the tickers' COMMON period.
+
+    Cut-offs given as `SplitDates` (a walk-forward fold's) are used as they are.
 
     The common period is the intersection of the tickers' date ranges; its trading dates (any
     ticker's) are counted, and the cut-offs are the dates at positions round(n * 0.70) and
@@ -165,6 +171,8 @@ def split_dates(features: pd.DataFrame, fractions: Mapping[str, float]) -> Split
     per-ticker row split. Every training row then precedes every validation and test row of
     every ticker, and every validation row precedes every test row.
     """
+    if isinstance(fractions, SplitDates):
+        return fractions
     shares = _check_fractions(fractions)
     by_ticker = ticker_dates(features)
     if not by_ticker:
@@ -234,7 +242,7 @@ def ticker_series(features: pd.DataFrame) -> dict[str, TickerSeries]:
     }
 
 
-def assign_splits(features: pd.DataFrame, fractions: Mapping[str, float]) -> pd.DataFrame:
+def assign_splits(features: pd.DataFrame, fractions: SplitSpec) -> pd.DataFrame:
     """The features frame sorted by (ticker, date) with a `split` column (shared cut-offs)."""
     cutoffs = split_dates(features, fractions)
     ordered = features.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
@@ -251,7 +259,7 @@ def assign_splits(features: pd.DataFrame, fractions: Mapping[str, float]) -> pd.
 # --- scaling ---------------------------------------------------------------------------------
 
 
-def fit_scaler(features: pd.DataFrame, fractions: Mapping[str, float]) -> StandardScaler:
+def fit_scaler(features: pd.DataFrame, fractions: SplitSpec) -> StandardScaler:
     """A StandardScaler of log returns fitted on the TRAINING rows of every ticker only.
 
     Validation and test rows never touch it: their statistics would leak the future.
@@ -324,7 +332,7 @@ class WindowSet:
 def build_windows(
     features: pd.DataFrame,
     scaler: StandardScaler,
-    fractions: Mapping[str, float],
+    fractions: SplitSpec,
     split: str,
     window: int,
     max_horizon: int,

@@ -1,4 +1,5 @@
-"""Evaluation: the LSTM against the naive forecast on the test split; model_versions row."""
+"""Evaluation: the trained network against the naive and drift forecasts on the test split;
+model_versions row."""
 
 from stock_lstm.pipelines.evaluation.pipeline import create_pipeline
 

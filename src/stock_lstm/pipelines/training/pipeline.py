@@ -1,5 +1,8 @@
 """training: features -> scaler (train rows only) -> lstm_model -> interval_calibration.
 
+`training.model_type` (lstm | gru) chooses the architecture; the catalog entry stays
+`lstm_model` whatever the type (stored versions keep loading), and the history records it.
+
 The calibration is computed here because validation is a training-time split; evaluation
 only reads it and applies it to test. `model_save_version` is this run's Kedro save version:
 the history and the calibration record it, so evaluation knows which version it evaluates.
@@ -11,9 +14,9 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from stock_lstm.ml_models.lstm_model.evaluate import calibrate_intervals
+from stock_lstm.ml_models.keras_training import train_model
+from stock_lstm.ml_models.lstm_model.calibration import calibrate_intervals
 from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler
-from stock_lstm.ml_models.lstm_model.train import train_lstm
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -27,10 +30,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 namespace="training",
             ),
             node(
-                train_lstm,
+                train_model,
                 inputs=["features", "scaler", "params:training", "model_save_version"],
                 outputs=["lstm_model", "training_history"],
-                name="train_lstm",
+                name="train_model",
                 namespace="training",
             ),
             node(

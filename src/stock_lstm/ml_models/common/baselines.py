@@ -1,0 +1,185 @@
+"""The standard baselines every model is measured against, with 90% intervals of their own.
+
+- naive: close[t+k] = close[t] (a random walk's best forecast);
+- drift: close[t+k] = close[t] * exp(k * mu), mu the mean daily log return of the training rows
+  pooled over tickers: one constant, no learning;
+- garch: a constant-mean GARCH(1,1) per ticker from `arch` (Sheppard's well-kept library),
+  point forecast close[t] * exp(k * mu_ticker) and Gaussian intervals from the model's own
+  k-step variance forecast. It is the classical model of daily returns' volatility clustering,
+  so it tests the one thing a price-level model cannot beat naive on: the width of the bands.
+  (statsforecast's ETS/ARIMA would fit the levels and pull in numba's compile time for a
+  point forecast no better than naive on daily closes.)
+
+Naive and drift get volatility-scaled split-conformal bands calibrated on the validation tail,
+exactly like the neural models (intervals.py), so interval quality is compared, not only point
+error. Every fit sees only rows before the test period; none imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from arch import arch_model
+from scipy.stats import norm
+
+from stock_lstm.common.errors import InputError
+from stock_lstm.ml_models.common.intervals import (
+    Bands,
+    CalibrationSample,
+    calibrate_quantiles,
+    volatility_bands,
+)
+from stock_lstm.ml_models.common.origins import SplitOrigins, split_origins
+from stock_lstm.ml_models.lstm_model.preprocess import (
+    SplitSpec,
+    assign_splits,
+    log_returns,
+    recent_volatility,
+)
+
+PointForecast = Callable[[np.ndarray, int], np.ndarray]  # histories (n, m), horizon -> (n, horizon)
+
+
+def naive_forecast(history: np.ndarray, horizon: int) -> np.ndarray:
+    """Tomorrow's close = today's close, for every step: (n, horizon) from histories (n, m)."""
+    history = np.atleast_2d(history)
+    return np.repeat(history[:, -1:], horizon, axis=1)
+
+
+def drift_rate(features: pd.DataFrame, fractions: SplitSpec) -> float:
+    """mu: the mean daily log return of the TRAINING rows, pooled over every ticker."""
+    split = assign_splits(features, fractions)
+    train = split.loc[split["split"] == "train", "log_return"].to_numpy(dtype="float64")
+    train = train[np.isfinite(train)]
+    if train.size == 0:
+        raise InputError("no training log returns to estimate the drift from")
+    return float(train.mean())
+
+
+def drift_forecast(history: np.ndarray, horizon: int, mu: float) -> np.ndarray:
+    """close[t] * exp(k * mu) for k = 1..horizon: (n, horizon) from histories (n, m)."""
+    history = np.atleast_2d(history)
+    steps = np.arange(1, horizon + 1, dtype="float64")
+    return history[:, -1:] * np.exp(mu * steps)[np.newaxis, :]
+
+
+@dataclass(frozen=True)
+class ConformalBaseline:
+    """A point rule with volatility-scaled split-conformal bands (intervals.py)."""
+
+    name: str
+    point: PointForecast
+    quantiles: np.ndarray  # (max_horizon,)
+    vol_window: int
+
+    def forecast(self, ticker: str, period: SplitOrigins) -> Bands:
+        close = self.point(period.histories, len(self.quantiles))
+        sigma = recent_volatility(log_returns(period.histories), self.vol_window)
+        return volatility_bands(close, self.quantiles, sigma)
+
+
+def fit_conformal_baseline(
+    name: str,
+    point: PointForecast,
+    features: pd.DataFrame,
+    fractions: SplitSpec,
+    params: Mapping[str, Any],
+) -> ConformalBaseline:
+    """Calibrate `point`'s bands on the validation origins (params: window, max_horizon, level,
+    vol_window)."""
+    window, horizon = int(params["window"]), int(params["max_horizon"])
+    vol_window = min(int(params["vol_window"]), window)
+    samples = []
+    for period in split_origins(features, fractions, "validation", window).values():
+        samples.append(
+            CalibrationSample(
+                points=point(period.histories, horizon),
+                sigmas=recent_volatility(log_returns(period.histories), vol_window),
+                targets=[period.step(k)[::2] for k in range(1, horizon + 1)],
+            )
+        )
+    quantiles, _ = calibrate_quantiles(samples, float(params["level"]), horizon)
+    return ConformalBaseline(name, point, np.asarray(quantiles), vol_window)
+
+
+def fit_naive(
+    features: pd.DataFrame, fractions: SplitSpec, params: Mapping[str, Any]
+) -> ConformalBaseline:
+    return fit_conformal_baseline("naive", naive_forecast, features, fractions, params)
+
+
+def fit_drift(
+    features: pd.DataFrame, fractions: SplitSpec, params: Mapping[str, Any]
+) -> ConformalBaseline:
+    mu = drift_rate(features, fractions)
+
+    def point(history: np.ndarray, horizon: int) -> np.ndarray:
+        return drift_forecast(history, horizon, mu)
+
+    return fit_conformal_baseline("drift", point, features, fractions, params)
+
+
+# --- GARCH(1,1), arch ----------------------------------------------------------------------
+
+PERCENT = 100.0  # arch's optimiser is tuned for returns in percent
+
+
+@dataclass(frozen=True)
+class GarchBaseline:
+    """Per ticker, GARCH(1,1) parameters fitted on the rows before the test period; forecasts
+    filter the variance through each origin with those parameters fixed (past data only)."""
+
+    parameters: dict[str, np.ndarray]
+    max_horizon: int
+    level: float
+
+    def forecast(self, ticker: str, period: SplitOrigins) -> Bands:
+        if ticker not in self.parameters:
+            raise InputError(f"garch baseline: no parameters fitted for ticker {ticker!r}")
+        params = self.parameters[ticker]
+        returns = pd.Series(PERCENT * log_returns(period.closes))  # label i = return into row i+1
+        fixed = arch_model(returns, mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
+        result = fixed.fix(params)
+        first = int(period.origins[0]) - 1
+        variance = result.forecast(
+            horizon=self.max_horizon, start=first, reindex=False, method="analytic"
+        ).variance.to_numpy()
+        rows = period.origins - 1 - first
+        cumulative_sd = np.sqrt(np.cumsum(variance[rows], axis=1)) / PERCENT
+        mu = float(params[0]) / PERCENT
+        steps = np.arange(1, self.max_horizon + 1, dtype="float64")
+        close = period.closes[period.origins][:, np.newaxis] * np.exp(mu * steps)
+        z = float(norm.ppf(0.5 + self.level / 2.0))
+        spread = np.exp(z * cumulative_sd)
+        return Bands(close=close, lower=close / spread, upper=close * spread)
+
+
+def fit_garch(
+    features: pd.DataFrame, fractions: SplitSpec, params: Mapping[str, Any]
+) -> GarchBaseline:
+    """Fit on every row before the test period (train and validation: GARCH needs neither
+    early stopping nor conformal calibration)."""
+    split = assign_splits(features, fractions)
+    fitted = {}
+    for ticker, rows in split[split["split"] != "test"].groupby("ticker", sort=True):
+        returns = rows["log_return"].to_numpy(dtype="float64")
+        returns = returns[np.isfinite(returns)]
+        if returns.size < 100:
+            raise InputError(
+                f"garch baseline: ticker {ticker!r} has {returns.size} returns before the test "
+                "period, too few to fit GARCH(1,1) (need 100)"
+            )
+        model = arch_model(PERCENT * returns, mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence chatter; the fit is still usable
+            result = model.fit(disp="off", show_warning=False)
+        fitted[str(ticker)] = result.params.to_numpy()
+    return GarchBaseline(fitted, int(params["max_horizon"]), float(params["level"]))
+
+
+BASELINES = {"naive": fit_naive, "drift": fit_drift, "garch": fit_garch}

@@ -1,0 +1,196 @@
+"""Fit a Keras forecaster (LSTM or GRU, `training.model_type`) on training windows, with early
+stopping on validation windows; and the same fit as a walk-forward fold model for the backtest.
+
+Nothing of validation or test touches fitting: the scaler comes from training rows only
+(preprocess.fit_scaler), validation only decides when to stop and which weights to keep, and
+the test split is left for evaluation. Seeded and deterministic: two runs give the same model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from stock_lstm.common.errors import InputError
+from stock_lstm.ml_models.common.intervals import Bands
+from stock_lstm.ml_models.common.origins import SplitOrigins
+from stock_lstm.ml_models.gru_model import model as gru
+from stock_lstm.ml_models.lstm_model import model as lstm
+from stock_lstm.ml_models.lstm_model.calibration import calibrate_intervals
+from stock_lstm.ml_models.lstm_model.predict import Forecaster
+from stock_lstm.ml_models.lstm_model.preprocess import (
+    SplitDates,
+    build_windows,
+    fit_scaler,
+    split_dates,
+)
+from stock_lstm.ml_models.network import build_from_params
+
+logger = logging.getLogger(__name__)
+
+# `training.model_type` -> the architecture's builder; every one has the Forecaster's contract.
+ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
+    "lstm": lstm.build_model,
+    "gru": gru.build_model,
+}
+
+
+def build_network(model_type: str, model_params: Mapping[str, Any]) -> keras.Model:
+    """The compiled, untrained network of `model_type` (raises InputError naming the choices)."""
+    if model_type not in ARCHITECTURES:
+        raise InputError(
+            f"training.model_type {model_type!r} is unknown: use one of "
+            f"{', '.join(sorted(ARCHITECTURES))}"
+        )
+    return build_from_params(ARCHITECTURES[model_type], model_params)
+
+
+def make_deterministic(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and force deterministic ops: same data, same model."""
+    keras.utils.set_random_seed(int(seed))
+    tf.config.experimental.enable_op_determinism()
+
+
+def train_model(
+    features: pd.DataFrame,
+    scaler: Any,
+    params: Mapping[str, Any],
+    model_version: str | None = None,
+) -> tuple[keras.Model, dict[str, Any]]:
+    """Train on the training windows; keep the weights with the best validation loss.
+
+    The untrained model is the naive forecast (model.py), so "epoch 0" is a candidate too:
+    when no epoch beats it on validation, the naive weights are kept, and the history says so.
+    Returns the model and a JSON-able history (losses per epoch, timings, window counts, the
+    split's cut-off dates and the run's model version, i.e. its Kedro save version).
+    """
+    model_params, fit = params["model"], params["fit"]
+    window, max_horizon = int(model_params["window"]), int(model_params["max_horizon"])
+    make_deterministic(int(fit["seed"]))
+    train = build_windows(features, scaler, params["split"], "train", window, max_horizon)
+    validation = build_windows(features, scaler, params["split"], "validation", window, max_horizon)
+    model_type = str(params.get("model_type", "lstm"))
+    model = build_network(model_type, model_params)
+    batch_size = int(fit["batch_size"])
+    initial_weights = model.get_weights()
+    initial_val_loss = float(
+        model.evaluate(validation.x, validation.y, batch_size=batch_size, verbose=0)[0]
+    )
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss",
+        patience=int(fit["patience"]),
+        min_delta=float(fit.get("min_delta", 0.0)),
+        restore_best_weights=True,
+    )
+    started = time.perf_counter()
+    fitted = model.fit(
+        train.x,
+        train.y,
+        validation_data=(validation.x, validation.y),
+        epochs=int(fit["epochs"]),
+        batch_size=batch_size,
+        shuffle=True,
+        callbacks=[stopper],
+        verbose=int(fit.get("verbose", 0)),
+    )
+    seconds = time.perf_counter() - started
+    val_losses = [float(v) for v in fitted.history["val_loss"]]
+    best_epoch = int(np.argmin(val_losses)) + 1
+    kept_naive = min(val_losses) >= initial_val_loss
+    if kept_naive:
+        model.set_weights(initial_weights)
+        best_epoch = 0
+    epochs_run = len(val_losses)
+    shrinkage = (
+        shrink_toward_naive(model, validation.x, validation.y, batch_size)
+        if fit.get("shrink_to_naive", False)
+        else None
+    )
+    logger.info(
+        "%s: trained %d epoch(s) in %.1f s (%.2f s/epoch) on %d windows; best epoch %d "
+        "(validation loss %.5f, naive %.5f)",
+        model_type,
+        epochs_run,
+        seconds,
+        seconds / max(epochs_run, 1),
+        len(train.x),
+        best_epoch,
+        min(val_losses + [initial_val_loss]),
+        initial_val_loss,
+    )
+    history = {
+        "trained_at": datetime.now(UTC).isoformat(),
+        "model_type": model_type,
+        "loss": [float(v) for v in fitted.history["loss"]],
+        "val_loss": val_losses,
+        "initial_val_loss": initial_val_loss,
+        "best_epoch": best_epoch,
+        "kept_naive_weights": kept_naive,
+        "shrinkage": shrinkage,
+        "epochs_run": epochs_run,
+        "seconds": round(seconds, 3),
+        "seconds_per_epoch": round(seconds / max(epochs_run, 1), 3),
+        "n_train_windows": len(train.x),
+        "n_validation_windows": len(validation.x),
+        "data_version": features.attrs.get("version_id"),
+        "model_version": model_version,
+        "split": split_dates(features, params["split"]).as_dict(),
+    }
+    return model, history
+
+
+SHRINK_GRID = np.linspace(0.0, 1.0, 21)
+
+
+def shrink_toward_naive(
+    model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int
+) -> list[float]:
+    """Per step k, the factor a_k in [0, 1] (steps of 0.05) minimising the VALIDATION MAE of
+    a_k * output_k, folded into the linear head (its column k and bias k times a_k).
+
+    Zero output is the naive forecast, so a_k blends the network with naive where validation
+    says the network's move is worth only part of its size (a_k = 0: naive at that step). The
+    per-step version of keeping the naive weights when no epoch beats them; validation only.
+    """
+    output = model.predict(x, batch_size=batch_size, verbose=0).astype("float64")
+    errors = np.stack([np.abs(a * output - y).mean(axis=0) for a in SHRINK_GRID])  # (grid, H)
+    factors = SHRINK_GRID[np.argmin(errors, axis=0)]
+    head = model.layers[-1]
+    kernel, bias = head.get_weights()
+    head.set_weights([kernel * factors.astype(kernel.dtype), bias * factors.astype(bias.dtype)])
+    return [float(a) for a in factors]
+
+
+# --- the same fit as a walk-forward fold model (backtest) ------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkFoldModel:
+    """A network fitted for one fold, forecasting through the serving path (Forecaster)."""
+
+    forecaster: Forecaster
+
+    def forecast(self, ticker: str, period: SplitOrigins) -> Bands:
+        found = self.forecaster.forecast_batch(period.histories)
+        return Bands(close=found.close, lower=found.lower, upper=found.upper)
+
+
+def fit_network(
+    model_type: str, params: Mapping[str, Any], features: pd.DataFrame, cutoffs: SplitDates
+) -> NetworkFoldModel:
+    """What `kedro run` does (scaler on training rows, fit with early stopping, conformal
+    calibration on validation) on one fold's cut-offs; `params` is the `training` block."""
+    fold_params = {**params, "model_type": model_type, "split": cutoffs}
+    scaler = fit_scaler(features, cutoffs)
+    model, _ = train_model(features, scaler, fold_params)
+    calibration = calibrate_intervals(model, scaler, features, fold_params)
+    return NetworkFoldModel(Forecaster(model, scaler, calibration))

@@ -1,0 +1,63 @@
+"""Interval calibration of a trained network, run by training (where validation lives).
+
+Any model of the Forecaster's contract (the LSTM, the GRU) is calibrated here: its validation
+forecasts and recent volatilities go to the shared split-conformal routine (common/intervals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from stock_lstm.ml_models.common.intervals import CalibrationSample, calibrate_quantiles
+from stock_lstm.ml_models.common.origins import split_origins
+from stock_lstm.ml_models.lstm_model.predict import Forecaster
+from stock_lstm.ml_models.lstm_model.preprocess import split_dates
+from stock_lstm.ml_models.lstm_model.provenance import artifact_fingerprints
+
+
+def calibrate_intervals(
+    model: Any,
+    scaler: Any,
+    features: pd.DataFrame,
+    params: Mapping[str, Any],
+    model_version: str | None = None,
+) -> dict[str, Any]:
+    """Split-conformal quantiles per step from VALIDATION residuals, pooled over tickers.
+
+    Score = |log(actual / forecast)| / sigma, sigma the history's recent volatility; the
+    interval is forecast * exp(±q_k * sigma). Scaling by sigma lets one calibration serve calm
+    and volatile periods and every ticker. Also records the run's model version (the save
+    version of every training artifact), the split's cut-off dates and the fingerprints of
+    the model and scaler, so evaluation can prove it evaluates one consistent set.
+    """
+    intervals = params["intervals"]
+    level = float(intervals["level"])
+    vol_window = int(intervals["vol_window"])
+    forecaster = Forecaster(model, scaler, {"level": level, "vol_window": vol_window})
+    samples = [
+        CalibrationSample(
+            points=forecaster.point_batch(period.histories),
+            sigmas=forecaster.volatility(period.histories),
+            targets=[period.step(k)[::2] for k in range(1, forecaster.max_horizon + 1)],
+        )
+        for period in split_origins(
+            features, params["split"], "validation", forecaster.window
+        ).values()
+    ]
+    quantiles, counts = calibrate_quantiles(samples, level, forecaster.max_horizon)
+    return {
+        "method": "split conformal, |log(actual/forecast)| / recent volatility",
+        "level": level,
+        "vol_window": vol_window,
+        "window": forecaster.window,
+        "max_horizon": forecaster.max_horizon,
+        "quantiles": quantiles,
+        "n_calibration": counts,
+        "data_version": features.attrs.get("version_id"),
+        "model_version": model_version,
+        "split": split_dates(features, params["split"]).as_dict(),
+        "fingerprints": artifact_fingerprints(model, scaler),
+    }

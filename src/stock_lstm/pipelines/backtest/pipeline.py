@@ -1,0 +1,46 @@
+"""backtest: features -> walk-forward report (backtest.json, also versioned), leaderboard table,
+per-fold ratio plot. Registered, but not in `__default__`: run it with `make backtest` or
+`kedro run --pipelines backtest`."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline, node
+
+from stock_lstm.ml_models.common.plots import plot_fold_ratios
+from stock_lstm.ml_models.common.walk_forward import leaderboard_table
+from stock_lstm.pipelines.backtest.nodes import archive_report, run_backtest
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                run_backtest,
+                inputs=["features", "params:backtest", "params:training"],
+                outputs="backtest_report",
+                name="run_backtest",
+                namespace="backtest",
+            ),
+            node(
+                archive_report,
+                inputs="backtest_report",
+                outputs="backtest_report_versioned",
+                name="archive_backtest_report",
+                namespace="backtest",
+            ),
+            node(
+                leaderboard_table,
+                inputs="backtest_report",
+                outputs="backtest_leaderboard",
+                name="tabulate_leaderboard",
+                namespace="backtest",
+            ),
+            node(
+                plot_fold_ratios,
+                inputs="backtest_report",
+                outputs="backtest_fold_ratios",
+                name="plot_fold_ratios",
+                namespace="backtest",
+            ),
+        ]
+    )

@@ -1,0 +1,70 @@
+"""The backtest pipeline end to end on the test environment: a tiny 2-fold walk-forward of every
+model writes the report, its versioned copy, the leaderboard table and the per-fold plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.slow
+
+MODELS = {"lstm", "gru", "naive", "drift", "garch"}
+
+
+def test_backtest_is_registered_but_not_in_the_default_run() -> None:
+    bootstrap_project(PROJECT_ROOT)
+    from kedro.framework.project import pipelines
+
+    assert "backtest" in pipelines
+    default_nodes = {n.name for n in pipelines["__default__"].nodes}
+    assert not default_nodes & {n.name for n in pipelines["backtest"].nodes}
+
+
+def test_tiny_backtest_writes_every_output(project_copy: Path) -> None:
+    bootstrap_project(project_copy)
+    with KedroSession.create(project_path=project_copy, env="test") as session:
+        session.run(pipeline_names=["ingestion", "cleaning", "feature_engineering", "backtest"])
+
+    reporting = project_copy / "data" / "08_reporting"
+    report = json.loads((reporting / "backtest.json").read_text())
+    assert len(report["folds"]) == 2
+    first, second = report["folds"]
+    assert first["test_start"] <= first["test_end"] < second["test_start"] <= second["test_end"]
+    assert first["origin"] < first["test_start"] and second["test_end"] == "2013-03-01"
+    assert set(report["models"]) == MODELS and report["served_model_type"] == "lstm"
+    tickers = {"^GSPC", "GOOG", "MSFT"}
+    for name, model in report["models"].items():
+        assert set(model["tickers"]) == tickers
+        for ticker in tickers:
+            for k in (1, 5):
+                entry = model["tickers"][ticker][f"h{k}"]
+                assert len(entry["mae_ratio"]["folds"]) == 2
+                assert entry["mae_ratio"]["mean"] > 0 and entry["mae_ratio"]["std"] is not None
+                assert 0 <= entry["interval"]["coverage"]["mean"] <= 1
+                assert (
+                    entry["interval"]["winkler"]["mean"] >= entry["interval"]["mean_width"]["mean"]
+                )
+                for metric in ("mae", "rmse", "mape", "directional_accuracy"):
+                    assert entry[metric]["mean"] is not None
+                if name == "naive":
+                    assert entry["mae_ratio"]["folds"] == [1.0, 1.0]
+    for ticker in tickers:
+        ranked = report["leaderboard"][ticker]["h1"]
+        assert [r["rank"] for r in ranked] == [1, 2, 3, 4, 5]
+        assert {r["model"] for r in ranked} == MODELS
+        means = [r["mae_ratio"]["mean"] for r in ranked]
+        assert means == sorted(means)
+
+    versions = list((reporting / "backtest_versions" / "backtest.json").iterdir())
+    assert len(versions) == 1
+    assert json.loads((versions[0] / "backtest.json").read_text()) == report
+    table = pd.read_csv(reporting / "backtest_leaderboard.csv")
+    assert len(table) == 3 * 2 * 5 and set(table["model"]) == MODELS
+    assert (reporting / "backtest_fold_ratios.png").stat().st_size > 0
