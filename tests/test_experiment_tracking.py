@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+import click
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -95,6 +96,7 @@ def test_a_training_run_logs_one_mlflow_run(trained_project: TrainedProject, tmp
     )
 
     assert run.info.status == "FINISHED"
+    assert mlflow.active_run() is None  # ended: a later session cannot log into it
     assert row.mlflow_run_id == run.info.run_id
     assert run.data.tags["model_version"] == row.model_version
     # the store is the project copy's, never the real project's
@@ -160,3 +162,23 @@ def test_runs_that_train_nothing_open_no_tracking_store(project_copy: Path) -> N
 
     assert crud.latest_version("clean") is not None
     assert not (project_copy / "data" / "mlflow").exists()
+
+
+def test_kedro_mlflow_commands_find_the_project_store(
+    trained_project: TrainedProject, monkeypatch
+) -> None:
+    """`kedro mlflow ui` reads the store from the configuration kedro-mlflow puts on the
+    context; other sessions (the API's) never set MLflow up."""
+    root = trained_project.root
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(root))
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root, env="test") as session:
+        assert not hasattr(session.load_context(), "mlflow")
+
+    kedro = click.Context(click.Group("kedro"), info_name="kedro")
+    group = click.Context(click.Group("mlflow"), parent=kedro, info_name="mlflow")
+    with click.Context(click.Command("ui"), parent=group, info_name="ui"):
+        with KedroSession.create(project_path=root, env="test") as session:
+            context = session.load_context()
+    assert context.mlflow.server.mlflow_tracking_uri == mlflow_store(root)
+    assert context.mlflow.tracking.experiment.name == "stock_lstm"

@@ -94,6 +94,15 @@ def _command_path() -> str:
     return context.command_path if context is not None else ""
 
 
+def _end_run(run_id: str) -> None:
+    """kedro-mlflow reopens the run before every node, and MLflow stacks each reopening: end
+    them all, or the next session of this process (a test, a notebook) logs into this run."""
+    import mlflow
+
+    while (active := mlflow.active_run()) is not None and active.info.run_id == run_id:
+        mlflow.end_run()
+
+
 class ExperimentTrackingHooks:
     """One MLflow run per `kedro run` that trains: kedro-mlflow's hook, set up lazily, plus the
     project's data versions, report metrics, artifacts and the run id on `model_versions`."""
@@ -198,10 +207,13 @@ class ExperimentTrackingHooks:
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         if self._plugin is not None:  # ends the MLflow run
+            run_id = self._plugin.run_id
             self._plugin.after_pipeline_run(
                 run_params=run_params, pipeline=pipeline, catalog=catalog
             )
             self._plugin.run_id = None
+            if run_id is not None:
+                _end_run(run_id)
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline, catalog):

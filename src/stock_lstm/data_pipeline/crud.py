@@ -391,9 +391,11 @@ def record_model_version(
     metrics: dict[str, Any],
     model_sha256: str,
     scaler_sha256: str,
+    mlflow_run_id: str | None = None,
     url: str | None = None,
 ) -> ModelVersionInfo:
-    """Insert or update (re-evaluation) the row of one trained model version."""
+    """Insert or update (re-evaluation) the row of one trained model version; an update keeps
+    the row's MLflow run id unless one is given."""
     with session_scope(url) as session:
         row = session.scalars(
             select(ModelVersion).where(ModelVersion.model_version == model_version)
@@ -407,6 +409,8 @@ def record_model_version(
         row.metrics = metrics
         row.model_sha256 = model_sha256
         row.scaler_sha256 = scaler_sha256
+        if mlflow_run_id is not None:
+            row.mlflow_run_id = mlflow_run_id
         session.flush()
         return _model_info(row)
 
