@@ -139,14 +139,14 @@ class ExperimentTrackingHooks:
             self._start_plugin()
 
     @hook_impl
-    def after_catalog_created(self, catalog, save_version: str) -> None:
-        self._catalog = catalog
-        self._save_version = save_version
+    def after_catalog_created(self, save_version: str) -> None:
+        self._save_version = save_version  # every versioned artifact of the run is saved under it
 
     def _untracked(self, run_params: dict[str, Any]) -> bool:
         """True when every pipeline run is one mlflow.yml leaves untracked: then MLflow is not
         even set up (a new store costs seconds to create)."""
-        names = run_params.get("pipeline_names") or ["__default__"]
+        names = run_params.get("pipeline_names") or run_params.get("pipeline_name")
+        names = [names] if isinstance(names, str) else names or ["__default__"]
         loader = self._context.config_loader
         loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])
         try:
@@ -158,6 +158,7 @@ class ExperimentTrackingHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         self._logged_data = {}
+        self._catalog = catalog
         self._plugin = None
         if self._untracked(run_params) or not self._start_plugin():
             return
