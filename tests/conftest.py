@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -21,7 +22,9 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 # No test ever logs into the project's tracking store (data/mlflow) or a shared server named by
 # the developer's MLFLOW_TRACKING_URI: runs go to a throw-away store unless a fixture names one
 # inside its project copy.
-os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tempfile.mkdtemp(prefix='mlflow-')}/mlflow.db"
+_MLFLOW_FALLBACK_STORE = tempfile.mkdtemp(prefix="mlflow-")
+atexit.register(shutil.rmtree, _MLFLOW_FALLBACK_STORE, ignore_errors=True)
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_MLFLOW_FALLBACK_STORE}/mlflow.db"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
