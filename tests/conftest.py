@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +18,13 @@ from stock_lstm.data_pipeline.database import dispose_engines
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+# No test ever logs into the project's tracking store (data/mlflow) or a shared server named by
+# the developer's MLFLOW_TRACKING_URI: runs go to a throw-away store unless a fixture names one
+# inside its project copy.
+_MLFLOW_FALLBACK_STORE = tempfile.mkdtemp(prefix="mlflow-")
+atexit.register(shutil.rmtree, _MLFLOW_FALLBACK_STORE, ignore_errors=True)
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_MLFLOW_FALLBACK_STORE}/mlflow.db"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +72,11 @@ def database_url(request: pytest.FixtureRequest) -> str:
     )
 
 
+def mlflow_store(root: Path) -> str:
+    """The MLflow tracking store of a project copy (its artifacts go beside it)."""
+    return f"sqlite:///{root / 'data' / 'mlflow' / 'mlflow.db'}"
+
+
 def make_project_copy(root: Path) -> Path:
     """Copy the Kedro project's conf + bundled raw data to `root` (src is symlinked)."""
     root.mkdir(parents=True)
@@ -91,6 +105,7 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: st
     """A throw-away copy of the Kedro project (conf + bundled raw data) on a temporary database."""
     root = make_project_copy(tmp_path / "project")
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(root))
     monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
     monkeypatch.chdir(root)
     return root
@@ -113,6 +128,7 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traine
     url = f"sqlite:///{root / 'data' / 'trained.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", url)
+        patch.setenv("MLFLOW_TRACKING_URI", mlflow_store(root))
         patch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
         patch.chdir(root)
         bootstrap_project(root)
@@ -138,6 +154,8 @@ def kedro_env(root: Path, database_url: str, **extra: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": database_url,
         "STOCK_LSTM_PROJECT_ROOT": str(root),
+        "MLFLOW_TRACKING_URI": mlflow_store(root),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
         "KEDRO_ENV": "test",
         "KEDRO_DISABLE_TELEMETRY": "1",
         "TF_CPP_MIN_LOG_LEVEL": "2",

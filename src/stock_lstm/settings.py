@@ -2,16 +2,30 @@
 
 from kedro.config import OmegaConfigLoader
 
+from stock_lstm.common.settings import mlflow_artifact_location, mlflow_tracking_uri
+from stock_lstm.experiment_tracking import ExperimentTrackingHooks
 from stock_lstm.hooks import InputErrorHooks
 
 # Telemetry never runs here (the Makefile also exports KEDRO_DISABLE_TELEMETRY=1).
-DISABLE_HOOKS_FOR_PLUGINS = ("kedro-telemetry",)
+# kedro-mlflow's own hook would set MLflow up in every Kedro session, the API's too:
+# ExperimentTrackingHooks drives it only when a pipeline runs (or a `kedro mlflow` command).
+DISABLE_HOOKS_FOR_PLUGINS = (
+    "kedro-telemetry",
+    "kedro_mlflow",
+)  # names as their metadata spells them
 
 # Bad input data or parameters end a command-line run with a message, not a traceback.
-HOOKS = (InputErrorHooks(),)
+# Every `kedro run` that trains logs one MLflow run (conf/base/mlflow.yml).
+HOOKS = (InputErrorHooks(), ExperimentTrackingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # conf/base/mlflow.yml: the tracking store (MLFLOW_TRACKING_URI, else data/mlflow/) and,
+    # for a local store, where its artifacts go.
+    "custom_resolvers": {
+        "mlflow_tracking_uri": lambda: mlflow_tracking_uri(),
+        "mlflow_artifact_location": lambda: mlflow_artifact_location(mlflow_tracking_uri()),
+    },
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from stock_lstm.api.v1.main import create_app
 from stock_lstm.api.v1.observability import ACCESS_LOGGER
+from stock_lstm.data_pipeline import crud
 from tests.api.conftest import captured, settings_for
 
 
@@ -80,6 +82,24 @@ def test_model_shows_version_data_and_metrics_next_to_naive(served) -> None:
     assert body["serving"]["min_history"] == served.app.state.model.forecaster.min_history
     text = json.dumps(body["metrics"])
     assert "naive" in text and "lstm" in text
+    # the MLflow run that trained it; no link to a local store (`kedro mlflow ui` opens that)
+    record = crud.get_model_version(
+        body["model_version"], url=served.app.state.settings.database_url
+    )
+    assert body["mlflow_run_id"] == record.mlflow_run_id and len(body["mlflow_run_id"]) == 32
+    assert body["mlflow_run_url"] is None
+
+
+def test_model_card_links_to_the_run_on_a_tracking_server(served) -> None:
+    settings = served.app.state.settings
+    served.app.state.settings = dataclasses.replace(
+        settings, mlflow_tracking_uri="https://mlflow.example.org/"
+    )
+    try:
+        body = served.get("/api/v1/model").json()
+    finally:
+        served.app.state.settings = settings
+    assert body["mlflow_run_url"] == f"https://mlflow.example.org/#/runs/{body['mlflow_run_id']}"
 
 
 def _sample(metrics_text: str, name: str, **labels: str) -> float:

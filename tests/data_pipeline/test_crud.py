@@ -249,3 +249,28 @@ def test_simultaneous_saves_of_the_same_content_store_one_version(database_url, 
     assert errors == []
     assert sorted(r.created for r in results) == [False, True]
     assert len(crud.list_versions("raw", url=database_url)) == 2
+
+
+def test_a_model_version_links_to_the_mlflow_run_that_trained_it(database_url):
+    columns = {
+        c["name"]: c for c in inspect(get_engine(database_url)).get_columns("model_versions")
+    }
+    assert columns["mlflow_run_id"]["nullable"]  # migration 0004
+    version = "2026-01-01T00.00.00.000Z"
+    info = dict(
+        trained_at=datetime(2026, 1, 1, tzinfo=UTC),
+        data_version_id=None,
+        parameters={},
+        metrics={"mae": 1.0},
+        model_sha256="a" * 64,
+        scaler_sha256="b" * 64,
+    )
+    crud.record_model_version(model_version=version, url=database_url, **info)
+    assert crud.get_model_version(version, url=database_url).mlflow_run_id is None
+
+    crud.set_model_version_mlflow_run(version, "0123abcd", url=database_url)
+    crud.record_model_version(model_version=version, url=database_url, **info)  # re-evaluated
+
+    assert crud.get_model_version(version, url=database_url).mlflow_run_id == "0123abcd"
+    with pytest.raises(LookupError, match="no model_versions row for model version nope"):
+        crud.set_model_version_mlflow_run("nope", "0123abcd", url=database_url)

@@ -27,6 +27,31 @@ def default_database_url(root: Path | None = None) -> str:
     return f"sqlite:///{(root or project_root()) / 'data' / 'stock_lstm.db'}"
 
 
+def mlflow_tracking_uri(root: Path | None = None) -> str:
+    """Where training runs are logged: MLFLOW_TRACKING_URI (e.g. a shared http server), else a
+    local SQLite store at the ABSOLUTE path <project>/data/mlflow/mlflow.db (offline, no server)."""
+    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    if configured:
+        return configured
+    return f"sqlite:///{(root or project_root()) / 'data' / 'mlflow' / 'mlflow.db'}"
+
+
+def mlflow_artifact_location(tracking_uri: str) -> str | None:
+    """A local SQLite store keeps its runs' artifacts beside it (<store folder>/artifacts); any
+    other store (a server, a folder) decides for itself (None)."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix):
+        return None
+    return str(Path(tracking_uri.removeprefix(prefix)).resolve().parent / "artifacts")
+
+
+def mlflow_run_url(tracking_uri: str | None, run_id: str | None) -> str | None:
+    """A browser link to a run, when the tracking store is an MLflow server (http or https)."""
+    if not tracking_uri or not run_id or not tracking_uri.startswith(("http://", "https://")):
+        return None
+    return f"{tracking_uri.rstrip('/')}/#/runs/{run_id}"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -42,6 +67,8 @@ class Settings:
     # While the database is unreachable the model's artifacts cannot be checked against
     # model_versions, so no model is served; loading is retried this often (seconds).
     model_retry_s: float = 10.0
+    # The MLflow tracking store of training runs; the model card links to a run on a server.
+    mlflow_tracking_uri: str | None = None
 
 
 def get_settings() -> Settings:
@@ -58,4 +85,5 @@ def get_settings() -> Settings:
         log_level=os.environ.get("LOG_LEVEL", "INFO"),
         model_version=os.environ.get("MODEL_VERSION") or None,
         model_retry_s=float(os.environ.get("MODEL_RETRY_SECONDS", 10.0)),
+        mlflow_tracking_uri=mlflow_tracking_uri(root),
     )

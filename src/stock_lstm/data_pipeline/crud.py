@@ -371,6 +371,7 @@ class ModelVersionInfo:
     metrics: dict[str, Any]
     model_sha256: str
     scaler_sha256: str
+    mlflow_run_id: str | None = None
 
 
 def _model_info(row: ModelVersion) -> ModelVersionInfo:
@@ -382,6 +383,7 @@ def _model_info(row: ModelVersion) -> ModelVersionInfo:
         metrics=row.metrics,
         model_sha256=row.model_sha256,
         scaler_sha256=row.scaler_sha256,
+        mlflow_run_id=row.mlflow_run_id,
     )
 
 
@@ -394,9 +396,11 @@ def record_model_version(
     metrics: dict[str, Any],
     model_sha256: str,
     scaler_sha256: str,
+    mlflow_run_id: str | None = None,
     url: str | None = None,
 ) -> ModelVersionInfo:
-    """Insert or update (re-evaluation) the row of one trained model version."""
+    """Insert or update (re-evaluation) the row of one trained model version; an update keeps
+    the row's MLflow run id unless one is given."""
     with session_scope(url) as session:
         row = session.scalars(
             select(ModelVersion).where(ModelVersion.model_version == model_version)
@@ -410,8 +414,24 @@ def record_model_version(
         row.metrics = metrics
         row.model_sha256 = model_sha256
         row.scaler_sha256 = scaler_sha256
+        if mlflow_run_id is not None:
+            row.mlflow_run_id = mlflow_run_id
         session.flush()
         return _model_info(row)
+
+
+def set_model_version_mlflow_run(
+    model_version: str, mlflow_run_id: str, url: str | None = None
+) -> None:
+    """Link a recorded model version to the MLflow run that trained it."""
+    with session_scope(url) as session:
+        updated = session.execute(
+            update(ModelVersion)
+            .where(ModelVersion.model_version == model_version)
+            .values(mlflow_run_id=mlflow_run_id)
+        )
+        if updated.rowcount == 0:
+            raise LookupError(f"no model_versions row for model version {model_version}")
 
 
 def get_model_version(

@@ -104,6 +104,8 @@ class ModelVersion(Base):
     model_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     scaler_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # The MLflow run that trained this version (experiment tracking); none when untracked.
+    mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Prediction(Base):

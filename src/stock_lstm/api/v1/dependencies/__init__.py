@@ -2,6 +2,12 @@
 the API key check of endpoints that change state."""
 
 from stock_lstm.api.v1.dependencies.security import RequireApiKey
-from stock_lstm.api.v1.dependencies.state import DatabaseUrl, Forecasts, RequestId, ServingModel
+from stock_lstm.api.v1.dependencies.state import (
+    AppSettings,
+    DatabaseUrl,
+    Forecasts,
+    RequestId,
+    ServingModel,
+)
 
-__all__ = ["DatabaseUrl", "Forecasts", "RequestId", "RequireApiKey", "ServingModel"]
+__all__ = ["AppSettings", "DatabaseUrl", "Forecasts", "RequestId", "RequireApiKey", "ServingModel"]

@@ -13,10 +13,15 @@ from fastapi import Depends, Request
 from stock_lstm.api.v1.errors import ServiceUnavailable
 from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL, LoadedModel
+from stock_lstm.common.settings import Settings
 
 
 async def get_database_url(request: Request) -> str:
     return request.app.state.settings.database_url
+
+
+async def get_app_settings(request: Request) -> Settings:
+    return request.app.state.settings
 
 
 async def get_request_id(request: Request) -> str:
@@ -36,6 +41,7 @@ async def get_forecast_service(request: Request) -> ForecastService | NoForecast
     return request.app.state.forecast_service
 
 
+AppSettings = Annotated[Settings, Depends(get_app_settings)]
 DatabaseUrl = Annotated[str, Depends(get_database_url)]
 RequestId = Annotated[str, Depends(get_request_id)]
 ServingModel = Annotated[LoadedModel, Depends(get_loaded_model)]

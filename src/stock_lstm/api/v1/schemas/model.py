@@ -62,6 +62,8 @@ class ModelResponse(BaseModel):
                         "interval_level": 0.9,
                         "loaded_at": "2026-01-05T10:05:00Z",
                     },
+                    "mlflow_run_id": "3f2b8c4d5e6f47a8b9c0d1e2f3a4b5c6",
+                    "mlflow_run_url": "http://mlflow.internal:5000/#/runs/3f2b8c4d5e6f47a8b9c0d1e2f3a4b5c6",
                 }
             ]
         },
@@ -77,6 +79,16 @@ class ModelResponse(BaseModel):
     )
     artifacts: ArtifactsOut
     serving: ServingOut
+    mlflow_run_id: str | None = Field(
+        default=None,
+        description="The MLflow run that trained this version (parameters, per-epoch losses, "
+        "metrics, artifacts); null when the training run was not tracked.",
+    )
+    mlflow_run_url: str | None = Field(
+        default=None,
+        description="A link to that run when MLFLOW_TRACKING_URI is an MLflow server (http); "
+        "null for the local store (open it with `kedro mlflow ui`).",
+    )
 
 
 class ReloadResponse(BaseModel):

@@ -13,12 +13,15 @@ from stock_lstm.api.v1.schemas.model import (
     ServingOut,
 )
 from stock_lstm.api.v1.services.model_store import LoadedModel
+from stock_lstm.common.settings import mlflow_run_url
 from stock_lstm.data_pipeline import crud
 
 logger = logging.getLogger(__name__)
 
 
-def model_details(model: LoadedModel, url: str | None) -> ModelResponse:
+def model_details(
+    model: LoadedModel, url: str | None, mlflow_tracking_uri: str | None = None
+) -> ModelResponse:
     record = crud.get_model_version(model.version, url=url)
     if record is None:
         raise NotFound(
@@ -51,6 +54,8 @@ def model_details(model: LoadedModel, url: str | None) -> ModelResponse:
             interval_level=forecaster.interval_level,
             loaded_at=model.loaded_at,
         ),
+        mlflow_run_id=record.mlflow_run_id,
+        mlflow_run_url=mlflow_run_url(mlflow_tracking_uri, record.mlflow_run_id),
     )
 
 
