@@ -606,9 +606,7 @@ class RegistryListener:
         import psycopg
 
         conninfo = (
-            make_url(self._url)
-            .set(drivername="postgresql")
-            .render_as_string(hide_password=False)
+            make_url(self._url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
         connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
         connection.execute(f'LISTEN "{REGISTRY_CHANNEL}"')

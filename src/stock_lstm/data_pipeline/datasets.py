@@ -192,7 +192,9 @@ class BytesDataset(AbstractVersionedDataset[bytes, bytes]):
     ) -> None:
         protocol, path = get_protocol_and_path(filepath, version)
         self._protocol = protocol
-        self._fs = fsspec.filesystem(protocol, **({"auto_mkdir": True} if protocol == "file" else {}))
+        self._fs = fsspec.filesystem(
+            protocol, **({"auto_mkdir": True} if protocol == "file" else {})
+        )
         self.metadata = metadata
         super().__init__(
             filepath=PurePosixPath(path),
@@ -248,6 +250,11 @@ class SaveVersionDataset(AbstractDataset[str, None]):
 
     def save(self, data: None) -> None:
         raise DatasetError("SaveVersionDataset is read-only")
+
+
+class PromotionRefused(ValueError):
+    """The registry refuses a promotion: the version cannot be served, or there is nothing to
+    roll back to. The message says why."""
 
 
 class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
@@ -356,11 +363,12 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         first = next(iter(self._serving.values()), self._model_filepath)
         return artifact_versions(first)
 
-    def problem(self, version: str) -> str | None:
+    def problem(self, version: str, url: str | None = None) -> str | None:
         """Why `version` must not be served, or None when every file the API loads is saved and
-        matches the sha256 the registry recorded. Checked BEFORE anything is deserialised.
-        Database errors propagate (sqlalchemy.exc.SQLAlchemyError): nothing can be verified."""
-        record = crud.get_model_version(version, url=self._url)
+        matches the sha256 the registry recorded (in the database at `url`, else the
+        dataset's). Checked BEFORE anything is deserialised. Database errors propagate
+        (sqlalchemy.exc.SQLAlchemyError): nothing can be verified."""
+        record = crud.get_model_version(version, url=url or self._url)
         if record is None:
             return (
                 f"model version {version} is not in model_versions: run "
@@ -382,6 +390,33 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
                     "that is not the one evaluated"
                 )
         return None
+
+    # --- changing the champion (the API and `python -m stock_lstm.registry`) ------------------
+
+    def promote(
+        self, version: str, *, actor: str, reason: str, url: str | None = None
+    ) -> crud.Promotion:
+        """Make `version` the champion once it is proven servable. Raises
+        crud.UnknownModelVersion, or PromotionRefused naming the problem; promoting the
+        champion changes nothing."""
+        url = url or self._url
+        record = crud.get_model_version(version, url=url)
+        if record is None:
+            raise crud.UnknownModelVersion(f"unknown model version {version!r}")
+        if record.status != "champion":
+            problem = self.problem(version, url=url)
+            if problem is not None:
+                raise PromotionRefused(f"model version {version} cannot be promoted: {problem}")
+        return crud.promote_model_version(version, reason=reason, actor=actor, url=url)
+
+    def rollback(self, *, actor: str, url: str | None = None) -> crud.Promotion:
+        """Promote the version the current champion replaced."""
+        url = url or self._url
+        previous = crud.previous_champion(url=url)
+        if previous is None:
+            raise PromotionRefused("no previous champion to roll back to")
+        current = crud.champion_version(url=url)
+        return self.promote(previous, actor=actor, reason=f"rollback from {current}", url=url)
 
 
 class ChampionDataset(ModelVersionDataset):

@@ -20,8 +20,8 @@ import pandas as pd
 from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.lstm_model.preprocess import (
     histories,
-    scale_inputs,
     log_returns,
+    scale_inputs,
     split_dates,
     ticker_series,
     window_origins,

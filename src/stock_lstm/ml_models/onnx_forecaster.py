@@ -59,5 +59,7 @@ class OnnxForecaster(ForecastCore):
 
 def _dimension(value: Any, where: str) -> int:
     if not isinstance(value, int):
-        raise ValueError(f"the ONNX model's {where} has a dynamic size {value!r} where a fixed one is needed")
+        raise ValueError(
+            f"the ONNX model's {where} has a dynamic size {value!r} where a fixed one is needed"
+        )
     return value

@@ -2,6 +2,21 @@
 the API key check of endpoints that change state."""
 
 from stock_lstm.api.v1.dependencies.security import RequireApiKey
-from stock_lstm.api.v1.dependencies.state import DatabaseUrl, Forecasts, RequestId, ServingModel
+from stock_lstm.api.v1.dependencies.state import (
+    Actor,
+    DatabaseUrl,
+    Forecasts,
+    RequestId,
+    ServingModel,
+    Switch,
+)
 
-__all__ = ["DatabaseUrl", "Forecasts", "RequestId", "RequireApiKey", "ServingModel"]
+__all__ = [
+    "Actor",
+    "DatabaseUrl",
+    "Forecasts",
+    "RequestId",
+    "RequireApiKey",
+    "ServingModel",
+    "Switch",
+]

@@ -26,8 +26,11 @@ class DataVersionOut(BaseModel):
 
 
 class ArtifactsOut(BaseModel):
-    model_sha256: str
+    model_sha256: str = Field(description="sha256 of the Keras model file (training's).")
     scaler_sha256: str
+    serving_sha256: dict[str, str] | None = Field(
+        default=None, description="sha256 of each file the API loads (ONNX, JSON), by name."
+    )
 
 
 class ServingOut(BaseModel):

@@ -23,9 +23,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("model_versions", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "status", sa.String(length=16), nullable=False, server_default="candidate"
-            )
+            sa.Column("status", sa.String(length=16), nullable=False, server_default="candidate")
         )
         batch_op.add_column(sa.Column("serving_sha256", sa.JSON(), nullable=True))
         batch_op.create_index(
