@@ -19,13 +19,13 @@ REGISTRY_DATASET = "model_version_record"
 
 
 def _registry() -> tuple[Any, str]:
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
+    """The registry dataset of the project's catalog (no TensorFlow needed: a serving install
+    can promote too)."""
+    from stock_lstm.data_pipeline.catalog import open_catalog
 
     settings = get_settings()
-    bootstrap_project(settings.project_root)
-    with KedroSession.create(project_path=settings.project_root, env=settings.kedro_env) as s:
-        return s.load_context().catalog[REGISTRY_DATASET], settings.database_url
+    catalog = open_catalog(settings.project_root, settings.kedro_env)
+    return catalog[REGISTRY_DATASET], settings.database_url
 
 
 def _list(url: str) -> int:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from stock_lstm.common.settings import Settings
 from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.catalog import open_catalog
 from stock_lstm.ml_models.onnx_forecaster import OnnxForecaster
 
 logger = logging.getLogger(__name__)
@@ -63,14 +64,9 @@ class ModelStore:
 
     @classmethod
     def open(cls, project_root: Path, env: str | None, url: str) -> ModelStore:
-        """Bootstrap the Kedro project and keep its catalog (datasets are created lazily: the
-        Keras model's dataset, and so TensorFlow, is never touched)."""
-        from kedro.framework.session import KedroSession
-        from kedro.framework.startup import bootstrap_project
-
-        bootstrap_project(project_root)
-        with KedroSession.create(project_path=project_root, env=env) as session:
-            return cls(session.load_context().catalog, url)
+        """The project's catalog (no session: that would import every pipeline, and with them
+        TensorFlow; datasets are created lazily, so the Keras model's is never touched)."""
+        return cls(open_catalog(project_root, env), url)
 
     @classmethod
     def configured(cls, settings: Settings) -> ModelStore:
