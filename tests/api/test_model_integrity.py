@@ -143,7 +143,9 @@ def test_an_empty_registry_serves_nothing_and_says_why(trained_copy, tmp_path) -
     empty = dataclasses.replace(trained_copy, database_url=f"sqlite:///{tmp_path / 'new.db'}")
     with app_client(empty) as client:
         reason = degraded_reason(client)
-    assert "the model registry has no champion: run `make pipeline`" in reason
+    assert (
+        "no trained model: run `make pipeline` first (the model registry has no champion" in reason
+    )
 
 
 def test_the_champion_is_served_not_the_newest_version(trained_copy) -> None:

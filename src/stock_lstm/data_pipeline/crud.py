@@ -8,6 +8,7 @@ that stage, in which case nothing is written. Loading gives the latest version o
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -360,6 +361,7 @@ def load_ticker_prices(
 # --- model versions: the registry ------------------------------------------------------------
 
 REGISTRY_CHANNEL = "stock_lstm_model_registry"  # PostgreSQL NOTIFY channel of champion changes
+LISTEN_SLICE_S = 0.5  # a listener looks at its stop event at least this often
 
 
 class UnknownModelVersion(LookupError):
@@ -588,19 +590,22 @@ class RegistryListener:
         self._connection: Any = None
         self._listens = make_url(url).get_backend_name() == "postgresql"
 
-    def wait(self, timeout_s: float) -> None:
-        """Return on a notification, or after `timeout_s` seconds."""
+    def wait(self, timeout_s: float, stop: threading.Event) -> None:
+        """Return on a notification, after `timeout_s` seconds, or soon after `stop` is set."""
         if not self._listens:
-            time.sleep(timeout_s)
+            stop.wait(timeout_s)
             return
+        deadline = time.monotonic() + timeout_s
         try:
             if self._connection is None:
                 self._connection = self._connect()
-            for _ in self._connection.notifies(timeout=timeout_s, stop_after=1):
-                pass
+            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                slice_s = min(left, LISTEN_SLICE_S)
+                if any(True for _ in self._connection.notifies(timeout=slice_s, stop_after=1)):
+                    return
         except Exception:  # the server went away: poll until it is back
             self.close()
-            time.sleep(timeout_s)
+            stop.wait(max(deadline - time.monotonic(), 0.0))
 
     def _connect(self) -> Any:
         import psycopg

@@ -31,8 +31,8 @@ CALIBRATION_DATASET = "interval_calibration"
 REGISTRY_DATASET = "model_version_record"
 NO_MODEL = "no trained model: run `make pipeline` first"
 NO_CHAMPION = (
-    "the model registry has no champion: run `make pipeline`, or promote a version "
-    "(POST /api/v1/models/{version}/promote)"
+    f"{NO_MODEL} (the model registry has no champion; or promote a version: "
+    "POST /api/v1/models/{version}/promote)"
 )
 
 

@@ -98,12 +98,12 @@ class ModelSwitch:
     def close(self) -> None:
         self._stop.set()
         if self._follower is not None:
-            self._follower.join(timeout=self._settings.registry_poll_s + 10)
+            self._follower.join(timeout=10)
         self._listener.close()
 
     def _follow(self) -> None:
         while not self._stop.is_set():
-            self._listener.wait(self._settings.registry_poll_s)
+            self._listener.wait(self._settings.registry_poll_s, self._stop)
             if self._stop.is_set():
                 return
             try:
