@@ -152,3 +152,40 @@ def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, databas
     assert (
         champion["model_version"] == A and champion["onnx_model"] == f"{A} onnx_model.onnx".encode()
     )
+
+
+def test_migration_0003_retires_versions_without_onnx_and_matches_the_models(
+    database_url: str,
+) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import text
+
+    from stock_lstm.data_pipeline.database import get_engine
+    from stock_lstm.data_pipeline.migrations import alembic_config, upgrade
+    from stock_lstm.data_pipeline.orm_models import Base
+
+    engine = get_engine(database_url, migrate=False)
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO model_versions (model_version, trained_at, parameters, metrics, "
+                "model_sha256, scaler_sha256, created_at) VALUES "
+                "(:v, :t, '{}', '{}', 'a', 'b', :t)"
+            ),
+            {"v": A, "t": datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+    upgrade(engine, "head")
+    assert crud.get_model_version(A, url=database_url).status == "retired"
+    [event] = crud.registry_events(url=database_url)
+    assert (event.to_status, event.actor) == ("retired", "migration 0003")
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+    upgrade(engine, "head")
