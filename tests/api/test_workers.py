@@ -65,7 +65,9 @@ def registered_project(
             shutil.copy(models / name / v1 / name, models / name / version / name)
     row = dataclasses.asdict(crud.get_model_version(v1, url=project.database_url))
     del row["status"]
-    if database_url != project.database_url:  # PostgreSQL: a registry of its own
+    if database_url is None:
+        database_url = project.database_url
+    else:  # PostgreSQL: a registry of its own, the trained version its champion
         crud.record_model_version(
             **{**row, "data_version_id": None, "promote": True}, url=database_url
         )
@@ -77,7 +79,7 @@ def registered_project(
     return project, database_url, (v1, V2, V3)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def fleet(request, trained_project: TrainedProject, tmp_path: Path) -> Iterator[Fleet]:
     if request.param == "sqlite":
         poll_s = 1.0
