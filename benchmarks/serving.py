@@ -23,6 +23,7 @@ import numpy as np
 from benchmarks.common import BenchmarkSkipped, Options, latency_stats, rss_mb, time_calls
 
 HISTORY = 61  # closes in the HTTP body: the issue's "61 prices"
+START_REPEATS = 5  # start-up is timed this often (the median is judged: the CPUs are shared)
 SERVER_START_TIMEOUT_S = 180
 TARGETS = {  # issue 11, on this machine
     "worker_rss_mib": 250.0,
@@ -85,11 +86,12 @@ def _free_port() -> int:
 
 
 def _worker_pids(pid: int, workers: int) -> list[int]:
-    """The processes that serve: uvicorn itself with one worker, its children with more."""
+    """The processes that serve: uvicorn itself with one worker; with more, its children
+    started by multiprocessing's spawn (not its resource tracker)."""
     if workers == 1:
         return [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(c) for c in children]
+    children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
 async def _wait_ready(client: Any, url: str, process: subprocess.Popen, started: float) -> float:
@@ -173,6 +175,15 @@ async def _throughput(url: str, body: dict, count: int, concurrency: int) -> dic
     }
 
 
+async def _start_only(
+    options: Options, url: str, process: subprocess.Popen, started: float, workers: int
+) -> float:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        return await _wait_ready(client, url, process, started)
+
+
 async def _measure(
     options: Options, url: str, process: subprocess.Popen, started: float, workers: int
 ) -> dict[str, Any]:
@@ -216,8 +227,10 @@ def _bench_database(path: Path, store: Any, version: str) -> str:
     return url
 
 
-def http(options: Options, workers: int, database_url: str) -> dict[str, Any]:
-    """`uvicorn --workers N` as `make serve` runs it, on a free loopback port."""
+def http(options: Options, workers: int, database_url: str, measure: Any = None) -> Any:
+    """`uvicorn --workers N` as `make serve` runs it, on a free loopback port, measured by
+    `measure` (default: everything)."""
+    measure = measure or _measure
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
@@ -242,7 +255,7 @@ def http(options: Options, workers: int, database_url: str) -> dict[str, Any]:
             started = time.perf_counter()
             process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
-                return asyncio.run(_measure(options, url, process, started, workers))
+                return asyncio.run(measure(options, url, process, started, workers))
             except RuntimeError as error:
                 tail = log_path.read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"{error}; server log:\n{tail}") from error
@@ -259,6 +272,13 @@ def run(options: Options) -> dict[str, Any]:
     results: dict[str, Any] = {"in_process": in_process(options)}
     with tempfile.TemporaryDirectory(prefix="stock-lstm-bench-db-") as tmp:
         url = _bench_database(Path(tmp) / "bench.db", store, loaded.version)
+        load = os.getloadavg()[0]  # other work on the shared CPUs slows a start-up
+        starts = [http(options, 1, url, _start_only) for _ in range(START_REPEATS)]
+        results["start_to_first_health_200_s"] = {
+            "runs": [round(s, 2) for s in starts],
+            "median": round(float(np.median(starts)), 2),
+            "load_average_1min_before": round(load, 2),
+        }
         results["http_1_worker"] = http(options, 1, url)
         results["http_2_workers"] = http(options, 2, url)
     results["load_generator"] = (
@@ -278,7 +298,7 @@ def _checks(results: dict[str, Any]):
         "worker_rss_mib": max(
             one["worker_rss_mib_after_warm_up"] + two["worker_rss_mib_after_warm_up"]
         ),
-        "start_to_first_health_200_s": one["start_to_first_health_200_s"],
+        "start_to_first_health_200_s": results["start_to_first_health_200_s"]["median"],
         "http_predict_over_health_p50": one["same_connection"]["predict_over_health_p50"],
         "http_errors": one["errors"] + two["errors"],
     }
