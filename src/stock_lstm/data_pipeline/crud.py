@@ -362,6 +362,7 @@ def load_ticker_prices(
 
 REGISTRY_CHANNEL = "stock_lstm_model_registry"  # PostgreSQL NOTIFY channel of champion changes
 LISTEN_SLICE_S = 0.5  # a listener looks at its stop event at least this often
+_LISTEN_STATEMENT = 'LISTEN "stock_lstm_model_registry"'  # REGISTRY_CHANNEL, a constant
 
 
 class UnknownModelVersion(LookupError):
@@ -614,7 +615,7 @@ class RegistryListener:
             make_url(self._url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
         connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
-        connection.execute(f'LISTEN "{REGISTRY_CHANNEL}"')
+        connection.execute(_LISTEN_STATEMENT)
         return connection
 
     def close(self) -> None:

@@ -50,14 +50,16 @@ def test_an_unknown_policy_is_refused_by_name() -> None:
 
 
 def test_a_failed_parity_is_never_registered() -> None:
-    fields = {"model_version": NEW, "metrics": {"summary": {}}}
+    report = {"model_version": NEW, "split": {}, "tickers": {}, "summary": {}}
+    evaluated = (report, {"data_version": 3}, {"trained_at": "2026-01-02T00:00:00+00:00"}, {})
     parity = {"passed": False, "max_abs_diff": 0.2, "tolerance": 1e-5}
     with pytest.raises(InputError, match=f"ONNX export of model version {NEW} differs .* 0.2"):
-        registry_entry(fields, parity, comparison(None, candidate=1.0), "always")
+        registry_entry(*evaluated, parity, comparison(None, candidate=1.0), "always")
     entry = registry_entry(
-        fields, {**parity, "passed": True}, comparison(None, candidate=1.0), "always"
+        *evaluated, {**parity, "passed": True}, comparison(None, candidate=1.0), "always"
     )
     assert entry["metrics"]["onnx_parity"]["passed"] and entry["promotion"]["promote"]
+    assert entry["data_version_id"] == 3 and entry["model_version"] == NEW
 
 
 @pytest.mark.slow

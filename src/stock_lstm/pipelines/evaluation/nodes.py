@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stock_lstm.common.errors import InputError
+from stock_lstm.ml_models.lstm_model.evaluate import model_version_record
 
 PROMOTION_POLICIES = ("always", "never", "if_better")
 
@@ -55,14 +56,19 @@ def promotion_decision(
 
 
 def registry_entry(
-    fields: Mapping[str, Any],
+    report: Mapping[str, Any],
+    calibration: Mapping[str, Any],
+    training_history: Mapping[str, Any],
+    parameters: Mapping[str, Any],
     parity: Mapping[str, Any],
     comparison: Mapping[str, Any],
     policy: str,
 ) -> dict[str, Any]:
-    """The model_versions record: the evaluation's fields, the ONNX parity and validation
-    comparison in its metrics, and the promotion decision. A version whose ONNX export does
-    not compute what the Keras model computes is never a candidate: the run stops here."""
+    """The model_versions record: the evaluation's fields (evaluate.model_version_record), the
+    ONNX parity and validation comparison in its metrics, and the promotion decision. A version
+    whose ONNX export does not compute what the Keras model computes is never a candidate:
+    the run stops here."""
+    fields = model_version_record(report, calibration, training_history, parameters)
     version = str(fields["model_version"])
     if not parity["passed"]:
         raise InputError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from stock_lstm.ml_models.lstm_model.evaluate import evaluate_model, model_version_record
+from stock_lstm.ml_models.lstm_model.evaluate import evaluate_model
 from stock_lstm.ml_models.model_comparison import compare_with_champion
 from stock_lstm.ml_models.onnx_export import onnx_parity
 from stock_lstm.pipelines.evaluation.nodes import registry_entry
@@ -31,18 +31,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=["evaluation_report", "backtest_plots", "backtest_overview"],
                 name="evaluate_model",
-                namespace="evaluation",
-            ),
-            node(
-                model_version_record,
-                inputs=[
-                    "evaluation_report",
-                    "interval_calibration",
-                    "training_history",
-                    "params:training",
-                ],
-                outputs="model_version_fields",
-                name="model_version_fields",
                 namespace="evaluation",
             ),
             node(
@@ -75,7 +63,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 registry_entry,
                 inputs=[
-                    "model_version_fields",
+                    "evaluation_report",
+                    "interval_calibration",
+                    "training_history",
+                    "params:training",
                     "onnx_parity",
                     "champion_comparison",
                     "params:evaluation.promote",

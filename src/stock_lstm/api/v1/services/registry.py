@@ -38,7 +38,7 @@ def models_overview(url: str) -> ModelsResponse:
                 status=v.status,
                 trained_at=v.trained_at,
                 data_version_id=v.data_version_id,
-                model_type=str(v.parameters.get("model_type") or DEFAULT_MODEL_TYPE),
+                model_type=_model_type(v.parameters),
                 metrics=v.metrics,
                 parameters=v.parameters,
                 serving_sha256=v.serving_sha256,
@@ -50,6 +50,13 @@ def models_overview(url: str) -> ModelsResponse:
             for event in crud.registry_events(url=url)
         ],
     )
+
+
+def _model_type(parameters: dict) -> str:
+    """`model_type` of the training parameters (or `model.type`); the LSTM's have neither."""
+    model = parameters.get("model")
+    nested = model.get("type") if isinstance(model, dict) else None
+    return str(parameters.get("model_type") or nested or DEFAULT_MODEL_TYPE)
 
 
 def promote(switch: ModelSwitch, version: str, *, actor: str, reason: str) -> PromotionResponse:
