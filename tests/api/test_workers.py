@@ -225,5 +225,13 @@ def test_a_promotion_under_load_fails_nothing_and_shows_only_champions(fleet: Fl
     assert len(seen) > 50
     assert set(seen) == {v1, v2} and never not in seen
     assert seen[-1] == v1
-    logged = {row["model_version"] for row in crud.recent_predictions(5000, url=fleet.database_url)}
-    assert logged == {v1, v2}  # the predictions log records the version of each forecast
+    # The predictions log records the version of each forecast (written in batches: wait).
+    deadline = time.monotonic() + 30
+    while (logged := logged_versions(fleet)) != {v1, v2} and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert logged == {v1, v2}
+
+
+def logged_versions(fleet: Fleet) -> set[str]:
+    rows = crud.recent_predictions(1_000_000, url=fleet.database_url)
+    return {row["model_version"] for row in rows}

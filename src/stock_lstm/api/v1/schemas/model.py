@@ -99,5 +99,5 @@ class ReloadResponse(BaseModel):
 
     model_version: str = Field(description="The version served from now on.")
     previous_version: str | None = Field(description="The version served before the call.")
-    changed: bool = Field(description="False when the newest complete version was already served.")
+    changed: bool = Field(description="False when the champion was already served.")
     loaded_at: UtcDateTime

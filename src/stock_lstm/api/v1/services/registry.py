@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from stock_lstm.api.v1.errors import Conflict, NotFound, ServiceUnavailable
 from stock_lstm.api.v1.schemas.registry import (
     ModelsResponse,
@@ -73,6 +71,8 @@ def rollback(switch: ModelSwitch, *, actor: str) -> PromotionResponse:
 
 
 def _change(switch: ModelSwitch, change: Callable) -> PromotionResponse:
+    """Apply `change` to the registry, then converge this worker. A database error reaches
+    the app's handler (503 "database unavailable")."""
     store = switch.store
     if store is None:
         raise ServiceUnavailable(
@@ -84,8 +84,6 @@ def _change(switch: ModelSwitch, change: Callable) -> PromotionResponse:
         raise NotFound(f"{error}: see GET /api/v1/models", type="unknown_model_version") from error
     except PromotionRefused as error:
         raise Conflict(str(error), type="promotion_refused") from error
-    except SQLAlchemyError:
-        raise  # the app's handler answers 503 "database unavailable"
     if promotion.changed:
         logger.info(
             "model version %s is the champion (was %s)", promotion.champion, promotion.previous
