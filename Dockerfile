@@ -1,8 +1,11 @@
-# stock-lstm: the API (default) or the pipeline, from the same image, with the Makefile's own commands.
-#   docker build -t stock-lstm .
-#   docker run --rm -v stock-lstm-data:/app/data stock-lstm make pipeline      # train
-#   docker run --rm -p 8000:8000 -v stock-lstm-data:/app/data stock-lstm       # serve
-# Point DATABASE_URL at PostgreSQL to share the database between containers.
+# stock-lstm: the API by default (the `serve` extra: ONNX Runtime, no TensorFlow), or an image
+# that can also train (build argument EXTRAS=train,serve), with the Makefile's own commands.
+#   docker build -t stock-lstm .                                                # serve only
+#   docker build -t stock-lstm-train --build-arg EXTRAS=train,serve .
+#   docker run --rm -v stock-lstm-data:/app/data stock-lstm-train make pipeline  # train
+#   docker run --rm -p 8000:8000 -v stock-lstm-data:/app/data stock-lstm        # serve
+# Point DATABASE_URL at PostgreSQL to share the database (and so the model registry) between
+# containers: every API worker serves the registry's champion.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -18,10 +21,11 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# Dependencies first (cached layer): the locked set, runtime extras only.
+# Dependencies first (cached layer): the locked set, the serving extra unless told otherwise.
+ARG EXTRAS=serve
 COPY --chown=app:app pyproject.toml constraints.txt README.md Makefile ./
 COPY --chown=app:app src ./src
-RUN make setup EXTRAS= PYTHON=python3.11 && chown -R app:app /app
+RUN make setup EXTRAS=$EXTRAS PYTHON=python3.11 && chown -R app:app /app
 
 COPY --chown=app:app conf ./conf
 COPY --chown=app:app data/01_raw ./data/01_raw

@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Optional dependency groups installed by setup; the container image uses EXTRAS= (runtime only).
-EXTRAS ?= dev
+# Optional dependency groups installed by setup: `train` (pipelines, TensorFlow), `serve` (the
+# API, ONNX Runtime), `dev`. The container image installs EXTRAS=serve only.
+EXTRAS ?= train,serve,dev
 
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
@@ -64,7 +65,7 @@ backtest: setup
 # Re-resolve the pinned set from pyproject.toml (needs the registry).
 lock:
 	rm -rf /tmp/stock-lstm-lock && $(PYTHON) -m venv /tmp/stock-lstm-lock
-	/tmp/stock-lstm-lock/bin/pip install --quiet -e ".[dev]"
+	/tmp/stock-lstm-lock/bin/pip install --quiet -e ".[train,serve,dev]"
 	{ echo "# Exact versions tested in CI; installed by 'make setup' (pip install -c constraints.txt)."; \
 	  echo "# Regenerate after changing pyproject.toml: make lock"; \
 	  /tmp/stock-lstm-lock/bin/pip freeze --exclude-editable | grep -v '^-e'; } > constraints.txt

@@ -51,7 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
     options = Options(requests=args.requests, concurrency=args.concurrency, calls=args.calls)
-    results: dict = {"created_at": datetime.now(UTC).isoformat(), "machine": machine()}
+    # Sections not run keep their last figures: `python -m benchmarks serving` updates one.
+    previous = json.loads(RESULTS_PATH.read_text()) if RESULTS_PATH.exists() else {}
+    results: dict = {
+        **previous,
+        "created_at": datetime.now(UTC).isoformat(),
+        "machine": machine(),
+    }
     failed = False
     for name in args.sections or list(SECTIONS):
         started = time.perf_counter()

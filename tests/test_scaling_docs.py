@@ -13,7 +13,12 @@ from kedro.config import OmegaConfigLoader
 from tests.conftest import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "scaling.md"
-PATH_KEYS = ("filepath", "model_filepath", "scaler_filepath")
+PATH_KEYS = ("filepath", "model_filepath", "scaler_filepath", "serving_filepaths")
+
+
+def paths(value) -> list[str]:
+    """A path key's paths: one string, or a mapping of names to paths (serving_filepaths)."""
+    return [str(v) for v in value.values()] if isinstance(value, dict) else [str(value)]
 
 
 def prod_block() -> str:
@@ -40,13 +45,16 @@ def test_the_prod_catalog_of_the_docs_puts_every_artifact_on_s3(tmp_path: Path) 
         f"{name}.{key}": entry[key]
         for name, entry in prod.items()
         for key in PATH_KEYS
-        if key in entry and not str(entry[key]).startswith("s3://")
+        if key in entry and not all(p.startswith("s3://") for p in paths(entry[key]))
     }
     assert local == {}, "docs/scaling.md section 3 leaves these on the local disk"
     # the model and scaler that training saves are the files the model_versions row hashes
     record = prod["model_version_record"]
     assert record["model_filepath"] == prod["lstm_model"]["filepath"]
     assert record["scaler_filepath"] == prod["scaler"]["filepath"]
+    # ...and the files the API loads are the ones training saves
+    for name, path in record["serving_filepaths"].items():
+        assert path == prod[name]["filepath"], name
     # each restated entry is base's entry with its paths changed, nothing else
     for name in with_paths:
         strip = {k: v for k, v in base[name].items() if k not in PATH_KEYS}

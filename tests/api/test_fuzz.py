@@ -3,7 +3,7 @@
 Valid and invalid requests are generated for every operation; each answer must not be a 5xx,
 must match the schema (status code, content type, body), and every 4xx must carry a message.
 The app serves the session's tiny trained model over a private copy of its database, with an
-API key set, so the reload endpoint is fuzzed too (and never let in: the key is not guessed).
+API key set, so the reload, promote and rollback endpoints are fuzzed too (and never let in: the key is not guessed).
 """
 
 from __future__ import annotations
@@ -53,6 +53,9 @@ OPERATIONS = [
     ("GET", "/api/v1/model", False),
     ("GET", "/api/v1/backtest", False),
     ("POST", "/api/v1/model/reload", True),  # the X-API-Key header
+    ("GET", "/api/v1/models", False),
+    ("POST", "/api/v1/models/{version}/promote", True),
+    ("POST", "/api/v1/models/rollback", True),  # the X-API-Key header
     ("GET", "/metrics", False),
 ]
 CASES = [

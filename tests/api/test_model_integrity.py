@@ -1,14 +1,14 @@
-"""Only complete, verified model versions are served; the reload endpoint is behind an API key.
+"""Only the registry's champion is served, and only once complete and verified; nothing is
+unpickled; the endpoints that change what is served are behind an API key.
 
 Each test works on a private copy of the trained project: it alters artifact files and
-`model_versions` rows, then starts an app (or reloads one) and checks what is served.
+`model_versions` rows, then starts an app (or makes it converge) and checks what is served.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import os
 import pickle
 import shutil
@@ -26,9 +26,9 @@ from stock_lstm.data_pipeline import crud
 from tests.api.conftest import captured, settings_for
 from tests.conftest import TrainedProject
 
-ARTIFACTS = {
-    "lstm_model": "lstm_model.keras",
-    "scaler": "scaler.pkl",
+ARTIFACTS = {  # what the API loads
+    "onnx_model": "onnx_model.onnx",
+    "scaler_params": "scaler_params.json",
     "interval_calibration": "interval_calibration.json",
 }
 NEWER = "2999-01-01T00.00.00.000Z"  # sorts after any real Kedro save version
@@ -36,12 +36,12 @@ KEY = "test-key-0123456789abcdef"
 
 
 def artifact(project: TrainedProject, name: str, version: str) -> Path:
-    file = ARTIFACTS[name]
+    file = ARTIFACTS.get(name, {"scaler": "scaler.pkl"}.get(name))
     return project.root / "data" / "06_models" / file / version / file
 
 
 def only_version(project: TrainedProject) -> str:
-    [version] = [p.name for p in (project.root / "data/06_models/lstm_model.keras").iterdir()]
+    [version] = [p.name for p in (project.root / "data/06_models/onnx_model.onnx").iterdir()]
     return version
 
 
@@ -53,9 +53,10 @@ def copy_version(project: TrainedProject, names: tuple[str, ...], source: str, t
 
 
 def record_as(project: TrainedProject, source: str, target: str, **changes) -> None:
-    """The model_versions row of `target`: `source`'s row with `changes`."""
+    """The model_versions row of `target` (a candidate): `source`'s row with `changes`."""
     row = crud.get_model_version(source, url=project.database_url)
     fields = {**dataclasses.asdict(row), "model_version": target, **changes}
+    del fields["status"]
     crud.record_model_version(**fields, url=project.database_url)
 
 
@@ -89,84 +90,74 @@ class _Payload:
         return (os.mkdir, (str(self.marker),))
 
 
-def test_a_tampered_scaler_is_refused_before_it_is_unpickled(trained_copy, tmp_path) -> None:
+def test_the_api_never_unpickles_anything(trained_copy, tmp_path) -> None:
+    """The pickled scaler is training's; the API reads the scaler's JSON parameters."""
     version = only_version(trained_copy)
     marker = tmp_path / "pickle-code-ran"
     evil = pickle.dumps(_Payload(marker))
     artifact(trained_copy, "scaler", version).write_bytes(evil)
-    with captured("stock_lstm.api") as records, app_client(trained_copy) as client:
-        reason = degraded_reason(client)
-    assert f"no complete model version {version}: scaler file" in reason
-    assert "sha256" in reason and "refusing to load" in reason
-    assert any("scaler file" in r.getMessage() for r in records if r.levelno >= logging.WARNING)
-    assert not marker.exists(), "the API unpickled a scaler whose sha256 did not match"
+    with app_client(trained_copy) as client:
+        assert client.get("/health").json()["model_version"] == version
+        ok = client.post("/api/v1/predict", json={"prices": [10.0 + i for i in range(200)]})
+        assert ok.status_code == 200
+    assert not marker.exists(), "the API unpickled a file"
     pickle.loads(evil)  # the control: this payload does run code when unpickled
     assert marker.exists()
 
 
-@pytest.mark.parametrize(
-    ("name", "words"),
-    [
-        ("lstm_model", "no saved 'lstm_model' version"),
-        ("scaler", "{version}: scaler is missing"),
-        ("interval_calibration", "{version}: interval_calibration is missing"),
-    ],
-)
-def test_a_missing_artifact_is_a_clear_503(trained_copy, name, words) -> None:
+@pytest.mark.parametrize("name", list(ARTIFACTS))
+def test_a_missing_artifact_is_a_clear_503(trained_copy, name) -> None:
     version = only_version(trained_copy)
     artifact(trained_copy, name, version).unlink()
-    words = words.format(version=version)
+    words = f"{name} of model version {version} is missing"
     with captured("stock_lstm.api") as records, app_client(trained_copy) as client:
         reason = degraded_reason(client)
     assert words in reason
     assert any(words in r.getMessage() for r in records)  # said at start-up, in the log
 
 
-def test_a_tampered_model_file_is_refused(trained_copy) -> None:
+@pytest.mark.parametrize("name", list(ARTIFACTS))
+def test_a_tampered_file_is_refused_before_it_is_read(trained_copy, name) -> None:
     version = only_version(trained_copy)
-    path = artifact(trained_copy, "lstm_model", version)
-    path.write_bytes(path.read_bytes() + b"\0")
+    path = artifact(trained_copy, name, version)
+    path.write_bytes(path.read_bytes() + b" ")
     with app_client(trained_copy) as client:
         reason = degraded_reason(client)
-    assert "lstm_model file" in reason and "sha256" in reason
+    assert f"{name} of model version {version} has sha256" in reason
+    assert "refusing to load" in reason
 
 
 def test_a_corrupt_model_whose_hash_was_recorded_fails_with_the_reason(trained_copy) -> None:
     version = only_version(trained_copy)
-    path = artifact(trained_copy, "lstm_model", version)
-    path.write_bytes(b"not a keras archive")
-    record_as(trained_copy, version, version, model_sha256=sha256(path))
+    path = artifact(trained_copy, "onnx_model", version)
+    path.write_bytes(b"not an onnx graph")
+    row = crud.get_model_version(version, url=trained_copy.database_url)
+    serving = {**row.serving_sha256, "onnx_model": sha256(path)}
+    record_as(trained_copy, version, version, serving_sha256=serving)
     with app_client(trained_copy) as client:
         reason = degraded_reason(client)
-    assert f"cannot load 'lstm_model' of model version {version}" in reason
+    assert f"model version {version} does not load" in reason
 
 
-def test_an_unevaluated_model_version_is_refused(trained_copy, tmp_path) -> None:
-    """No model_versions row (evaluation not run): refused, with the command that fixes it."""
-    version = only_version(trained_copy)
+def test_an_empty_registry_serves_nothing_and_says_why(trained_copy, tmp_path) -> None:
     empty = dataclasses.replace(trained_copy, database_url=f"sqlite:///{tmp_path / 'new.db'}")
     with app_client(empty) as client:
         reason = degraded_reason(client)
     assert (
-        f"{version}: model version {version} has no recorded sha256 in model_versions: "
-        "run `kedro run --pipelines evaluation`"
-    ) in reason
+        "no trained model: run `make pipeline` first (the model registry has no champion" in reason
+    )
 
 
-def test_the_newest_complete_version_is_served_at_start(trained_copy) -> None:
-    """Newer half-written versions (files missing, no row, altered scaler) are skipped."""
+def test_the_champion_is_served_not_the_newest_version(trained_copy) -> None:
+    """A newer complete candidate waits for its promotion; a newer broken one cannot get it."""
     version = only_version(trained_copy)
-    copy_version(trained_copy, ("lstm_model",), version, "2999-01-01T00.00.00.003Z")
-    copy_version(trained_copy, tuple(ARTIFACTS), version, "2999-01-01T00.00.00.002Z")
-    copy_version(trained_copy, tuple(ARTIFACTS), version, "2999-01-01T00.00.00.001Z")
-    record_as(trained_copy, version, "2999-01-01T00.00.00.001Z", scaler_sha256="0" * 64)
+    copy_version(trained_copy, tuple(ARTIFACTS), version, NEWER)
+    record_as(trained_copy, version, NEWER)
     with app_client(trained_copy) as client:
         assert client.get("/health").json()["model_version"] == version
-    complete = "2999-01-01T00.00.00.000Z"
-    copy_version(trained_copy, tuple(ARTIFACTS), version, complete)
-    record_as(trained_copy, version, complete)
+    crud.promote_model_version(NEWER, reason="test", actor="test", url=trained_copy.database_url)
     with app_client(trained_copy) as client:
-        assert client.get("/health").json()["model_version"] == complete
+        assert client.get("/health").json()["model_version"] == NEWER
 
 
 def reload(client: TestClient, key: str | bytes | None = KEY):
@@ -174,27 +165,22 @@ def reload(client: TestClient, key: str | bytes | None = KEY):
     return client.post("/api/v1/model/reload", headers=headers)
 
 
-def test_reload_picks_up_a_version_only_when_complete_and_swaps_it_in(trained_copy) -> None:
+def test_reload_converges_on_the_champion_and_swaps_it_in(trained_copy) -> None:
     old = only_version(trained_copy)
     history = [50.0 + np.sin(i / 3) for i in range(200)]
-    with app_client(trained_copy, api_key=KEY) as client:
+    slow = 3600.0  # no follower check during the test: only reload converges
+    with app_client(trained_copy, api_key=KEY, registry_poll_s=slow) as client:
         assert reload(client).json() == {
             "model_version": old,
             "previous_version": old,
             "changed": False,
             "loaded_at": client.app.state.model.loaded_at.isoformat().replace("+00:00", "Z"),
         }
-        steps = [
-            ("lstm_model",),  # training has saved the model only
-            ("scaler", "interval_calibration"),  # all files, but evaluation has not run
-        ]
-        for names in steps:
-            copy_version(trained_copy, names, old, NEWER)
-            response = reload(client)
-            assert response.status_code == 200, response.text
-            assert (response.json()["model_version"], response.json()["changed"]) == (old, False)
+        copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
+        record_as(trained_copy, old, NEWER)
+        assert reload(client).json()["model_version"] == old  # a candidate is not served
         before = client.app.state.forecast_service
-        record_as(trained_copy, old, NEWER)  # evaluation recorded it: now complete
+        crud.promote_model_version(NEWER, reason="t", actor="t", url=trained_copy.database_url)
         response = reload(client)
         assert response.status_code == 200, response.text
         assert response.json()["model_version"] == NEWER
@@ -215,17 +201,20 @@ def _request(prices):
     return PredictRequest(prices=prices)
 
 
-def test_a_failed_reload_keeps_the_old_model_serving(trained_copy) -> None:
+def test_a_champion_that_fails_to_load_leaves_the_old_model_serving(trained_copy) -> None:
     old = only_version(trained_copy)
-    with app_client(trained_copy, api_key=KEY, model_version=old) as client:
-        artifact(trained_copy, "scaler", old).write_bytes(b"tampered")
+    copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
+    record_as(trained_copy, old, NEWER)
+    with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
+        artifact(trained_copy, "scaler_params", NEWER).write_bytes(b"tampered")
+        crud.promote_model_version(NEWER, reason="t", actor="t", url=trained_copy.database_url)
         response = reload(client)
         assert client.get("/health").json()["model_version"] == old
         ok = client.post("/api/v1/predict", json={"prices": [10.0 + i for i in range(200)]})
     assert response.status_code == 503
     body = response.json()
-    assert body["detail"].startswith(f"reload failed, still serving {old}: model version {old}")
-    assert "scaler file" in body["detail"]
+    assert body["detail"].startswith(f"reload failed, still serving {old}: scaler_params")
+    assert "sha256" in body["detail"]
     assert ok.status_code == 200 and ok.json()["model_version"] == old
 
 
@@ -242,21 +231,27 @@ UNAUTHORISED = [
 
 
 @pytest.mark.parametrize("server_key", [None, KEY])
-def test_reload_without_the_right_key_is_401_and_does_nothing(trained_copy, server_key) -> None:
+def test_registry_changes_without_the_right_key_are_401_and_do_nothing(
+    trained_copy, server_key
+) -> None:
     old = only_version(trained_copy)
-    with app_client(trained_copy, api_key=server_key) as client:
+    with app_client(trained_copy, api_key=server_key, registry_poll_s=3600.0) as client:
         copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
         record_as(trained_copy, old, NEWER)  # a complete newer version is waiting
-        for configured, sent, words in UNAUTHORISED:
-            if configured != server_key:
-                continue
-            response = reload(client, sent)
-            assert response.status_code == 401, (sent, response.text)
-            assert words in response.json()["detail"], sent
-            assert response.headers["WWW-Authenticate"] == "ApiKey"
-            assert client.get("/health").json()["model_version"] == old  # nothing done
+        for path in ("/api/v1/model/reload", f"/api/v1/models/{NEWER}/promote"):
+            for configured, sent, words in UNAUTHORISED:
+                if configured != server_key:
+                    continue
+                headers = {} if sent is None else {"X-API-Key": sent}
+                response = client.post(path, headers=headers)
+                assert response.status_code == 401, (sent, response.text)
+                assert words in response.json()["detail"], sent
+                assert response.headers["WWW-Authenticate"] == "ApiKey"
+                assert client.get("/health").json()["model_version"] == old  # nothing done
+        assert crud.champion_version(trained_copy.database_url) == old
         if server_key is not None:  # the control: the right key does switch
-            assert reload(client).json()["model_version"] == NEWER
+            response = client.post(f"/api/v1/models/{NEWER}/promote", headers={"X-API-Key": KEY})
+            assert response.json()["served_here"] == NEWER
 
 
 def test_the_key_is_compared_in_constant_time(trained_copy, monkeypatch) -> None:

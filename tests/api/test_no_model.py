@@ -29,22 +29,3 @@ def test_reads_work_without_a_model(untrained_client) -> None:
     response = untrained_client.get("/api/v1/prices/MSFT")
     assert response.status_code == 404
     assert "run `make pipeline` first" in response.json()["detail"]
-
-
-def test_a_pinned_model_version_that_does_not_exist_is_a_clear_503(trained_project) -> None:
-    from fastapi.testclient import TestClient
-
-    from stock_lstm.api.v1.main import create_app
-    from tests.api.conftest import settings_for
-
-    settings = settings_for(
-        trained_project.root,
-        trained_project.database_url,
-        model_version="2000-01-01T00.00.00.000Z",
-    )
-    with TestClient(create_app(settings)) as client:
-        body = client.get("/health").json()
-    assert body["status"] == "degraded"
-    assert body["reasons"][0].startswith(
-        "model version 2000-01-01T00.00.00.000Z: lstm_model is missing"
-    )

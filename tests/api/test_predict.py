@@ -10,17 +10,27 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stock_lstm.api.v1.schemas.predict import MAX_PRICES
-from stock_lstm.api.v1.services.model_store import load_from_catalog
 from stock_lstm.data_pipeline import crud
 from tests.conftest import TrainedProject
+
+KERAS_TOLERANCE = 1e-5  # relative: ONNX Runtime against Keras, float32 inside both
 
 
 @pytest.fixture(scope="module")
 def forecaster(trained_project: TrainedProject):
-    """An independent Forecaster built from the same catalog artifacts as the app's."""
-    return load_from_catalog(
-        trained_project.root, "test", url=trained_project.database_url
-    ).forecaster
+    """The Keras model's forecaster (TensorFlow, training's artifacts: lstm_model, the pickled
+    scaler): the API's ONNX Runtime forecasts must equal it."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from stock_lstm.ml_models.lstm_model.predict import Forecaster
+
+    bootstrap_project(trained_project.root)
+    with KedroSession.create(project_path=trained_project.root, env="test") as session:
+        catalog = session.load_context().catalog
+        return Forecaster(
+            catalog.load("lstm_model"), catalog.load("scaler"), catalog.load("interval_calibration")
+        )
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +56,13 @@ def test_prices_mode_equals_the_forecaster(served, forecaster, history) -> None:
         assert body["ticker"] is None and body["last_date"] is None
         assert body["horizon"] == horizon
         assert body["model_version"] == served.app.state.model.version
+        assert response.headers["X-Model-Version"] == body["model_version"]
         assert [p["step"] for p in body["predictions"]] == list(range(1, horizon + 1))
         assert all(p["date"] is None for p in body["predictions"])
         expected = forecaster.forecast(history, horizon)
         for key in ("close", "lower", "upper"):
             got = np.array([p[key] for p in body["predictions"]])
-            np.testing.assert_allclose(got, getattr(expected, key), rtol=1e-9)
+            np.testing.assert_allclose(got, getattr(expected, key), rtol=KERAS_TOLERANCE)
         assert all(p["lower"] <= p["close"] <= p["upper"] for p in body["predictions"])
 
 

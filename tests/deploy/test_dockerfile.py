@@ -52,14 +52,26 @@ def test_the_default_command_is_the_makefiles_serve_target_and_resolves():
     assert hasattr(importlib.import_module(module), attribute)
 
 
-def test_the_build_installs_with_the_makefiles_setup_target():
+def test_the_build_installs_the_serving_set_with_the_makefiles_setup_target():
     runs = " ".join(instructions("RUN"))
-    assert "make setup EXTRAS=" in runs
+    assert "make setup EXTRAS=$EXTRAS" in runs
+    assert instructions("ARG") == ["EXTRAS=serve"]  # the default image serves, without TF
     dry_run = subprocess.run(
-        ["make", "-n", "--always-make", "setup", "EXTRAS="],
+        ["make", "-n", "--always-make", "setup", "EXTRAS=serve"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
-    assert 'pip install --quiet -c constraints.txt -e "."' in dry_run.stdout
+    assert 'pip install --quiet -c constraints.txt -e ".[serve]"' in dry_run.stdout
+
+
+def test_the_serving_set_installs_no_tensorflow():
+    """pyproject's base dependencies plus `serve` name neither TensorFlow nor Keras."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    serving = project["dependencies"] + project["optional-dependencies"]["serve"]
+    names = {re.split(r"[\[~=<>]", requirement)[0].lower() for requirement in serving}
+    assert "onnxruntime" in names and "fastapi" in names
+    assert not names & {"tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "scikit-learn"}

@@ -61,14 +61,15 @@ class Settings:
     cors_origins: tuple[str, ...]
     max_body_bytes: int
     log_level: str
-    # Serve this Kedro save version of lstm_model (with its scaler and calibration) instead of
-    # the newest: a rollback, or a benchmark of one version. Unset = the newest.
-    model_version: str | None = None
-    # While the database is unreachable the model's artifacts cannot be checked against
-    # model_versions, so no model is served; loading is retried this often (seconds).
-    model_retry_s: float = 10.0
     # The MLflow tracking store of training runs; the model card links to a run on a server.
     mlflow_tracking_uri: str | None = None
+    # The name the registry's audit trail records for changes made with API_KEY.
+    api_key_name: str = "api-key"
+    # How often (seconds) each worker checks the registry's champion. On PostgreSQL a
+    # LISTEN/NOTIFY wakes it at once and this is the safety net; on SQLite it is the bound on
+    # how long a worker serves a replaced champion. Also the retry interval while the database
+    # is unreachable.
+    registry_poll_s: float = 2.0
 
 
 def get_settings() -> Settings:
@@ -83,7 +84,7 @@ def get_settings() -> Settings:
         cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
         max_body_bytes=int(os.environ.get("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         log_level=os.environ.get("LOG_LEVEL", "INFO"),
-        model_version=os.environ.get("MODEL_VERSION") or None,
-        model_retry_s=float(os.environ.get("MODEL_RETRY_SECONDS", 10.0)),
         mlflow_tracking_uri=mlflow_tracking_uri(root),
+        api_key_name=os.environ.get("API_KEY_NAME") or "api-key",
+        registry_poll_s=float(os.environ.get("REGISTRY_POLL_SECONDS", 2.0)),
     )

@@ -8,6 +8,8 @@ that stage, in which case nothing is written. Loading gives the latest version o
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from stock_lstm.data_pipeline.database import session_scope
@@ -24,6 +27,7 @@ from stock_lstm.data_pipeline.orm_models import (
     DataVersion,
     DriftResult,
     ModelVersion,
+    ModelVersionEvent,
     MonitoringDecision,
     MonitoringRun,
     Prediction,
@@ -359,7 +363,15 @@ def load_ticker_prices(
     return frame
 
 
-# --- model versions -------------------------------------------------------------------------
+# --- model versions: the registry ------------------------------------------------------------
+
+REGISTRY_CHANNEL = "stock_lstm_model_registry"  # PostgreSQL NOTIFY channel of champion changes
+LISTEN_SLICE_S = 0.5  # a listener looks at its stop event at least this often
+_LISTEN_STATEMENT = 'LISTEN "stock_lstm_model_registry"'  # REGISTRY_CHANNEL, a constant
+
+
+class UnknownModelVersion(LookupError):
+    """No model_versions row has that version."""
 
 
 @dataclass(frozen=True)
@@ -372,6 +384,25 @@ class ModelVersionInfo:
     model_sha256: str
     scaler_sha256: str
     mlflow_run_id: str | None = None
+    status: str = "candidate"
+    serving_sha256: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class RegistryEvent:
+    model_version: str
+    from_status: str | None
+    to_status: str
+    at: datetime
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class Promotion:
+    champion: str
+    previous: str | None
+    changed: bool  # False when the version already was the champion (nothing recorded)
 
 
 def _model_info(row: ModelVersion) -> ModelVersionInfo:
@@ -384,7 +415,15 @@ def _model_info(row: ModelVersion) -> ModelVersionInfo:
         model_sha256=row.model_sha256,
         scaler_sha256=row.scaler_sha256,
         mlflow_run_id=row.mlflow_run_id,
+        status=row.status,
+        serving_sha256=row.serving_sha256,
     )
+
+
+def _model_row(session: Session, model_version: str) -> ModelVersion | None:
+    return session.scalars(
+        select(ModelVersion).where(ModelVersion.model_version == model_version)
+    ).first()
 
 
 def record_model_version(
@@ -396,17 +435,22 @@ def record_model_version(
     metrics: dict[str, Any],
     model_sha256: str,
     scaler_sha256: str,
+    serving_sha256: dict[str, str] | None = None,
+    promote: bool = False,
+    reason: str = "evaluated",
+    actor: str = "evaluation",
     mlflow_run_id: str | None = None,
     url: str | None = None,
 ) -> ModelVersionInfo:
-    """Insert or update (re-evaluation) the row of one trained model version; an update keeps
-    the row's MLflow run id unless one is given."""
+    """Insert (a new candidate, audited) or update (re-evaluation, status kept) one model
+    version's row; with `promote`, make it the champion in the same transaction. An update
+    keeps the row's MLflow run id unless one is given."""
     with session_scope(url) as session:
-        row = session.scalars(
-            select(ModelVersion).where(ModelVersion.model_version == model_version)
-        ).first()
+        _lock_registry(session)
+        row = _model_row(session, model_version)
+        created = row is None
         if row is None:
-            row = ModelVersion(model_version=model_version)
+            row = ModelVersion(model_version=model_version, status="candidate")
             session.add(row)
         row.trained_at = trained_at
         row.data_version_id = data_version_id
@@ -416,7 +460,12 @@ def record_model_version(
         row.scaler_sha256 = scaler_sha256
         if mlflow_run_id is not None:
             row.mlflow_run_id = mlflow_run_id
+        row.serving_sha256 = serving_sha256
         session.flush()
+        if created:
+            _audit(session, model_version, None, "candidate", "evaluated", actor)
+        if promote:
+            _promote(session, row, reason=reason, actor=actor)
         return _model_info(row)
 
 
@@ -446,6 +495,160 @@ def get_model_version(
             query = query.where(ModelVersion.model_version == model_version)
         row = session.scalars(query).first()
         return _model_info(row) if row is not None else None
+
+
+def list_model_versions(url: str | None = None) -> list[ModelVersionInfo]:
+    """Every recorded model version, newest first."""
+    with session_scope(url) as session:
+        rows = session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()))
+        return [_model_info(row) for row in rows]
+
+
+def champion_version(url: str | None = None) -> str | None:
+    """The version every API worker serves, or None (cheap: the workers poll it)."""
+    with session_scope(url) as session:
+        return session.scalar(
+            select(ModelVersion.model_version).where(ModelVersion.status == "champion")
+        )
+
+
+def previous_champion(url: str | None = None) -> str | None:
+    """The version most recently replaced as champion (what a rollback serves), or None."""
+    with session_scope(url) as session:
+        current = session.scalar(
+            select(ModelVersion.model_version).where(ModelVersion.status == "champion")
+        )
+        query = (
+            select(ModelVersionEvent.model_version)
+            .where(ModelVersionEvent.from_status == "champion")
+            .order_by(ModelVersionEvent.id.desc())
+        )
+        if current is not None:
+            query = query.where(ModelVersionEvent.model_version != current)
+        return session.scalars(query.limit(1)).first()
+
+
+def promote_model_version(
+    model_version: str, *, reason: str, actor: str, url: str | None = None
+) -> Promotion:
+    """Make `model_version` the champion (the old one retires), audited, in one transaction;
+    PostgreSQL then notifies every listening worker. Promoting the champion changes nothing."""
+    with session_scope(url) as session:
+        _lock_registry(session)
+        row = _model_row(session, model_version)
+        if row is None:
+            raise UnknownModelVersion(f"unknown model version {model_version!r}")
+        return _promote(session, row, reason=reason, actor=actor)
+
+
+def registry_events(limit: int = 200, url: str | None = None) -> list[RegistryEvent]:
+    """The registry's audit trail, newest first."""
+    with session_scope(url) as session:
+        rows = session.scalars(
+            select(ModelVersionEvent).order_by(ModelVersionEvent.id.desc()).limit(limit)
+        )
+        return [
+            RegistryEvent(
+                model_version=r.model_version,
+                from_status=r.from_status,
+                to_status=r.to_status,
+                at=r.at,
+                reason=r.reason,
+                actor=r.actor,
+            )
+            for r in rows
+        ]
+
+
+def _promote(session: Session, row: ModelVersion, *, reason: str, actor: str) -> Promotion:
+    current = session.scalars(select(ModelVersion).where(ModelVersion.status == "champion")).first()
+    if current is not None and current.model_version == row.model_version:
+        return Promotion(champion=row.model_version, previous=None, changed=False)
+    previous = current.model_version if current is not None else None
+    if current is not None:
+        current.status = "retired"
+        session.flush()  # at most one champion (a unique index): retire before promoting
+        _audit(
+            session,
+            previous,
+            "champion",
+            "retired",
+            f"replaced by {row.model_version}: {reason}",
+            actor,
+        )
+    from_status = row.status
+    row.status = "champion"
+    session.flush()
+    _audit(session, row.model_version, from_status, "champion", reason, actor)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(REGISTRY_CHANNEL, row.model_version)))
+    return Promotion(champion=row.model_version, previous=previous, changed=True)
+
+
+def _audit(
+    session: Session, version: str, from_status: str | None, to_status: str, reason: str, actor: str
+) -> None:
+    session.add(
+        ModelVersionEvent(
+            model_version=version,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason[:500],
+            actor=actor[:64],
+        )
+    )
+
+
+def _lock_registry(session: Session) -> None:
+    """Serialise registry changes (two promotions at once cannot both retire the same champion)."""
+    _lock_stage(session, "model_registry")
+
+
+class RegistryListener:
+    """Wakes a worker as soon as the champion changes: PostgreSQL LISTEN on REGISTRY_CHANNEL.
+
+    On other databases (SQLite) `wait` just sleeps: the caller polls `champion_version` after
+    every wait, which is also the safety net if a notification is missed.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._connection: Any = None
+        self._listens = make_url(url).get_backend_name() == "postgresql"
+
+    def wait(self, timeout_s: float, stop: threading.Event) -> None:
+        """Return on a notification, after `timeout_s` seconds, or soon after `stop` is set."""
+        if not self._listens:
+            stop.wait(timeout_s)
+            return
+        deadline = time.monotonic() + timeout_s
+        try:
+            if self._connection is None:
+                self._connection = self._connect()
+            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                slice_s = min(left, LISTEN_SLICE_S)
+                if any(True for _ in self._connection.notifies(timeout=slice_s, stop_after=1)):
+                    return
+        except Exception:  # the server went away: poll until it is back
+            self.close()
+            stop.wait(max(deadline - time.monotonic(), 0.0))
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        conninfo = (
+            make_url(self._url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+        connection.execute(_LISTEN_STATEMENT)
+        return connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None
 
 
 # --- predictions ----------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from typing import Any, BinaryIO
 
 import fsspec
 import pandas as pd
-from kedro.io import AbstractDataset, DatasetError
-from kedro.io.core import Version, get_protocol_and_path
+from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError
+from kedro.io.core import Version, get_filepath_str, get_protocol_and_path
 from kedro_datasets._typing import JSONPreview, TablePreview
 
 from stock_lstm.data_pipeline import crud
@@ -129,7 +129,7 @@ def _redacted(url: str | None) -> str | None:
     return make_url(url).render_as_string(hide_password=True)
 
 
-# --- model artifacts -------------------------------------------------------------------------
+# --- model artifacts: the one home of "which versions are saved, where, with what sha256" ----
 
 
 def _filesystem(filepath: str) -> tuple[Any, str]:
@@ -144,26 +144,85 @@ def _artifact_path(path: str, version: str) -> str:
     return f"{path.rstrip('/')}/{version}/{PurePosixPath(path).name}"
 
 
-def newest_artifact_version(filepath: str) -> str:
-    """The newest Kedro save version of a versioned artifact (layout <filepath>/<version>/<name>).
-
-    Kedro's version strings (UTC timestamps) sort lexicographically, as Kedro itself resolves
-    the latest load version.
-    """
+def artifact_versions(filepath: str) -> list[str]:
+    """Every saved Kedro version of a versioned artifact (layout <filepath>/<version>/<name>),
+    newest first: Kedro's version strings (UTC timestamps) sort lexicographically, as Kedro
+    itself resolves the latest load version."""
     fs, path = _filesystem(filepath)
     found = fs.glob(_artifact_path(path, "*"))
-    versions = sorted((PurePosixPath(p).parent.name for p in found), reverse=True)
+    return sorted((PurePosixPath(p).parent.name for p in found), reverse=True)
+
+
+def newest_artifact_version(filepath: str) -> str:
+    """The newest saved Kedro version of a versioned artifact."""
+    versions = artifact_versions(filepath)
     if not versions:
         raise DatasetError(f"no saved version of {filepath}: run `kedro run --pipelines training`")
     return versions[0]
 
 
+def artifact_sha256(filepath: str, version: str) -> str | None:
+    """sha256 of the artifact file saved at `version`, or None when there is no such file."""
+    fs, path = _filesystem(filepath)
+    artifact = _artifact_path(path, version)
+    if not fs.exists(artifact):
+        return None
+    with fs.open(artifact, "rb") as handle:
+        return stream_sha256(handle)
+
+
 def stream_sha256(handle: BinaryIO) -> str:
-    """sha256 of an open binary file, read in blocks (the API checks artifacts with it)."""
+    """sha256 of an open binary file, read in blocks."""
     digest = hashlib.sha256()
     for block in iter(lambda: handle.read(1 << 20), b""):
         digest.update(block)
     return digest.hexdigest()
+
+
+class BytesDataset(AbstractVersionedDataset[bytes, bytes]):
+    """A file's raw bytes, optionally versioned: the ONNX export (`onnx_model`), which ONNX
+    Runtime builds a session from. Any fsspec filepath (local, s3://, memory://)."""
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        version: Version | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        protocol, path = get_protocol_and_path(filepath, version)
+        self._protocol = protocol
+        self._fs = fsspec.filesystem(
+            protocol, **({"auto_mkdir": True} if protocol == "file" else {})
+        )
+        self.metadata = metadata
+        super().__init__(
+            filepath=PurePosixPath(path),
+            version=version,
+            exists_function=self._fs.exists,
+            glob_function=self._fs.glob,
+        )
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}
+
+    def load(self) -> bytes:
+        with self._fs.open(get_filepath_str(self._get_load_path(), self._protocol), "rb") as f:
+            return f.read()
+
+    def save(self, data: bytes) -> None:
+        if not isinstance(data, bytes | bytearray):
+            raise DatasetError(f"BytesDataset saves bytes, got {type(data).__name__}")
+        with self._fs.open(get_filepath_str(self._get_save_path(), self._protocol), "wb") as f:
+            f.write(bytes(data))
+        self._fs.invalidate_cache(get_filepath_str(self._filepath, self._protocol))
+
+    def _exists(self) -> bool:
+        try:
+            path = get_filepath_str(self._get_load_path(), self._protocol)
+        except DatasetError:
+            return False
+        return self._fs.exists(path)
 
 
 class SaveVersionDataset(AbstractDataset[str, None]):
@@ -193,14 +252,24 @@ class SaveVersionDataset(AbstractDataset[str, None]):
         raise DatasetError("SaveVersionDataset is read-only")
 
 
+class PromotionRefused(ValueError):
+    """The registry refuses a promotion: the version cannot be served, or there is nothing to
+    roll back to. The message says why."""
+
+
 class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
-    """The `model_versions` table: ``save(record)`` writes (or updates) one model's row.
+    """The model registry (`model_versions`): ``save(record)`` registers one evaluated version.
 
     ``record`` holds ``model_version`` (the Kedro save version that was evaluated),
-    ``trained_at``, ``data_version_id``, ``parameters`` and ``metrics``. The dataset adds the
-    sha256 of the model and scaler files saved under exactly that version, so the row
-    identifies exactly the artifacts the API loads. ``load()`` gives the newest row. The
-    filepaths may be local or any fsspec URL (s3://, gcs://, memory://).
+    ``trained_at``, ``data_version_id``, ``parameters``, ``metrics`` and ``promotion``
+    (``{"promote": bool, "reason": str}``, the evaluation's promotion policy decision). The
+    dataset adds the sha256 of the files saved under exactly that version: the Keras model and
+    scaler (``model_sha256``, ``scaler_sha256``) and every file the API loads
+    (``serving_filepaths``, by catalog name, into ``serving_sha256``). A new version becomes a
+    candidate; with ``promote`` the champion. ``load()`` gives the newest row.
+
+    ``saved_versions()`` and ``problem(version)`` tell the API and the registry CLI what may
+    be served. The filepaths may be local or any fsspec URL (s3://, gcs://, memory://).
     """
 
     def __init__(
@@ -208,11 +277,13 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         *,
         model_filepath: str,
         scaler_filepath: str,
+        serving_filepaths: dict[str, str] | None = None,
         url: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._model_filepath = str(model_filepath)
         self._scaler_filepath = str(scaler_filepath)
+        self._serving = {name: str(path) for name, path in (serving_filepaths or {}).items()}
         self._url = url
         self.metadata = metadata
 
@@ -220,19 +291,19 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         return {
             "model_filepath": self._model_filepath,
             "scaler_filepath": self._scaler_filepath,
+            "serving_filepaths": self._serving,
             "url": _redacted(self._url),
         }
 
     @staticmethod
     def _sha256(filepath: str, version: str) -> str:
-        fs, path = _filesystem(filepath)
-        artifact = _artifact_path(path, version)
-        if not fs.exists(artifact):
+        digest = artifact_sha256(filepath, version)
+        if digest is None:
             raise DatasetError(
-                f"model version {version} has no {PurePosixPath(path).name} at {artifact}"
+                f"model version {version} has no {PurePosixPath(filepath).name} saved "
+                f"under {filepath}"
             )
-        with fs.open(artifact, "rb") as handle:
-            return stream_sha256(handle)
+        return digest
 
     def save(self, data: dict[str, Any]) -> None:
         missing = [
@@ -244,6 +315,7 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         trained_at = data["trained_at"]
         if isinstance(trained_at, str):
             trained_at = datetime.fromisoformat(trained_at)
+        promotion = data.get("promotion") or {}
         info = crud.record_model_version(
             model_version=version,
             trained_at=trained_at,
@@ -252,9 +324,19 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
             metrics=data["metrics"],
             model_sha256=self._sha256(self._model_filepath, version),
             scaler_sha256=self._sha256(self._scaler_filepath, version),
+            serving_sha256={
+                name: self._sha256(path, version) for name, path in self._serving.items()
+            },
+            promote=bool(promotion.get("promote")),
+            reason=str(promotion.get("reason") or "evaluated"),
             url=self._url,
         )
-        logger.info("recorded model version %s (data version %s)", version, info.data_version_id)
+        logger.info(
+            "registered model version %s as %s (%s)",
+            version,
+            info.status,
+            promotion.get("reason", "no promotion policy"),
+        )
 
     def load(self) -> dict[str, Any]:
         info = crud.get_model_version(url=self._url)
@@ -268,3 +350,105 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     def preview(self) -> JSONPreview:
         """The newest row (version, data version, metrics, sha256s), for kedro-viz."""
         return JSONPreview(json.dumps(self.load(), indent=2, default=str))
+
+    # --- what may be served ----------------------------------------------------------------
+
+    @property
+    def serving_names(self) -> tuple[str, ...]:
+        """The catalog names of the files the API loads for a version."""
+        return tuple(self._serving)
+
+    def saved_versions(self) -> list[str]:
+        """Versions with a saved serving model file, newest first."""
+        first = next(iter(self._serving.values()), self._model_filepath)
+        return artifact_versions(first)
+
+    def problem(self, version: str, url: str | None = None) -> str | None:
+        """Why `version` must not be served, or None when every file the API loads is saved and
+        matches the sha256 the registry recorded (in the database at `url`, else the
+        dataset's). Checked BEFORE anything is deserialised. Database errors propagate
+        (sqlalchemy.exc.SQLAlchemyError): nothing can be verified."""
+        record = crud.get_model_version(version, url=url or self._url)
+        if record is None:
+            return (
+                f"model version {version} is not in model_versions: run "
+                "`kedro run --pipelines evaluation` on it"
+            )
+        if not record.serving_sha256:
+            return f"model version {version} has no ONNX export recorded: retrain to serve it"
+        for name, filepath in self._serving.items():
+            recorded = record.serving_sha256.get(name)
+            actual = artifact_sha256(filepath, version)
+            if actual is None:
+                return f"{name} of model version {version} is missing (under {filepath})"
+            if recorded is None:
+                return f"model_versions records no sha256 for {name} of model version {version}"
+            if actual != recorded:
+                return (
+                    f"{name} of model version {version} has sha256 {actual[:12]}..., "
+                    f"model_versions records {recorded[:12]}...: refusing to load an artifact "
+                    "that is not the one evaluated"
+                )
+        return None
+
+    # --- changing the champion (the API and `python -m stock_lstm.registry`) ------------------
+
+    def promote(
+        self, version: str, *, actor: str, reason: str, url: str | None = None
+    ) -> crud.Promotion:
+        """Make `version` the champion once it is proven servable. Raises
+        crud.UnknownModelVersion, or PromotionRefused naming the problem; promoting the
+        champion changes nothing."""
+        url = url or self._url
+        record = crud.get_model_version(version, url=url)
+        if record is None:
+            raise crud.UnknownModelVersion(f"unknown model version {version!r}")
+        if record.status != "champion":
+            problem = self.problem(version, url=url)
+            if problem is not None:
+                raise PromotionRefused(f"model version {version} cannot be promoted: {problem}")
+        return crud.promote_model_version(version, reason=reason, actor=actor, url=url)
+
+    def rollback(self, *, actor: str, url: str | None = None) -> crud.Promotion:
+        """Promote the version the current champion replaced."""
+        url = url or self._url
+        previous = crud.previous_champion(url=url)
+        if previous is None:
+            raise PromotionRefused("no previous champion to roll back to")
+        current = crud.champion_version(url=url)
+        return self.promote(previous, actor=actor, reason=f"rollback from {current}", url=url)
+
+
+class ChampionDataset(ModelVersionDataset):
+    """Read-only: the registry's current champion, for the evaluation's `if_better` policy.
+
+    ``load()`` gives None when there is no champion, else its ``model_version``, ``metrics``
+    and the serving files named in ``serving_filepaths`` (``onnx_model`` as bytes, JSON files
+    parsed), each verified against the sha256 the registry recorded; or, when they fail that
+    check, its ``model_version`` and the ``problem``.
+    """
+
+    def save(self, data: dict[str, Any]) -> None:
+        raise DatasetError("ChampionDataset is read-only: promote with the registry")
+
+    def load(self) -> dict[str, Any] | None:
+        version = crud.champion_version(url=self._url)
+        if version is None:
+            return None
+        problem = self.problem(version)
+        if problem is not None:
+            return {"model_version": version, "problem": problem}
+        record = crud.get_model_version(version, url=self._url)
+        loaded: dict[str, Any] = {"model_version": version, "metrics": record.metrics}
+        for name, filepath in self._serving.items():
+            fs, path = _filesystem(filepath)
+            with fs.open(_artifact_path(path, version), "rb") as handle:
+                content = handle.read()
+            loaded[name] = json.loads(content) if path.endswith(".json") else content
+        return loaded
+
+    def _exists(self) -> bool:
+        return crud.champion_version(url=self._url) is not None
+
+    def preview(self) -> JSONPreview:
+        return JSONPreview(json.dumps({"champion": crud.champion_version(url=self._url)}))

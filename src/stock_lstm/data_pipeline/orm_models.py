@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -106,6 +107,46 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     # The MLflow run that trained this version (experiment tracking); none when untracked.
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The registry: `candidate` (evaluated, servable), `champion` (the one every API worker
+    # serves; at most one, enforced by a partial unique index) or `retired`.
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="candidate", server_default="candidate"
+    )
+    # sha256 of every file the API loads for this version (ONNX model, scaler parameters,
+    # interval calibration), by catalog name; null for versions made before the ONNX export.
+    serving_sha256: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (
+        Index(
+            "uq_model_versions_one_champion",
+            "status",
+            unique=True,
+            sqlite_where=text("status = 'champion'"),
+            postgresql_where=text("status = 'champion'"),
+        ),
+    )
+
+
+MODEL_STATUSES = ("candidate", "champion", "retired")
+
+
+class ModelVersionEvent(Base):
+    """The registry's audit trail: every status change of a model version, when, why, by whom
+    (the API key's name, `cli`, or `evaluation`)."""
+
+    __tablename__ = "model_version_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_version: Mapped[str] = mapped_column(
+        ForeignKey("model_versions.model_version", ondelete="CASCADE"), nullable=False
+    )
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utc_now)
+    reason: Mapped[str] = mapped_column(String(500), nullable=False)
+    actor: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (Index("ix_model_version_events_version", "model_version"),)
 
 
 class Prediction(Base):

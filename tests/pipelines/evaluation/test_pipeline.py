@@ -18,7 +18,14 @@ from stock_lstm.ml_models.lstm_model.predict import Forecaster
 
 pytestmark = pytest.mark.slow
 
-ARTIFACTS = ("lstm_model.keras", "scaler.pkl", "interval_calibration.json", "training_history.json")
+ARTIFACTS = (
+    "lstm_model.keras",
+    "scaler.pkl",
+    "interval_calibration.json",
+    "training_history.json",
+    "onnx_model.onnx",
+    "scaler_params.json",
+)
 
 
 def sha256(path: Path) -> str:
@@ -69,6 +76,17 @@ def test_full_tiny_run_writes_every_artifact_and_the_model_row(project_copy: Pat
     assert row.scaler_sha256 == sha256(models / "scaler.pkl" / version / "scaler.pkl")
     assert row.parameters["model"]["window"] == 10
     assert row.parameters["model_type"] == history["model_type"] == "lstm"
+    assert row.status == "champion"  # the first version of an empty registry
+    assert row.serving_sha256 == {
+        "onnx_model": sha256(models / "onnx_model.onnx" / version / "onnx_model.onnx"),
+        "scaler_params": sha256(models / "scaler_params.json" / version / "scaler_params.json"),
+        "interval_calibration": sha256(
+            models / "interval_calibration.json" / version / "interval_calibration.json"
+        ),
+    }
+    parity = row.metrics["onnx_parity"]
+    assert parity["passed"] and parity["max_abs_diff"] <= 1e-5
+    assert parity["onnx_sha256"] == row.serving_sha256["onnx_model"]
     assert (
         row.metrics["tickers"]["MSFT"]["h1"]["mae_ratio"]
         == report["tickers"]["MSFT"]["h1"]["mae_ratio"]

@@ -11,6 +11,8 @@ import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from stock_lstm.ml_models.lstm_model.predict import Forecaster
+from stock_lstm.ml_models.onnx_forecaster import OnnxForecaster
 from stock_lstm.pipelines.training import create_pipeline
 from tests.ml_models.conftest import random_walk_features
 
@@ -30,7 +32,14 @@ def test_training_writes_scaler_model_history_and_calibration() -> None:
     features.attrs["version_id"] = 5
     outputs = {
         name: KeptDataset(copy_mode="assign")
-        for name in ("scaler", "lstm_model", "training_history", "interval_calibration")
+        for name in (
+            "scaler",
+            "lstm_model",
+            "training_history",
+            "interval_calibration",
+            "onnx_model",
+            "scaler_params",
+        )
     }
     catalog = DataCatalog(
         {
@@ -74,3 +83,20 @@ def test_training_writes_scaler_model_history_and_calibration() -> None:
     assert calibration["model_version"] == "2026-01-02T03.04.05.678Z"
     assert calibration["split"] == history["split"]
     assert set(calibration["fingerprints"]) == {"model_weights_sha256", "scaler_sha256"}
+
+    # What the API serves: the ONNX export and the scaler as JSON, forecasting what Keras does.
+    scaler_params = outputs["scaler_params"].load()
+    assert scaler_params == {
+        "kind": "standard",
+        "mean": [scaler.mean_[0]],
+        "scale": [scaler.scale_[0]],
+    }
+    keras_side = Forecaster(model, scaler, calibration)
+    onnx_side = OnnxForecaster(outputs["onnx_model"].load(), scaler_params, calibration)
+    closes = features.loc[features["ticker"] == "AAA", "close"].to_numpy()
+    histories = np.lib.stride_tricks.sliding_window_view(closes[-60:], window + 1)
+    np.testing.assert_allclose(
+        onnx_side.forecast_batch(histories).close,
+        keras_side.forecast_batch(histories).close,
+        rtol=1e-5,
+    )

@@ -41,6 +41,10 @@ class NotFound(ApiError):
     status_code = 404
 
 
+class Conflict(ApiError):
+    status_code = 409
+
+
 class ServiceUnavailable(ApiError):
     status_code = 503
 

@@ -1,6 +1,7 @@
 """The FastAPI app: `create_app()` wires routers, middleware and metrics; the lifespan starts the
-prediction log writer and loads the newest complete, verified model version through the Kedro
-catalog (services/serving.py; POST /api/v1/model/reload swaps in a newer one).
+prediction log writer and serves the model registry's champion (ONNX Runtime, loaded through
+the Kedro catalog), following every promotion (services/serving.py). TensorFlow is never
+imported here.
 
 Run with `make serve` (uvicorn stock_lstm.api.v1.main:app, one worker, 127.0.0.1:8000).
 """
@@ -26,7 +27,8 @@ from stock_lstm.api.v1.observability import (
     RequestContextMiddleware,
     configure_logging,
 )
-from stock_lstm.api.v1.routers import backtest, health, model, predict, prices, tickers
+from stock_lstm.api.v1.routers import backtest, health, model, models, predict, prices, tickers
+from stock_lstm.api.v1.schemas.predict import MODEL_VERSION_HEADER
 from stock_lstm.api.v1.services.forecasts import NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
@@ -40,7 +42,9 @@ LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.
 
 DESCRIPTION = """Forecasts of daily closing prices from an LSTM trained by the project's Kedro
 pipelines, with calibrated prediction intervals. Send your own history of closes (any stock) or
-name a stored ticker. Every forecast served is logged to the `predictions` table."""
+name a stored ticker. Every worker serves the model registry's champion; every forecast names
+its model version (`model_version`, header `X-Model-Version`) and is logged to the
+`predictions` table."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -81,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.forecast_service = NoForecasts(NO_MODEL)
 
     install_error_handlers(app)
-    for module in (health, predict, tickers, prices, model, backtest):
+    for module in (health, predict, tickers, prices, model, models, backtest):
         app.include_router(module.router)
     install_pages(app)
 
@@ -94,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", REQUEST_ID_HEADER],
-            expose_headers=[REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, MODEL_VERSION_HEADER],
         )
     # Page assets (static files) are not API traffic: their size would swamp the latency series.
     Instrumentator(

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import StandardScaler
 
 from stock_lstm.common.errors import InputError
+
+if TYPE_CHECKING:  # imported where fitted: the API scales with the JSON parameters, no sklearn
+    from sklearn.preprocessing import StandardScaler
 
 FEATURE_COLUMNS = ("ticker", "date", "close", "log_return")
 SPLITS = ("train", "validation", "test")
@@ -264,6 +267,8 @@ def fit_scaler(features: pd.DataFrame, fractions: SplitSpec) -> StandardScaler:
 
     Validation and test rows never touch it: their statistics would leak the future.
     """
+    from sklearn.preprocessing import StandardScaler
+
     split = assign_splits(features, fractions)
     train = split.loc[split["split"] == "train", "log_return"].to_numpy(dtype="float64")
     train = train[np.isfinite(train)]
@@ -272,9 +277,21 @@ def fit_scaler(features: pd.DataFrame, fractions: SplitSpec) -> StandardScaler:
     return StandardScaler().fit(train.reshape(-1, 1))
 
 
-def scaler_stats(scaler: StandardScaler) -> tuple[float, float]:
-    """(mean, scale) of a fitted one-feature scaler."""
+def scaler_stats(scaler: StandardScaler | Mapping[str, Any]) -> tuple[float, float]:
+    """(mean, scale) of a fitted one-feature scaler, or of its JSON `scaler_parameters`."""
+    if isinstance(scaler, Mapping):
+        return float(scaler["mean"][0]), float(scaler["scale"][0])
     return float(scaler.mean_[0]), float(scaler.scale_[0])
+
+
+def scaler_parameters(scaler: StandardScaler) -> dict[str, Any]:
+    """The fitted scaler as JSON (the `scaler_params` artifact): what serving needs, without
+    unpickling anything."""
+    return {
+        "kind": "standard",
+        "mean": [float(v) for v in scaler.mean_],
+        "scale": [float(v) for v in scaler.scale_],
+    }
 
 
 def scale_inputs(returns: np.ndarray, scaler: StandardScaler) -> np.ndarray:

@@ -1,4 +1,6 @@
-"""training: features -> scaler (train rows only) -> lstm_model -> interval_calibration.
+"""training: features -> scaler (train rows only) -> lstm_model -> interval_calibration, and
+what the API serves: the model exported to ONNX (onnx_model) and the scaler as JSON
+(scaler_params), under the same save version.
 
 `training.model_type` (lstm | gru) chooses the architecture; the catalog entry stays
 `lstm_model` whatever the type (stored versions keep loading), and the history records it.
@@ -7,7 +9,7 @@ The calibration is computed here because validation is a training-time split; ev
 only reads it and applies it to test. `model_save_version` is this run's Kedro save version:
 the history and the calibration record it, so evaluation knows which version it evaluates.
 Every node is in the `training` namespace: kedro-airflow `--group-by namespace` runs them as
-one task (one session), so the four artifacts share one save version.
+one task (one session), so the artifacts share one save version.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from kedro.pipeline import Pipeline, node
 
 from stock_lstm.ml_models.keras_training import train_model
 from stock_lstm.ml_models.lstm_model.calibration import calibrate_intervals
-from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler
+from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler, scaler_parameters
+from stock_lstm.ml_models.onnx_export import export_onnx
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -47,6 +50,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="interval_calibration",
                 name="calibrate_intervals",
+                namespace="training",
+            ),
+            node(
+                export_onnx,
+                inputs="lstm_model",
+                outputs="onnx_model",
+                name="export_onnx",
+                namespace="training",
+            ),
+            node(
+                scaler_parameters,
+                inputs="scaler",
+                outputs="scaler_params",
+                name="export_scaler_params",
                 namespace="training",
             ),
         ]

@@ -3,11 +3,22 @@ the API key check of endpoints that change state."""
 
 from stock_lstm.api.v1.dependencies.security import RequireApiKey
 from stock_lstm.api.v1.dependencies.state import (
+    Actor,
     AppSettings,
     DatabaseUrl,
     Forecasts,
     RequestId,
     ServingModel,
+    Switch,
 )
 
-__all__ = ["AppSettings", "DatabaseUrl", "Forecasts", "RequestId", "RequireApiKey", "ServingModel"]
+__all__ = [
+    "Actor",
+    "AppSettings",
+    "DatabaseUrl",
+    "Forecasts",
+    "RequestId",
+    "RequireApiKey",
+    "ServingModel",
+    "Switch",
+]

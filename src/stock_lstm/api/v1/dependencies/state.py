@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from stock_lstm.api.v1.errors import ServiceUnavailable
 from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL, LoadedModel
+from stock_lstm.api.v1.services.serving import ModelSwitch
 from stock_lstm.common.settings import Settings
 
 
@@ -41,8 +42,19 @@ async def get_forecast_service(request: Request) -> ForecastService | NoForecast
     return request.app.state.forecast_service
 
 
+async def get_model_switch(request: Request) -> ModelSwitch:
+    return request.app.state.model_switch
+
+
+async def get_actor(request: Request) -> str:
+    """Who changes the registry, for its audit trail: the API key's name."""
+    return request.app.state.settings.api_key_name
+
+
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
 DatabaseUrl = Annotated[str, Depends(get_database_url)]
 RequestId = Annotated[str, Depends(get_request_id)]
 ServingModel = Annotated[LoadedModel, Depends(get_loaded_model)]
 Forecasts = Annotated[ForecastService | NoForecasts, Depends(get_forecast_service)]
+Switch = Annotated[ModelSwitch, Depends(get_model_switch)]
+Actor = Annotated[str, Depends(get_actor)]

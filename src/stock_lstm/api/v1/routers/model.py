@@ -26,18 +26,19 @@ def get_model(model: ServingModel, url: DatabaseUrl, settings: AppSettings) -> M
 @router.post(
     "/model/reload",
     response_model=ReloadResponse,
-    summary="Serve the newest complete, verified model version (needs X-API-Key)",
+    summary="Converge now: serve the registry's champion without waiting (needs X-API-Key)",
     responses=error_responses(401, 503),
     dependencies=[RequireApiKey],
 )
 async def reload_model(request: Request) -> ReloadResponse:
-    """Loads the newest model version whose artifacts are all saved and match the sha256 that
-    evaluation recorded in `model_versions`, then swaps it in; requests already running finish
-    on the old model. On failure the old model keeps serving and the answer says why (503)."""
+    """Every worker follows the registry's champion on its own within REGISTRY_POLL_SECONDS;
+    this makes the worker that answers check at once. To change the model served, promote a
+    version (POST /api/v1/models/{version}/promote). On failure the old model keeps serving
+    and the answer says why (503)."""
     try:
-        result = await run_in_threadpool(request.app.state.model_switch.reload)
+        result = await run_in_threadpool(request.app.state.model_switch.converge)
     except ReloadFailed as error:
-        raise ServiceUnavailable(str(error), type="reload_failed") from error
+        raise ServiceUnavailable(f"reload failed, {error}", type="reload_failed") from error
     return ReloadResponse(
         model_version=result.model.version,
         previous_version=result.previous_version,

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 
 from stock_lstm.api.v1.dependencies import Forecasts, RequestId
 from stock_lstm.api.v1.schemas.errors import error_responses
 from stock_lstm.api.v1.schemas.predict import (
+    MODEL_VERSION_HEADER,
     PREDICT_EXAMPLES,
     PredictRequest,
     PredictResponse,
@@ -25,7 +26,11 @@ async def predict(
     body: Annotated[PredictRequest, Body(openapi_examples=PREDICT_EXAMPLES)],
     service: Forecasts,
     request_id: RequestId,
+    response: Response,
 ) -> PredictResponse:
     """Closes for steps 1..horizon with calibrated interval bounds. In ticker mode the newest
-    stored clean closes are used and each step carries its (business-day) date."""
-    return await service.predict_async(body, request_id)
+    stored clean closes are used and each step carries its (business-day) date. The model
+    version that produced it is in `model_version` and the `X-Model-Version` header."""
+    forecast = await service.predict_async(body, request_id)
+    response.headers[MODEL_VERSION_HEADER] = forecast.model_version
+    return forecast

@@ -38,6 +38,7 @@ def error_responses(*codes: int) -> dict[int | str, dict]:
     descriptions = {
         401: "Missing or wrong X-API-Key (or the server has no API_KEY set)",
         404: "Unknown ticker or no such resource",
+        409: "The registry refuses the change (incomplete version, sha256 mismatch...)",
         413: "Request body larger than the configured limit",
         422: "Invalid input; the message names the field",
         503: "No trained model loaded (run `make pipeline` first) or database down",

@@ -26,8 +26,11 @@ class DataVersionOut(BaseModel):
 
 
 class ArtifactsOut(BaseModel):
-    model_sha256: str
+    model_sha256: str = Field(description="sha256 of the Keras model file (training's).")
     scaler_sha256: str
+    serving_sha256: dict[str, str] | None = Field(
+        default=None, description="sha256 of each file the API loads (ONNX, JSON), by name."
+    )
 
 
 class ServingOut(BaseModel):
@@ -108,5 +111,5 @@ class ReloadResponse(BaseModel):
 
     model_version: str = Field(description="The version served from now on.")
     previous_version: str | None = Field(description="The version served before the call.")
-    changed: bool = Field(description="False when the newest complete version was already served.")
+    changed: bool = Field(description="False when the champion was already served.")
     loaded_at: UtcDateTime

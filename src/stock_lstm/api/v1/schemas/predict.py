@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, mo
 from pydantic_core import PydanticCustomError
 
 MAX_PRICES = 10_000
+MODEL_VERSION_HEADER = "X-Model-Version"  # on every forecast: the version that produced it
 TICKER_PATTERN = r"^[A-Za-z0-9^.\-=]{1,32}$"
 
 Close = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]

@@ -46,7 +46,9 @@ def model_details(
         parameters=record.parameters,
         metrics=record.metrics,
         artifacts=ArtifactsOut(
-            model_sha256=record.model_sha256, scaler_sha256=record.scaler_sha256
+            model_sha256=record.model_sha256,
+            scaler_sha256=record.scaler_sha256,
+            serving_sha256=record.serving_sha256,
         ),
         serving=ServingOut(
             min_history=forecaster.min_history,

@@ -1,9 +1,12 @@
-"""Which model the app serves, and how that changes: the start-up load, a retry while the
-database is unreachable, and the explicit reload (POST /api/v1/model/reload).
+"""Every worker serves the registry's champion: the start-up load, then a follower thread.
 
-A new model is built completely (loaded, verified, warmed up) before it is swapped in with
-plain attribute assignments; a request already running keeps the ForecastService it was given,
-so in-flight requests finish on the old model. A failed reload leaves the old model serving.
+The follower wakes on a PostgreSQL NOTIFY from a promotion (crud.RegistryListener) or every
+`registry_poll_s` seconds (SQLite, and the safety net), reads the champion and, when it differs
+from the version served, loads it completely (verified, warmed up) before swapping it in with
+plain attribute assignments: a request already running keeps the ForecastService it was given.
+A version that fails to load leaves the old model serving, and is retried at the next check.
+While the database is unreachable the same loop is the retry. POST /api/v1/model/reload and
+the promote/rollback endpoints call `converge` to check at once.
 """
 
 from __future__ import annotations
@@ -16,20 +19,21 @@ from typing import Any
 from stock_lstm.api.v1.observability import ApiMetrics, configure_logging
 from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
 from stock_lstm.api.v1.services.model_store import (
+    NO_CHAMPION,
     NO_MODEL,
-    DatabaseUnavailable,
     LoadedModel,
+    ModelStore,
     ModelUnavailable,
-    load_configured,
 )
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.common.settings import Settings
+from stock_lstm.data_pipeline.crud import RegistryListener
 
 logger = logging.getLogger(__name__)
 
 
 class ReloadFailed(RuntimeError):
-    """The reload found nothing servable; the old model (if any) keeps serving."""
+    """The champion could not be served; the old model (if any) keeps serving."""
 
 
 @dataclass(frozen=True)
@@ -52,75 +56,93 @@ class ModelSwitch:
         self._settings = settings
         self._log = log
         self._metrics = metrics
-        self._loading = threading.Lock()  # one load at a time (start-up retry or reload)
+        self._loading = threading.Lock()  # one converge at a time (follower or endpoint)
         self._stop = threading.Event()
-        self._retry: threading.Thread | None = None
+        self._follower: threading.Thread | None = None
+        self._listener = RegistryListener(settings.database_url)
+        self._last_failure: str | None = None
+        self.store: ModelStore | None = None
 
-    # --- start-up ------------------------------------------------------------------------------
+    @property
+    def served_version(self) -> str | None:
+        model = self._state.model
+        return model.version if model is not None else None
+
+    @property
+    def error(self) -> str | None:
+        """Why no model is served (None when one is)."""
+        return self._state.model_error
+
+    # --- start-up and shut-down -------------------------------------------------------------
 
     def start(self) -> None:
-        """Load at start-up; when the database is down, keep retrying in the background."""
+        """Open the catalog, serve the champion, then follow the registry in the background."""
         try:
-            self._swap(self._load(), None)
-        except DatabaseUnavailable as error:
-            self._swap(None, str(error))
-            self._retry = threading.Thread(target=self._retry_loop, name="model-retry", daemon=True)
-            self._retry.start()
-        except ModelUnavailable as error:
-            self._swap(None, str(error))
+            self.store = ModelStore.configured(self._settings)
+        except Exception as error:  # no catalog, no model: say why on /health
+            logger.error("cannot open the project's catalog: %s", error)
+            self._swap(None, f"{NO_MODEL} ({type(error).__name__}: {error})")
+            return
+        finally:
+            # Kedro's bootstrap re-applies its logging config, resetting our loggers.
+            configure_logging(self._settings.log_level)
+        try:
+            self.converge()
+        except ReloadFailed:
+            pass  # the reason is on state.model_error; the follower retries
+        self._follower = threading.Thread(
+            target=self._follow, name="registry-follower", daemon=True
+        )
+        self._follower.start()
 
     def close(self) -> None:
         self._stop.set()
-        if self._retry is not None:
-            self._retry.join(timeout=30)
+        if self._follower is not None:
+            self._follower.join(timeout=10)
+        self._listener.close()
 
-    def _retry_loop(self) -> None:
-        while not self._stop.wait(self._settings.model_retry_s):
-            if self._state.model is not None:  # a reload got there first
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            self._listener.wait(self._settings.registry_poll_s, self._stop)
+            if self._stop.is_set():
                 return
             try:
-                self._swap(self._load(), None)
-                return
-            except DatabaseUnavailable as error:
-                self._state.model_error = str(error)
-            except ModelUnavailable as error:
-                self._swap(None, str(error))
-                return
+                self.converge()
+            except ReloadFailed:
+                pass  # logged once per distinct failure; the old model keeps serving
+            except Exception:  # the follower must outlive any surprise
+                logger.exception("checking the registry failed")
 
-    # --- reload ----------------------------------------------------------------------------------
+    # --- converge ---------------------------------------------------------------------------
 
-    def reload(self) -> ReloadResult:
-        """Serve the newest complete version (or the pinned one), unless it is already served."""
-        previous = self._state.model
-        current = previous.version if previous is not None else None
-        try:
-            loaded = self._load(unless_version=current)
-        except ModelUnavailable as error:
-            still = f"still serving {current}" if current else "no model is served"
-            logger.error("model reload failed (%s): %s", still, error)
-            raise ReloadFailed(f"reload failed, {still}: {error}") from error
-        if loaded is None:  # already serving the version to serve
-            return ReloadResult(previous, current)
-        self._swap(loaded, None)
-        logger.info("model reloaded: %s -> %s", current, loaded.version)
-        return ReloadResult(loaded, current)
-
-    # --- both ----------------------------------------------------------------------------------
-
-    def _load(self, unless_version: str | None = None) -> LoadedModel | None:
-        settings = self._settings
+    def converge(self) -> ReloadResult:
+        """Serve the registry's champion now, unless it is already served."""
         with self._loading:
+            previous = self._state.model
+            current = previous.version if previous is not None else None
             try:
-                return load_configured(settings, unless_version=unless_version)
+                if self.store is None:
+                    raise ModelUnavailable(self._state.model_error or NO_MODEL)
+                champion = self.store.champion()
+                if champion is None:
+                    raise ModelUnavailable(NO_CHAMPION)
+                if champion == current:
+                    self._last_failure = None
+                    return ReloadResult(previous, current)
+                loaded = self.store.load(champion)
             except ModelUnavailable as error:
-                logger.error("no servable model: %s", error)
-                raise
-            except Exception as error:  # a corrupt artifact whose hash matched
-                logger.exception("loading the model failed")
-                raise ModelUnavailable(f"{NO_MODEL} ({type(error).__name__}: {error})") from error
-            finally:
-                # Kedro's bootstrap re-applies its logging config, resetting our loggers.
-                configure_logging(settings.log_level)
+                still = f"still serving {current}" if current else "no model is served"
+                message = f"{still}: {error}"
+                if message != self._last_failure:
+                    logger.error("cannot serve the champion (%s)", message)
+                    self._last_failure = message
+                if previous is None:
+                    self._swap(None, str(error))
+                raise ReloadFailed(message) from error
+            self._last_failure = None
+            self._swap(loaded, None)
+            logger.info("serving model version %s (was %s)", loaded.version, current)
+            return ReloadResult(loaded, current)
 
     def _swap(self, model: LoadedModel | None, error: str | None) -> None:
         state = self._state

@@ -1,0 +1,100 @@
+"""The model registry over HTTP: list versions and events, promote a version, roll back.
+
+The checks and the change are the registry dataset's (`promote`, `rollback`), shared with
+`python -m stock_lstm.registry`. Every worker follows a promotion (services/serving.py); this
+worker converges at once, so its own answers change immediately.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from stock_lstm.api.v1.errors import Conflict, NotFound, ServiceUnavailable
+from stock_lstm.api.v1.schemas.registry import (
+    ModelsResponse,
+    ModelVersionOut,
+    PromotionResponse,
+    RegistryEventOut,
+)
+from stock_lstm.api.v1.services.serving import ModelSwitch, ReloadFailed
+from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.datasets import PromotionRefused
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_TYPE = "lstm"
+
+
+def models_overview(url: str) -> ModelsResponse:
+    versions = crud.list_model_versions(url=url)
+    return ModelsResponse(
+        champion=next((v.model_version for v in versions if v.status == "champion"), None),
+        versions=[
+            ModelVersionOut(
+                model_version=v.model_version,
+                status=v.status,
+                trained_at=v.trained_at,
+                data_version_id=v.data_version_id,
+                model_type=_model_type(v.parameters),
+                metrics=v.metrics,
+                parameters=v.parameters,
+                serving_sha256=v.serving_sha256,
+            )
+            for v in versions
+        ],
+        events=[
+            RegistryEventOut.model_validate(event, from_attributes=True)
+            for event in crud.registry_events(url=url)
+        ],
+    )
+
+
+def _model_type(parameters: dict) -> str:
+    """`model_type` of the training parameters (or `model.type`); the LSTM's have neither."""
+    model = parameters.get("model")
+    nested = model.get("type") if isinstance(model, dict) else None
+    return str(parameters.get("model_type") or nested or DEFAULT_MODEL_TYPE)
+
+
+def promote(switch: ModelSwitch, version: str, *, actor: str, reason: str) -> PromotionResponse:
+    """Make `version` the champion: 404 unknown, 409 not servable, no-op when it already is."""
+    return _change(
+        switch,
+        lambda store: store.registry.promote(version, actor=actor, reason=reason, url=store.url),
+    )
+
+
+def rollback(switch: ModelSwitch, *, actor: str) -> PromotionResponse:
+    """Promote the champion's predecessor (409 when there is none)."""
+    return _change(switch, lambda store: store.registry.rollback(actor=actor, url=store.url))
+
+
+def _change(switch: ModelSwitch, change: Callable) -> PromotionResponse:
+    """Apply `change` to the registry, then converge this worker. A database error reaches
+    the app's handler (503 "database unavailable")."""
+    store = switch.store
+    if store is None:
+        raise ServiceUnavailable(
+            f"the registry cannot be changed here: {switch.error}", type="no_catalog"
+        )
+    try:
+        promotion = change(store)
+    except crud.UnknownModelVersion as error:
+        raise NotFound(f"{error}: see GET /api/v1/models", type="unknown_model_version") from error
+    except PromotionRefused as error:
+        raise Conflict(str(error), type="promotion_refused") from error
+    if promotion.changed:
+        logger.info(
+            "model version %s is the champion (was %s)", promotion.champion, promotion.previous
+        )
+    try:
+        served = switch.converge().model.version
+    except ReloadFailed:  # logged by the switch; this worker keeps its old model
+        served = switch.served_version
+    return PromotionResponse(
+        champion=promotion.champion,
+        previous=promotion.previous,
+        changed=promotion.changed,
+        served_here=served,
+    )

@@ -1,0 +1,55 @@
+"""The project's Data Catalog without a Kedro session: for the API and the registry CLI.
+
+A session's context validates parameters against every registered pipeline, which imports the
+pipelines and with them TensorFlow; the API only needs the catalog. This builds it the way the
+session does (the project's settings: config loader, catalog class) from `catalog*.yml` and
+credentials alone, with every relative file path made absolute under the project (also our
+datasets' `*_filepath` and `serving_filepaths`, which Kedro's own conversion skips), so the
+process may run from any folder. Datasets are created lazily, on first use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kedro.config import MissingConfigException
+
+
+def open_catalog(project_root: Path, env: str | None) -> Any:
+    """The catalog of the Kedro project at `project_root` in environment `env`."""
+    from kedro.framework.project import settings
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project_root)
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(Path(project_root) / settings.CONF_SOURCE),
+        env=env,
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    try:
+        credentials = loader["credentials"]
+    except MissingConfigException:
+        credentials = {}
+    catalog = _absolute_paths(Path(project_root).resolve(), loader["catalog"])
+    return settings.DATA_CATALOG_CLASS.from_config(catalog, credentials)
+
+
+def _absolute(root: Path, path: str) -> str:
+    if "://" in path or Path(path).is_absolute():
+        return path
+    return (root / path).as_posix()
+
+
+def _absolute_paths(root: Path, config: dict[str, Any]) -> dict[str, Any]:
+    converted: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and key.endswith("filepaths"):
+            converted[key] = {name: _absolute(root, str(p)) for name, p in value.items()}
+        elif isinstance(value, dict):
+            converted[key] = _absolute_paths(root, value)
+        elif isinstance(value, str) and key.endswith(("filepath", "filename", "path")):
+            converted[key] = _absolute(root, value)
+        else:
+            converted[key] = value
+    return converted

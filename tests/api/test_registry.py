@@ -1,0 +1,163 @@
+"""GET /api/v1/models and the promote/rollback endpoints (the dashboard's and operators' view
+of the registry), and an API process that never imports TensorFlow."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+
+from stock_lstm.data_pipeline import crud
+from tests.api.test_model_integrity import (
+    ARTIFACTS,
+    KEY,
+    NEWER,
+    app_client,
+    artifact,
+    copy_version,
+    only_version,
+    record_as,
+)
+from tests.conftest import kedro_env
+
+AUTH = {"X-API-Key": KEY}
+HISTORY = {"prices": [20.0 + 0.2 * i for i in range(100)], "horizon": 1}
+
+
+def test_models_lists_versions_statuses_metrics_and_events(served) -> None:
+    body = served.get("/api/v1/models").json()
+    champion = served.app.state.model.version
+    assert body["champion"] == champion
+    [version] = body["versions"]
+    assert version["model_version"] == champion and version["status"] == "champion"
+    assert version["model_type"] == "lstm" and version["data_version_id"] is not None
+    for ticker in version["metrics"]["tickers"].values():  # next to the naive forecast's
+        assert {"lstm", "naive", "mae_ratio"} <= set(ticker["h1"])
+    assert version["metrics"]["onnx_parity"]["passed"]
+    assert set(version["serving_sha256"]) == set(ARTIFACTS)
+    assert [(e["from_status"], e["to_status"], e["actor"]) for e in body["events"]] == [
+        ("candidate", "champion", "evaluation"),
+        (None, "candidate", "evaluation"),
+    ]
+
+
+def test_promote_and_rollback_answer_404_409_and_no_op(trained_copy) -> None:
+    old = only_version(trained_copy)
+    copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
+    record_as(trained_copy, old, NEWER)
+    with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
+        unknown = client.post("/api/v1/models/1999-01-01T00.00.00.000Z/promote", headers=AUTH)
+        assert unknown.status_code == 404
+        assert "unknown model version '1999-01-01T00.00.00.000Z'" in unknown.json()["detail"]
+
+        nothing_before = client.post("/api/v1/models/rollback", headers=AUTH)
+        assert nothing_before.status_code == 409
+        assert nothing_before.json()["detail"] == "no previous champion to roll back to"
+
+        events = len(client.get("/api/v1/models").json()["events"])
+        no_op = client.post(f"/api/v1/models/{old}/promote", headers=AUTH)
+        assert no_op.status_code == 200
+        assert no_op.json() == {
+            "champion": old,
+            "previous": None,
+            "changed": False,
+            "served_here": old,
+        }
+        assert len(client.get("/api/v1/models").json()["events"]) == events  # nothing recorded
+
+        onnx = artifact(trained_copy, "onnx_model", NEWER)
+        original = onnx.read_bytes()
+        onnx.write_bytes(original + b"\0")
+        refused = client.post(f"/api/v1/models/{NEWER}/promote", headers=AUTH)
+        assert refused.status_code == 409
+        assert f"model version {NEWER} cannot be promoted: onnx_model" in refused.json()["detail"]
+        assert "sha256" in refused.json()["detail"]
+        onnx.write_bytes(original)
+
+        promoted = client.post(
+            f"/api/v1/models/{NEWER}/promote", headers=AUTH, json={"reason": "a better model"}
+        )
+        assert promoted.status_code == 200, promoted.text
+        assert promoted.json() == {
+            "champion": NEWER,
+            "previous": old,
+            "changed": True,
+            "served_here": NEWER,
+        }
+        answer = client.post("/api/v1/predict", json=HISTORY)
+        assert answer.headers["X-Model-Version"] == answer.json()["model_version"] == NEWER
+        latest = client.get("/api/v1/models").json()["events"][0]
+        assert (latest["model_version"], latest["reason"], latest["actor"]) == (
+            NEWER,
+            "a better model",
+            "api-key",
+        )
+
+        back = client.post("/api/v1/models/rollback", headers=AUTH).json()
+        assert (back["champion"], back["previous"], back["served_here"]) == (old, NEWER, old)
+        assert client.post("/api/v1/predict", json=HISTORY).headers["X-Model-Version"] == old
+    assert crud.champion_version(trained_copy.database_url) == old
+
+
+def test_the_registry_cli_promotes_with_the_same_checks(trained_copy) -> None:
+    old = only_version(trained_copy)
+    copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
+    record_as(trained_copy, old, NEWER)
+    env = kedro_env(trained_copy.root, trained_copy.database_url)
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "stock_lstm.registry", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=trained_copy.root,
+        )
+
+    artifact(trained_copy, "interval_calibration", NEWER).unlink()
+    refused = cli("promote", NEWER)
+    assert refused.returncode == 1
+    assert (
+        f"Error: model version {NEWER} cannot be promoted: interval_calibration" in refused.stderr
+    )
+    shutil.copy(
+        artifact(trained_copy, "interval_calibration", old),
+        artifact(trained_copy, "interval_calibration", NEWER),
+    )
+    done = cli("promote", NEWER, "--reason", "by hand")
+    assert done.returncode == 0, done.stderr
+    assert f"champion: {NEWER} (was {old})" in done.stdout
+    listed = cli("list").stdout.splitlines()
+    assert listed[0].startswith(f"{NEWER}  champion") and listed[1].startswith(f"{old}  retired")
+    assert cli("rollback").returncode == 0
+    assert crud.champion_version(trained_copy.database_url) == old
+    assert crud.registry_events(url=trained_copy.database_url)[0].actor == "cli"
+
+
+def test_the_api_process_never_imports_tensorflow(trained_project) -> None:
+    """Start-up, a forecast and a registry read in a fresh interpreter (this one has
+    TensorFlow loaded by other tests): no TensorFlow, Keras or scikit-learn module."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from fastapi.testclient import TestClient
+        from stock_lstm.api.v1.main import create_app
+
+        with TestClient(create_app()) as client:
+            assert client.get("/health").status_code == 200
+            answer = client.post("/api/v1/predict", json={"prices": [10.0 + i for i in range(90)]})
+            assert answer.status_code == 200, answer.text
+            assert client.post("/api/v1/predict", json={"ticker": "MSFT"}).status_code == 200
+            assert client.get("/api/v1/models").status_code == 200
+        loaded = [m for m in ("tensorflow", "keras", "sklearn") if m in sys.modules]
+        assert not loaded, loaded
+        print("no tensorflow")
+        """
+    )
+    env = kedro_env(trained_project.root, trained_project.database_url)
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd="/"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "no tensorflow" in result.stdout

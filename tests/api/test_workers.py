@@ -1,0 +1,237 @@
+"""Two real uvicorn worker processes (not TestClient) on one database follow the registry's
+champion: after a promotion or a rollback every response comes from the new champion within
+the bound, and under load a promotion fails no request and never shows a version that was not
+champion. SQLite (the poll) and PostgreSQL (LISTEN/NOTIFY, with a poll too slow to matter).
+
+Each worker is its own `uvicorn --workers 1` process on its own port, so the test knows which
+worker answered; `uvicorn --workers 2` forks the same app into processes just like these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from stock_lstm.data_pipeline import crud
+from tests.conftest import TrainedProject, copy_trained_project, kedro_env
+
+pytestmark = pytest.mark.slow
+
+KEY = "workers-test-key"
+SERVING = ("onnx_model.onnx", "scaler_params.json", "interval_calibration.json")
+V2, V3 = "2999-01-01T00.00.00.000Z", "2999-01-02T00.00.00.000Z"
+LOAD_MARGIN_S = 5.0  # a check finds the change; loading and warming the ONNX model takes this
+START_TIMEOUT_S = 180
+HISTORY = [100.0 + (i % 7) * 0.3 + i * 0.05 for i in range(80)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclasses.dataclass
+class Fleet:
+    urls: list[str]
+    versions: tuple[str, str, str]  # champion, a candidate to promote, a never-promoted one
+    bound_s: float
+    database_url: str
+
+
+def registered_project(
+    trained: TrainedProject, root: Path, database_url: str | None
+) -> tuple[TrainedProject, str, tuple[str, str, str]]:
+    """A copy of the trained project with versions V2 and V3 (copies of the trained one's
+    serving files, so complete and verifiable) registered as candidates in `database_url`
+    (else the copy's own SQLite file, where the trained version is the champion)."""
+    project = copy_trained_project(trained, root)
+    models = project.root / "data" / "06_models"
+    [v1] = [p.name for p in (models / SERVING[0]).iterdir()]
+    for version in (V2, V3):
+        for name in SERVING:
+            (models / name / version).mkdir()
+            shutil.copy(models / name / v1 / name, models / name / version / name)
+    row = dataclasses.asdict(crud.get_model_version(v1, url=project.database_url))
+    del row["status"]
+    if database_url is None:
+        database_url = project.database_url
+    else:  # PostgreSQL: a registry of its own, the trained version its champion
+        crud.record_model_version(
+            **{**row, "data_version_id": None, "promote": True}, url=database_url
+        )
+    for version in (V2, V3):
+        crud.record_model_version(
+            **{**row, "model_version": version, "data_version_id": None}, url=database_url
+        )
+    assert crud.champion_version(database_url) == v1
+    return project, database_url, (v1, V2, V3)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fleet(request, trained_project: TrainedProject, tmp_path: Path) -> Iterator[Fleet]:
+    if request.param == "sqlite":
+        poll_s = 1.0
+        project, database_url, versions = registered_project(
+            trained_project, tmp_path / "project", None
+        )
+    else:
+        poll_s = 60.0  # far beyond the bound: only LISTEN/NOTIFY can make the test pass
+        project, database_url, versions = registered_project(
+            trained_project, tmp_path / "project", request.getfixturevalue("postgres_url")
+        )
+    env = kedro_env(
+        project.root,
+        database_url,
+        API_KEY=KEY,
+        REGISTRY_POLL_SECONDS=str(poll_s),
+        LOG_LEVEL="WARNING",
+    )
+    processes, urls = [], []
+    for index in range(2):
+        port = free_port()
+        log = open(tmp_path / f"worker{index}.log", "wb")  # noqa: SIM115 - closed below
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "stock_lstm.api.v1.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        processes.append((subprocess.Popen(command, env=env, stdout=log, stderr=log), log))
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for (process, _), url in zip(processes, urls, strict=True):
+            wait_ready(url, process)
+        # The bound: SQLite's poll; on PostgreSQL a NOTIFY wakes the workers long before it.
+        bound = (poll_s if request.param == "sqlite" else 0.0) + LOAD_MARGIN_S
+        yield Fleet(urls, versions, bound, database_url)
+    finally:
+        for process, log in processes:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.close()
+        for index in range(2):  # shown by pytest when the test fails
+            sys.stderr.write((tmp_path / f"worker{index}.log").read_text(errors="replace")[-3000:])
+
+
+def wait_ready(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the worker at {url} exited with {process.returncode}"
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"the worker at {url} did not become healthy")
+
+
+def forecast_version(url: str, client: httpx.Client | None = None) -> str:
+    response = (client or httpx).post(
+        f"{url}/api/v1/predict", json={"prices": HISTORY, "horizon": 1}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    header = response.headers["X-Model-Version"]
+    assert response.json()["model_version"] == header
+    return header
+
+
+def served(fleet: Fleet, requests_each: int = 10) -> set[str]:
+    return {forecast_version(url) for url in fleet.urls for _ in range(requests_each)}
+
+
+def converge_within_bound(fleet: Fleet, expected: str) -> None:
+    """Within the bound every worker serves `expected`; then every response comes from it."""
+    deadline = time.monotonic() + fleet.bound_s
+    while served(fleet, 1) != {expected} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert served(fleet) == {expected}
+
+
+def change(fleet: Fleet, worker: int, path: str) -> dict:
+    response = httpx.post(f"{fleet.urls[worker]}{path}", headers={"X-API-Key": KEY}, timeout=60)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_every_worker_follows_promotion_and_rollback(fleet: Fleet) -> None:
+    v1, v2, _ = fleet.versions
+    assert served(fleet) == {v1}
+
+    promoted = change(fleet, 0, f"/api/v1/models/{v2}/promote")
+    assert (promoted["champion"], promoted["previous"], promoted["served_here"]) == (v2, v1, v2)
+    converge_within_bound(fleet, v2)
+
+    rolled_back = change(fleet, 1, "/api/v1/models/rollback")
+    assert (rolled_back["champion"], rolled_back["previous"]) == (v1, v2)
+    converge_within_bound(fleet, v1)
+
+    events = httpx.get(f"{fleet.urls[0]}/api/v1/models", timeout=30).json()["events"]
+    assert [(e["model_version"], e["to_status"], e["actor"]) for e in events[:2]] == [
+        (v1, "champion", "api-key"),
+        (v2, "retired", "api-key"),
+    ]
+    assert events[0]["reason"] == f"rollback from {v2}"
+
+
+def test_a_promotion_under_load_fails_nothing_and_shows_only_champions(fleet: Fleet) -> None:
+    v1, v2, never = fleet.versions
+    stop = threading.Event()
+    seen: list[str] = []
+    failures: list[str] = []
+
+    def load(worker: int) -> None:
+        with httpx.Client() as client:
+            while not stop.is_set():
+                try:
+                    seen.append(forecast_version(fleet.urls[worker % 2], client))
+                except (AssertionError, httpx.HTTPError) as error:
+                    failures.append(repr(error))
+
+    with ThreadPoolExecutor(4) as pool:
+        for worker in range(4):
+            pool.submit(load, worker)
+        time.sleep(1.0)
+        change(fleet, 0, f"/api/v1/models/{v2}/promote")
+        time.sleep(fleet.bound_s)
+        change(fleet, 1, "/api/v1/models/rollback")
+        time.sleep(fleet.bound_s)
+        stop.set()
+    assert not failures, failures[:5]
+    assert len(seen) > 50
+    assert set(seen) == {v1, v2} and never not in seen
+    assert seen[-1] == v1
+    # The predictions log records the version of each forecast (written in batches: wait).
+    deadline = time.monotonic() + 30
+    while (logged := logged_versions(fleet)) != {v1, v2} and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert logged == {v1, v2}
+
+
+def logged_versions(fleet: Fleet) -> set[str]:
+    rows = crud.recent_predictions(1_000_000, url=fleet.database_url)
+    return {row["model_version"] for row in rows}

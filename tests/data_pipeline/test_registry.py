@@ -1,0 +1,191 @@
+"""The model registry (model_versions.status + model_version_events): candidates, one champion,
+promotion, rollback, the audit trail, and what may be promoted (files present, sha256 match)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import session_scope
+from stock_lstm.data_pipeline.datasets import (
+    ChampionDataset,
+    ModelVersionDataset,
+    PromotionRefused,
+    artifact_versions,
+)
+from stock_lstm.data_pipeline.orm_models import ModelVersion
+
+A, B, C = "2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z", "2026-01-03T00.00.00.000Z"
+SERVING = ("onnx_model.onnx", "scaler_params.json", "interval_calibration.json")
+
+
+def register(version: str, url: str, *, promote: bool = False, serving=None) -> None:
+    crud.record_model_version(
+        model_version=version,
+        trained_at=datetime(2026, 1, 1, tzinfo=UTC),
+        data_version_id=None,
+        parameters={"model": {"window": 10}},
+        metrics={"summary": {}},
+        model_sha256="0" * 64,
+        scaler_sha256="1" * 64,
+        serving_sha256=serving,
+        promote=promote,
+        reason="test",
+        url=url,
+    )
+
+
+def test_promotion_retires_the_champion_and_audits_every_change(database_url: str) -> None:
+    register(A, database_url, promote=True)
+    register(B, database_url)
+    assert crud.champion_version(database_url) == A
+    assert [v.status for v in crud.list_model_versions(database_url)] == ["candidate", "champion"]
+
+    result = crud.promote_model_version(B, reason="better", actor="ops", url=database_url)
+    assert (result.champion, result.previous, result.changed) == (B, A, True)
+    assert crud.champion_version(database_url) == B
+    assert crud.get_model_version(A, url=database_url).status == "retired"
+    events = crud.registry_events(url=database_url)
+    assert [(e.model_version, e.from_status, e.to_status, e.actor) for e in events] == [
+        (B, "candidate", "champion", "ops"),
+        (A, "champion", "retired", "ops"),
+        (B, None, "candidate", "evaluation"),
+        (A, "candidate", "champion", "evaluation"),
+        (A, None, "candidate", "evaluation"),
+    ]
+    assert events[0].reason == "better" and events[1].reason == f"replaced by {B}: better"
+
+    # Promoting the champion is a no-op: nothing changes, nothing is recorded.
+    again = crud.promote_model_version(B, reason="again", actor="ops", url=database_url)
+    assert not again.changed and len(crud.registry_events(url=database_url)) == len(events)
+
+    with pytest.raises(crud.UnknownModelVersion, match="unknown model version 'nope'"):
+        crud.promote_model_version("nope", reason="x", actor="ops", url=database_url)
+
+
+def test_rollback_goes_to_the_previous_champion_and_back(database_url: str) -> None:
+    assert crud.previous_champion(database_url) is None
+    for version in (A, B, C):
+        register(version, database_url, promote=True)
+    assert crud.previous_champion(database_url) == B
+    crud.promote_model_version(B, reason="rollback", actor="cli", url=database_url)
+    assert crud.previous_champion(database_url) == C
+
+
+def test_the_database_allows_one_champion_only(database_url: str) -> None:
+    register(A, database_url, promote=True)
+    register(B, database_url)
+    with pytest.raises(IntegrityError), session_scope(database_url) as session:
+        session.execute(
+            update(ModelVersion).where(ModelVersion.model_version == B).values(status="champion")
+        )
+    assert crud.champion_version(database_url) == A
+
+
+def test_re_evaluation_keeps_the_status(database_url: str) -> None:
+    register(A, database_url, promote=True)
+    register(A, database_url)  # evaluated again, no promotion
+    assert crud.get_model_version(A, url=database_url).status == "champion"
+    assert len(crud.registry_events(url=database_url)) == 2
+
+
+def save_serving_files(root: Path, version: str) -> dict[str, str]:
+    paths = {}
+    for name in SERVING:
+        path = root / name / version / name
+        path.parent.mkdir(parents=True)
+        path.write_bytes(f"{version} {name}".encode())
+        paths[name.split(".")[0]] = str(root / name)
+    return paths
+
+
+def sha256s(root: Path, version: str) -> dict[str, str]:
+    return {
+        name.split(".")[0]: hashlib.sha256((root / name / version / name).read_bytes()).hexdigest()
+        for name in SERVING
+    }
+
+
+def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, database_url: str) -> None:
+    paths = save_serving_files(tmp_path, A)
+    save_serving_files(tmp_path, B)
+    dataset = ModelVersionDataset(
+        model_filepath=str(tmp_path / "m.keras"),
+        scaler_filepath=str(tmp_path / "s.pkl"),
+        serving_filepaths=paths,
+        url=database_url,
+    )
+    assert dataset.saved_versions() == [B, A] == artifact_versions(paths["onnx_model"])
+    assert "not in model_versions" in dataset.problem(A)
+    register(A, database_url, promote=True, serving=sha256s(tmp_path, A))
+    register(B, database_url, serving=sha256s(tmp_path, B))
+    register(C, database_url)  # recorded before the ONNX export existed
+    assert dataset.problem(A) is None and dataset.problem(B) is None
+    assert "no ONNX export" in dataset.problem(C)
+
+    (tmp_path / "onnx_model.onnx" / B / "onnx_model.onnx").write_bytes(b"tampered")
+    with pytest.raises(PromotionRefused, match=f"{B} cannot be promoted: onnx_model .* sha256"):
+        dataset.promote(B, actor="ops", reason="x")
+    (tmp_path / "onnx_model.onnx" / B / "onnx_model.onnx").write_bytes(
+        f"{B} onnx_model.onnx".encode()
+    )
+    assert dataset.problem(B) is None
+    (tmp_path / "scaler_params.json" / B / "scaler_params.json").unlink()
+    assert "scaler_params of model version" in dataset.problem(B)
+    assert crud.champion_version(database_url) == A
+
+    with pytest.raises(PromotionRefused, match="no previous champion"):
+        dataset.rollback(actor="ops")
+
+    champion = ChampionDataset(
+        model_filepath="unused",
+        scaler_filepath="unused",
+        serving_filepaths={"onnx_model": paths["onnx_model"]},
+        url=database_url,
+    ).load()
+    assert (
+        champion["model_version"] == A and champion["onnx_model"] == f"{A} onnx_model.onnx".encode()
+    )
+
+
+def test_migration_0003_retires_versions_without_onnx_and_matches_the_models(
+    database_url: str,
+) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import text
+
+    from stock_lstm.data_pipeline.database import get_engine
+    from stock_lstm.data_pipeline.migrations import alembic_config, upgrade
+    from stock_lstm.data_pipeline.orm_models import Base
+
+    engine = get_engine(database_url, migrate=False)
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO model_versions (model_version, trained_at, parameters, metrics, "
+                "model_sha256, scaler_sha256, created_at) VALUES "
+                "(:v, :t, '{}', '{}', 'a', 'b', :t)"
+            ),
+            {"v": A, "t": datetime(2026, 1, 1, tzinfo=UTC)},
+        )
+    upgrade(engine, "head")
+    assert crud.get_model_version(A, url=database_url).status == "retired"
+    [event] = crud.registry_events(url=database_url)
+    assert (event.to_status, event.actor) == ("retired", "migration 0003")
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+    upgrade(engine, "head")
