@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import pytest
+from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -107,7 +108,15 @@ def test_a_training_run_logs_one_mlflow_run(trained_project: TrainedProject, tmp
     params = run.data.params
     bootstrap_project(root)
     with KedroSession.create(project_path=root, env="test") as session:
-        configured = _flatten(session.load_context().params)
+        every_parameter = _flatten(session.load_context().params)
+    # what the default pipeline's nodes read (not backtest's or monitoring's, which did not run)
+    read = [i.split(":", 1)[1] for i in pipelines["__default__"].inputs() if i.startswith("params:")]
+    configured = {
+        key: value
+        for key, value in every_parameter.items()
+        if any(key == name or key.startswith(f"{name}.") for name in read)
+    }
+    assert {"training.model.window", "evaluation.promote"} <= set(configured)
     assert set(configured) <= set(params), set(configured) - set(params)
     assert {k: params[k] for k in configured} == {k: str(v) for k, v in configured.items()}
     assert params["training.model.window"] == "10"  # conf/test, not conf/base

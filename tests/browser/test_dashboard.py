@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from stock_lstm.api.v1.main import create_app
@@ -26,7 +27,7 @@ from tests.browser.conftest import (
     serving,
 )
 from tests.browser.reports import backtest_report
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, copy_trained_project
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -368,12 +369,17 @@ def test_database_down_says_what_still_works(
 
 
 def test_no_model_with_stored_prices_shows_the_history_without_a_forecast(
-    trained_project, browsing: Browsing
+    trained_project, browsing: Browsing, tmp_path: Path
 ) -> None:
-    """Prices ingested, no servable model (here: a pinned version that does not exist)."""
-    settings = settings_for(
-        trained_project.root, trained_project.database_url, model_version="2000-01-01T00.00.00.000Z"
-    )
+    """Prices ingested, no model registered yet (a copy of the trained database without its
+    model_versions rows)."""
+    project = copy_trained_project(trained_project, tmp_path / "project")
+    engine = create_engine(project.database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM model_version_events"))
+        connection.execute(text("DELETE FROM model_versions"))
+    engine.dispose()
+    settings = settings_for(project.root, project.database_url)
     with serving(create_app(settings)) as url:
         page = browsing.page
         page.goto(url + "/?ticker=GOOG")
@@ -385,8 +391,7 @@ def test_no_model_with_stored_prices_shows_the_history_without_a_forecast(
         assert [r.split(" ")[:2] for r in browsing.log.bad_responses] == [["503", "GET"]]
 
 
-# What GET /api/v1/models answers (the model registry): the page shows its history only when
-# the server's OpenAPI document lists that path. Simulated here on the page's side.
+# A registry answer whose changes share one moment: the page orders them newest first.
 REGISTRY = {
     "champion": "2026-01-06T09.00.00.000Z",
     "versions": [],
@@ -411,20 +416,25 @@ REGISTRY = {
 }
 
 
-def test_the_registry_history_shows_once_the_server_offers_it(
+def test_the_registry_history_shows_the_champion_and_every_change(
     served_app: Served, browsing: Browsing
 ) -> None:
+    registry = httpx.get(served_app.url + "/api/v1/models").json()
+    assert registry["champion"] is not None and registry["events"]
     page = browsing.page
     page.goto(served_app.url + "/")
     wait_for_chart(page, "MSFT", 5)
-    assert page.is_hidden("#registry")  # this server has no /api/v1/models: never asked
+    page.wait_for_selector("#registry:not([hidden])")
+    assert page.inner_text("#registry-title") == (
+        f"Registry history (champion: {registry['champion']})"
+    )
+    rows = page.eval_on_selector_all(
+        "#registry-events tbody tr", "rs => rs.map(r => Array.from(r.cells, c => c.textContent))"
+    )
+    assert len(rows) == len(registry["events"])
+    assert [registry["champion"], "candidate → champion"] in [r[1:3] for r in rows]
 
-    def openapi_with_models(route) -> None:
-        document = route.fetch().json()
-        document["paths"]["/api/v1/models"] = {"get": {"summary": "The model registry"}}
-        route.fulfill(json=document)
-
-    page.route("**/openapi.json", openapi_with_models)
+    # Newest first, whatever order the server lists changes of the same moment in.
     page.route("**/api/v1/models", lambda route: route.fulfill(json=REGISTRY))
     page.reload()
     page.wait_for_selector("#registry:not([hidden])")

@@ -167,7 +167,7 @@ async function start() {
   else explainNoModelCard(hasModel);
   await Promise.all([
     loadBacktest().catch((error) => setMessage("backtest-message", error.message)),
-    state.paths.has("/api/v1/models")
+    state.paths.has("/api/v1/models") && databaseUp
       ? loadRegistryHistory().catch((error) => setMessage("model-message", `Registry history: ${error.message}`))
       : null,
     databaseUp ? loadTickers(wanted.ticker).catch(chartFailed) : null,
@@ -609,7 +609,8 @@ function renderModelMetrics() {
 }
 
 // The model registry's history (GET /api/v1/models): the champion and every status change with
-// its reason. Called only when the server's OpenAPI document lists that endpoint.
+// its reason. Called only when the server's OpenAPI document lists that endpoint and the
+// database (where the registry lives) is up.
 async function loadRegistryHistory() {
   const registry = await getJSON("/api/v1/models");
   // Newest first; of changes at the same moment, the later one in the answer first.
