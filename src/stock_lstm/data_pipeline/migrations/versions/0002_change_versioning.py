@@ -217,7 +217,6 @@ def downgrade() -> None:
             batch_op.alter_column("valid_from", new_column_name="version_id")
     op.drop_index("ix_ticker_versions_stage_ticker_version", table_name="ticker_versions")
     op.drop_table("ticker_versions")
-    with op.batch_alter_table("data_versions", schema=None) as batch_op:
-        batch_op.drop_column("rows_closed")
-        batch_op.drop_column("rows_added")
-        batch_op.drop_column("hash_method")
+    # not a batch: on SQLite, recreating data_versions would cascade-delete every stage row
+    for column in ("rows_closed", "rows_added", "hash_method"):
+        op.drop_column("data_versions", column)
