@@ -36,6 +36,7 @@ from stock_lstm.data_pipeline.orm_models import (
     TickerVersion,
 )
 
+STAGES = tuple(STAGE_MODELS)
 INSERT_CHUNK_ROWS = 5_000
 FLOAT_HASH_FORMAT = "%.17g"  # round-trips a float64 exactly, so a reload hashes the same
 VALIDITY_COLUMNS = ("valid_from", "valid_to")

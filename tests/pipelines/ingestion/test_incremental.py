@@ -16,9 +16,12 @@ from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.api.v1.main import create_app
 from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline import versions as versions_cli
+from stock_lstm.data_pipeline.sources import yfinance as yf_source
 from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
 from tests.api.conftest import settings_for
 from tests.conftest import make_project_copy
+from tests.data_pipeline.test_sources import RangedYahoo
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "data" / "01_raw" / "snapshot"
 FILES = {"^GSPC": "GSPC.csv", "GOOG": "GOOG.csv", "MSFT": "MSFT.csv"}
@@ -147,8 +150,9 @@ def test_adding_a_ticker_keeps_the_others_readable(project: Path, database_url: 
 def test_removing_a_ticker_is_a_version_of_its_own(project: Path) -> None:
     run(end=FIRST_END)
     before = {stage: newest(stage) for stage in STAGES}
-    written = crud.remove_ticker("goog")
-    assert set(written) == set(STAGES)
+    assert versions_cli.main(["remove-ticker", "goog"]) == 0  # what a user types
+    written = {stage: newest(stage) for stage in STAGES}
+    assert all(written[stage].id != before[stage].id for stage in STAGES)
     assert [s.ticker for s in crud.ticker_summaries("clean")] == ["MSFT", "^GSPC"]
     assert written["clean"].parent_id == written["raw"].id
     for stage in STAGES:
@@ -157,6 +161,7 @@ def test_removing_a_ticker_is_a_version_of_its_own(project: Path) -> None:
         assert crud.table_hash(crud.load_stage_frame(stage), stage) == written[stage].content_hash
     with pytest.raises(crud.StageError, match="'GOOG' is not stored"):
         crud.remove_ticker("GOOG")
+    assert versions_cli.main(["remove-ticker", "GOOG"]) == 1
     run(end=FIRST_END, tickers="MSFT ^GSPC")  # ingesting the others does not bring it back
     assert [s.ticker for s in crud.ticker_summaries("features")] == ["MSFT", "^GSPC"]
 
@@ -215,3 +220,21 @@ def test_a_split_restates_a_whole_history_in_one_version(project: Path) -> None:
     assert [(c.ticker, c.rows_restated) for c in crud.ticker_changes(features.id)] == [
         ("MSFT", msft_rows)
     ]
+
+
+def test_a_daily_yahoo_run_asks_only_for_the_overlap(project: Path, monkeypatch) -> None:
+    table = pd.read_csv(SNAPSHOT / "MSFT.csv", index_col="Date", parse_dates=True)
+    fake = RangedYahoo(table.rename_axis("Date"))
+    monkeypatch.setattr(yf_source.yf, "download", fake)
+    run(source="yfinance", tickers="MSFT", end=FIRST_END)
+    day = snapshot_dates()[snapshot_dates() > pd.Timestamp(FIRST_END)].iloc[0]
+    versions = len(crud.list_versions())
+    run(source="yfinance", tickers="MSFT", end=f"{day:%Y-%m-%d}")
+
+    overlap_start = table.index[table.index <= pd.Timestamp(FIRST_END)][-10]  # overlap_days
+    assert fake.starts == [START, f"{overlap_start:%Y-%m-%d}"]
+    assert len(crud.list_versions()) == versions + 3  # one per stage
+    for stage in STAGES:
+        assert newest(stage).rows_added == 1 and newest(stage).rows_closed == 0
+    run(source="yfinance", tickers="MSFT", end=f"{day:%Y-%m-%d}")  # no new bar: nothing written
+    assert len(crud.list_versions()) == versions + 3
