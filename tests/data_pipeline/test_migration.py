@@ -104,7 +104,10 @@ def test_full_copy_versions_upgrade_in_place(database_url: str) -> None:
 def test_the_downgrade_gives_the_full_copies_back(database_url: str) -> None:
     crud.save_stage_frame(bars("MSFT", 5), "raw", source="a", url=database_url)
     crud.save_stage_frame(bars("MSFT", 6), "raw", source="b", url=database_url)
-    expected = [len(crud.load_stage_frame("raw", v.id, url=database_url)) for v in crud.list_versions("raw", url=database_url)]
+    expected = [
+        len(crud.load_stage_frame("raw", v.id, url=database_url))
+        for v in crud.list_versions("raw", url=database_url)
+    ]
     from alembic import command
 
     from stock_lstm.data_pipeline.migrations import alembic_config

@@ -447,7 +447,9 @@ def test_a_stored_ticker_is_asked_only_for_the_overlap_and_after(monkeypatch):
     )
     assert fake.starts == [f"{history.index[22]:%Y-%m-%d}"]  # the last 3 stored days on
     assert frame["date"].tolist() == list(history.index[22:])
-    assert frame.attrs["fetched"] == {"MSFT": f"from {history.index[22]:%Y-%m-%d} (overlap of 3 stored day(s) agreed)"}
+    assert frame.attrs["fetched"] == {
+        "MSFT": f"from {history.index[22]:%Y-%m-%d} (overlap of 3 stored day(s) agreed)"
+    }
 
 
 def test_a_restated_overlap_refetches_the_whole_history(monkeypatch):

@@ -339,9 +339,7 @@ class _Plan:
     changed_from: date | None
 
 
-def _open_rows(
-    session: Session, stage: str, ticker: str, since: date | None
-) -> pd.DataFrame:
+def _open_rows(session: Session, stage: str, ticker: str, since: date | None) -> pd.DataFrame:
     table = _stage_table(stage)
     columns = [table.c[name] for name in stage_columns(stage)]
     query = select(*columns).where(table.c.ticker == ticker, table.c.valid_to.is_(None))
@@ -397,9 +395,7 @@ def _plan_ticker(
             added["date"].max().date(),
         )
         change = TickerChange(new=len(added))
-        return _Plan(
-            added.reset_index(drop=True), [], change, state, added["date"].min().date()
-        )
+        return _Plan(added.reset_index(drop=True), [], change, state, added["date"].min().date())
 
     current = _open_rows(session, stage, ticker, since)
     values = _value_columns(stage)
@@ -847,9 +843,7 @@ def load_stage_changes(
                 continue
             start = _lookback_start(session, table, valid, ticker, first, lookback_rows or 0)
             query = select(*columns).where(valid, table.c.ticker == ticker, table.c.date >= start)
-            frames.append(
-                _typed_frame(session.execute(query.order_by(table.c.date)).all(), stage)
-            )
+            frames.append(_typed_frame(session.execute(query.order_by(table.c.date)).all(), stage))
         changes = StageChanges(version.id, read_before, since)
         source = version.source
     frame = pd.concat(frames, ignore_index=True) if frames else _typed_frame([], stage)
@@ -857,9 +851,7 @@ def load_stage_changes(
     return frame, changes
 
 
-def _changed_since(
-    session: Session, stage: str, after: int, upto: int
-) -> dict[str, date | None]:
+def _changed_since(session: Session, stage: str, after: int, upto: int) -> dict[str, date | None]:
     """Per ticker changed in versions (after, upto] of `stage`, its first changed date."""
     rows = session.execute(
         select(TickerVersion.ticker, TickerVersion.changed_from)
@@ -874,8 +866,8 @@ def _changed_since(
     for ticker, changed_from in rows:
         if ticker in since:
             known = since[ticker]
-            since[ticker] = None if known is None or changed_from is None else min(
-                known, changed_from
+            since[ticker] = (
+                None if known is None or changed_from is None else min(known, changed_from)
             )
         else:
             since[ticker] = changed_from

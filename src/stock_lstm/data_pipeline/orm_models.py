@@ -80,7 +80,9 @@ class TickerVersion(Base):
     rows_restated: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     rows_removed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
-    __table_args__ = (Index("ix_ticker_versions_stage_ticker_version", "stage", "ticker", "version_id"),)
+    __table_args__ = (
+        Index("ix_ticker_versions_stage_ticker_version", "stage", "ticker", "version_id"),
+    )
 
 
 def _validity(table: str) -> tuple[Any, ...]:

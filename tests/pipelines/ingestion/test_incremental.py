@@ -189,9 +189,7 @@ def test_a_restated_close_is_one_new_row_version(project: Path) -> None:
     assert report["tickers"]["GOOG"]["restated_bars"] == 0
     features = newest("features")
     # the day's close and return, and the next day's return
-    assert [(c.ticker, c.rows_restated) for c in crud.ticker_changes(features.id)] == [
-        ("MSFT", 2)
-    ]
+    assert [(c.ticker, c.rows_restated) for c in crud.ticker_changes(features.id)] == [("MSFT", 2)]
     old = crud.load_stage_frame("raw", previous.id)
     assert old.loc[(old.ticker == "MSFT") & (old.date == "2013-01-15"), "close"].item() == (
         old_close
@@ -212,7 +210,7 @@ def test_a_split_restates_a_whole_history_in_one_version(project: Path) -> None:
 
     assert len(crud.list_versions("raw")) == versions + 1
     raw = newest("raw")
-    msft_rows = int(((crud.load_stage_frame("raw").ticker == "MSFT")).sum())
+    msft_rows = int((crud.load_stage_frame("raw").ticker == "MSFT").sum())
     assert (raw.rows_added, raw.rows_closed, raw.row_count) == (msft_rows, msft_rows, count)
     assert [c.ticker for c in crud.ticker_changes(raw.id)] == ["MSFT"]
     features = newest("features")

@@ -26,7 +26,11 @@ depends_on: str | Sequence[str] | None = None
 
 STAGES = {"raw": "raw_prices", "clean": "clean_prices", "features": "features"}
 PRICE_VALUES = ("open", "high", "low", "close", "adj_close", "volume")
-VALUES = {"raw_prices": PRICE_VALUES, "clean_prices": PRICE_VALUES, "features": ("close", "log_return")}
+VALUES = {
+    "raw_prices": PRICE_VALUES,
+    "clean_prices": PRICE_VALUES,
+    "features": ("close", "log_return"),
+}
 
 
 def _stage_table(name: str) -> sa.TableClause:
