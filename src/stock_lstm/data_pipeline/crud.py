@@ -245,24 +245,29 @@ def table_hash(frame: pd.DataFrame, stage: str, method: str = TICKERS_HASH) -> s
     return _tickers_digest(states)
 
 
-def _records(frame: pd.DataFrame, stage: str) -> list[dict[str, Any]]:
+def _records(frame: pd.DataFrame, stage: str) -> Iterable[list[dict[str, Any]]]:
+    """The frame's rows as insert parameters, INSERT_CHUNK_ROWS at a time (a large frame is
+    never all Python dicts at once)."""
     kinds = _column_kinds(stage)
-    converted: dict[str, list[Any]] = {}
-    for name in frame.columns:
-        series = frame[name]
-        kind = kinds[name]
-        if kind == "date":
-            converted[name] = [ts.date() for ts in series]
-        elif kind == "int":
-            converted[name] = [None if pd.isna(v) else int(v) for v in series]
-        elif kind == "float":
-            converted[name] = [None if np.isnan(v) else float(v) for v in series.to_numpy()]
-        else:
-            converted[name] = series.tolist()
-    names = list(converted)
-    return [
-        dict(zip(names, values, strict=True)) for values in zip(*converted.values(), strict=True)
-    ]
+    for start in range(0, len(frame), INSERT_CHUNK_ROWS):
+        chunk = frame.iloc[start : start + INSERT_CHUNK_ROWS]
+        converted: dict[str, list[Any]] = {}
+        for name in chunk.columns:
+            series = chunk[name]
+            kind = kinds[name]
+            if kind == "date":
+                converted[name] = [ts.date() for ts in series]
+            elif kind == "int":
+                converted[name] = [None if pd.isna(v) else int(v) for v in series]
+            elif kind == "float":
+                converted[name] = [None if np.isnan(v) else float(v) for v in series.to_numpy()]
+            else:
+                converted[name] = series.tolist()
+        names = list(converted)
+        yield [
+            dict(zip(names, values, strict=True))
+            for values in zip(*converted.values(), strict=True)
+        ]
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
@@ -522,8 +527,7 @@ def save_stage_frame(
         _close_rows(session, table, version.id, plans)
         inserts = [p.insert for p in plans.values() if not p.insert.empty]
         if inserts:
-            rows = _records(pd.concat(inserts, ignore_index=True), stage)
-            for chunk in _chunks(rows):
+            for chunk in _records(pd.concat(inserts, ignore_index=True), stage):
                 for row in chunk:
                     row["valid_from"] = version.id
                 session.execute(insert(table), chunk)
