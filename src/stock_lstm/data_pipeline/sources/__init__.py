@@ -100,9 +100,14 @@ def fetch_prices(
     tails = {} if stored is None else dict(tuple(stored.groupby("ticker", sort=False)))
     fetched: dict[str, str] = {}
 
+    listed: dict[str, dict[str, Path]] = {}
+
     def from_csv(ticker: str) -> pd.DataFrame:
         fetched[ticker] = "whole file"
-        return csv.fetch_ticker(ticker, csv_dir=csv_dir, start=first, end=last)
+        if not listed:
+            listed["files"] = csv.ticker_files(csv_dir)  # once per run, not once per ticker
+        files = listed["files"]
+        return csv.fetch_ticker(ticker, csv_dir=csv_dir, start=first, end=last, files=files)
 
     def from_yahoo(ticker: str) -> pd.DataFrame:
         bars, fetched[ticker] = yfinance.fetch_after_stored(
