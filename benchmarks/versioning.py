@@ -188,5 +188,7 @@ def run(options: Options | None = None) -> dict[str, Any]:
         finally:
             dispose_engines()
     base = os.environ.get("TEST_DATABASE_URL")
-    results["postgresql"] = _postgres(base, calls) if base else {"skipped": "TEST_DATABASE_URL unset"}
+    results["postgresql"] = (
+        _postgres(base, calls) if base else {"skipped": "TEST_DATABASE_URL unset"}
+    )
     return results

@@ -333,132 +333,214 @@ def _ticker_states(
 # --- saving -----------------------------------------------------------------------------------
 
 
-@dataclass
-class _Plan:
-    """What a save writes for one ticker."""
+@dataclass(frozen=True)
+class _TickerPlan:
+    """What a save records for one changed ticker."""
 
-    insert: pd.DataFrame
-    close_dates: list[date]
     change: TickerChange
     state: TickerState
     changed_from: date | None
 
 
-def _open_rows(session: Session, stage: str, ticker: str, since: date | None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Plan:
+    """What a save writes: the rows to add, the (ticker, date) rows to close, per ticker."""
+
+    insert: pd.DataFrame
+    close: pd.DataFrame  # ticker, date
+    tickers: dict[str, _TickerPlan]
+
+
+def _sums_by_ticker(tickers: pd.Series, hashes: np.ndarray) -> dict[str, tuple[int, int]]:
+    """Per ticker, the sum of its rows' hashes (mod 2**64 per half), in one pass."""
+    codes, names = pd.factorize(tickers, sort=False)
+    totals = np.zeros((len(names), 2), dtype=np.uint64)
+    np.add.at(totals, codes, hashes)
+    return {str(name): (int(a), int(b)) for name, (a, b) in zip(names, totals, strict=True)}
+
+
+def _stored_rows(session: Session, stage: str, windows: Mapping[str, date | None]) -> pd.DataFrame:
+    """The open rows of the tickers in `windows`, from each one's date on (all when None):
+    one query per distinct start date."""
     table = _stage_table(stage)
     columns = [table.c[name] for name in stage_columns(stage)]
-    query = select(*columns).where(table.c.ticker == ticker, table.c.valid_to.is_(None))
-    if since is not None:
-        query = query.where(table.c.date >= since)
-    return _typed_frame(session.execute(query.order_by(table.c.date)).all(), stage)
+    by_start: dict[date | None, list[str]] = {}
+    for ticker, start in windows.items():
+        by_start.setdefault(start, []).append(ticker)
+    frames = []
+    for start, tickers in by_start.items():
+        query = select(*columns).where(table.c.ticker.in_(tickers), table.c.valid_to.is_(None))
+        if start is not None:
+            query = query.where(table.c.date >= start)
+        frames.append(_typed_frame(session.execute(query).all(), stage))
+    return pd.concat(frames, ignore_index=True) if frames else _typed_frame([], stage)
 
 
-def _state_of(ticker: str, rows: pd.DataFrame, digest: tuple[int, int]) -> TickerState:
-    if rows.empty:
-        return TickerState(ticker, None, 0, None, None)
-    return TickerState(
-        ticker,
-        _hash_text(digest),
-        len(rows),
-        rows["date"].min().date(),
-        rows["date"].max().date(),
-    )
-
-
-def _plan_ticker(
+def _plan_save(
     session: Session,
     stage: str,
-    ticker: str,
     incoming: pd.DataFrame,
-    since: date | None,
-    stored: TickerState | None,
-) -> _Plan | None:
-    """The rows to add and close so that `ticker`'s rows from `since` on (all when None) equal
-    `incoming`; None when nothing changes. Appending after unchanged rows reads nothing back."""
+    windows: Mapping[str, date | None],
+    stored: Mapping[str, TickerState],
+) -> _Plan:
+    """The rows to add and close so that each ticker's rows from its window's start on (all
+    when None) equal `incoming`'s. A ticker whose stored rows all reappear unchanged only gets
+    its new rows appended, without reading anything back; the others are diffed against their
+    stored rows of the window, all tickers at once."""
     hashes = _row_hashes(incoming)
-    if stored is None or stored.content_hash is None:
-        if incoming.empty:
-            return None
-        state = _state_of(ticker, incoming, _hash_sum(hashes))
-        change = TickerChange(new=len(incoming))
-        return _Plan(incoming, [], change, state, incoming["date"].min().date())
-
-    stored_hash = _hash_value(stored.content_hash)
-    covers_all = since is None or since <= stored.first_date
-    last = pd.Timestamp(stored.last_date)
-    old = (incoming["date"] <= last).to_numpy()
-    if covers_all and _hash_sum(hashes[old]) == stored_hash:
-        added = incoming[~old]
-        if added.empty:
-            return None
-        total = _hash_add(stored_hash, _hash_sum(hashes[~old]))
-        state = TickerState(
-            ticker,
-            _hash_text(total),
-            stored.row_count + len(added),
-            stored.first_date,
-            added["date"].max().date(),
-        )
-        change = TickerChange(new=len(added))
-        return _Plan(added.reset_index(drop=True), [], change, state, added["date"].min().date())
-
-    current = _open_rows(session, stage, ticker, since)
-    values = _value_columns(stage)
-    merged = current.merge(
-        incoming, on=["ticker", "date"], how="outer", suffixes=("_old", ""), indicator=True
-    )
-    both = merged["_merge"] == "both"
-    differs = pd.Series(False, index=merged.index)
-    for name in values:
-        old_values, new_values = merged[f"{name}_old"], merged[name]
-        unequal = (old_values != new_values) & ~(old_values.isna() & new_values.isna())
-        differs |= unequal.fillna(True).astype(bool)
-    restated = both & differs
-    new = merged["_merge"] == "right_only"
-    removed = merged["_merge"] == "left_only"
-    if not (restated.any() or new.any() or removed.any()):
-        return None
-    closing = restated | removed
-    inserted = incoming[incoming["date"].isin(merged.loc[restated | new, "date"])]
-    closed = current[current["date"].isin(merged.loc[closing, "date"])]
-    total = _hash_add(stored_hash, _hash_sum(_row_hashes(closed)), sign=-1)
-    total = _hash_add(total, _hash_sum(_row_hashes(inserted)))
-    row_count = stored.row_count - len(closed) + len(inserted)
-    touched = pd.concat([inserted["date"], closed["date"]])
-    if row_count == 0:
-        state = TickerState(ticker, None, 0, None, None)
-    else:
-        # rows from `since` on now equal `incoming`; rows before it are kept
-        first = stored.first_date if not covers_all else None
-        if first is None and not incoming.empty:
-            first = incoming["date"].min().date()
-        last_date = incoming["date"].max().date() if not incoming.empty else None
-        if first is None or last_date is None:
-            first, last_date = _stored_range(session, stage, ticker, closed, inserted)
-        state = TickerState(ticker, _hash_text(total), row_count, first, last_date)
-    change = TickerChange(
-        new=int(new.sum()), restated=int(restated.sum()), removed=int(removed.sum())
-    )
+    positions = incoming.groupby("ticker", sort=False).indices
+    empty = np.zeros(0, dtype=np.int64)
+    appended: list[np.ndarray] = []
+    plans: dict[str, _TickerPlan] = {}
+    to_diff: dict[str, date | None] = {}
+    dates = incoming["date"].to_numpy()
+    for ticker, start in windows.items():
+        where = positions.get(ticker, empty)
+        state = stored.get(ticker)
+        if state is None or state.content_hash is None:
+            if len(where):
+                appended.append(where)
+                first, last = dates[where].min(), dates[where].max()
+                plans[ticker] = _TickerPlan(
+                    TickerChange(new=len(where)),
+                    TickerState(
+                        ticker,
+                        _hash_text(_hash_sum(hashes[where])),
+                        len(where),
+                        pd.Timestamp(first).date(),
+                        pd.Timestamp(last).date(),
+                    ),
+                    pd.Timestamp(first).date(),
+                )
+            continue
+        covers_all = start is None or start <= state.first_date
+        old = dates[where] <= np.datetime64(state.last_date, "ns")
+        stored_hash = _hash_value(state.content_hash)
+        if covers_all and _hash_sum(hashes[where[old]]) == stored_hash:
+            added = where[~old]
+            if len(added):
+                appended.append(added)
+                total = _hash_add(stored_hash, _hash_sum(hashes[added]))
+                plans[ticker] = _TickerPlan(
+                    TickerChange(new=len(added)),
+                    TickerState(
+                        ticker,
+                        _hash_text(total),
+                        state.row_count + len(added),
+                        state.first_date,
+                        pd.Timestamp(dates[added].max()).date(),
+                    ),
+                    pd.Timestamp(dates[added].min()).date(),
+                )
+            continue
+        to_diff[ticker] = start
+    inserts = [incoming.iloc[np.concatenate(appended)]] if appended else []
+    closes = []
+    if to_diff:
+        diffed, closed, diff_plans = _diff(session, stage, incoming, hashes, to_diff, stored)
+        inserts.append(diffed)
+        closes.append(closed)
+        plans.update(diff_plans)
+    key = ["ticker", "date"]
     return _Plan(
-        inserted.reset_index(drop=True),
-        [d.date() for d in closed["date"]],
-        change,
-        state,
-        touched.min().date(),
+        pd.concat(inserts, ignore_index=True) if inserts else incoming.iloc[0:0],
+        pd.concat(closes, ignore_index=True) if closes else incoming[key].iloc[0:0],
+        plans,
     )
+
+
+def _diff(
+    session: Session,
+    stage: str,
+    incoming: pd.DataFrame,
+    hashes: np.ndarray,
+    windows: Mapping[str, date | None],
+    stored: Mapping[str, TickerState],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, _TickerPlan]]:
+    """New, restated and removed rows of the `windows` tickers, compared with what is stored."""
+    mine = incoming["ticker"].isin(list(windows)).to_numpy()
+    given = incoming[mine]
+    given_hashes = hashes[mine]
+    current = _stored_rows(session, stage, windows)
+    merged = current.merge(
+        given.reset_index(drop=True).assign(_given=np.arange(len(given))),
+        on=["ticker", "date"],
+        how="outer",
+        suffixes=("_old", ""),
+        indicator=True,
+    )
+    both = (merged["_merge"] == "both").to_numpy()
+    differs = np.zeros(len(merged), dtype=bool)
+    for name in _value_columns(stage):
+        old, new = merged[f"{name}_old"], merged[name]
+        unequal = ((old != new) & ~(old.isna() & new.isna())).fillna(True)
+        differs |= unequal.to_numpy(dtype=bool)
+    restated = both & differs
+    new = (merged["_merge"] == "right_only").to_numpy()
+    removed = (merged["_merge"] == "left_only").to_numpy()
+    added_at = merged.loc[restated | new, "_given"].astype(int).to_numpy()
+    inserted = given.iloc[np.sort(added_at)]
+    closing = merged.loc[restated | removed, ["ticker", "date"]].reset_index(drop=True)
+    closed_rows = current.merge(closing, on=["ticker", "date"])
+    plus = _sums_by_ticker(inserted["ticker"], given_hashes[np.sort(added_at)])
+    minus = _sums_by_ticker(closed_rows["ticker"], _row_hashes(closed_rows))
+    counts = (
+        pd.DataFrame(
+            {
+                "ticker": merged["ticker"],
+                "new": new,
+                "restated": restated,
+                "removed": removed,
+            }
+        )
+        .groupby("ticker")[["new", "restated", "removed"]]
+        .sum()
+    )
+    touched = pd.concat([inserted[["ticker", "date"]], closing]).groupby("ticker")["date"].min()
+    given_range = given.groupby("ticker")["date"].agg(["min", "max"])
+    plans: dict[str, _TickerPlan] = {}
+    for ticker in windows:
+        if ticker not in touched.index:
+            continue
+        state = stored[ticker]
+        n_new, n_restated, n_removed = (int(counts.at[ticker, c]) for c in counts.columns)
+        n_closed = n_restated + n_removed
+        n_added = n_new + n_restated
+        total = _hash_add(_hash_value(state.content_hash), minus.get(ticker, (0, 0)), sign=-1)
+        total = _hash_add(total, plus.get(ticker, (0, 0)))
+        row_count = state.row_count - n_closed + n_added
+        if row_count == 0:
+            new_state = TickerState(ticker, None, 0, None, None)
+        else:
+            start = windows[ticker]
+            covers_all = start is None or start <= state.first_date
+            first = None if covers_all else state.first_date
+            last = None
+            if ticker in given_range.index:  # rows from the window's start now equal these
+                first = first or given_range.at[ticker, "min"].date()
+                last = given_range.at[ticker, "max"].date()
+            if first is None or last is None:
+                first, last = _stored_range(session, stage, ticker, closing, inserted)
+            new_state = TickerState(ticker, _hash_text(total), row_count, first, last)
+        plans[ticker] = _TickerPlan(
+            TickerChange(new=n_new, restated=n_restated, removed=n_removed),
+            new_state,
+            touched[ticker].date(),
+        )
+    return inserted, closing, plans
 
 
 def _stored_range(
-    session: Session, stage: str, ticker: str, closed: pd.DataFrame, inserted: pd.DataFrame
+    session: Session, stage: str, ticker: str, closing: pd.DataFrame, inserted: pd.DataFrame
 ) -> tuple[date, date]:
-    """First and last date of `ticker` once `closed` is closed and `inserted` added."""
+    """First and last date of `ticker` once `closing` is closed and `inserted` added."""
     table = _stage_table(stage)
-    closed_dates = [d.date() for d in closed["date"]]
+    closed_dates = [d.date() for d in closing.loc[closing["ticker"] == ticker, "date"]]
     query = select(table.c.date).where(table.c.ticker == ticker, table.c.valid_to.is_(None))
     if closed_dates:
         query = query.where(table.c.date.not_in(closed_dates))
     kept = [row[0] for row in session.execute(query).all()]
-    dates = kept + [d.date() for d in inserted["date"]]
+    dates = kept + [d.date() for d in inserted.loc[inserted["ticker"] == ticker, "date"]]
     return min(dates), max(dates)
 
 
@@ -483,17 +565,15 @@ def save_stage_frame(
     not at all.
     """
     canonical = canonical_frame(frame, stage)
-    by_ticker = {
-        str(ticker): rows.reset_index(drop=True)
-        for ticker, rows in canonical.groupby("ticker", sort=True)
-    }
-    windows: dict[str, date | None] = {
-        ticker: rows["date"].min().date() for ticker, rows in by_ticker.items()
-    }
+    firsts = canonical.groupby("ticker", sort=True)["date"].min()
+    windows: dict[str, date | None] = {str(t): d.date() for t, d in firsts.items()}
     if since is not None:
         windows = {**windows, **{str(t): d for t, d in since.items()}}
+    starts = pd.to_datetime(
+        canonical["ticker"].map({t: pd.Timestamp(d) for t, d in windows.items() if d is not None})
+    ).astype("datetime64[ns]")
+    incoming = canonical[starts.isna() | (canonical["date"] >= starts)].reset_index(drop=True)
     table = _stage_table(stage)
-    empty = canonical.iloc[0:0]
     with session_scope(url) as session:
         _lock_stage(session, stage)
         latest = _latest(session, stage)
@@ -502,14 +582,8 @@ def save_stage_frame(
                 f"cannot save stage {stage!r}: parent version {parent_id} does not exist"
             )
         stored = _ticker_states(session, stage, tickers=list(windows)) if windows else {}
-        plans: dict[str, _Plan] = {}
-        for ticker, start in windows.items():
-            rows = by_ticker.get(ticker, empty)
-            if start is not None:
-                rows = rows[rows["date"] >= pd.Timestamp(start)].reset_index(drop=True)
-            plan = _plan_ticker(session, stage, ticker, rows, start, stored.get(ticker))
-            if plan is not None:
-                plans[ticker] = plan
+        plan = _plan_save(session, stage, incoming, windows, stored)
+        plans = plan.tickers
         if not plans:
             return SaveResult(VersionInfo.of(latest) if latest is not None else None, False)
         version = DataVersion(
@@ -518,16 +592,15 @@ def save_stage_frame(
             content_hash="",
             hash_method=TICKERS_HASH,
             row_count=0,
-            rows_added=sum(len(p.insert) for p in plans.values()),
-            rows_closed=sum(len(p.close_dates) for p in plans.values()),
+            rows_added=len(plan.insert),
+            rows_closed=len(plan.close),
             parent_id=parent_id,
         )
         session.add(version)
         session.flush()
-        _close_rows(session, table, version.id, plans)
-        inserts = [p.insert for p in plans.values() if not p.insert.empty]
-        if inserts:
-            for chunk in _records(pd.concat(inserts, ignore_index=True), stage):
+        _close_rows(session, table, version.id, plan.close)
+        if not plan.insert.empty:
+            for chunk in _records(plan.insert, stage):
                 for row in chunk:
                     row["valid_from"] = version.id
                 session.execute(insert(table), chunk)
@@ -538,16 +611,16 @@ def save_stage_frame(
                     "version_id": version.id,
                     "ticker": ticker,
                     "stage": stage,
-                    "content_hash": plan.state.content_hash,
-                    "row_count": plan.state.row_count,
-                    "first_date": plan.state.first_date,
-                    "last_date": plan.state.last_date,
-                    "changed_from": plan.changed_from,
-                    "rows_new": plan.change.new,
-                    "rows_restated": plan.change.restated,
-                    "rows_removed": plan.change.removed,
+                    "content_hash": one.state.content_hash,
+                    "row_count": one.state.row_count,
+                    "first_date": one.state.first_date,
+                    "last_date": one.state.last_date,
+                    "changed_from": one.changed_from,
+                    "rows_new": one.change.new,
+                    "rows_restated": one.change.restated,
+                    "rows_removed": one.change.removed,
                 }
-                for ticker, plan in plans.items()
+                for ticker, one in plans.items()
             ],
         )
         states = _ticker_states(session, stage)
@@ -555,15 +628,14 @@ def save_stage_frame(
         version.content_hash = _tickers_digest(current)
         version.row_count = sum(s.row_count for s in states.values() if s.content_hash)
         session.flush()
-        changes = {ticker: plan.change for ticker, plan in plans.items()}
+        changes = {ticker: plans[ticker].change for ticker in sorted(plans)}
         return SaveResult(VersionInfo.of(version), True, changes)
 
 
-def _close_rows(session: Session, table: Table, version_id: int, plans: dict[str, _Plan]):
+def _close_rows(session: Session, table: Table, version_id: int, close: pd.DataFrame) -> None:
     closing = [
-        {"close_ticker": ticker, "close_date": day}
-        for ticker, plan in plans.items()
-        for day in plan.close_dates
+        {"close_ticker": ticker, "close_date": day.date()}
+        for ticker, day in zip(close["ticker"], close["date"], strict=True)
     ]
     if not closing:
         return
@@ -842,12 +914,20 @@ def load_stage_changes(
                     session.execute(query.order_by(table.c.ticker, table.c.date)).all(), stage
                 )
             )
+        starts: dict[date, list[str]] = {}  # tickers that read from the same date: one query
         for ticker, first in since.items():
-            if ticker in whole:
-                continue
-            start = _lookback_start(session, table, valid, ticker, first, lookback_rows or 0)
-            query = select(*columns).where(valid, table.c.ticker == ticker, table.c.date >= start)
-            frames.append(_typed_frame(session.execute(query.order_by(table.c.date)).all(), stage))
+            if ticker not in whole:
+                start = _lookback_start(session, table, valid, ticker, first, lookback_rows or 0)
+                starts.setdefault(start, []).append(ticker)
+        for start, tickers in starts.items():
+            query = select(*columns).where(
+                valid, table.c.ticker.in_(tickers), table.c.date >= start
+            )
+            frames.append(
+                _typed_frame(
+                    session.execute(query.order_by(table.c.ticker, table.c.date)).all(), stage
+                )
+            )
         changes = StageChanges(version.id, read_before, since)
         source = version.source
     frame = pd.concat(frames, ignore_index=True) if frames else _typed_frame([], stage)
@@ -881,15 +961,15 @@ def _changed_since(session: Session, stage: str, after: int, upto: int) -> dict[
 def _lookback_start(
     session: Session, table: Table, valid: Any, ticker: str, first: date, rows: int
 ) -> date:
+    """The date `rows` rows before `first` (the ticker's first date when it has fewer)."""
     if rows <= 0:
         return first
-    earlier = session.execute(
-        select(table.c.date)
-        .where(valid, table.c.ticker == ticker, table.c.date < first)
-        .order_by(table.c.date.desc())
-        .limit(rows)
-    ).all()
-    return earlier[-1][0] if earlier else first
+    earlier = select(table.c.date).where(valid, table.c.ticker == ticker, table.c.date < first)
+    found = session.execute(earlier.order_by(table.c.date.desc()).offset(rows - 1).limit(1)).first()
+    if found is not None:
+        return found[0]
+    oldest = session.execute(earlier.order_by(table.c.date).limit(1)).first()
+    return oldest[0] if oldest is not None else first
 
 
 def stored_tails(stage: str, rows: int, url: str | None = None) -> pd.DataFrame:
