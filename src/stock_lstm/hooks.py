@@ -47,8 +47,8 @@ class LineageHooks:
     ``lookback_rows``), and the write records the version read as its parent and replaces
     exactly those tickers from their first change.
 
-    A JSON report the node writes after its tables (``ingestion_report``, ``cleaning_report``)
-    gets the versions involved (``raw_version_id``/``raw_source`` of the table read or saved,
+    A JSON report a node writes after saving a stage table (``ingestion_report``,
+    ``cleaning_report``; other nodes' outputs are left alone) gets the versions involved (``raw_version_id``/``raw_source`` of the table read or saved,
     the saved one winning) and, per ticker, what the save did: ``new_bars``,
     ``restated_bars``, ``removed_bars``, and one line each (``MSFT: 1 new bar, 0 restated``).
     """
@@ -112,7 +112,7 @@ class LineageHooks:
             lineage = self._read.get(node.name, {}).get(table.parent_stage or "")
             if lineage is not None:
                 table.record_lineage(lineage)
-        elif isinstance(data, dict):
+        elif isinstance(data, dict) and node.name in self._saved:  # a report of a table's node
             read = self._read.get(node.name, {})
             for stage, lineage in read.items():
                 data[f"{stage}_version_id"] = lineage.parent_version_id
