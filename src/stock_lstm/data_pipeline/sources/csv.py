@@ -84,16 +84,18 @@ def _read_manifest(path: Path) -> list[tuple[str, str]]:
 def read_price_file(path: Path, ticker: str) -> pd.DataFrame:
     """One Yahoo-export CSV as canonical bars of `ticker`, every row as written."""
     text = _read_text(path)
-    table = _read_table(path, text, dtype=None)
-    numbers = [COLUMNS[n] for n in NUMBERS if COLUMNS[n] in table.columns]
-    typed = all(pd.api.types.is_numeric_dtype(table[h]) for h in numbers)
-    if not typed:  # a token, padding or bad text somewhere: judge every cell as text
-        table = _read_table(path, text, dtype=str)
+    table = _read_table(path, text)
     parsed = {"date": _parse_dates(path, table.astype({"Date": str}))}
     for name in NUMBERS:
         header = COLUMNS[name]
-        if header in table.columns:
-            parsed[name] = table[header] if typed else _parse_numbers(path, table, header)
+        if header not in table.columns:
+            continue
+        column = table[header]
+        plain = pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column)
+        # the C parser typed a plainly numeric column; any other is judged cell by cell
+        parsed[name] = (
+            column if plain else _parse_numbers(path, table.astype({header: str}), header)
+        )
     return canonical_prices(pd.DataFrame(parsed), ticker)
 
 
@@ -112,13 +114,11 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _read_table(path: Path, text: str, dtype: type[str] | None) -> pd.DataFrame:
-    """The CSV as a table with the canonical headers; `dtype=None` lets the C parser type
-    plainly numeric columns (the fast path), `str` keeps every cell as written."""
+def _read_table(path: Path, text: str) -> pd.DataFrame:
+    """The CSV as a table with the canonical headers. The C parser types plainly numeric
+    columns; a column with anything else (tokens, blanks, text) keeps its cells as written."""
     try:
-        table = pd.read_csv(
-            io.StringIO(text), dtype=dtype, keep_default_na=False, skipinitialspace=True
-        )
+        table = pd.read_csv(io.StringIO(text), keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, ValueError) as error:
         raise SourceError(f"{path} is not a valid CSV file: {error}") from None
     table.columns = [str(column).strip() for column in table.columns]
