@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
-from benchmarks import monitoring, pipeline, serving, storage  # noqa: E402
+from benchmarks import monitoring, pipeline, serving, storage, versioning  # noqa: E402
 from benchmarks.common import RESULTS_PATH, BenchmarkSkipped, Options, machine  # noqa: E402
 
 SECTIONS = {
     "pipeline": pipeline.run,
     "storage": storage.run,
+    "versioning": versioning.run,
     "serving": serving.run,
     "monitoring": monitoring.run,
 }

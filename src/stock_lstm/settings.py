@@ -4,7 +4,7 @@ from kedro.config import OmegaConfigLoader
 
 from stock_lstm.common.settings import mlflow_artifact_location, mlflow_tracking_uri
 from stock_lstm.experiment_tracking import ExperimentTrackingHooks
-from stock_lstm.hooks import InputErrorHooks
+from stock_lstm.hooks import InputErrorHooks, LineageHooks
 
 # Telemetry never runs here (the Makefile also exports KEDRO_DISABLE_TELEMETRY=1).
 # kedro-mlflow's own hook would set MLflow up in every Kedro session, the API's too:
@@ -15,8 +15,9 @@ DISABLE_HOOKS_FOR_PLUGINS = (
 )  # names as their metadata spells them
 
 # Bad input data or parameters end a command-line run with a message, not a traceback.
+# Stage tables: derived stages read only what changed and record the version they came from.
 # Every `kedro run` that trains logs one MLflow run (conf/base/mlflow.yml).
-HOOKS = (InputErrorHooks(), ExperimentTrackingHooks())
+HOOKS = (InputErrorHooks(), LineageHooks(), ExperimentTrackingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

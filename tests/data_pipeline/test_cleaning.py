@@ -211,9 +211,10 @@ def test_strings_and_extra_columns_are_coerced_and_dropped():
     assert cleaned["date"].dtype == "datetime64[ns]"
 
 
-def test_no_rows_and_bad_thresholds_are_refused():
-    with pytest.raises(CleaningError, match="no raw prices to clean"):
-        clean_prices(bars().iloc[0:0], PARAMS)
+def test_no_rows_give_an_empty_result_and_bad_thresholds_are_refused():
+    cleaned, report = clean_prices(bars().iloc[0:0], PARAMS)  # nothing changed since last time
+    assert cleaned.empty and list(cleaned.columns) == list(bars().columns)
+    assert report["rows_in"] == report["rows_out"] == 0 and report["tickers"] == {}
     with pytest.raises(CleaningError, match="cleaning.min_rows_per_ticker must be a whole number"):
         CleaningParams(min_rows_per_ticker=0)
     with pytest.raises(CleaningError, match="cleaning.price_tolerance must be >= 0"):

@@ -42,15 +42,20 @@ def test_migrations_create_every_table_with_its_keys(database_url):
         "model_versions",
         "predictions",
         "alembic_version",
+        "ticker_versions",
     } <= tables
     assert inspector.get_pk_constraint("raw_prices")["constrained_columns"] == [
-        "version_id",
+        "valid_from",
         "ticker",
         "date",
     ]
     assert "ix_data_versions_stage_id" in {
         i["name"] for i in inspector.get_indexes("data_versions")
     }
+    for table in ("raw_prices", "clean_prices", "features"):
+        indexes = {i["name"]: i for i in inspector.get_indexes(table)}
+        newest = indexes[f"ix_{table}_open_ticker_date"]  # the API's single-ticker path
+        assert newest["column_names"] == ["ticker", "date"] and newest["unique"]
 
 
 def test_round_trip_keeps_values_and_dtypes(database_url):
@@ -84,6 +89,17 @@ def test_reloaded_content_saves_as_the_same_version(database_url):
     crud.save_stage_frame(bars(), "raw", source="csv", url=database_url)
     reloaded = crud.load_stage_frame("raw", url=database_url)
     assert not crud.save_stage_frame(reloaded, "raw", source="csv", url=database_url).created
+
+
+def test_a_version_stores_only_the_change_and_old_versions_stay_readable(database_url):
+    first = crud.save_stage_frame(bars(days=5), "raw", source="a", url=database_url)
+    second = crud.save_stage_frame(bars(days=6), "raw", source="b", url=database_url)
+
+    assert second.version.rows_added == 1 and second.version.rows_closed == 0
+    assert second.changes == {"MSFT": crud.TickerChange(new=1)}
+    assert _row_counts(database_url) == (2, 6)  # 5 + 1 rows, not 5 + 6
+    assert len(crud.load_stage_frame("raw", first.version.id, url=database_url)) == 5
+    assert len(crud.load_stage_frame("raw", url=database_url)) == 6
 
 
 def test_changed_content_creates_a_version_with_its_parent(database_url):
@@ -152,6 +168,9 @@ def test_a_save_that_fails_midway_leaves_no_trace(database_url, monkeypatch):
 
     assert calls["n"] == 2  # the first chunk was written before the failure
     assert _row_counts(database_url) == before
+    assert [(s.ticker, s.rows) for s in crud.ticker_summaries("raw", url=database_url)] == [
+        ("MSFT", 3)
+    ]
     assert crud.latest_version("raw", url=database_url).row_count == 3
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
@@ -9,24 +11,30 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io import DatasetError
 
 from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.datasets import VersionedTableDataset
+from stock_lstm.data_pipeline.datasets import Lineage, VersionedTableDataset
 from tests.data_pipeline.test_crud import bars
 
 
-def test_save_records_source_and_parent_from_frame_attrs(database_url):
+def test_save_records_the_lineage_it_is_given_and_the_source_label(database_url):
     raw = VersionedTableDataset(stage="raw", url=database_url)
-    frame = bars()
-    frame.attrs["source"] = "csv:data/01_raw/snapshot"
+    frame = bars(days=6)
+    frame.attrs["source"] = "csv:data/01_raw/snapshot"  # how a price source labels its frame
     raw.save(frame)
-    loaded = raw.load()
-    assert loaded.attrs["source"] == "csv:data/01_raw/snapshot"
+    first = crud.latest_version("raw", url=database_url)
+    assert first.source == "csv:data/01_raw/snapshot"
+    raw.save(bars(days=7))
+    assert crud.latest_version("raw", url=database_url).source == "kedro"
 
-    clean = VersionedTableDataset(stage="clean", url=database_url)
-    derived = loaded.copy()  # attrs survive copies, as between Kedro nodes
-    derived.attrs["parent_version_id"] = loaded.attrs["version_id"]
-    derived.attrs["source"] = "cleaning"
-    clean.save(derived)
-    assert crud.latest_version("clean", url=database_url).parent_id == loaded.attrs["version_id"]
+    clean = VersionedTableDataset(stage="clean", parent_stage="raw", url=database_url)
+    clean.save(bars(days=6))
+    clean.record_lineage(Lineage(first.id, {"MSFT": date(2020, 1, 8)}))
+    changed = bars(days=7, shift=1.0)  # every day differs, but only 2020-01-08 on is replaced
+    clean.save(changed)
+    version = crud.latest_version("clean", url=database_url)
+    assert version.parent_id == first.id
+    assert clean.last_save.changes == {"MSFT": crud.TickerChange(new=1, restated=2)}
+    stored = crud.load_stage_frame("clean", url=database_url)
+    assert list(stored["close"]) == [10.0, 11.0, 12.0, 13.0, 15.0, 16.0, 17.0]
 
 
 def test_parent_stage_defaults_to_its_latest_version(database_url):

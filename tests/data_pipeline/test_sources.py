@@ -412,3 +412,65 @@ def test_auto_names_the_ticker_no_source_could_give(fake_yahoo):
     fake_yahoo()
     with pytest.raises(SourceError, match=r"no source could give AAPL: yfinance: .* \| CSV: no C"):
         fetch_prices("auto", ["AAPL"], start="2024-01-01", csv_dir=SNAPSHOT)
+
+
+# --- incremental yfinance ---------------------------------------------------------------------
+
+
+class RangedYahoo:
+    """yf.download over a fixed history that honours start and (exclusive) end, like Yahoo."""
+
+    def __init__(self, history: pd.DataFrame) -> None:
+        self.history = history
+        self.starts: list[str] = []
+
+    def __call__(self, tickers, **kwargs):
+        self.starts.append(kwargs["start"])
+        rows = self.history[self.history.index >= pd.Timestamp(kwargs["start"])]
+        if kwargs.get("end"):
+            rows = rows[rows.index < pd.Timestamp(kwargs["end"])]
+        return yahoo_download(tickers, rows)
+
+
+def stored_bars(history: pd.DataFrame, ticker: str = "MSFT") -> pd.DataFrame:
+    """What raw_prices holds after storing `history` (its canonical bars)."""
+    return yf_source.from_download(yahoo_download(ticker, history), ticker)
+
+
+def test_a_stored_ticker_is_asked_only_for_the_overlap_and_after(monkeypatch):
+    history = yahoo_history(days=30)
+    fake = RangedYahoo(history)
+    monkeypatch.setattr(yf_source.yf, "download", fake)
+    stored = stored_bars(history.iloc[:25])
+    frame = fetch_prices(
+        "yfinance", "MSFT", start="2024-01-01", csv_dir=SNAPSHOT, overlap_days=3, stored=stored
+    )
+    assert fake.starts == [f"{history.index[22]:%Y-%m-%d}"]  # the last 3 stored days on
+    assert frame["date"].tolist() == list(history.index[22:])
+    assert frame.attrs["fetched"] == {
+        "MSFT": f"from {history.index[22]:%Y-%m-%d} (overlap of 3 stored day(s) agreed)"
+    }
+
+
+def test_a_restated_overlap_refetches_the_whole_history(monkeypatch):
+    history = yahoo_history(days=30)
+    split = history.copy()
+    split[["Open", "High", "Low", "Close", "Adj Close"]] /= 2  # a 2:1 split, back-adjusted
+    fake = RangedYahoo(split)
+    monkeypatch.setattr(yf_source.yf, "download", fake)
+    stored = stored_bars(history.iloc[:25])
+    frame = fetch_prices(
+        "yfinance", "MSFT", start="2024-01-01", csv_dir=SNAPSHOT, overlap_days=3, stored=stored
+    )
+    assert fake.starts == [f"{history.index[22]:%Y-%m-%d}", "2024-01-01"]
+    assert len(frame) == 30 and frame["close"].iloc[0] == history["Close"].iloc[0] / 2
+    assert frame.attrs["fetched"]["MSFT"].startswith("whole history (the overlap from")
+
+
+def test_without_stored_bars_the_whole_history_is_asked(monkeypatch):
+    fake = RangedYahoo(yahoo_history(days=5))
+    monkeypatch.setattr(yf_source.yf, "download", fake)
+    empty = stored_bars(yahoo_history(days=5)).iloc[0:0]
+    frame = fetch_prices("yfinance", "MSFT", start="2024-01-01", csv_dir=SNAPSHOT, stored=empty)
+    assert fake.starts == ["2024-01-01"] and len(frame) == 5
+    assert frame.attrs["fetched"] == {"MSFT": "whole history"}

@@ -242,11 +242,10 @@ def clean_prices(
     """The clean bars and a report: rows in, rows dropped per rule per ticker, rows out, gaps.
 
     `frame` holds one row per (ticker, date), as raw_prices does; its order does not matter.
+    An empty frame (no raw ticker changed since the last cleaning) gives an empty result.
     """
     params = params or CleaningParams()
     typed = _coerce(frame)
-    if typed.empty:
-        raise CleaningError("there are no raw prices to clean: run the ingestion pipeline first")
     _refuse_repeated_dates(typed)
     rows_in = _per_ticker(typed, pd.Series(True, typed.index))
 

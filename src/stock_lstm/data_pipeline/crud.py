@@ -1,8 +1,17 @@
 """The one module that reads and writes the database. Every session is opened here.
 
-Stage tables (raw_prices, clean_prices, features) are versioned: a save writes a `data_versions`
-row and all the frame's rows in one transaction, unless the content equals the latest version of
-that stage, in which case nothing is written. Loading gives the latest version or a pinned one.
+Stage tables (raw_prices, clean_prices, features) are versioned by change. A row is valid from
+the version that added it (`valid_from`) until the version that replaced or removed it
+(`valid_to`, null while it is current), so the table as of version V is the rows with
+``valid_from <= V`` and ``valid_to`` null or ``> V``. A save compares each ticker of the frame
+with what is stored and writes only the difference: new bars, restated bars (the old row
+closed, a new row added) and bars no longer given (closed). A ticker whose rows are unchanged
+writes nothing; a save that changes nothing writes no version at all. Tickers the frame does not
+mention keep their rows: ticker sets accumulate, and `remove_ticker` is the one way to drop one.
+
+Each version records, per changed ticker, the ticker's new content hash (`ticker_versions`);
+the version's `content_hash` combines every ticker's hash as of that version, so a pinned load
+can be checked against what was recorded when it was written (`table_hash`).
 """
 
 from __future__ import annotations
@@ -11,13 +20,13 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -33,10 +42,19 @@ from stock_lstm.data_pipeline.orm_models import (
     Prediction,
     RealizedScore,
     ShadowForecast,
+    TickerVersion,
 )
 
+STAGES = tuple(STAGE_MODELS)
 INSERT_CHUNK_ROWS = 5_000
 FLOAT_HASH_FORMAT = "%.17g"  # round-trips a float64 exactly, so a reload hashes the same
+VALIDITY_COLUMNS = ("valid_from", "valid_to")
+# hash_method of a version: how its content_hash was computed (see table_hash)
+TABLE_HASH = "table"  # sha256 of the whole canonical CSV: versions written before migration 0002
+TICKERS_HASH = "tickers"  # sha256 of the per-ticker hashes: every version since
+# Two keys give each row a 128-bit hash (pandas' siphash of the row's values).
+ROW_HASH_KEYS = ("stocklstm-row-01", "stocklstm-row-02")
+_MASK64 = (1 << 64) - 1
 
 
 class StageError(LookupError):
@@ -56,6 +74,9 @@ class VersionInfo:
     content_hash: str
     row_count: int
     parent_id: int | None
+    hash_method: str = TICKERS_HASH
+    rows_added: int | None = None
+    rows_closed: int | None = None
 
     @classmethod
     def of(cls, row: DataVersion) -> VersionInfo:
@@ -67,13 +88,32 @@ class VersionInfo:
             content_hash=row.content_hash,
             row_count=row.row_count,
             parent_id=row.parent_id,
+            hash_method=row.hash_method,
+            rows_added=row.rows_added,
+            rows_closed=row.rows_closed,
         )
 
 
 @dataclass(frozen=True)
+class TickerChange:
+    """What one save did to one ticker: bars added for new dates, bars whose stored values
+    changed (old row closed, new row added), bars no longer given (closed)."""
+
+    new: int = 0
+    restated: int = 0
+    removed: int = 0
+
+    def describe(self, ticker: str) -> str:
+        bars = "bar" if self.new == 1 else "bars"
+        text = f"{ticker}: {self.new} new {bars}, {self.restated} restated"
+        return f"{text}, {self.removed} removed" if self.removed else text
+
+
+@dataclass(frozen=True)
 class SaveResult:
-    version: VersionInfo
-    created: bool  # False when the content equalled the latest version's
+    version: VersionInfo | None  # the new version, else the latest (None: the stage is empty)
+    created: bool  # False when no ticker changed
+    changes: dict[str, TickerChange] = field(default_factory=dict)  # changed tickers only
 
 
 def _stage_model(stage: str):
@@ -85,15 +125,27 @@ def _stage_model(stage: str):
         ) from None
 
 
+def _stage_table(stage: str) -> Table:
+    return _stage_model(stage).__table__
+
+
 def stage_columns(stage: str) -> list[str]:
-    """The frame columns of a stage table, in table order (without version_id)."""
-    model = _stage_model(stage)
-    return [c.name for c in model.__table__.columns if c.name != "version_id"]
+    """The frame columns of a stage table: ticker, date, then the values in table order."""
+    values = [
+        c.name
+        for c in _stage_table(stage).columns
+        if c.name not in (*VALIDITY_COLUMNS, "ticker", "date")
+    ]
+    return ["ticker", "date", *values]
+
+
+def _value_columns(stage: str) -> list[str]:
+    return stage_columns(stage)[2:]
 
 
 def _column_kinds(stage: str) -> dict[str, str]:
     kinds = {}
-    for column in _stage_model(stage).__table__.columns:
+    for column in _stage_table(stage).columns:
         python_type = column.type.python_type
         if python_type is date:
             kinds[column.name] = "date"
@@ -131,36 +183,103 @@ def canonical_frame(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
 
 
 def _nullable(stage: str) -> set[str]:
-    model = _stage_model(stage)
-    return {c.name for c in model.__table__.columns if c.nullable and not c.primary_key}
+    return {c.name for c in _stage_table(stage).columns if c.nullable and not c.primary_key}
 
 
 def content_hash(frame: pd.DataFrame) -> str:
-    """sha256 of a canonical frame's text: equal content, equal hash, whatever the row order."""
+    """sha256 of a canonical frame's text: equal content, equal hash, whatever the row order.
+
+    The `table` hash method: how every version was identified before migration 0002.
+    """
     text = frame.to_csv(
         index=False, float_format=FLOAT_HASH_FORMAT, na_rep="", date_format="%Y-%m-%d"
     )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _row_hashes(canonical: pd.DataFrame) -> np.ndarray:
+    """A 128-bit hash per row (two uint64 columns) of a canonical frame."""
+    if canonical.empty:
+        return np.zeros((0, 2), dtype=np.uint64)
+    return np.column_stack(
+        [
+            pd.util.hash_pandas_object(canonical, index=False, hash_key=key).to_numpy()
+            for key in ROW_HASH_KEYS
+        ]
+    )
+
+
+def _hash_sum(hashes: np.ndarray) -> tuple[int, int]:
+    """The rows' hashes summed (mod 2**64 per half): order-free, and a change updates it by
+    adding the new rows and subtracting the closed ones, without reading the others."""
+    with np.errstate(over="ignore"):
+        total = hashes.sum(axis=0, dtype=np.uint64)
+    return int(total[0]), int(total[1])
+
+
+def _hash_text(value: tuple[int, int]) -> str:
+    return f"{value[0]:016x}{value[1]:016x}"
+
+
+def _hash_value(text: str) -> tuple[int, int]:
+    return int(text[:16], 16), int(text[16:32], 16)
+
+
+def _hash_add(a: tuple[int, int], b: tuple[int, int], sign: int = 1) -> tuple[int, int]:
+    return (a[0] + sign * b[0]) & _MASK64, (a[1] + sign * b[1]) & _MASK64
+
+
+def ticker_hash(frame: pd.DataFrame, stage: str) -> str:
+    """The content hash of one ticker's rows (any order): what `ticker_versions` records."""
+    return _hash_text(_hash_sum(_row_hashes(canonical_frame(frame, stage))))
+
+
+def _tickers_digest(states: Mapping[str, str]) -> str:
+    lines = "".join(f"{ticker}:{digest}\n" for ticker, digest in sorted(states.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def table_hash(frame: pd.DataFrame, stage: str, method: str = TICKERS_HASH) -> str:
+    """The content hash of a whole table as a version records it (its `hash_method`):
+    ``tickers``: sha256 of each ticker's row hash; ``table``: sha256 of the canonical CSV."""
+    canonical = canonical_frame(frame, stage)
+    if method == TABLE_HASH:
+        return content_hash(canonical)
+    if method != TICKERS_HASH:
+        raise StageError(f"unknown hash method {method!r}")
+    hashes = _row_hashes(canonical)
+    states = {}
+    for ticker, positions in canonical.groupby("ticker", sort=True).indices.items():
+        states[str(ticker)] = _hash_text(_hash_sum(hashes[positions]))
+    return _tickers_digest(states)
+
+
 def _records(frame: pd.DataFrame, stage: str) -> Iterable[list[dict[str, Any]]]:
+    """The frame's rows as insert parameters, INSERT_CHUNK_ROWS at a time (a large frame is
+    never all Python dicts at once)."""
     kinds = _column_kinds(stage)
-    converted: dict[str, list[Any]] = {}
-    for name in frame.columns:
-        series = frame[name]
-        kind = kinds[name]
-        if kind == "date":
-            converted[name] = [ts.date() for ts in series]
-        elif kind == "int":
-            converted[name] = [None if pd.isna(v) else int(v) for v in series]
-        elif kind == "float":
-            converted[name] = [None if np.isnan(v) else float(v) for v in series.to_numpy()]
-        else:
-            converted[name] = series.tolist()
-    names = list(converted)
-    rows = [
-        dict(zip(names, values, strict=True)) for values in zip(*converted.values(), strict=True)
-    ]
+    for start in range(0, len(frame), INSERT_CHUNK_ROWS):
+        chunk = frame.iloc[start : start + INSERT_CHUNK_ROWS]
+        converted: dict[str, list[Any]] = {}
+        for name in chunk.columns:
+            series = chunk[name]
+            kind = kinds[name]
+            if kind == "date":
+                converted[name] = [ts.date() for ts in series]
+            elif kind == "int":
+                converted[name] = [None if pd.isna(v) else int(v) for v in series]
+            elif kind == "float":
+                converted[name] = [None if np.isnan(v) else float(v) for v in series.to_numpy()]
+            else:
+                converted[name] = series.tolist()
+        names = list(converted)
+        yield [
+            dict(zip(names, values, strict=True))
+            for values in zip(*converted.values(), strict=True)
+        ]
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
     for start in range(0, len(rows), INSERT_CHUNK_ROWS):
         yield rows[start : start + INSERT_CHUNK_ROWS]
 
@@ -174,45 +293,438 @@ def _latest(session: Session, stage: str) -> DataVersion | None:
     ).first()
 
 
+# --- ticker states ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TickerState:
+    """A ticker's rows as of a version: their hash (None once removed), count and date range."""
+
+    ticker: str
+    content_hash: str | None
+    row_count: int
+    first_date: date | None
+    last_date: date | None
+
+
+def _ticker_states(
+    session: Session,
+    stage: str,
+    version_id: int | None = None,
+    tickers: Sequence[str] | None = None,
+) -> dict[str, TickerState]:
+    """Each ticker's newest `ticker_versions` row up to `version_id` (default: the newest)."""
+    newest = select(TickerVersion.ticker, func.max(TickerVersion.version_id).label("version_id"))
+    newest = newest.where(TickerVersion.stage == stage)
+    if version_id is not None:
+        newest = newest.where(TickerVersion.version_id <= version_id)
+    if tickers is not None:
+        newest = newest.where(TickerVersion.ticker.in_(list(tickers)))
+    newest = newest.group_by(TickerVersion.ticker).subquery()
+    rows = session.execute(
+        select(
+            TickerVersion.ticker,
+            TickerVersion.content_hash,
+            TickerVersion.row_count,
+            TickerVersion.first_date,
+            TickerVersion.last_date,
+        ).join(
+            newest,
+            and_(
+                TickerVersion.ticker == newest.c.ticker,
+                TickerVersion.version_id == newest.c.version_id,
+            ),
+        )
+    ).all()
+    return {row.ticker: TickerState(*row) for row in rows}
+
+
+# --- saving -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TickerPlan:
+    """What a save records for one changed ticker."""
+
+    change: TickerChange
+    state: TickerState
+    changed_from: date | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a save writes: the rows to add, the (ticker, date) rows to close, per ticker."""
+
+    insert: pd.DataFrame
+    close: pd.DataFrame  # ticker, date
+    tickers: dict[str, _TickerPlan]
+
+
+def _sums_by_ticker(tickers: pd.Series, hashes: np.ndarray) -> dict[str, tuple[int, int]]:
+    """Per ticker, the sum of its rows' hashes (mod 2**64 per half), in one pass."""
+    codes, names = pd.factorize(tickers, sort=False)
+    totals = np.zeros((len(names), 2), dtype=np.uint64)
+    np.add.at(totals, codes, hashes)
+    return {str(name): (int(a), int(b)) for name, (a, b) in zip(names, totals, strict=True)}
+
+
+def _stored_rows(session: Session, stage: str, windows: Mapping[str, date | None]) -> pd.DataFrame:
+    """The open rows of the tickers in `windows`, from each one's date on (all when None):
+    one query per distinct start date."""
+    table = _stage_table(stage)
+    columns = [table.c[name] for name in stage_columns(stage)]
+    by_start: dict[date | None, list[str]] = {}
+    for ticker, start in windows.items():
+        by_start.setdefault(start, []).append(ticker)
+    frames = []
+    for start, tickers in by_start.items():
+        query = select(*columns).where(table.c.ticker.in_(tickers), table.c.valid_to.is_(None))
+        if start is not None:
+            query = query.where(table.c.date >= start)
+        frames.append(_typed_frame(session.execute(query).all(), stage))
+    return pd.concat(frames, ignore_index=True) if frames else _typed_frame([], stage)
+
+
+def _plan_save(
+    session: Session,
+    stage: str,
+    incoming: pd.DataFrame,
+    windows: Mapping[str, date | None],
+    stored: Mapping[str, TickerState],
+) -> _Plan:
+    """The rows to add and close so that each ticker's rows from its window's start on (all
+    when None) equal `incoming`'s. A ticker whose stored rows all reappear unchanged only gets
+    its new rows appended, without reading anything back; the others are diffed against their
+    stored rows of the window, all tickers at once."""
+    hashes = _row_hashes(incoming)
+    positions = incoming.groupby("ticker", sort=False).indices
+    empty = np.zeros(0, dtype=np.int64)
+    appended: list[np.ndarray] = []
+    plans: dict[str, _TickerPlan] = {}
+    to_diff: dict[str, date | None] = {}
+    dates = incoming["date"].to_numpy()
+    for ticker, start in windows.items():
+        where = positions.get(ticker, empty)
+        state = stored.get(ticker)
+        if state is None or state.content_hash is None:
+            if len(where):
+                appended.append(where)
+                first, last = dates[where].min(), dates[where].max()
+                plans[ticker] = _TickerPlan(
+                    TickerChange(new=len(where)),
+                    TickerState(
+                        ticker,
+                        _hash_text(_hash_sum(hashes[where])),
+                        len(where),
+                        pd.Timestamp(first).date(),
+                        pd.Timestamp(last).date(),
+                    ),
+                    pd.Timestamp(first).date(),
+                )
+            continue
+        covers_all = start is None or start <= state.first_date
+        old = dates[where] <= np.datetime64(state.last_date, "ns")
+        stored_hash = _hash_value(state.content_hash)
+        if covers_all and _hash_sum(hashes[where[old]]) == stored_hash:
+            added = where[~old]
+            if len(added):
+                appended.append(added)
+                total = _hash_add(stored_hash, _hash_sum(hashes[added]))
+                plans[ticker] = _TickerPlan(
+                    TickerChange(new=len(added)),
+                    TickerState(
+                        ticker,
+                        _hash_text(total),
+                        state.row_count + len(added),
+                        state.first_date,
+                        pd.Timestamp(dates[added].max()).date(),
+                    ),
+                    pd.Timestamp(dates[added].min()).date(),
+                )
+            continue
+        to_diff[ticker] = start
+    inserts = [incoming.iloc[np.concatenate(appended)]] if appended else []
+    closes = []
+    if to_diff:
+        diffed, closed, diff_plans = _diff(session, stage, incoming, hashes, to_diff, stored)
+        inserts.append(diffed)
+        closes.append(closed)
+        plans.update(diff_plans)
+    key = ["ticker", "date"]
+    return _Plan(
+        pd.concat(inserts, ignore_index=True) if inserts else incoming.iloc[0:0],
+        pd.concat(closes, ignore_index=True) if closes else incoming[key].iloc[0:0],
+        plans,
+    )
+
+
+def _diff(
+    session: Session,
+    stage: str,
+    incoming: pd.DataFrame,
+    hashes: np.ndarray,
+    windows: Mapping[str, date | None],
+    stored: Mapping[str, TickerState],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, _TickerPlan]]:
+    """New, restated and removed rows of the `windows` tickers, compared with what is stored."""
+    mine = incoming["ticker"].isin(list(windows)).to_numpy()
+    given = incoming[mine]
+    given_hashes = hashes[mine]
+    current = _stored_rows(session, stage, windows)
+    merged = current.merge(
+        given.reset_index(drop=True).assign(_given=np.arange(len(given))),
+        on=["ticker", "date"],
+        how="outer",
+        suffixes=("_old", ""),
+        indicator=True,
+    )
+    both = (merged["_merge"] == "both").to_numpy()
+    differs = np.zeros(len(merged), dtype=bool)
+    for name in _value_columns(stage):
+        old, new = merged[f"{name}_old"], merged[name]
+        unequal = ((old != new) & ~(old.isna() & new.isna())).fillna(True)
+        differs |= unequal.to_numpy(dtype=bool)
+    restated = both & differs
+    new = (merged["_merge"] == "right_only").to_numpy()
+    removed = (merged["_merge"] == "left_only").to_numpy()
+    added_at = merged.loc[restated | new, "_given"].astype(int).to_numpy()
+    inserted = given.iloc[np.sort(added_at)]
+    closing = merged.loc[restated | removed, ["ticker", "date"]].reset_index(drop=True)
+    closed_rows = current.merge(closing, on=["ticker", "date"])
+    plus = _sums_by_ticker(inserted["ticker"], given_hashes[np.sort(added_at)])
+    minus = _sums_by_ticker(closed_rows["ticker"], _row_hashes(closed_rows))
+    counts = (
+        pd.DataFrame(
+            {
+                "ticker": merged["ticker"],
+                "new": new,
+                "restated": restated,
+                "removed": removed,
+            }
+        )
+        .groupby("ticker")[["new", "restated", "removed"]]
+        .sum()
+    )
+    touched = pd.concat([inserted[["ticker", "date"]], closing]).groupby("ticker")["date"].min()
+    given_range = given.groupby("ticker")["date"].agg(["min", "max"])
+    plans: dict[str, _TickerPlan] = {}
+    for ticker in windows:
+        if ticker not in touched.index:
+            continue
+        state = stored[ticker]
+        n_new, n_restated, n_removed = (int(counts.at[ticker, c]) for c in counts.columns)
+        n_closed = n_restated + n_removed
+        n_added = n_new + n_restated
+        total = _hash_add(_hash_value(state.content_hash), minus.get(ticker, (0, 0)), sign=-1)
+        total = _hash_add(total, plus.get(ticker, (0, 0)))
+        row_count = state.row_count - n_closed + n_added
+        if row_count == 0:
+            new_state = TickerState(ticker, None, 0, None, None)
+        else:
+            start = windows[ticker]
+            covers_all = start is None or start <= state.first_date
+            first = None if covers_all else state.first_date
+            last = None
+            if ticker in given_range.index:  # rows from the window's start now equal these
+                first = first or given_range.at[ticker, "min"].date()
+                last = given_range.at[ticker, "max"].date()
+            if first is None or last is None:
+                first, last = _stored_range(session, stage, ticker, closing, inserted)
+            new_state = TickerState(ticker, _hash_text(total), row_count, first, last)
+        plans[ticker] = _TickerPlan(
+            TickerChange(new=n_new, restated=n_restated, removed=n_removed),
+            new_state,
+            touched[ticker].date(),
+        )
+    return inserted, closing, plans
+
+
+def _stored_range(
+    session: Session, stage: str, ticker: str, closing: pd.DataFrame, inserted: pd.DataFrame
+) -> tuple[date, date]:
+    """First and last date of `ticker` once `closing` is closed and `inserted` added."""
+    table = _stage_table(stage)
+    closed_dates = [d.date() for d in closing.loc[closing["ticker"] == ticker, "date"]]
+    query = select(table.c.date).where(table.c.ticker == ticker, table.c.valid_to.is_(None))
+    if closed_dates:
+        query = query.where(table.c.date.not_in(closed_dates))
+    kept = [row[0] for row in session.execute(query).all()]
+    dates = kept + [d.date() for d in inserted.loc[inserted["ticker"] == ticker, "date"]]
+    return min(dates), max(dates)
+
+
 def save_stage_frame(
     frame: pd.DataFrame,
     stage: str,
     *,
     source: str,
     parent_id: int | None = None,
+    since: Mapping[str, date | None] | None = None,
     url: str | None = None,
 ) -> SaveResult:
-    """Store `frame` as a new version of `stage`, or nothing when it equals the latest version.
+    """Store what `frame` changes in `stage` as one new version; nothing when it changes nothing.
 
-    One transaction: the version row and every data row land together or not at all.
+    Each ticker of the frame is replaced from a date on: ``since[ticker]`` (None = its whole
+    history) when given, else the ticker's first date in the frame, so a frame of recent bars
+    leaves older ones alone. Rows of the frame before that date are ignored (a lookback).
+    A ticker named in ``since`` but absent from the frame loses its rows from that date.
+    Tickers neither in the frame nor in ``since`` are untouched.
+
+    One transaction: the version row, the ticker states and every data row land together or
+    not at all.
     """
     canonical = canonical_frame(frame, stage)
-    digest = content_hash(canonical)
-    model = _stage_model(stage)
+    firsts = canonical.groupby("ticker", sort=True)["date"].min()
+    windows: dict[str, date | None] = {str(t): d.date() for t, d in firsts.items()}
+    if since is not None:
+        windows = {**windows, **{str(t): d for t, d in since.items()}}
+    starts = pd.to_datetime(
+        canonical["ticker"].map({t: pd.Timestamp(d) for t, d in windows.items() if d is not None})
+    ).astype("datetime64[ns]")
+    incoming = canonical[starts.isna() | (canonical["date"] >= starts)].reset_index(drop=True)
+    table = _stage_table(stage)
     with session_scope(url) as session:
         _lock_stage(session, stage)
         latest = _latest(session, stage)
-        if latest is not None and latest.content_hash == digest:
-            return SaveResult(VersionInfo.of(latest), created=False)
         if parent_id is not None and session.get(DataVersion, parent_id) is None:
             raise StageError(
                 f"cannot save stage {stage!r}: parent version {parent_id} does not exist"
             )
+        stored = _ticker_states(session, stage, tickers=list(windows)) if windows else {}
+        plan = _plan_save(session, stage, incoming, windows, stored)
+        plans = plan.tickers
+        if not plans:
+            return SaveResult(VersionInfo.of(latest) if latest is not None else None, False)
         version = DataVersion(
             stage=stage,
             source=source[:255],
-            content_hash=digest,
-            row_count=len(canonical),
+            content_hash="",
+            hash_method=TICKERS_HASH,
+            row_count=0,
+            rows_added=len(plan.insert),
+            rows_closed=len(plan.close),
             parent_id=parent_id,
         )
         session.add(version)
         session.flush()
-        for chunk in _records(canonical, stage):
-            for row in chunk:
-                row["version_id"] = version.id
-            session.execute(insert(model), chunk)
+        _close_rows(session, table, version.id, plan.close)
+        if not plan.insert.empty:
+            for chunk in _records(plan.insert, stage):
+                for row in chunk:
+                    row["valid_from"] = version.id
+                session.execute(insert(table), chunk)
+        session.execute(
+            insert(TickerVersion.__table__),
+            [
+                {
+                    "version_id": version.id,
+                    "ticker": ticker,
+                    "stage": stage,
+                    "content_hash": one.state.content_hash,
+                    "row_count": one.state.row_count,
+                    "first_date": one.state.first_date,
+                    "last_date": one.state.last_date,
+                    "changed_from": one.changed_from,
+                    "rows_new": one.change.new,
+                    "rows_restated": one.change.restated,
+                    "rows_removed": one.change.removed,
+                }
+                for ticker, one in plans.items()
+            ],
+        )
+        states = _ticker_states(session, stage)
+        current = {t: s.content_hash for t, s in states.items() if s.content_hash is not None}
+        version.content_hash = _tickers_digest(current)
+        version.row_count = sum(s.row_count for s in states.values() if s.content_hash)
         session.flush()
-        return SaveResult(VersionInfo.of(version), created=True)
+        changes = {ticker: plans[ticker].change for ticker in sorted(plans)}
+        return SaveResult(VersionInfo.of(version), True, changes)
+
+
+def _close_rows(session: Session, table: Table, version_id: int, close: pd.DataFrame) -> None:
+    closing = [
+        {"close_ticker": ticker, "close_date": day.date()}
+        for ticker, day in zip(close["ticker"], close["date"], strict=True)
+    ]
+    if not closing:
+        return
+    statement = (
+        update(table)
+        .where(
+            table.c.ticker == bindparam("close_ticker"),
+            table.c.date == bindparam("close_date"),
+            table.c.valid_to.is_(None),
+        )
+        .values(valid_to=version_id)
+    )
+    for chunk in _chunks(closing):
+        session.execute(statement, chunk)
+
+
+def remove_ticker(ticker: str, *, source: str = "remove-ticker", url: str | None = None):
+    """Remove `ticker` from every stage that holds it: one new version per such stage, in one
+    transaction (clean's removal records raw's as parent, features' records clean's). The rows
+    stay readable through the versions before. Returns the versions written, by stage."""
+    ticker = ticker.strip().upper()
+    written: dict[str, VersionInfo] = {}
+    with session_scope(url) as session:
+        parent: int | None = None
+        for stage in STAGE_MODELS:
+            _lock_stage(session, stage)
+            state = _ticker_states(session, stage, tickers=[ticker]).get(ticker)
+            if state is None or state.content_hash is None:
+                continue
+            result = _save_removal(session, stage, ticker, state, source, parent)
+            written[stage] = result
+            parent = result.id
+    if not written:
+        raise StageError(f"ticker {ticker!r} is not stored in any stage: nothing to remove")
+    return written
+
+
+def _save_removal(
+    session: Session, stage: str, ticker: str, state: TickerState, source: str, parent: int | None
+) -> VersionInfo:
+    table = _stage_table(stage)
+    version = DataVersion(
+        stage=stage,
+        source=f"{source} {ticker}"[:255],
+        content_hash="",
+        hash_method=TICKERS_HASH,
+        row_count=0,
+        rows_added=0,
+        rows_closed=state.row_count,
+        parent_id=parent,
+    )
+    session.add(version)
+    session.flush()
+    session.execute(
+        update(table)
+        .where(table.c.ticker == ticker, table.c.valid_to.is_(None))
+        .values(valid_to=version.id)
+    )
+    session.execute(
+        insert(TickerVersion.__table__),
+        [
+            {
+                "version_id": version.id,
+                "ticker": ticker,
+                "stage": stage,
+                "content_hash": None,
+                "row_count": 0,
+                "changed_from": state.first_date,
+                "rows_new": 0,
+                "rows_restated": 0,
+                "rows_removed": state.row_count,
+            }
+        ],
+    )
+    states = _ticker_states(session, stage)
+    current = {t: s.content_hash for t, s in states.items() if s.content_hash is not None}
+    version.content_hash = _tickers_digest(current)
+    version.row_count = sum(s.row_count for s in states.values() if s.content_hash)
+    session.flush()
+    return VersionInfo.of(version)
 
 
 def _lock_stage(session: Session, stage: str) -> None:
@@ -230,6 +742,9 @@ def _lock_stage(session: Session, stage: str) -> None:
         session.execute(
             update(DataVersion).where(DataVersion.id.is_(None)).values(stage=DataVersion.stage)
         )
+
+
+# --- reading ----------------------------------------------------------------------------------
 
 
 def latest_version(stage: str, url: str | None = None) -> VersionInfo | None:
@@ -253,6 +768,41 @@ def list_versions(stage: str | None = None, url: str | None = None) -> list[Vers
         return [VersionInfo.of(row) for row in session.scalars(query)]
 
 
+@dataclass(frozen=True)
+class TickerVersionInfo:
+    """One ticker's change in one version (see `ticker_changes`)."""
+
+    version_id: int
+    ticker: str
+    content_hash: str | None
+    row_count: int
+    rows_new: int
+    rows_restated: int
+    rows_removed: int
+
+
+def ticker_changes(version_id: int, url: str | None = None) -> list[TickerVersionInfo]:
+    """The tickers a version changed, with what it did to each."""
+    with session_scope(url) as session:
+        rows = session.scalars(
+            select(TickerVersion)
+            .where(TickerVersion.version_id == version_id)
+            .order_by(TickerVersion.ticker)
+        )
+        return [
+            TickerVersionInfo(
+                r.version_id,
+                r.ticker,
+                r.content_hash,
+                r.row_count,
+                r.rows_new,
+                r.rows_restated,
+                r.rows_removed,
+            )
+            for r in rows
+        ]
+
+
 def _resolve_version(session: Session, stage: str, version_id: int | None) -> DataVersion:
     if version_id is None:
         version = _latest(session, stage)
@@ -266,6 +816,21 @@ def _resolve_version(session: Session, stage: str, version_id: int | None) -> Da
     if version is None or version.stage != stage:
         raise StageError(f"stage {stage!r} has no version {version_id}")
     return version
+
+
+def _valid_at(table: Table, version: DataVersion, newest: bool) -> Any:
+    """Rows of the table as of `version`: the open rows when it is the newest version."""
+    if newest:
+        return table.c.valid_to.is_(None)
+    return and_(
+        table.c.valid_from <= version.id,
+        or_(table.c.valid_to.is_(None), table.c.valid_to > version.id),
+    )
+
+
+def _is_newest(session: Session, version: DataVersion) -> bool:
+    latest = _latest(session, version.stage)
+    return latest is not None and latest.id == version.id
 
 
 def _typed_frame(rows: Sequence[Any], stage: str) -> pd.DataFrame:
@@ -292,22 +857,147 @@ def load_stage_frame(
     tickers: Sequence[str] | None = None,
     url: str | None = None,
 ) -> pd.DataFrame:
-    """A version of `stage` (latest unless pinned) sorted by (ticker, date), with stable dtypes.
-
-    `frame.attrs` carries `version_id`, `stage` and `source` so derived stages can record lineage.
-    """
-    model = _stage_model(stage)
+    """The table of `stage` as of a version (latest unless pinned), sorted by (ticker, date),
+    with stable dtypes. `frame.attrs` carries `version_id`, `stage` and `source` (training
+    records the version it read)."""
+    table = _stage_table(stage)
     with session_scope(url) as session:
         version = _resolve_version(session, stage, version_id)
-        columns = [getattr(model, name) for name in stage_columns(stage)]
-        query = select(*columns).where(model.version_id == version.id)
+        columns = [table.c[name] for name in stage_columns(stage)]
+        query = select(*columns).where(_valid_at(table, version, _is_newest(session, version)))
         if tickers is not None:
-            query = query.where(model.ticker.in_(list(tickers)))
-        rows = session.execute(query.order_by(model.ticker, model.date)).all()
+            query = query.where(table.c.ticker.in_(list(tickers)))
+        rows = session.execute(query.order_by(table.c.ticker, table.c.date)).all()
         info = VersionInfo.of(version)
     frame = _typed_frame(rows, stage)
     frame.attrs.update(version_id=info.id, stage=stage, source=info.source)
     return frame
+
+
+@dataclass(frozen=True)
+class StageChanges:
+    """What changed in a stage since a derived stage last read it: the version read, the
+    version the derived stage had read before, and per changed ticker the first changed date
+    (None: redo the whole ticker)."""
+
+    version_id: int
+    since_version_id: int | None
+    since: dict[str, date | None]
+
+
+def load_stage_changes(
+    stage: str,
+    derived_stage: str,
+    version_id: int | None = None,
+    *,
+    lookback_rows: int | None = None,
+    url: str | None = None,
+) -> tuple[pd.DataFrame, StageChanges]:
+    """The rows of `stage` (as of a version, latest unless pinned) that `derived_stage` must
+    redo: those of the tickers changed since the version its newest version was derived from.
+
+    Per changed ticker, the rows from its first changed date, plus `lookback_rows` earlier rows
+    (a computation that needs the previous close reads it back); ``lookback_rows=None`` gives
+    the ticker's whole history. When `derived_stage` is empty, or was derived from a version
+    not before this one, every ticker is redone whole.
+    """
+    table = _stage_table(stage)
+    columns = [table.c[name] for name in stage_columns(stage)]
+    with session_scope(url) as session:
+        version = _resolve_version(session, stage, version_id)
+        newest = _is_newest(session, version)
+        derived = _latest(session, derived_stage)
+        read_before = derived.parent_id if derived is not None else None
+        if read_before is None or read_before > version.id:
+            states = _ticker_states(session, stage, version.id)
+            since: dict[str, date | None] = dict.fromkeys(sorted(states))
+        else:
+            since = _changed_since(session, stage, read_before, version.id)
+        valid = _valid_at(table, version, newest)
+        frames = []
+        whole = [t for t, d in since.items() if d is None or lookback_rows is None]
+        if whole:
+            query = select(*columns).where(valid, table.c.ticker.in_(whole))
+            frames.append(
+                _typed_frame(
+                    session.execute(query.order_by(table.c.ticker, table.c.date)).all(), stage
+                )
+            )
+        starts: dict[date, list[str]] = {}  # tickers that read from the same date: one query
+        for ticker, first in since.items():
+            if ticker not in whole:
+                start = _lookback_start(session, table, valid, ticker, first, lookback_rows or 0)
+                starts.setdefault(start, []).append(ticker)
+        for start, tickers in starts.items():
+            query = select(*columns).where(
+                valid, table.c.ticker.in_(tickers), table.c.date >= start
+            )
+            frames.append(
+                _typed_frame(
+                    session.execute(query.order_by(table.c.ticker, table.c.date)).all(), stage
+                )
+            )
+        changes = StageChanges(version.id, read_before, since)
+        source = version.source
+    frame = pd.concat(frames, ignore_index=True) if frames else _typed_frame([], stage)
+    frame.attrs.update(version_id=changes.version_id, stage=stage, source=source)
+    return frame, changes
+
+
+def _changed_since(session: Session, stage: str, after: int, upto: int) -> dict[str, date | None]:
+    """Per ticker changed in versions (after, upto] of `stage`, its first changed date."""
+    rows = session.execute(
+        select(TickerVersion.ticker, TickerVersion.changed_from)
+        .where(
+            TickerVersion.stage == stage,
+            TickerVersion.version_id > after,
+            TickerVersion.version_id <= upto,
+        )
+        .order_by(TickerVersion.ticker)
+    ).all()
+    since: dict[str, date | None] = {}
+    for ticker, changed_from in rows:
+        if ticker in since:
+            known = since[ticker]
+            since[ticker] = (
+                None if known is None or changed_from is None else min(known, changed_from)
+            )
+        else:
+            since[ticker] = changed_from
+    return since
+
+
+def _lookback_start(
+    session: Session, table: Table, valid: Any, ticker: str, first: date, rows: int
+) -> date:
+    """The date `rows` rows before `first` (the ticker's first date when it has fewer)."""
+    if rows <= 0:
+        return first
+    earlier = select(table.c.date).where(valid, table.c.ticker == ticker, table.c.date < first)
+    found = session.execute(earlier.order_by(table.c.date.desc()).offset(rows - 1).limit(1)).first()
+    if found is not None:
+        return found[0]
+    oldest = session.execute(earlier.order_by(table.c.date).limit(1)).first()
+    return oldest[0] if oldest is not None else first
+
+
+def stored_tails(stage: str, rows: int, url: str | None = None) -> pd.DataFrame:
+    """The newest `rows` rows of each current ticker of `stage` (empty when it has none):
+    what incremental ingestion compares a source's overlap with."""
+    table = _stage_table(stage)
+    columns = [table.c[name] for name in stage_columns(stage)]
+    with session_scope(url) as session:
+        states = _ticker_states(session, stage)
+        frames = []
+        for ticker in sorted(t for t, s in states.items() if s.content_hash is not None):
+            query = (
+                select(*columns)
+                .where(table.c.ticker == ticker, table.c.valid_to.is_(None))
+                .order_by(table.c.date.desc())
+                .limit(rows)
+            )
+            frames.append(list(reversed(session.execute(query).all())))
+    return _typed_frame([row for found in frames for row in found], stage)
 
 
 @dataclass(frozen=True)
@@ -319,19 +1009,15 @@ class TickerSummary:
 
 
 def ticker_summaries(stage: str = "clean", url: str | None = None) -> list[TickerSummary]:
-    """Each ticker of the latest version of `stage` with its date range and row count."""
-    model = _stage_model(stage)
+    """Each current ticker of `stage` with its date range and row count."""
+    _stage_model(stage)
     with session_scope(url) as session:
-        version = _latest(session, stage)
-        if version is None:
-            return []
-        query = (
-            select(model.ticker, func.min(model.date), func.max(model.date), func.count())
-            .where(model.version_id == version.id)
-            .group_by(model.ticker)
-            .order_by(model.ticker)
-        )
-        return [TickerSummary(*row) for row in session.execute(query).all()]
+        states = _ticker_states(session, stage)
+    return [
+        TickerSummary(s.ticker, s.first_date, s.last_date, s.row_count)
+        for _, s in sorted(states.items())
+        if s.content_hash is not None
+    ]
 
 
 def load_ticker_prices(
@@ -343,17 +1029,20 @@ def load_ticker_prices(
     limit: int | None = None,
     url: str | None = None,
 ) -> pd.DataFrame:
-    """One ticker's rows of the latest version, oldest first; `limit` keeps the newest rows."""
-    model = _stage_model(stage)
+    """One ticker's current rows (the newest version), oldest first; `limit` keeps the newest.
+
+    The API's path: the partial index on (ticker, date) of the open rows answers it.
+    """
+    table = _stage_table(stage)
     with session_scope(url) as session:
         version = _resolve_version(session, stage, None)
-        columns = [getattr(model, name) for name in stage_columns(stage)]
-        query = select(*columns).where(model.version_id == version.id, model.ticker == ticker)
+        columns = [table.c[name] for name in stage_columns(stage)]
+        query = select(*columns).where(table.c.ticker == ticker, table.c.valid_to.is_(None))
         if start is not None:
-            query = query.where(model.date >= start)
+            query = query.where(table.c.date >= start)
         if end is not None:
-            query = query.where(model.date <= end)
-        query = query.order_by(model.date.desc())
+            query = query.where(table.c.date <= end)
+        query = query.order_by(table.c.date.desc())
         if limit is not None:
             query = query.limit(limit)
         rows = list(reversed(session.execute(query).all()))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
 
@@ -21,21 +21,40 @@ from stock_lstm.data_pipeline import crud
 logger = logging.getLogger(__name__)
 
 
-class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
-    """A versioned stage table (`raw`, `clean` or `features`) in the project's SQL database.
+@dataclass(frozen=True)
+class Lineage:
+    """What a derived stage's save needs to know about the input it was computed from: the
+    parent version read, and per ticker the date from which the frame replaces the stored rows
+    (None: the whole ticker). Set by `stock_lstm.hooks.LineageHooks`, never by a node."""
 
-    ``save(frame)`` stores a new data version in one transaction, or nothing when the content
-    equals the latest version. Lineage comes from ``frame.attrs``: ``source`` (else the
-    dataset's ``source``) and ``parent_version_id`` (else the latest version of
-    ``parent_stage``). ``load()`` gives the latest version, or the one pinned by ``version_id``
-    or by Kedro's load version (``versioned: true`` and ``--load-versions name:ID``).
+    parent_version_id: int | None
+    since: dict[str, date | None] | None
+
+
+class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+    """A stage table (`raw`, `clean` or `features`) in the project's SQL database, versioned by
+    change (see crud).
+
+    ``load()`` gives the table as of the newest version, or as of the one pinned by
+    ``version_id`` or by Kedro's load version (``versioned: true`` and
+    ``--load-versions name:ID``). In a pipeline run, when the loading node writes a stage
+    derived from this one, the lineage hook asks instead for only the rows that stage must redo
+    (`read_changes_for`): the tickers changed since the version it was last derived from, with
+    ``lookback_rows`` (declared on the derived entry) before their first change.
+
+    ``save(frame)`` stores what the frame changes as one new version in one transaction, or
+    nothing. A raw frame replaces each of its tickers from its first date in the frame on; a
+    derived frame replaces what the hook's lineage says (else each of its tickers whole), and
+    records the parent version read (else the parent stage's newest). The version's source is
+    the frame's ``attrs["source"]`` when a price source labelled it, else ``source``.
 
     Example (conf/base/catalog.yml)::
 
-        clean_prices:
+        features:
           type: stock_lstm.data_pipeline.datasets.VersionedTableDataset
-          stage: clean
-          parent_stage: raw
+          stage: features
+          parent_stage: clean
+          lookback_rows: 1  # a log return needs the previous close
     """
 
     def __init__(
@@ -43,6 +62,7 @@ class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         *,
         stage: str,
         parent_stage: str | None = None,
+        lookback_rows: int | None = None,
         source: str = "kedro",
         version_id: int | None = None,
         url: str | None = None,
@@ -50,64 +70,146 @@ class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         crud.stage_columns(stage)  # fail at catalog creation on an unknown stage
-        self._stage = stage
-        self._parent_stage = parent_stage
+        if lookback_rows is not None and (not isinstance(lookback_rows, int) or lookback_rows < 0):
+            raise DatasetError(
+                f"lookback_rows of stage {stage!r} must be a whole number >= 0 or null "
+                f"(the whole history), got {lookback_rows!r}"
+            )
+        self.stage = stage
+        self.parent_stage = parent_stage
+        self.lookback_rows = lookback_rows
         self._source = source
         self._url = url
         pinned = version.load if version is not None else None
         self._version_id = version_id if version_id is not None else _as_version_id(pinned)
         self.metadata = metadata
+        self._changes_for: tuple[str, int | None] | None = None
+        self._lineage: Lineage | None = None
+        self.last_changes: crud.StageChanges | None = None
         self.last_save: crud.SaveResult | None = None
 
     def _describe(self) -> dict[str, Any]:
         return {
-            "stage": self._stage,
-            "parent_stage": self._parent_stage,
+            "stage": self.stage,
+            "parent_stage": self.parent_stage,
             "version_id": self._version_id,
             "url": _redacted(self._url),
         }
 
+    def read_changes_for(self, derived: VersionedTableDataset) -> None:
+        """Make the next load give only the rows `derived` must redo."""
+        self._changes_for = (derived.stage, derived.lookback_rows)
+
+    def record_lineage(self, lineage: Lineage) -> None:
+        """What the next save derives from (see `Lineage`)."""
+        self._lineage = lineage
+
     def load(self) -> pd.DataFrame:
+        changes_for, self._changes_for = self._changes_for, None
+        self.last_changes = None
         try:
-            return crud.load_stage_frame(self._stage, self._version_id, url=self._url)
+            if changes_for is None:
+                return crud.load_stage_frame(self.stage, self._version_id, url=self._url)
+            derived_stage, lookback_rows = changes_for
+            frame, self.last_changes = crud.load_stage_changes(
+                self.stage,
+                derived_stage,
+                self._version_id,
+                lookback_rows=lookback_rows,
+                url=self._url,
+            )
         except crud.StageError as error:
             raise DatasetError(str(error)) from error
+        logger.info(
+            "%s version %d: %d row(s) of %d changed ticker(s) for %s",
+            self.stage,
+            self.last_changes.version_id,
+            len(frame),
+            len(self.last_changes.since),
+            derived_stage,
+        )
+        return frame
 
     def save(self, data: pd.DataFrame) -> None:
         if not isinstance(data, pd.DataFrame):
             raise DatasetError(
-                f"stage {self._stage!r} saves a pandas DataFrame, got {type(data).__name__}"
+                f"stage {self.stage!r} saves a pandas DataFrame, got {type(data).__name__}"
             )
+        lineage, self._lineage = self._lineage, None
         source = str(data.attrs.get("source") or self._source)
-        parent_id = data.attrs.get("parent_version_id")
-        if parent_id is None and self._parent_stage is not None:
-            parent = crud.latest_version(self._parent_stage, url=self._url)
-            parent_id = parent.id if parent is not None else None
+        parent_id = lineage.parent_version_id if lineage is not None else None
+        since = lineage.since if lineage is not None else None
+        if self.parent_stage is not None:
+            if parent_id is None:
+                parent = crud.latest_version(self.parent_stage, url=self._url)
+                parent_id = parent.id if parent is not None else None
+            if since is None and "ticker" in data.columns:
+                since = dict.fromkeys(data["ticker"].astype(str).unique())
         try:
             result = crud.save_stage_frame(
-                data, self._stage, source=source, parent_id=parent_id, url=self._url
+                data, self.stage, source=source, parent_id=parent_id, since=since, url=self._url
             )
         except (crud.FrameSchemaError, crud.StageError) as error:
             raise DatasetError(str(error)) from error
         self.last_save = result
-        verb = "saved new" if result.created else "content unchanged, kept"
+        if not result.created:
+            logger.info("%s: nothing changed, no new version", self.stage)
+            return
+        for ticker, change in result.changes.items():
+            logger.info("%s %s", self.stage, change.describe(ticker))
         logger.info(
-            "%s %s version %d (%d rows, parent %s)",
-            verb,
-            self._stage,
+            "saved %s version %d: %d row(s) added, %d closed, %d in the table (parent %s)",
+            self.stage,
             result.version.id,
+            result.version.rows_added,
+            result.version.rows_closed,
             result.version.row_count,
             result.version.parent_id,
         )
 
     def _exists(self) -> bool:
-        return crud.latest_version(self._stage, url=self._url) is not None
+        return crud.latest_version(self.stage, url=self._url) is not None
 
     def preview(self, nrows: int = 5) -> TablePreview:
         """The first rows of the latest version, for kedro-viz's table preview (kedro-viz picks
         the renderer from this return annotation; `preview_args` in the catalog set `nrows`)."""
-        frame = self.load().head(nrows)
+        frame = crud.load_stage_frame(self.stage, self._version_id, url=self._url).head(nrows)
         return TablePreview(frame.astype(str).to_dict(orient="split"))
+
+
+class StoredTailDataset(AbstractDataset[pd.DataFrame, None]):
+    """Read-only: the newest ``rows`` current rows of each ticker of a stage table (empty when
+    the stage has none): what incremental ingestion compares a source's overlap with. ``rows``
+    must cover ``ingestion.overlap_days``."""
+
+    def __init__(
+        self,
+        *,
+        stage: str,
+        rows: int,
+        url: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        crud.stage_columns(stage)
+        if not isinstance(rows, int) or rows < 1:
+            raise DatasetError(f"rows of a stored tail must be a whole number >= 1, got {rows!r}")
+        self._stage = stage
+        self._rows = rows
+        self._url = url
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"stage": self._stage, "rows": self._rows, "url": _redacted(self._url)}
+
+    def load(self) -> pd.DataFrame:
+        return crud.stored_tails(self._stage, self._rows, url=self._url)
+
+    def save(self, data: None) -> None:
+        raise DatasetError("StoredTailDataset is read-only")
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        """The first rows, for kedro-viz."""
+        return TablePreview(self.load().head(nrows).astype(str).to_dict(orient="split"))
 
 
 def _as_version_id(value: str | None) -> int | None:

@@ -74,36 +74,16 @@ def ingestion_report_of(raw: pd.DataFrame, source: str = "csv(x)") -> dict:
     }
 
 
-def test_clean_node_records_lineage_and_reports():
+def test_clean_node_is_pure_and_reports():
     raw = dirty_fixture()
     raw.attrs.update(version_id=7, stage="raw", source="csv(x)")
     ingested = ingestion_report_of(raw)
     cleaned, report = clean(raw, ingested, CleaningParams(min_rows_per_ticker=3))
-    assert cleaned.attrs == {"source": "cleaning", "parent_version_id": 7}
-    assert report["raw_version_id"] == 7
-    assert report["raw_source"] == "csv(x)"
+    assert cleaned.attrs == {}  # lineage is the hook's and the dataset's business
+    assert "raw_version_id" not in report  # the lineage hook adds the raw version read
     assert report["ingestion"] == ingested
-    assert "ingestion_note" not in report
     assert report["rows_out"] == len(cleaned) == 14
     json.dumps(report)  # the JSON dataset can write it
-
-
-def test_an_ingestion_report_of_other_raw_prices_is_not_passed_off_as_this_ones(caplog):
-    """raw_prices pinned to an older version (--load-versions): the latest ingestion report
-    describes other rows, so the cleaning report says the repairs are unknown."""
-    raw = dirty_fixture()
-    raw.attrs.update(version_id=7, stage="raw", source="csv(x)")
-    other = ingestion_report_of(raw.iloc[:-1])
-    with caplog.at_level(logging.WARNING):
-        _, report = clean(raw, other, CleaningParams(min_rows_per_ticker=3))
-    assert report["ingestion"] is None
-    assert "the ingestion report describes other raw prices" in report["ingestion_note"]
-    assert "raw version 7 (csv(x), 20 rows)" in report["ingestion_note"]
-    assert "describes other raw prices" in caplog.text
-    _, report = clean(
-        raw, ingestion_report_of(raw, "yfinance"), CleaningParams(min_rows_per_ticker=3)
-    )
-    assert report["ingestion"] is None
 
 
 def test_pipeline_runs_on_an_in_memory_catalog():
@@ -142,7 +122,9 @@ def test_offline_auto_run_end_to_end(project_copy, monkeypatch, warnings_of_stoc
     assert clean_version.row_count == raw_version.row_count == sum(expected.values())
 
     report = json.loads((project_copy / REPORT).read_text())
-    assert report["raw_version_id"] == raw_version.id
+    assert report["raw_version_id"] == raw_version.id == report["ingestion"]["raw_version_id"]
+    assert report["raw_source"] == raw_version.source
+    assert report["clean_version_id"] == clean_version.id
     assert report["rows_in"] == report["rows_out"] == raw_version.row_count
     assert {t: c["rows_in"] for t, c in report["tickers"].items()} == expected
     assert {t: c["source"] for t, c in report["ingestion"]["tickers"].items()} == dict.fromkeys(
@@ -181,10 +163,14 @@ def test_dirty_user_csv_gives_the_report(project_copy, tmp_path, warnings_of_sto
     assert report["ingestion"]["tickers"] == {
         "DIRTY": {
             "source": f"csv({(tmp_path / 'user').as_posix()})",
+            "fetched": "whole file",
             "rows_from_source": 61,
             "duplicate_dates_dropped": 1,
             "out_of_order_rows_sorted": 1,
             "rows_stored": 60,
+            "new_bars": 60,
+            "restated_bars": 0,
+            "removed_bars": 0,
         }
     }
     assert report["ingestion"] == json.loads((project_copy / INGESTION_REPORT).read_text())

@@ -18,6 +18,7 @@ from stock_lstm.pipelines.ingestion.nodes import IngestionParams, ingest_prices
 SNAPSHOT = Path(__file__).resolve().parents[3] / "data" / "01_raw" / "snapshot"
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
 INGESTION_REPORT = Path("data/08_reporting/ingestion_report.json")
+NOTHING_STORED = pd.DataFrame(columns=crud.stage_columns("raw"))
 
 
 def snapshot_rows(start: str, end: str | None = None) -> dict[str, int]:
@@ -58,18 +59,19 @@ def test_repeated_and_unsorted_dates_are_repaired_and_reported(tmp_path, caplog)
     path.write_text("\n".join(lines) + "\n2020-03-03,99,100,98,99.5,,5\n")  # day 2 again
     params = IngestionParams(source="csv", tickers="abc", start=None, csv_dir=str(tmp_path))
     with caplog.at_level(logging.WARNING):
-        raw, report = ingest_prices(params)
+        raw, report = ingest_prices(params, NOTHING_STORED)
     assert "repeated dates in the source, kept the last row of each: ABC 1 row(s)" in caplog.text
     assert len(raw) == 4
     assert raw["date"].is_monotonic_increasing
     assert raw.loc[raw["date"] == "2020-03-03", "close"].tolist() == [99.5]
-    assert raw.attrs == {"source": f"csv({tmp_path.as_posix()})"}
+    assert raw.attrs["source"] == f"csv({tmp_path.as_posix()})"  # the version's source label
     assert report == {
         "source": f"csv({tmp_path.as_posix()})",
         "rows": 4,
         "tickers": {
             "ABC": {
                 "source": f"csv({tmp_path.as_posix()})",
+                "fetched": "whole file",
                 "rows_from_source": 5,
                 "duplicate_dates_dropped": 1,
                 "out_of_order_rows_sorted": 1,
@@ -110,9 +112,11 @@ def test_another_csv_folder_ingests_its_tickers(project_copy, tmp_path):
     raw = crud.load_stage_frame("raw")
     assert raw.groupby("ticker").size().to_dict() == {"AAA": 5, "BBB": 3}
     assert crud.latest_version("raw").source == f"csv({folder.as_posix()})"
+    # a later start reads less of each file; the stored older bars stay (nothing changed)
     run(project_copy, csv_dir=str(folder), tickers="all", start="2020-03-04", end=None)
     raw = crud.load_stage_frame("raw")
-    assert raw.groupby("ticker").size().to_dict() == {"AAA": 3, "BBB": 1}
+    assert raw.groupby("ticker").size().to_dict() == {"AAA": 5, "BBB": 3}
+    assert len(crud.list_versions("raw")) == 1
 
 
 def test_bad_parameters_and_files_stop_with_a_message(project_copy, tmp_path):

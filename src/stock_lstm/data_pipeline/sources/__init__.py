@@ -75,8 +75,16 @@ def fetch_prices(
     end: str | date | None = None,
     csv_dir: str | Path,
     yfinance_timeout: float = yfinance.DEFAULT_TIMEOUT_S,
+    overlap_days: int = 10,
+    stored: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every ticker's daily bars from start to end (inclusive; end None = the latest)."""
+    """Every ticker's daily bars from start to end (inclusive; end None = the latest).
+
+    A CSV file is read whole (the save diffs it against what is stored). From Yahoo, a ticker
+    with `stored` bars (the newest stored rows per ticker) is asked only for the bars from its
+    last `overlap_days` stored days on (see yfinance.fetch_after_stored). ``attrs["fetched"]``
+    says, per ticker, what was asked for.
+    """
     source = str(source).strip().lower()
     if source not in SOURCES:
         raise SourceError(
@@ -89,11 +97,28 @@ def fetch_prices(
     if last is not None and last < first:
         raise SourceError(f"ingestion.end {last.date()} is before ingestion.start {first.date()}")
 
+    tails = {} if stored is None else dict(tuple(stored.groupby("ticker", sort=False)))
+    fetched: dict[str, str] = {}
+
+    listed: dict[str, dict[str, Path]] = {}
+
     def from_csv(ticker: str) -> pd.DataFrame:
-        return csv.fetch_ticker(ticker, csv_dir=csv_dir, start=first, end=last)
+        fetched[ticker] = "whole file"
+        if not listed:
+            listed["files"] = csv.ticker_files(csv_dir)  # once per run, not once per ticker
+        files = listed["files"]
+        return csv.fetch_ticker(ticker, csv_dir=csv_dir, start=first, end=last, files=files)
 
     def from_yahoo(ticker: str) -> pd.DataFrame:
-        return yfinance.fetch_ticker(ticker, start=first, end=last, timeout=yfinance_timeout)
+        bars, fetched[ticker] = yfinance.fetch_after_stored(
+            ticker,
+            start=first,
+            end=last,
+            stored_tail=tails.get(ticker),
+            overlap_days=overlap_days,
+            timeout=yfinance_timeout,
+        )
+        return bars
 
     csv_label = f"csv({csv.describe_dir(csv_dir)})"
     if source == "csv":
@@ -105,7 +130,7 @@ def fetch_prices(
     else:
         frames, label, used = _auto(names, from_yahoo, from_csv, csv_label)
     frame = pd.concat(frames, ignore_index=True)
-    frame.attrs = {"source": label, "ticker_sources": used}
+    frame.attrs = {"source": label, "ticker_sources": used, "fetched": fetched}
     return frame
 
 

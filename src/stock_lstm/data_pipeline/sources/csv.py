@@ -30,6 +30,7 @@ COLUMNS = {
     "volume": "Volume",
 }
 OPTIONAL = {"adj_close"}
+NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")
 MISSING_TOKENS = {"", "null", "nan", "na", "n/a", "-"}  # Yahoo writes "null" for a missing value
 
 
@@ -84,11 +85,17 @@ def read_price_file(path: Path, ticker: str) -> pd.DataFrame:
     """One Yahoo-export CSV as canonical bars of `ticker`, every row as written."""
     text = _read_text(path)
     table = _read_table(path, text)
-    parsed = {"date": _parse_dates(path, table)}
-    for name in ("open", "high", "low", "close", "adj_close", "volume"):
+    parsed = {"date": _parse_dates(path, table.astype({"Date": str}))}
+    for name in NUMBERS:
         header = COLUMNS[name]
-        if header in table.columns:
-            parsed[name] = _parse_numbers(path, table, header)
+        if header not in table.columns:
+            continue
+        column = table[header]
+        plain = pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column)
+        # the C parser typed a plainly numeric column; any other is judged cell by cell
+        parsed[name] = (
+            column if plain else _parse_numbers(path, table.astype({header: str}), header)
+        )
     return canonical_prices(pd.DataFrame(parsed), ticker)
 
 
@@ -108,10 +115,10 @@ def _read_text(path: Path) -> str:
 
 
 def _read_table(path: Path, text: str) -> pd.DataFrame:
+    """The CSV as a table with the canonical headers. The C parser types plainly numeric
+    columns; a column with anything else (tokens, blanks, text) keeps its cells as written."""
     try:
-        table = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True
-        )
+        table = pd.read_csv(io.StringIO(text), keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, ValueError) as error:
         raise SourceError(f"{path} is not a valid CSV file: {error}") from None
     table.columns = [str(column).strip() for column in table.columns]
@@ -151,10 +158,17 @@ def _parse_dates(path: Path, table: pd.DataFrame) -> pd.Series:
 
 
 def _parse_numbers(path: Path, table: pd.DataFrame, header: str) -> pd.Series:
-    raw = table[header].str.strip()
-    missing = raw.str.lower().isin(MISSING_TOKENS)
-    numbers = pd.to_numeric(raw.where(~missing), errors="coerce")
-    _refuse_bad_values(path, raw, numbers.isna() & ~missing, header, "a number")
+    """Plain numbers convert in one vectorised pass; only the cells that do not (missing
+    tokens, padded or bad text) are stripped and judged one by one (a long file stays fast)."""
+    raw = table[header]
+    numbers = pd.to_numeric(raw, errors="coerce").astype("float64")
+    unparsed = numbers.isna()
+    if unparsed.any():
+        text = raw.where(~unparsed, raw.str.strip())
+        missing = text.str.lower().isin(MISSING_TOKENS)
+        retried = pd.to_numeric(text.where(unparsed & ~missing), errors="coerce")
+        numbers = numbers.where(~unparsed, retried)
+        _refuse_bad_values(path, text, numbers.isna() & ~missing, header, "a number")
     return numbers
 
 
@@ -170,10 +184,16 @@ def _refuse_bad_values(path: Path, raw: pd.Series, bad: pd.Series, header: str, 
 
 
 def fetch_ticker(
-    ticker: str, *, csv_dir: str | Path, start: pd.Timestamp, end: pd.Timestamp | None
+    ticker: str,
+    *,
+    csv_dir: str | Path,
+    start: pd.Timestamp,
+    end: pd.Timestamp | None,
+    files: dict[str, Path] | None = None,
 ) -> pd.DataFrame:
-    """`ticker`'s bars from start to end (inclusive) out of the folder's CSV file for it."""
-    files = ticker_files(csv_dir)
+    """`ticker`'s bars from start to end (inclusive) out of the folder's CSV file for it
+    (`files`: the folder's `ticker_files`, when the caller already listed it)."""
+    files = files if files is not None else ticker_files(csv_dir)
     path = files.get(ticker.upper())
     if path is None:
         available = ", ".join(sorted(files)) or "none"

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import pandas as pd
 import yfinance as yf
 
@@ -140,3 +141,52 @@ def from_download(response: pd.DataFrame, ticker: str) -> pd.DataFrame:
     bars = renamed[[c for c in COLUMNS.values() if c in renamed.columns]]
     bars = bars.set_axis(dates, axis=0).rename_axis("date").reset_index()
     return canonical_prices(bars, ticker)
+
+
+PRICE_RTOL = 1e-9  # two float64 prices closer than this (relative) are the same price
+
+
+def overlap_agrees(stored: pd.DataFrame, fetched: pd.DataFrame) -> bool:
+    """Whether the fetched bars repeat the stored ones on the stored dates they cover: same
+    dates, prices (NaN equal to NaN) and volumes. A split or dividend adjustment, a correction
+    or a vanished bar in the overlap makes them disagree."""
+    covered = stored[stored["date"] >= fetched["date"].min()]
+    merged = covered.merge(fetched, on="date", how="left", suffixes=("_stored", ""))
+    if merged["close"].isna().any() and not covered["close"].isna().any():
+        return False  # a stored date the source no longer gives
+    for name in ("open", "high", "low", "close", "adj_close"):
+        a = merged[f"{name}_stored"].to_numpy(dtype="float64")
+        b = merged[name].to_numpy(dtype="float64")
+        if not np.allclose(a, b, rtol=PRICE_RTOL, atol=0.0, equal_nan=True):
+            return False
+    volumes = merged["volume_stored"].astype("Float64"), merged["volume"].astype("Float64")
+    return bool(((volumes[0] == volumes[1]) | (volumes[0].isna() & volumes[1].isna())).all())
+
+
+def fetch_after_stored(
+    ticker: str,
+    *,
+    start: pd.Timestamp,
+    end: pd.Timestamp | None,
+    stored_tail: pd.DataFrame | None,
+    overlap_days: int,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> tuple[pd.DataFrame, str]:
+    """`ticker`'s bars to store, and how they were fetched.
+
+    With stored bars, only those from the last `overlap_days` stored trading days on are asked
+    for, and the overlap is compared with what is stored: when Yahoo restated it (a split, a
+    dividend adjustment, a correction), the whole history from `start` is fetched again, so the
+    restatement is stored as one version.
+    """
+    if stored_tail is None or stored_tail.empty or overlap_days < 1:
+        return fetch_ticker(ticker, start=start, end=end, timeout=timeout), "whole history"
+    overlap = stored_tail.sort_values("date").tail(overlap_days)
+    since = max(overlap["date"].min(), start)
+    if end is not None and since > end:
+        return fetch_ticker(ticker, start=start, end=end, timeout=timeout), "whole history"
+    bars = fetch_ticker(ticker, start=since, end=end, timeout=timeout)
+    if not overlap_agrees(overlap, bars):
+        whole = fetch_ticker(ticker, start=start, end=end, timeout=timeout)
+        return whole, f"whole history (the overlap from {since:%Y-%m-%d} was restated)"
+    return bars, f"from {since:%Y-%m-%d} (overlap of {len(overlap)} stored day(s) agreed)"

@@ -1,4 +1,4 @@
-"""Glue between the `cleaning.*` parameters, the cleaning rules and the catalog's lineage attrs."""
+"""Glue between the `cleaning.*` parameters, the cleaning rules and the reports."""
 
 from __future__ import annotations
 
@@ -15,49 +15,23 @@ logger = logging.getLogger(__name__)
 def clean(
     raw_prices: pd.DataFrame, ingestion_report: dict[str, Any], params: CleaningParams
 ) -> tuple[pd.DataFrame, dict]:
-    """Clean bars whose data version records the raw version they came from, and the report:
-    what ingestion repaired (raw_prices cannot remember it) and what cleaning dropped."""
+    """Clean bars and the report: what ingestion repaired (raw_prices cannot remember it) and
+    what cleaning dropped. In a run, `raw_prices` holds the whole history of the tickers whose
+    raw rows changed since clean_prices was last derived (the lineage hook asks for them and
+    adds the raw version read to the report)."""
     cleaned, report = clean_prices(raw_prices, params)
-    raw_version = raw_prices.attrs.get("version_id")
-    cleaned.attrs = {"source": "cleaning", "parent_version_id": raw_version}
-    ingestion, note = ingestion_of(raw_prices, ingestion_report)
-    report = {
-        "raw_version_id": raw_version,
-        "raw_source": raw_prices.attrs.get("source"),
-        "ingestion": ingestion,
-        **({"ingestion_note": note} if note else {}),
-        **report,
-    }
+    report = {"ingestion": ingestion_report, **report}
     logger.info("cleaning report: %s", summary(report))
     return cleaned, report
 
 
-def ingestion_of(
-    raw_prices: pd.DataFrame, ingestion_report: dict[str, Any]
-) -> tuple[dict[str, Any] | None, str | None]:
-    """The ingestion report when it describes these raw prices (same source, same rows per
-    ticker); else None and why (e.g. raw_prices pinned with --load-versions to an older run)."""
-    stored = {t: c.get("rows_stored") for t, c in ingestion_report.get("tickers", {}).items()}
-    rows = {str(t): int(n) for t, n in raw_prices.groupby("ticker").size().items()}
-    source = raw_prices.attrs.get("source")
-    if stored == rows and source in (None, ingestion_report.get("source")):
-        return ingestion_report, None
-    note = (
-        f"the ingestion report describes other raw prices ({ingestion_report.get('source')}, "
-        f"{sum(n or 0 for n in stored.values())} rows) than raw version "
-        f"{raw_prices.attrs.get('version_id')} ({source}, {len(raw_prices)} rows): the "
-        "source's repeated and out-of-order dates are unknown"
-    )
-    logger.warning("%s", note)
-    return None, note
-
-
 def summary(report: dict[str, Any]) -> str:
     """One log line: rows in/out, what each rule dropped, how many long gaps."""
+    ingestion = report["ingestion"].get("tickers", {})
     repaired = [
-        f"{what} {', '.join(f'{t}={c[what]}' for t, c in report['ingestion']['tickers'].items())}"
+        f"{what} {', '.join(f'{t}={c.get(what, 0)}' for t, c in ingestion.items())}"
         for what in ("duplicate_dates_dropped", "out_of_order_rows_sorted")
-        if report["ingestion"] and any(c[what] for c in report["ingestion"]["tickers"].values())
+        if any(c.get(what) for c in ingestion.values())
     ]
     dropped = [
         f"{rule} {', '.join(f'{t}={n}' for t, n in by.items())}"

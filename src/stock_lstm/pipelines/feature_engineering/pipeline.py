@@ -1,17 +1,22 @@
-"""feature_engineering: clean_prices -> features."""
+"""feature_engineering: clean_prices -> features.
+
+In a run, `clean_prices` gives only the tickers changed since `features` was last derived,
+from their first change plus `lookback_rows` earlier rows (the previous close): the lineage
+hook and the dataset (catalog.yml) decide which rows are redone, the node only computes.
+"""
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from stock_lstm.pipelines.feature_engineering.nodes import build_features
+from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             node(
-                build_features,
+                add_log_returns,
                 inputs="clean_prices",
                 outputs="features",
                 name="build_features",

@@ -29,18 +29,26 @@ class IngestionParams:
     end: str | None = None
     csv_dir: str = "data/01_raw/snapshot"
     yfinance_timeout: float = 10.0
+    overlap_days: int = 10
 
 
-def ingest_prices(params: IngestionParams) -> tuple[pd.DataFrame, dict[str, Any]]:
+def ingest_prices(
+    params: IngestionParams, stored_raw_tail: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Raw bars of every ticker, one per (ticker, date), labelled with the source used; and the
-    ingestion report: per ticker, its source, the rows it gave and stored, and the repairs.
+    ingestion report: per ticker, its source, what was fetched, the rows it gave and kept, and
+    the repairs (the lineage hook adds what the save changed: new, restated, removed bars).
+
+    From Yahoo, a ticker already stored is asked only for its bars from the newest
+    `overlap_days` of `stored_raw_tail` on; a CSV file is read whole. Either way the raw_prices
+    save stores only what differs from the stored rows.
 
     raw_prices is keyed by (version, ticker, date) and gives its rows back sorted, so a source's
     repeated or out-of-order dates cannot be stored as they came: they are repaired here (the
     last row of each date is kept) and only this report remembers them.
     """
-    fetched = fetch_prices(**dataclasses.asdict(params))
-    label, used = fetched.attrs["source"], fetched.attrs["ticker_sources"]
+    fetched = fetch_prices(**dataclasses.asdict(params), stored=stored_raw_tail)
+    label, used, asked = (fetched.attrs[k] for k in ("source", "ticker_sources", "fetched"))
     given = fetched.groupby("ticker", sort=False).size()
     prices, repairs = repair_order(fetched)
     duplicates = repairs["duplicate_dates_dropped"]
@@ -56,6 +64,7 @@ def ingest_prices(params: IngestionParams) -> tuple[pd.DataFrame, dict[str, Any]
         "tickers": {
             ticker: {
                 "source": used[ticker],
+                "fetched": asked[ticker],
                 "rows_from_source": int(given[ticker]),
                 "duplicate_dates_dropped": duplicates.get(ticker, 0),
                 "out_of_order_rows_sorted": repairs["out_of_order_rows_sorted"].get(ticker, 0),
@@ -64,7 +73,6 @@ def ingest_prices(params: IngestionParams) -> tuple[pd.DataFrame, dict[str, Any]
             for ticker in used
         },
     }
-    prices.attrs = {"source": label}
     logger.info(
         "ingested %d rows of %d ticker(s) from %s", len(prices), prices["ticker"].nunique(), label
     )

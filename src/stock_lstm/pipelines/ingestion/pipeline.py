@@ -1,4 +1,5 @@
-"""ingestion: params:ingestion -> raw_prices + ingestion_report."""
+"""ingestion: params:ingestion + raw_prices_tail (the newest stored bars) -> raw_prices +
+ingestion_report."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 ingest_prices,
-                inputs="params:ingestion",
+                inputs=["params:ingestion", "raw_prices_tail"],
                 outputs=["raw_prices", "ingestion_report"],
                 name="ingest_prices",
                 namespace="ingestion",

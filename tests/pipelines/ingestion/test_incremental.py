@@ -1,0 +1,238 @@
+"""Versions by change, through real Kedro runs (hooks on) on SQLite and PostgreSQL: a daily
+replay of the snapshot, time travel, accumulating tickers, restatements, unchanged reruns."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from stock_lstm.api.v1.main import create_app
+from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline import versions as versions_cli
+from stock_lstm.data_pipeline.sources import yfinance as yf_source
+from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
+from tests.api.conftest import settings_for
+from tests.conftest import make_project_copy
+from tests.data_pipeline.test_sources import RangedYahoo
+
+SNAPSHOT = Path(__file__).resolve().parents[3] / "data" / "01_raw" / "snapshot"
+FILES = {"^GSPC": "GSPC.csv", "GOOG": "GOOG.csv", "MSFT": "MSFT.csv"}
+START = "2012-01-01"  # conf/test/parameters_ingestion.yml
+FIRST_END = "2013-01-31"
+STAGES = ("raw", "clean", "features")
+PIPELINES = "ingestion,cleaning,feature_engineering"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Path]:
+    root = make_project_copy(tmp_path / "project")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
+    monkeypatch.chdir(root)
+    bootstrap_project(root)
+    yield root
+
+
+def run(pipelines: str = PIPELINES, **ingestion) -> None:
+    runtime = {"ingestion": ingestion} if ingestion else None
+    with KedroSession.create(env="test", runtime_params=runtime) as session:
+        session.run(pipeline_names=pipelines.split(","))
+
+
+def snapshot_dates() -> pd.Series:
+    """The trading days of the bundled snapshot (read independently, with pandas)."""
+    return pd.to_datetime(pd.read_csv(SNAPSHOT / "MSFT.csv")["Date"])
+
+
+def bars_on(day: pd.Timestamp) -> dict[str, int]:
+    counts = {}
+    for ticker, name in FILES.items():
+        dates = pd.to_datetime(pd.read_csv(SNAPSHOT / name)["Date"])
+        counts[ticker] = int((dates == day).sum())
+    return {t: n for t, n in counts.items() if n}
+
+
+def newest(stage: str) -> crud.VersionInfo:
+    version = crud.latest_version(stage)
+    assert version is not None
+    return version
+
+
+def test_a_daily_replay_adds_exactly_each_days_bars(project: Path) -> None:
+    run(end=FIRST_END)
+    first = {stage: newest(stage) for stage in STAGES}
+    days = snapshot_dates()
+    replay = days[days > pd.Timestamp(FIRST_END)].iloc[:20]
+    assert len(replay) == 20
+    for day in replay:
+        before = {stage: newest(stage) for stage in STAGES}
+        run(end=f"{day:%Y-%m-%d}")
+        expected = bars_on(day)
+        for stage in STAGES:
+            version = newest(stage)
+            assert version.id != before[stage].id, (stage, day)
+            assert (version.rows_added, version.rows_closed) == (sum(expected.values()), 0)
+            assert version.row_count == before[stage].row_count + sum(expected.values())
+            changes = crud.ticker_changes(version.id)
+            assert {c.ticker: c.rows_new for c in changes} == expected, (stage, day)
+        assert newest("clean").parent_id == newest("raw").id
+        assert newest("features").parent_id == newest("clean").id
+        report = json.loads(Path("data/08_reporting/ingestion_report.json").read_text())
+        assert report["raw_changes"] == [f"{t}: 1 new bar, 0 restated" for t in FILES]
+
+    # time travel: the first version reads back exactly as it was written, hash and rows
+    for stage in STAGES:
+        pinned = crud.load_stage_frame(stage, first[stage].id)
+        assert crud.table_hash(pinned, stage) == first[stage].content_hash
+        assert len(pinned) == first[stage].row_count
+        assert pinned["date"].max() == pd.Timestamp(FIRST_END)
+        latest = crud.load_stage_frame(stage)
+        assert crud.table_hash(latest, stage) == newest(stage).content_hash
+    # the features built day by day equal the features of the whole clean table at once
+    whole = add_log_returns(crud.load_stage_frame("clean"))
+    assert crud.table_hash(whole, "features") == newest("features").content_hash
+
+    # the same run again writes nothing anywhere
+    versions = crud.list_versions()
+    run(end=f"{replay.iloc[-1]:%Y-%m-%d}")
+    assert crud.list_versions() == versions
+
+
+def test_pinned_runs_read_the_table_as_it_was(project: Path) -> None:
+    run(end=FIRST_END)
+    old_clean = newest("clean")
+    run(end="2013-02-15")
+    with KedroSession.create(env="test") as session:
+        context = session.load_context()
+        catalog = context._get_catalog(load_versions={"clean_prices": str(old_clean.id)})
+        pinned = catalog.load("clean_prices")
+    assert pinned.attrs["version_id"] == old_clean.id
+    assert crud.table_hash(pinned, "clean") == old_clean.content_hash
+    assert pinned["date"].max() == pd.Timestamp(FIRST_END)
+
+
+def user_folder(root: Path, folder: str = "mine") -> Path:
+    """A copy of the snapshot's CSV files, free to edit."""
+    target = root / "data" / "01_raw" / folder
+    shutil.copytree(SNAPSHOT, target)
+    return target
+
+
+def test_adding_a_ticker_keeps_the_others_readable(project: Path, database_url: str) -> None:
+    run(end=FIRST_END)
+    folder = user_folder(project)
+    msft = pd.read_csv(folder / "MSFT.csv")
+    msft.to_csv(folder / "NEWCO.csv", index=False)  # another ticker: a relabelled copy
+    (folder / "manifest.json").unlink(missing_ok=True)
+    before = crud.load_ticker_prices("MSFT")
+    run(csv_dir=str(folder), tickers="NEWCO", end=FIRST_END)
+
+    assert [s.ticker for s in crud.ticker_summaries("clean")] == ["GOOG", "MSFT", "NEWCO", "^GSPC"]
+    pd.testing.assert_frame_equal(crud.load_ticker_prices("MSFT"), before, check_like=True)
+    changes = crud.ticker_changes(newest("clean").id)
+    assert [c.ticker for c in changes] == ["NEWCO"]  # the others were not rewritten
+    app = create_app(settings_for(project, database_url))
+    with TestClient(app) as client:
+        for ticker in ("MSFT", "NEWCO", "GOOG"):
+            response = client.get(f"/api/v1/prices/{ticker}", params={"limit": 5})
+            assert response.status_code == 200, response.text
+            assert response.json()["count"] == 5
+
+
+def test_removing_a_ticker_is_a_version_of_its_own(project: Path) -> None:
+    run(end=FIRST_END)
+    before = {stage: newest(stage) for stage in STAGES}
+    assert versions_cli.main(["remove-ticker", "goog"]) == 0  # what a user types
+    written = {stage: newest(stage) for stage in STAGES}
+    assert all(written[stage].id != before[stage].id for stage in STAGES)
+    assert [s.ticker for s in crud.ticker_summaries("clean")] == ["MSFT", "^GSPC"]
+    assert written["clean"].parent_id == written["raw"].id
+    for stage in STAGES:
+        assert "GOOG" in set(crud.load_stage_frame(stage, before[stage].id)["ticker"])
+        assert "GOOG" not in set(crud.load_stage_frame(stage)["ticker"])
+        assert crud.table_hash(crud.load_stage_frame(stage), stage) == written[stage].content_hash
+    with pytest.raises(crud.StageError, match="'GOOG' is not stored"):
+        crud.remove_ticker("GOOG")
+    assert versions_cli.main(["remove-ticker", "GOOG"]) == 1
+    run(end=FIRST_END, tickers="MSFT ^GSPC")  # ingesting the others does not bring it back
+    assert [s.ticker for s in crud.ticker_summaries("features")] == ["MSFT", "^GSPC"]
+
+
+def test_a_restated_close_is_one_new_row_version(project: Path) -> None:
+    folder = user_folder(project)
+    run(csv_dir=str(folder), end=FIRST_END)
+    msft = pd.read_csv(folder / "MSFT.csv")
+    row = msft.index[msft["Date"] == "2013-01-15"][0]
+    old_close = float(msft.loc[row, "Close"])
+    msft.loc[row, "Close"] = old_close * 1.001  # still within the day's high/low? keep it so
+    msft.loc[row, "High"] = max(float(msft.loc[row, "High"]), old_close * 1.001)
+    msft.to_csv(folder / "MSFT.csv", index=False)
+    previous = newest("raw")
+    run(csv_dir=str(folder), end=FIRST_END)
+
+    raw = newest("raw")
+    assert (raw.rows_added, raw.rows_closed) == (1, 1)
+    assert [(c.ticker, c.rows_new, c.rows_restated) for c in crud.ticker_changes(raw.id)] == [
+        ("MSFT", 0, 1)
+    ]
+    report = json.loads(Path("data/08_reporting/ingestion_report.json").read_text())
+    assert "MSFT: 0 new bars, 1 restated" in report["raw_changes"]
+    assert report["tickers"]["MSFT"]["restated_bars"] == 1
+    assert report["tickers"]["GOOG"]["restated_bars"] == 0
+    features = newest("features")
+    # the day's close and return, and the next day's return
+    assert [(c.ticker, c.rows_restated) for c in crud.ticker_changes(features.id)] == [("MSFT", 2)]
+    old = crud.load_stage_frame("raw", previous.id)
+    assert old.loc[(old.ticker == "MSFT") & (old.date == "2013-01-15"), "close"].item() == (
+        old_close
+    )
+
+
+def test_a_split_restates_a_whole_history_in_one_version(project: Path) -> None:
+    folder = user_folder(project)
+    run(csv_dir=str(folder), end=FIRST_END)
+    msft = pd.read_csv(folder / "MSFT.csv")
+    for column in ("Open", "High", "Low", "Close", "Adj Close"):
+        msft[column] = msft[column] / 2  # a 2:1 split, back-adjusted by the source
+    msft["Volume"] = msft["Volume"] * 2
+    msft.to_csv(folder / "MSFT.csv", index=False)
+    count = newest("raw").row_count
+    versions = len(crud.list_versions("raw"))
+    run(csv_dir=str(folder), end=FIRST_END)
+
+    assert len(crud.list_versions("raw")) == versions + 1
+    raw = newest("raw")
+    msft_rows = int((crud.load_stage_frame("raw").ticker == "MSFT").sum())
+    assert (raw.rows_added, raw.rows_closed, raw.row_count) == (msft_rows, msft_rows, count)
+    assert [c.ticker for c in crud.ticker_changes(raw.id)] == ["MSFT"]
+    features = newest("features")
+    # log returns are split-free: only the closes changed... and every MSFT row holds a close
+    assert [(c.ticker, c.rows_restated) for c in crud.ticker_changes(features.id)] == [
+        ("MSFT", msft_rows)
+    ]
+
+
+def test_a_daily_yahoo_run_asks_only_for_the_overlap(project: Path, monkeypatch) -> None:
+    table = pd.read_csv(SNAPSHOT / "MSFT.csv", index_col="Date", parse_dates=True)
+    fake = RangedYahoo(table.rename_axis("Date"))
+    monkeypatch.setattr(yf_source.yf, "download", fake)
+    run(source="yfinance", tickers="MSFT", end=FIRST_END)
+    day = snapshot_dates()[snapshot_dates() > pd.Timestamp(FIRST_END)].iloc[0]
+    versions = len(crud.list_versions())
+    run(source="yfinance", tickers="MSFT", end=f"{day:%Y-%m-%d}")
+
+    overlap_start = table.index[table.index <= pd.Timestamp(FIRST_END)][-10]  # overlap_days
+    assert fake.starts == [START, f"{overlap_start:%Y-%m-%d}"]
+    assert len(crud.list_versions()) == versions + 3  # one per stage
+    for stage in STAGES:
+        assert newest(stage).rows_added == 1 and newest(stage).rows_closed == 0
+    run(source="yfinance", tickers="MSFT", end=f"{day:%Y-%m-%d}")  # no new bar: nothing written
+    assert len(crud.list_versions()) == versions + 3
