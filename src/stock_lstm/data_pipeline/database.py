@@ -102,10 +102,12 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
 
 
 def dispose_engines() -> None:
-    """Close every pooled connection (tests, and processes that fork)."""
+    """Close every pooled connection (tests, and processes that fork).
+
+    The databases stay migrated: forgetting that would make any thread still using a URL (an
+    API's registry follower) run Alembic again, and Alembic's context is process-global."""
     with _migrate_lock:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
         _session_factory.cache_clear()
-        _migrated.clear()

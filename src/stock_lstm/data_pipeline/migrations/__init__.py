@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,9 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
+# Alembic keeps its running context in module globals: two migrations at once in one process
+# (threads) would corrupt it, so every migration of ours takes this lock.
+_ALEMBIC_LOCK = threading.RLock()
 
 
 def alembic_config() -> Config:
@@ -20,6 +24,6 @@ def alembic_config() -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema of `engine`'s database to `revision` in one transaction."""
     config = alembic_config()
-    with engine.begin() as connection:
+    with _ALEMBIC_LOCK, engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
