@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 import yaml
@@ -18,6 +20,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from stock_lstm.ml_models import tuning as tuning_module
 from stock_lstm.ml_models.common.walk_forward import make_folds
 from stock_lstm.ml_models.tuning import development_rows, tuning_folds
 from stock_lstm.pipelines.tuning.nodes import run_tuning, suggested_override
@@ -126,3 +129,31 @@ def test_make_tune_writes_the_override_and_logs_trials_as_child_runs(project_cop
         report["best"]["value"]
     )
     assert parents[0].data.params["tuning.n_trials"] == "3"
+
+
+def test_a_hopeless_trial_is_pruned_after_its_first_fold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The objective reports after each fold: a trial worse than the median stops there
+    (a score per `units` stands in for training, so this runs without fitting anything)."""
+    fits: list[int] = []
+    monkeypatch.setattr(tuning_module, "fit_network", lambda _t, params, *_: params["model"])
+    monkeypatch.setattr(
+        tuning_module,
+        "validation_mae_ratio",
+        lambda _f, _fold, model, *_: fits.append(model["units"]) or model["units"] / 10,
+    )
+    training = _test_params("training")
+    features = random_walk_features({"AAA": 700}, seed=1)
+    folds = tuning_module.tuning_folds(features, {**_test_params("tuning"), "folds": 3})
+    space = {"units": [4, 8, 9]}
+    study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
+    for units in (4, 8, 9):
+        study.enqueue_trial({"units": units})
+    objective = tuning_module.validation_objective(
+        features, folds, training, space, [1], time.monotonic() + 60
+    )
+
+    study.optimize(objective, n_trials=3)
+
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "PRUNED", "PRUNED"]  # 4 is the default: never pruned
+    assert fits == [4, 4, 4, 8, 9]
