@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: setup run pipeline serve test lint bench backtest lock migrate clean
+.PHONY: setup run pipeline serve test lint bench backtest tune lock migrate clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,12 @@ bench: setup
 # so it works on a fresh clone (on unchanged data they store nothing new).
 backtest: setup
 	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,backtest $(KEDRO_ARGS)
+
+# Optuna search of training.model's knobs on validation folds of the period before the backtest's
+# test folds: conf/tuned/parameters_training.yml (a suggestion: `--env tuned`) and
+# data/08_reporting/tuning.json; the study in data/07_model_output/optuna.db resumes.
+tune: setup
+	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,tuning $(KEDRO_ARGS)
 
 # Re-resolve the pinned set from pyproject.toml (needs the registry).
 lock:

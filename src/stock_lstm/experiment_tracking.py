@@ -11,7 +11,9 @@ this module logs what only the project knows:
 - the numbers of every JSON-like report the run saved, flattened into metrics
   `<dataset>.<key>.<key>...`; a list of numbers (a training history's per-epoch `loss` and
   `val_loss`) becomes one metric logged at steps 1, 2, ...;
-- the run id on the `model_versions` row of the model this run trained.
+- the run id on the `model_versions` row of the model this run trained;
+- each trial of a report's `trials` list (the tuning report: Optuna trials) as a child run of
+  the run: its parameters, value, per-fold intermediate values and state.
 
 kedro-mlflow (and so mlflow) is imported only when a pipeline runs: the API, which also opens
 Kedro sessions to load its model, never sets MLflow up, and an install without mlflow runs the
@@ -24,6 +26,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +90,10 @@ def saved_files(dataset: Any) -> Path | None:
         filepath = dataset._get_versioned_path(dataset.resolve_save_version())
     path = Path(str(filepath))
     return path if path.exists() else None
+
+
+def _millis(timestamp: str | None) -> int | None:
+    return int(datetime.fromisoformat(timestamp).timestamp() * 1000) if timestamp else None
 
 
 def _command_path() -> str:
@@ -203,7 +210,9 @@ class ExperimentTrackingHooks:
         else:
             self._client().log_artifact(self._plugin.run_id, str(path), dataset_name)
         if isinstance(data, Mapping):
-            self._log_report(dataset_name, data)
+            self._log_report(dataset_name, {k: v for k, v in data.items() if k != "trials"})
+            if isinstance(data.get("trials"), list):
+                self._log_trials(dataset_name, data["trials"])
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
@@ -268,6 +277,42 @@ class ExperimentTrackingHooks:
         for start in range(0, len(metrics), _METRICS_PER_BATCH):
             batch = metrics[start : start + _METRICS_PER_BATCH]
             client.log_batch(self._plugin.run_id, metrics=batch)
+
+    def _log_trials(self, dataset_name: str, trials: list[Mapping[str, Any]]) -> None:
+        """One child run per trial (MLflow's nested runs: the `mlflow.parentRunId` tag), named
+        `trial-<number>`, FINISHED when complete, KILLED when pruned, FAILED otherwise."""
+        from mlflow.entities import Metric, Param
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+        client = self._client()
+        parent = client.get_run(self._plugin.run_id)
+        status = {"COMPLETE": "FINISHED", "PRUNED": "KILLED"}
+        for trial in trials:
+            start = _millis(trial.get("datetime_start"))
+            end = _millis(trial.get("datetime_complete")) or start
+            child = client.create_run(
+                parent.info.experiment_id,
+                start_time=start,
+                tags={
+                    MLFLOW_PARENT_RUN_ID: parent.info.run_id,
+                    MLFLOW_RUN_NAME: f"trial-{trial['number']}",
+                    "source_dataset": dataset_name,
+                    "trial.state": str(trial["state"]),
+                    **{f"trial.{k}": str(v) for k, v in trial.get("user_attrs", {}).items()},
+                },
+            )
+            params = [Param(k, str(v)) for k, v in trial.get("params", {}).items()]
+            metrics = [
+                Metric("validation_score", float(value), end, int(step))
+                for step, value in trial.get("intermediate_values", {}).items()
+                if _is_number(value)
+            ]
+            if _is_number(trial.get("value")):
+                metrics.append(Metric("value", float(trial["value"]), end, 0))
+            client.log_batch(child.info.run_id, metrics=metrics, params=params)
+            client.set_terminated(
+                child.info.run_id, status.get(str(trial["state"]), "FAILED"), end_time=end
+            )
 
     def _record_run_id(self, record: Mapping[str, Any]) -> None:
         """The model_versions row of the model THIS run trained gets the run id; a run that

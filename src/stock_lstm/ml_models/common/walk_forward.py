@@ -130,16 +130,48 @@ def visible_rows(features: pd.DataFrame, fold: Fold) -> pd.DataFrame:
     return visible
 
 
-def fold_periods(features: pd.DataFrame, fold: Fold, window: int) -> dict[str, SplitOrigins]:
-    """Per ticker: the test origins of `fold` (targets inside the fold's test period)."""
+def _periods(
+    features: pd.DataFrame, first: pd.Timestamp, last: pd.Timestamp, window: int
+) -> dict[str, SplitOrigins]:
     out = {}
     for ticker, series in ticker_series(features).items():
-        start = int(np.searchsorted(series.dates, fold.test_start.to_datetime64()))
-        end = int(np.searchsorted(series.dates, fold.test_end.to_datetime64(), side="right"))
+        start = int(np.searchsorted(series.dates, first.to_datetime64()))
+        end = int(np.searchsorted(series.dates, last.to_datetime64(), side="right"))
         found = period_origins(series, start, end, window)
         if found is not None:
             out[ticker] = found
     return out
+
+
+def fold_periods(features: pd.DataFrame, fold: Fold, window: int) -> dict[str, SplitOrigins]:
+    """Per ticker: the test origins of `fold` (targets inside the fold's test period)."""
+    return _periods(features, fold.test_start, fold.test_end, window)
+
+
+def validation_periods(features: pd.DataFrame, fold: Fold, window: int) -> dict[str, SplitOrigins]:
+    """Per ticker: the validation origins of `fold` (targets inside its validation tail)."""
+    return _periods(features, fold.validation_start, fold.origin, window)
+
+
+def validation_mae_ratio(
+    features: pd.DataFrame, fold: Fold, model: FoldModel, window: int, steps: Sequence[int]
+) -> float:
+    """The model's MAE over the naive forecast's on the fold's validation tail, averaged over
+    tickers and `steps` (below 1 beats naive): what tuning minimises. Reads no test row."""
+    ratios = []
+    for ticker, period in validation_periods(visible_rows(features, fold), fold, window).items():
+        close = model.forecast(ticker, period).close
+        for k in steps:
+            valid, origin, actual = period.step(k)
+            naive = mae(actual, origin) if valid.any() else 0.0
+            if naive != 0.0:  # NaN (a missing close) propagates: it must not pass unseen
+                ratios.append(mae(actual, close[valid, k - 1]) / naive)
+    if not ratios:
+        raise InputError(
+            f"tuning: fold {fold.number}'s validation tail has no origin with a target at "
+            f"steps {list(steps)}"
+        )
+    return float(np.mean(ratios))
 
 
 def step_scores(period: SplitOrigins, bands: Bands, k: int, level: float) -> dict[str, Any]:

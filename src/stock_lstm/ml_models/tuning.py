@@ -1,0 +1,147 @@
+"""Hyper-parameter search for the Keras forecaster (`make tune`), scored on validation only.
+
+The tuner sees only the development period: the rows before the backtest's first test fold, so
+nothing `make backtest` judges a model on has informed the choice. Inside it, walk-forward
+folds (walk_forward.make_folds) fit each trial's network exactly as `kedro run` does
+(keras_training.fit_network) on the rows before the fold's own test slice, and score it on the
+fold's validation tail (walk_forward.validation_mae_ratio). The fold's test slice is never read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from stock_lstm.common.errors import InputError
+from stock_lstm.ml_models.common.walk_forward import Fold, make_folds, validation_mae_ratio
+from stock_lstm.ml_models.keras_training import fit_network
+
+# The `training.model` knobs a search space may name.
+TUNABLE = ("units", "layers", "dropout", "learning_rate", "window", "loss")
+
+
+def development_rows(features: pd.DataFrame, backtest: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows before the backtest's first test fold: all the tuner may read."""
+    first = make_folds(
+        features,
+        int(backtest["folds"]),
+        float(backtest["test_share"]),
+        int(backtest["validation_days"]),
+    )[0]
+    dates = pd.to_datetime(features["date"])
+    development = features.loc[dates < first.test_start].copy()
+    development.attrs = dict(features.attrs)
+    return development
+
+
+def tuning_folds(development: pd.DataFrame, tuning: Mapping[str, Any]) -> list[Fold]:
+    """Walk-forward folds over the development period; only their validation tails are scored."""
+    return make_folds(
+        development,
+        int(tuning["folds"]),
+        float(tuning["test_share"]),
+        int(tuning["validation_days"]),
+    )
+
+
+def check_search_space(space: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+    """Every knob is tunable and the current default lies in its range, so the defaults can
+    be scored as a trial of the same study (the comparison the report makes)."""
+    for name, spec in space.items():
+        if name not in TUNABLE:
+            raise InputError(
+                f"tuning.search_space: {name!r} is not tunable; use {', '.join(TUNABLE)}"
+            )
+        default = defaults[name]
+        inside = (
+            float(spec["low"]) <= float(default) <= float(spec["high"])
+            if isinstance(spec, Mapping)
+            else default in list(spec)
+        )
+        if not inside:
+            raise InputError(
+                f"tuning.search_space.{name}: the current training.model.{name} ({default!r}) "
+                f"is outside {spec!r}; widen the space so the defaults can be compared"
+            )
+
+
+def suggest_knobs(trial: optuna.Trial, space: Mapping[str, Any]) -> dict[str, Any]:
+    """One value per knob: a list is a set of choices, {low, high, log} a float range."""
+    knobs = {}
+    for name, spec in space.items():
+        if isinstance(spec, Mapping):
+            knobs[name] = trial.suggest_float(
+                name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False))
+            )
+        else:
+            knobs[name] = trial.suggest_categorical(name, list(spec))
+    return knobs
+
+
+def default_knobs(training: Mapping[str, Any], space: Mapping[str, Any]) -> dict[str, Any]:
+    """The current `training.model` values of the searched knobs."""
+    return {name: training["model"][name] for name in space}
+
+
+def with_knobs(training: Mapping[str, Any], knobs: Mapping[str, Any]) -> dict[str, Any]:
+    """The `training` block with `knobs` in place of its model's values."""
+    return {**training, "model": {**training["model"], **knobs}}
+
+
+def validation_objective(
+    development: pd.DataFrame,
+    folds: Sequence[Fold],
+    training: Mapping[str, Any],
+    space: Mapping[str, Any],
+    steps: Sequence[int],
+    deadline: float,
+):
+    """Optuna's objective: mean validation MAE ratio to naive over the folds. The running mean
+    is reported after each fold, so the pruner stops a hopeless trial early; a trial still
+    running at `deadline` (time.monotonic) is stopped too. The defaults' trial is never pruned:
+    it is what the best trial is compared with."""
+    model_type = str(training.get("model_type", "lstm"))
+    defaults = default_knobs(training, space)
+
+    def objective(trial: optuna.Trial) -> float:
+        knobs = suggest_knobs(trial, space)
+        params = with_knobs(training, knobs)
+        is_default = knobs == defaults
+        trial.set_user_attr("default", is_default)
+        scores: list[float] = []
+        for index, fold in enumerate(folds):
+            model = fit_network(model_type, params, development, fold.cutoffs())
+            window = int(params["model"]["window"])
+            scores.append(validation_mae_ratio(development, fold, model, window, steps))
+            trial.report(float(np.mean(scores)), step=index)
+            last = index == len(folds) - 1
+            if not last and not is_default:
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"fold {fold.number}: worse than the median")
+                if time.monotonic() > deadline:
+                    trial.set_user_attr("stopped", "time budget")
+                    raise optuna.TrialPruned("the time budget ran out")
+        return float(np.mean(scores))
+
+    return objective
+
+
+def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """A trial as JSON: what the report keeps and the tracking hook logs as a child run."""
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "value": trial.value,
+        "params": dict(trial.params),
+        "intermediate_values": {str(k): v for k, v in sorted(trial.intermediate_values.items())},
+        "user_attrs": dict(trial.user_attrs),
+        "datetime_start": trial.datetime_start.isoformat() if trial.datetime_start else None,
+        "datetime_complete": (
+            trial.datetime_complete.isoformat() if trial.datetime_complete else None
+        ),
+    }

@@ -1,0 +1,159 @@
+"""The tuning pipeline on the test environment: a tiny stored study scored on validation tails
+of the period before the backtest's test folds, resumed by a second run, writing the suggested
+override and logging every trial as a child MLflow run."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import yaml
+from kedro.config import OmegaConfigLoader
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from stock_lstm.ml_models import tuning as tuning_module
+from stock_lstm.ml_models.common.walk_forward import make_folds
+from stock_lstm.ml_models.tuning import development_rows, tuning_folds
+from stock_lstm.pipelines.tuning.nodes import run_tuning, suggested_override
+from tests.conftest import PROJECT_ROOT, mlflow_store
+from tests.ml_models.conftest import random_walk_features
+
+pytestmark = pytest.mark.slow
+
+
+def _test_params(name: str) -> dict[str, Any]:
+    return yaml.safe_load((PROJECT_ROOT / "conf" / "test" / f"parameters_{name}.yml").read_text())[
+        name
+    ]
+
+
+def _poisoned(features: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
+    """Every number on or after `since` replaced by NaN: a tuner that reads one fails."""
+    poisoned = features.copy()
+    numbers = poisoned.select_dtypes("number").columns
+    poisoned.loc[pd.to_datetime(poisoned["date"]) >= since, numbers] = np.nan
+    return poisoned
+
+
+def test_tuning_is_registered_but_not_in_the_default_run() -> None:
+    bootstrap_project(PROJECT_ROOT)
+    from kedro.framework.project import pipelines
+
+    assert "tuning" in pipelines
+    default_nodes = {n.name for n in pipelines["__default__"].nodes}
+    assert not default_nodes & {n.name for n in pipelines["tuning"].nodes}
+
+
+def test_a_tiny_study_never_reads_test_rows_and_resumes(tmp_path: Path) -> None:
+    tuning = {**_test_params("tuning"), "storage": str(tmp_path / "optuna.db")}
+    backtest, training = _test_params("backtest"), _test_params("training")
+    clean = random_walk_features({"AAA": 700, "BBB": 700, "CCC": 650}, seed=3)
+    first_test = make_folds(
+        clean, backtest["folds"], backtest["test_share"], backtest["validation_days"]
+    )[0].test_start
+    features = _poisoned(clean, first_test)  # every backtest test period is NaN
+
+    first = run_tuning(features, tuning, backtest, training)
+
+    assert first["n_trials_this_run"] == 3 == first["n_trials_in_study"]
+    assert first["default"]["trial"] == 0 and first["trials"][0]["user_attrs"]["default"]
+    assert math.isfinite(first["default"]["value"]) and math.isfinite(first["best"]["value"])
+    assert first["best"]["value"] <= first["default"]["value"]
+    assert first["development_end"] < f"{first_test:%Y-%m-%d}"
+    assert all(fold["test_end"] <= first["development_end"] for fold in first["folds"])
+    for trial in first["trials"]:
+        assert trial["state"] in ("COMPLETE", "PRUNED")
+        assert all(math.isfinite(v) for v in trial["intermediate_values"].values())
+
+    second = run_tuning(features, tuning, backtest, training)  # same study name: continues
+
+    assert second["n_trials_in_study"] == 6 and second["n_trials_this_run"] == 3
+    assert [t["number"] for t in second["trials"]] == [3, 4, 5]
+    assert second["default"] == first["default"]  # the defaults are scored once per study
+    assert second["best"]["value"] <= first["best"]["value"]
+
+    override = suggested_override(second, training)["training"]
+    assert override["model"] == {**training["model"], **second["best"]["params"]}
+    assert override["fit"] == training["fit"] and override["split"] == training["split"]
+
+
+def test_a_tuner_reading_a_poisoned_row_would_fail(tmp_path: Path) -> None:
+    """The check above can fail: poison in a validation tail the tuner scores breaks the trial."""
+    tuning = {**_test_params("tuning"), "storage": str(tmp_path / "optuna.db"), "n_trials": 1}
+    backtest, training = _test_params("backtest"), _test_params("training")
+    clean = random_walk_features({"AAA": 700, "BBB": 700}, seed=3)
+    last_fold = tuning_folds(development_rows(clean, backtest), tuning)[-1]
+    features = _poisoned(clean, last_fold.validation_start)
+
+    with pytest.raises(ValueError, match="finite"):
+        run_tuning(features, tuning, backtest, training)
+
+
+def test_make_tune_writes_the_override_and_logs_trials_as_child_runs(project_copy: Path) -> None:
+    bootstrap_project(project_copy)
+    with KedroSession.create(project_path=project_copy, env="test") as session:
+        session.run(pipeline_names=["ingestion", "cleaning", "feature_engineering", "tuning"])
+
+    report = json.loads((project_copy / "data" / "08_reporting" / "tuning.json").read_text())
+    assert report["n_trials_this_run"] == 3 and report["model_type"] == "lstm"
+    assert (project_copy / "data" / "07_model_output" / "optuna.db").stat().st_size > 0
+    tuned = OmegaConfigLoader(str(project_copy / "conf"), base_env="base", default_run_env="tuned")
+    tested = OmegaConfigLoader(str(project_copy / "conf"), base_env="base", default_run_env="test")
+    assert tuned["parameters"]["training"]["model"] == {
+        **tested["parameters"]["training"]["model"],  # the run's own training block
+        **report["best"]["params"],
+    }
+    assert tuned["parameters"]["training"]["fit"] == tested["parameters"]["training"]["fit"]
+
+    client = mlflow.MlflowClient(tracking_uri=mlflow_store(project_copy))
+    experiment = client.get_experiment_by_name("stock_lstm")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 3
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+    assert {r.info.run_name for r in children} == {"trial-0", "trial-1", "trial-2"}
+    default = next(r for r in children if r.info.run_name == "trial-0")
+    assert default.data.metrics["value"] == pytest.approx(report["default"]["value"])
+    assert set(default.data.params) == set(report["best"]["params"])
+    assert parents[0].data.metrics["tuning_report.best.value"] == pytest.approx(
+        report["best"]["value"]
+    )
+    assert parents[0].data.params["tuning.n_trials"] == "3"
+
+
+def test_a_hopeless_trial_is_pruned_after_its_first_fold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The objective reports after each fold: a trial worse than the median stops there
+    (a score per `units` stands in for training, so this runs without fitting anything)."""
+    fits: list[int] = []
+    monkeypatch.setattr(tuning_module, "fit_network", lambda _t, params, *_: params["model"])
+    monkeypatch.setattr(
+        tuning_module,
+        "validation_mae_ratio",
+        lambda _f, _fold, model, *_: fits.append(model["units"]) or model["units"] / 10,
+    )
+    training = _test_params("training")
+    features = random_walk_features({"AAA": 700}, seed=1)
+    folds = tuning_module.tuning_folds(features, {**_test_params("tuning"), "folds": 3})
+    space = {"units": [4, 8, 9]}
+    study = optuna.create_study(pruner=optuna.pruners.MedianPruner(n_startup_trials=1))
+    for units in (4, 8, 9):
+        study.enqueue_trial({"units": units})
+    objective = tuning_module.validation_objective(
+        features, folds, training, space, [1], time.monotonic() + 60
+    )
+
+    study.optimize(objective, n_trials=3)
+
+    states = [t.state.name for t in study.trials]
+    assert states == ["COMPLETE", "PRUNED", "PRUNED"]  # 4 is the default: never pruned
+    assert fits == [4, 4, 4, 8, 9]
