@@ -110,7 +110,9 @@ def test_a_training_run_logs_one_mlflow_run(trained_project: TrainedProject, tmp
     with KedroSession.create(project_path=root, env="test") as session:
         every_parameter = _flatten(session.load_context().params)
     # what the default pipeline's nodes read (not backtest's or monitoring's, which did not run)
-    read = [i.split(":", 1)[1] for i in pipelines["__default__"].inputs() if i.startswith("params:")]
+    read = [
+        i.split(":", 1)[1] for i in pipelines["__default__"].inputs() if i.startswith("params:")
+    ]
     configured = {
         key: value
         for key, value in every_parameter.items()
