@@ -10,7 +10,11 @@ import pandas as pd
 from stock_lstm.ml_models.common.origins import split_origins
 from stock_lstm.ml_models.common.walk_forward import fold_periods, make_folds
 from stock_lstm.ml_models.gru_model.model import build_model
-from stock_lstm.ml_models.keras_training import fit_network, shrink_toward_naive
+from stock_lstm.ml_models.keras_training import (
+    fit_network,
+    shrink_toward_naive,
+    skill_p_values,
+)
 from stock_lstm.ml_models.lstm_model.predict import Forecaster
 from stock_lstm.ml_models.lstm_model.preprocess import (
     fit_scaler,
@@ -61,11 +65,45 @@ def test_shrinkage_picks_the_validation_best_factor_per_step() -> None:
     )
     output = model.predict(x, verbose=0)
     y = np.stack([output[:, 0] / 2, output[:, 1], rng.normal(0, 1, 400)], axis=1)
-    factors = shrink_toward_naive(model, x, y, 128)
+    factors = shrink_toward_naive(model, x, y, 128)["factors"]
     assert factors[:2] == [0.5, 1.0] and factors[2] < 0.2
     np.testing.assert_allclose(
         model.predict(x, verbose=0), output * np.array(factors, "float32"), rtol=1e-5, atol=1e-6
     )
+
+
+def test_skill_gate_keeps_a_skilled_step_and_sends_an_unskilled_one_to_naive() -> None:
+    """Step 1: the model's errors are clearly smaller than naive's (skill, p ~ 0); step 2:
+    the same size as naive's (no skill, p well above 0.05); step 3: the model is naive."""
+    rng = np.random.default_rng(5)
+    naive = rng.normal(0, 1, (500, 3))
+    model = np.stack([naive[:, 0] * 0.8, rng.normal(0, 1, 500), naive[:, 2]], axis=1)
+    p_values = skill_p_values(model, naive)
+    assert p_values[0] < 1e-6 and p_values[1] > 0.05 and p_values[2] == 1.0
+
+
+def test_the_gate_folds_naive_into_the_head_where_validation_shows_no_skill() -> None:
+    """Output = 2 * target at step 1 (skill: factor 0.5 kept); at step 2 a target that the
+    output barely tracks (the best factor is small but non-zero, yet not significantly better
+    than naive: gated to 0, the step's output is exactly naive)."""
+    model = build_model(WINDOW, 2, units=2)
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(400, WINDOW, 1)).astype("float32")
+    model.layers[-1].set_weights(
+        [rng.normal(0, 1, (2, 2)).astype("float32"), np.zeros(2, "float32")]
+    )
+    output = model.predict(x, verbose=0)
+    y = np.stack([output[:, 0] / 2, 0.02 * output[:, 1] + rng.normal(0, 1, 400)], axis=1)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    ungated = shrink_toward_naive(copy, x, y, 128)
+    assert ungated["factors"][1] > 0  # without the gate the step would move
+    gated = shrink_toward_naive(model, x, y, 128, skill_gate_level=0.05)
+    assert gated["factors"] == [0.5, 0.0]
+    assert gated["p_values"][0] < 0.05 <= gated["p_values"][1]
+    gated_output = model.predict(x, verbose=0)
+    np.testing.assert_allclose(gated_output[:, 0], output[:, 0] / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(gated_output[:, 1], 0.0)
 
 
 def test_a_fold_network_forecasts_through_the_forecaster(walk_features: pd.DataFrame) -> None:

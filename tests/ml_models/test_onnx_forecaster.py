@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from stock_lstm.common.errors import ForecastInputError
+from stock_lstm.ml_models.keras_training import shrink_toward_naive
 from stock_lstm.ml_models.lstm_model.model import build_model
 from stock_lstm.ml_models.lstm_model.predict import Forecaster
 from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler, scaler_parameters
@@ -114,6 +115,20 @@ def test_parity_reports_the_difference_and_the_files_sha256(
     other = export_onnx(randomised(build_model(WINDOW, HORIZON, units=6), seed=9))
     failed = onnx_parity(lstm, other, scaler, snapshot_features, FRACTIONS, {"max_abs_diff": 1e-5})
     assert not failed["passed"] and failed["max_abs_diff"] > 1e-3
+
+
+def test_the_skill_gate_is_in_the_exported_model(lstm: keras.Model) -> None:
+    """Validation targets the output tracks at step 1 only: the gate keeps step 1 and sends
+    steps 2..4 to naive (zero output) in the head's weights, so ONNX serves the same gate."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(300, WINDOW, 1)).astype("float32")
+    output = lstm.predict(x, verbose=0)
+    y = np.concatenate([output[:, :1], rng.normal(0, 1, (300, HORIZON - 1))], axis=1)
+    assert shrink_toward_naive(lstm, x, y, 128, skill_gate_level=0.05)["factors"][1:] == [0.0] * 3
+    served = OnnxForecaster(export_onnx(lstm), {"mean": [0.0], "scale": [1.0]}, None)
+    onnx_out = served.model_output(x)
+    np.testing.assert_allclose(onnx_out[:, 0], output[:, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(onnx_out[:, 1:], 0.0)
 
 
 def test_the_serving_forecaster_imports_no_tensorflow() -> None:

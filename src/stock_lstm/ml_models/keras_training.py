@@ -19,6 +19,8 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from arch.covariance.kernel import Bartlett
+from scipy import stats
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.intervals import Bands
@@ -111,7 +113,9 @@ def train_model(
         best_epoch = 0
     epochs_run = len(val_losses)
     shrinkage = (
-        shrink_toward_naive(model, validation.x, validation.y, batch_size)
+        shrink_toward_naive(
+            model, validation.x, validation.y, batch_size, fit.get("skill_gate_level")
+        )
         if fit.get("shrink_to_naive", False)
         else None
     )
@@ -127,6 +131,14 @@ def train_model(
         min(val_losses + [initial_val_loss]),
         initial_val_loss,
     )
+    if shrinkage is not None:
+        logger.info(
+            "%s: validation factors per step %s (skill gate level %s; p-values %s)",
+            model_type,
+            shrinkage["factors"],
+            fit.get("skill_gate_level"),
+            [round(p, 3) for p in shrinkage["p_values"]],
+        )
     history = {
         "trained_at": datetime.now(UTC).isoformat(),
         "model_type": model_type,
@@ -151,23 +163,51 @@ def train_model(
 SHRINK_GRID = np.linspace(0.0, 1.0, 21)
 
 
+def skill_p_values(model_errors: np.ndarray, naive_errors: np.ndarray) -> np.ndarray:
+    """Per step (column), the one-sided Diebold–Mariano p-value of "the model's absolute error
+    is smaller than naive's": d = |e_model| - |e_naive|, t = mean(d) / its HAC standard error
+    (Bartlett kernel, Newey–West automatic bandwidth: overlapping k-step targets and volatility
+    clustering make d autocorrelated), p = Phi(t). Small p = validation shows real skill.
+    """
+    differences = np.abs(model_errors) - np.abs(naive_errors)
+    p_values = []
+    for column in differences.T:
+        if not np.any(column):  # the model IS naive at this step: no skill to show
+            p_values.append(1.0)
+            continue
+        long_run = float(Bartlett(column[:, None]).cov.long_run[0, 0])
+        t = column.mean() / np.sqrt(max(long_run, np.finfo(float).tiny) / len(column))
+        p_values.append(float(stats.norm.cdf(t)))
+    return np.array(p_values)
+
+
 def shrink_toward_naive(
-    model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int
-) -> list[float]:
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    batch_size: int,
+    skill_gate_level: float | None = None,
+) -> dict[str, list[float]]:
     """Per step k, the factor a_k in [0, 1] (steps of 0.05) minimising the VALIDATION MAE of
-    a_k * output_k, folded into the linear head (its column k and bias k times a_k).
+    a_k * output_k, set to 0 where the skill gate is not passed, and folded into the linear
+    head (its column k and bias k times a_k), so the exported model carries it.
 
     Zero output is the naive forecast, so a_k blends the network with naive where validation
     says the network's move is worth only part of its size (a_k = 0: naive at that step). The
-    per-step version of keeping the naive weights when no epoch beats them; validation only.
+    gate (`skill_gate_level`, None = off) keeps a_k only where a one-sided Diebold–Mariano test
+    of the shrunk errors against naive's rejects "no better than naive" at that level: a model
+    that cannot show skill on validation is the naive forecast there. Validation only.
     """
     output = model.predict(x, batch_size=batch_size, verbose=0).astype("float64")
     errors = np.stack([np.abs(a * output - y).mean(axis=0) for a in SHRINK_GRID])  # (grid, H)
     factors = SHRINK_GRID[np.argmin(errors, axis=0)]
+    p_values = skill_p_values(factors * output - y, y)  # naive's error is -y (zero output)
+    if skill_gate_level is not None:
+        factors = np.where(p_values < float(skill_gate_level), factors, 0.0)
     head = model.layers[-1]
     kernel, bias = head.get_weights()
     head.set_weights([kernel * factors.astype(kernel.dtype), bias * factors.astype(bias.dtype)])
-    return [float(a) for a in factors]
+    return {"factors": [float(a) for a in factors], "p_values": [float(p) for p in p_values]}
 
 
 # --- the same fit as a walk-forward fold model (backtest) ------------------------------------
