@@ -48,8 +48,10 @@ def test_every_catalog_entry_has_a_kedro_viz_layer() -> None:
 def viz_api(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`kedro viz build --include-previews` in a copy of the trained project: its build/api."""
     project = copy_trained_project(trained_project, tmp_path_factory.mktemp("viz") / "project")
-    backtest = subprocess.run(  # its outputs exist only after `make backtest`: preview them too
-        [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipelines", "backtest"],
+    # backtest's and tuning's outputs exist only after `make backtest` / `make tune`: make them
+    # (tiny, conf/test) so that they are previewed too
+    backtest = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipelines", "backtest,tuning"],
         cwd=project.root,
         env=kedro_env(project.root, project.database_url),
         capture_output=True,
@@ -85,13 +87,17 @@ def node_details(viz_api: Path, node: dict) -> dict:
     return json.loads((viz_api / "nodes" / node["id"]).read_text())
 
 
-def test_the_build_lists_the_six_pipelines(viz_api: Path, graph: dict) -> None:
+# Registered, but not part of `kedro run` (__default__).
+OFF_DEFAULT = ("backtest", "tuning")
+
+
+def test_the_build_lists_every_pipeline(viz_api: Path, graph: dict) -> None:
     from kedro.framework.project import pipelines
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(PROJECT_ROOT)
-    assert {p["id"] for p in graph["pipelines"]} == {"__default__", *PIPELINE_ORDER, "backtest"}
-    for name in (*PIPELINE_ORDER, "backtest"):
+    assert {p["id"] for p in graph["pipelines"]} == {"__default__", *PIPELINE_ORDER, *OFF_DEFAULT}
+    for name in (*PIPELINE_ORDER, *OFF_DEFAULT):
         built = json.loads((viz_api / "pipelines" / name).read_text())
         # kedro-viz names a task without its namespace and files it under that namespace
         tasks = {
@@ -103,15 +109,18 @@ def test_the_build_lists_the_six_pipelines(viz_api: Path, graph: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def backtest_graph(viz_api: Path) -> dict:
-    """The backtest pipeline's graph (not part of __default__, the main graph)."""
-    return json.loads((viz_api / "pipelines" / "backtest").read_text())
+def off_default_nodes(viz_api: Path) -> dict[str, dict]:
+    """The data nodes of the pipelines outside __default__ (the main graph)."""
+    nodes: dict[str, dict] = {}
+    for name in OFF_DEFAULT:
+        nodes |= data_nodes(json.loads((viz_api / "pipelines" / name).read_text()))
+    return nodes
 
 
 def test_every_dataset_sits_on_its_catalog_layer_left_to_right(
-    graph: dict, backtest_graph: dict
+    graph: dict, off_default_nodes: dict[str, dict]
 ) -> None:
-    nodes = {**data_nodes(backtest_graph), **data_nodes(graph)}
+    nodes = {**off_default_nodes, **data_nodes(graph)}
     expected = {
         name: entry["metadata"]["kedro-viz"]["layer"] for name, entry in catalog_entries().items()
     }
@@ -151,10 +160,10 @@ def test_the_backtest_overview_and_model_record_preview(viz_api: Path, graph: di
     assert {"model_version", "metrics"} <= set(json.loads(record["preview"]))
 
 
-def test_the_backtest_leaderboard_and_fold_ratios_preview(
-    viz_api: Path, backtest_graph: dict
+def test_the_backtest_and_tuning_reports_preview(
+    viz_api: Path, off_default_nodes: dict[str, dict]
 ) -> None:
-    nodes = data_nodes(backtest_graph)
+    nodes = off_default_nodes
     table = node_details(viz_api, nodes["backtest_leaderboard"])
     assert table["preview_type"] == "TablePreview"
     assert {"ticker", "step", "rank", "model", "mae_ratio_mean"} <= set(table["preview"]["columns"])
@@ -164,3 +173,6 @@ def test_the_backtest_leaderboard_and_fold_ratios_preview(
     report = node_details(viz_api, nodes["backtest_report"])
     assert report["preview_type"] == "JSONPreview"
     assert {"folds", "models", "leaderboard"} <= set(json.loads(report["preview"]))
+    tuning = node_details(viz_api, nodes["tuning_report"])
+    assert tuning["preview_type"] == "JSONPreview"
+    assert {"best", "default"} <= set(json.loads(tuning["preview"]))
