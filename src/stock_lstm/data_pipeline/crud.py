@@ -1645,12 +1645,16 @@ def record_decision(decision: Mapping[str, Any], url: str | None = None) -> None
         session.add(_decision_row(decision, None))
 
 
-def recent_decisions(limit: int = 20, url: str | None = None) -> list[dict[str, Any]]:
-    """The newest decisions first: kind, as_of, model_version, retrain, promoted, reasons."""
+def recent_decisions(
+    limit: int = 20, url: str | None = None, run_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The newest decisions first (those of monitoring run `run_id` when given): kind, as_of,
+    model_version, retrain, promoted, reasons."""
     with session_scope(url) as session:
-        rows = session.scalars(
-            select(MonitoringDecision).order_by(MonitoringDecision.id.desc()).limit(limit)
-        )
+        query = select(MonitoringDecision).order_by(MonitoringDecision.id.desc()).limit(limit)
+        if run_id is not None:
+            query = query.where(MonitoringDecision.run_id == run_id)
+        rows = session.scalars(query)
         return [
             {
                 "kind": r.kind,
