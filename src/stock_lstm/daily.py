@@ -16,6 +16,7 @@ KEDRO_ENV (or --env) and DATABASE_URL, like every command of the project.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from stock_lstm.common.settings import get_settings
@@ -120,25 +122,62 @@ def run_daily(
     return DailyOutcome(monitored, True, reasons, promotion)
 
 
+def replay_days(start: dt.date, days: int) -> list[dt.date]:
+    """The `days` weekdays from `start` on (an exchange holiday is a day without a new bar:
+    the loop does nothing costly on it)."""
+    first = np.busday_offset(np.datetime64(start, "D"), 0, roll="forward")
+    return np.busday_offset(first, np.arange(days)).astype(object).tolist()
+
+
+def _report(outcome: DailyOutcome, day: dt.date | None = None) -> None:
+    prefix = f"{day:%Y-%m-%d}  " if day is not None else ""
+    print(f"{prefix}monitored: {outcome.monitored}  retrain: {outcome.retrain}")
+    for reason in outcome.reasons:
+        print(f"    {reason}")
+    if outcome.promotion is not None:
+        verdict = "promoted" if outcome.promotion["promoted"] else "kept as candidate"
+        print(f"    candidate {outcome.promotion['model_version']} {verdict}:")
+        print(f"    {outcome.promotion['reasons'][0]}")
+
+
+def _print_monitoring(url: str) -> None:
+    """What GET /api/v1/monitoring answers now (the same code builds it)."""
+    from stock_lstm.api.v1.services.monitoring import MonitoringReport
+
+    print(MonitoringReport(url).response().model_dump_json(indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stock_lstm.daily", description=__doc__)
     parser.add_argument("--env", default=None, help="Kedro environment (default: KEDRO_ENV)")
     parser.add_argument("--params", default=None, help="runtime parameters, as `kedro run`")
+    parser.add_argument(
+        "--replay-from",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="replay the bundled snapshot: ingestion.source=csv, ingestion.end stepped one "
+        "weekday at a time from this date (use a database of its own: it sets the stored "
+        "history back to that date)",
+    )
+    parser.add_argument("--days", type=int, default=21, help="weekdays to replay")
     args = parser.parse_args(argv)
     settings = get_settings()
+    env = args.env or settings.kedro_env
     try:
         params = parse_params(args.params)
     except ValueError as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2
-    outcome = run_daily(settings.project_root, args.env or settings.kedro_env, params)
-    print(f"retrain: {outcome.retrain}")
-    for reason in outcome.reasons:
-        print(f"  {reason}")
-    if outcome.promotion is not None:
-        print(f"promoted: {outcome.promotion['promoted']} ({outcome.promotion['model_version']})")
-        for reason in outcome.promotion["reasons"][:1]:
-            print(f"  {reason}")
+    if args.replay_from is None:
+        _report(run_daily(settings.project_root, env, params))
+        return 0
+    if args.days < 1:
+        print(f"Error: --days must be >= 1, got {args.days}", file=sys.stderr)
+        return 2
+    for day in replay_days(args.replay_from, args.days):
+        step = _merged(params, {"ingestion": {"source": "csv", "end": f"{day:%Y-%m-%d}"}})
+        _report(run_daily(settings.project_root, env, step), day)
+    _print_monitoring(settings.database_url)
     return 0
 
 

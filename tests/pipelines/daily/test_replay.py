@@ -62,9 +62,7 @@ class Replay:
 
 
 @pytest.fixture
-def replay(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
-) -> Iterator[Replay]:
+def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Replay]:
     root = make_project_copy(tmp_path / "project")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(root))
