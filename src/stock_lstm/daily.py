@@ -112,7 +112,7 @@ def run_daily(
     )
     promotion = {
         "kind": "promotion",
-        "as_of": after.as_of if after is not None else candidate.trained_at.date(),
+        "as_of": max(s.last_date for s in crud.ticker_summaries("features", url=url)),
         "model_version": candidate.model_version,
         "promoted": candidate.status == "champion",
         "reasons": [verdict["reason"], *(f"retrained because {r}" for r in reasons)],
