@@ -83,7 +83,6 @@ def run_daily(
 ) -> DailyOutcome:
     """One day of the loop (see the module docstring) on the project at `root`."""
     from stock_lstm.data_pipeline import crud
-    from stock_lstm.pipelines.evaluation.nodes import promotion_decision
 
     params = dict(params or {})
     url = get_settings().database_url
@@ -103,6 +102,10 @@ def run_daily(
     logger.info("daily: retrain %s (%s)", retrain, "; ".join(reasons))
     if not retrain:
         return DailyOutcome(monitored, False, reasons, None)
+    # Imported only now: the evaluation package imports TensorFlow, which a day without a
+    # retrain never needs.
+    from stock_lstm.pipelines.evaluation.nodes import promotion_decision
+
     retrain_params = _merged(params, {"evaluation": {"promote": PROMOTION_POLICY}})
     for pipeline in RETRAIN_PIPELINES:
         _run(root, env, pipeline, retrain_params)
