@@ -1365,6 +1365,7 @@ def recent_predictions(limit: int = 100, url: str | None = None) -> list[dict[st
                 "created_at": r.created_at,
                 "request_id": r.request_id,
                 "ticker": r.ticker,
+                "origin_date": r.origin_date,
                 "model_version": r.model_version,
                 "horizon": r.horizon,
                 "values": r.values,
