@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1", tags=["model"])
     "/monitoring",
     response_model=MonitoringResponse,
     summary="The champion's realized accuracy against the naive forecast, drift and decisions",
-    responses=error_responses(503),
+    responses=error_responses(422, 503),
 )
 async def get_monitoring(
     request: Request,
