@@ -1,5 +1,6 @@
 """kedro-viz lineage: every catalog entry has a layer, and `kedro viz build` (the CLI, offline)
-writes a graph with the six pipelines (backtest too), the SQL tables and the model artifacts on their layers."""
+writes a graph with the eight pipelines (backtest, monitoring and daily too), the SQL tables and
+the model artifacts on their layers."""
 
 from __future__ import annotations
 
@@ -85,13 +86,20 @@ def node_details(viz_api: Path, node: dict) -> dict:
     return json.loads((viz_api / "nodes" / node["id"]).read_text())
 
 
-def test_the_build_lists_the_six_pipelines(viz_api: Path, graph: dict) -> None:
+OTHER_PIPELINES = ("backtest", "monitoring", "daily")  # not part of __default__
+
+
+def test_the_build_lists_the_eight_pipelines(viz_api: Path, graph: dict) -> None:
     from kedro.framework.project import pipelines
     from kedro.framework.startup import bootstrap_project
 
     bootstrap_project(PROJECT_ROOT)
-    assert {p["id"] for p in graph["pipelines"]} == {"__default__", *PIPELINE_ORDER, "backtest"}
-    for name in (*PIPELINE_ORDER, "backtest"):
+    assert {p["id"] for p in graph["pipelines"]} == {
+        "__default__",
+        *PIPELINE_ORDER,
+        *OTHER_PIPELINES,
+    }
+    for name in (*PIPELINE_ORDER, *OTHER_PIPELINES):
         built = json.loads((viz_api / "pipelines" / name).read_text())
         # kedro-viz names a task without its namespace and files it under that namespace
         tasks = {
@@ -109,9 +117,10 @@ def backtest_graph(viz_api: Path) -> dict:
 
 
 def test_every_dataset_sits_on_its_catalog_layer_left_to_right(
-    graph: dict, backtest_graph: dict
+    viz_api: Path, graph: dict, backtest_graph: dict
 ) -> None:
-    nodes = {**data_nodes(backtest_graph), **data_nodes(graph)}
+    monitoring_graph = json.loads((viz_api / "pipelines" / "monitoring").read_text())
+    nodes = {**data_nodes(backtest_graph), **data_nodes(monitoring_graph), **data_nodes(graph)}
     expected = {
         name: entry["metadata"]["kedro-viz"]["layer"] for name, entry in catalog_entries().items()
     }
