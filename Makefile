@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: setup run pipeline serve test lint bench backtest tune lock migrate clean
+.PHONY: setup run pipeline serve test lint bench backtest tune daily replay lock migrate clean
 
 setup: $(STAMP)
 
@@ -67,6 +67,21 @@ backtest: setup
 # data/08_reporting/tuning.json; the study in data/07_model_output/optuna.db resumes.
 tune: setup
 	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,tuning $(KEDRO_ARGS)
+# The daily loop (README "The daily loop"): new bars -> cleaning -> features -> monitoring, then
+# training and evaluation (promotion if_better) only when the stored decision says retrain.
+daily: setup
+	$(BIN)/python -m stock_lstm.daily $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
+
+# Replay the bundled snapshot day by day: make replay FROM=2008-10-01 DAYS=21. On a database of
+# its own (REPLAY_DATABASE_URL): the replay sets the stored history back to FROM.
+FROM ?=
+DAYS ?= 21
+REPLAY_DATABASE_URL ?= sqlite:///$(CURDIR)/data/replay.db
+replay: setup
+	@test -n "$(FROM)" || { echo "usage: make replay FROM=YYYY-MM-DD DAYS=N"; exit 2; }
+	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.data_pipeline.migrations upgrade
+	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.daily \
+		--replay-from $(FROM) --days $(DAYS) $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
 
 # Re-resolve the pinned set from pyproject.toml (needs the registry).
 lock:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
-from benchmarks import monitoring, pipeline, serving, storage, versioning  # noqa: E402
+from benchmarks import daily, monitoring, pipeline, serving, storage, versioning  # noqa: E402
 from benchmarks.common import RESULTS_PATH, BenchmarkSkipped, Options, machine  # noqa: E402
 
 SECTIONS = {
@@ -21,6 +21,7 @@ SECTIONS = {
     "versioning": versioning.run,
     "serving": serving.run,
     "monitoring": monitoring.run,
+    "daily": daily.run,
 }
 
 

@@ -163,3 +163,57 @@ def test_tasks_hand_over_data_through_the_catalog_only(default_pipeline) -> None
         if not name.startswith("params:") and name != "parameters"
     }
     assert not handed_over - set(catalog), f"in-memory datasets: {handed_over - set(catalog)}"
+
+
+@pytest.fixture(scope="module")
+def generated_daily_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`kedro airflow create ... --pipelines daily`, the daily DAG of the README."""
+    tmp = tmp_path_factory.mktemp("airflow-daily")
+    root = make_project_copy(tmp / "project")
+    target = tmp / "dags"
+    completed = subprocess.run(
+        [sys.executable, "-m", "kedro", "airflow", "create", "--target-dir", str(target)]
+        + ["--env", "base", "--group-by", "namespace", "--pipelines", "daily"],
+        cwd=root,
+        env=kedro_env(root, f"sqlite:///{tmp / 'airflow.db'}"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return target / "stock_lstm_base_daily_dag.py"
+
+
+def test_the_daily_dag_runs_the_data_stages_then_the_monitoring(
+    generated_daily_dag: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kedro.framework.project import pipelines
+    from kedro.framework.startup import bootstrap_project
+
+    from stock_lstm.pipelines.daily.pipeline import STAGES
+
+    bootstrap_project(PROJECT_ROOT)
+    daily = pipelines["daily"]
+    order = ["ingestion", "cleaning", "feature_engineering", "monitoring"]
+    assert [stage.__module__.rsplit(".", 2)[-2] for stage in STAGES] == order
+    code = compile(generated_daily_dag.read_text(), str(generated_daily_dag), "exec")
+    sdk, recorded = _airflow_stub()
+    monkeypatch.setitem(sys.modules, "airflow", types.ModuleType("airflow"))
+    monkeypatch.setitem(sys.modules, "airflow.sdk", sdk)
+    namespace: dict = {"__name__": "stock_lstm_base_daily_dag"}
+    exec(code, namespace)  # noqa: S102 - the file kedro-airflow just generated
+
+    assert namespace["pipeline_name"] == "daily"
+    assert recorded["tasks"] == [slugify(stage) for stage in order]
+    runs: dict[str, dict] = {}
+    for task_id, run_task in recorded["callables"].items():
+        monkeypatch.setitem(
+            namespace, "_run_kedro_node", lambda task_id=task_id, **kw: runs.update({task_id: kw})
+        )
+        run_task()
+    for stage in order:
+        assert runs[slugify(stage)] == {"namespaces": [stage]}
+        assert daily.only_nodes_with_namespaces([stage]).nodes, stage
+    assert {n.namespace for n in daily.nodes} == set(order)
+    chain = {(slugify(a), slugify(b)) for a, b in zip(order, order[1:], strict=False)}
+    assert recorded["edges"] == chain

@@ -52,6 +52,7 @@ OPERATIONS = [
     ("GET", "/api/v1/prices/{ticker}", True),
     ("GET", "/api/v1/model", False),
     ("GET", "/api/v1/backtest", False),
+    ("GET", "/api/v1/monitoring", True),  # ?ticker=
     ("POST", "/api/v1/model/reload", True),  # the X-API-Key header
     ("GET", "/api/v1/models", False),
     ("POST", "/api/v1/models/{version}/promote", True),

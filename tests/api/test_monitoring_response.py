@@ -102,6 +102,8 @@ def test_the_body_has_the_issues_shape_and_hand_figures(accuracy: pd.DataFrame) 
         },
         "decisions": [{**DECISION, "promoted": None}],
         "forecast_counts": {"scored": 2, "no_ticker": 1},
+        "champion_age_days": None,
+        "message": None,
     }
 
 
@@ -129,3 +131,17 @@ def test_only_the_reported_source_and_champion_count(accuracy: pd.DataFrame) -> 
     assert api.tickers["AAA"].realized.mae == 0.0
     other = monitoring_response("v2", dt.date(2024, 1, 4), accuracy, _drift(), [], REPORT)
     assert other.tickers["AAA"].realized.n == 0
+
+
+def test_before_any_monitoring_run_the_endpoint_answers_200_with_empty_figures(
+    untrained_client,
+) -> None:
+    response = untrained_client.get("/api/v1/monitoring", params={"ticker": "MSFT"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] is None and body["as_of"] is None
+    assert body["tickers"] == {} and body["decisions"] == []
+    assert "make daily" in body["message"]
+    metrics = untrained_client.get("/metrics").text
+    assert "# TYPE stock_lstm_monitoring_mae_ratio gauge" in metrics
+    assert "stock_lstm_monitoring_mae_ratio{" not in metrics

@@ -106,7 +106,7 @@ def test_every_forecast_is_written_to_predictions(served, history, forecaster) -
     url = served.app.state.settings.database_url
     row = crud.recent_predictions(limit=1, url=url)[0]
     assert row["request_id"] == "test-row-written-1"
-    assert row["ticker"] is None
+    assert row["ticker"] is None and row["origin_date"] is None  # a sent history: unscorable
     assert row["model_version"] == response.json()["model_version"]
     assert row["horizon"] == horizon
     assert [v["close"] for v in row["values"]] == [
@@ -115,12 +115,17 @@ def test_every_forecast_is_written_to_predictions(served, history, forecaster) -
     assert row["latency_ms"] > 0
 
 
-def test_a_ticker_forecast_row_names_the_ticker(served) -> None:
-    served.post("/api/v1/predict", json={"ticker": "GOOG"}, headers={"X-Request-ID": "goog-1"})
+def test_a_ticker_forecast_row_names_the_ticker_origin_and_version(served) -> None:
+    response = served.post(
+        "/api/v1/predict", json={"ticker": "GOOG"}, headers={"X-Request-ID": "goog-1"}
+    )
     _flush(served)
     row = crud.recent_predictions(limit=1, url=served.app.state.settings.database_url)[0]
     assert (row["request_id"], row["ticker"]) == ("goog-1", "GOOG")
     assert row["values"][0]["date"] is not None
+    # what monitoring scores it by: the last close used, and the model that made it
+    assert row["origin_date"].isoformat() == response.json()["last_date"]
+    assert row["model_version"] == response.json()["model_version"]
 
 
 def test_an_insane_request_id_is_replaced(served, history) -> None:

@@ -447,3 +447,44 @@ def test_the_registry_history_shows_the_champion_and_every_change(
     assert ["candidate → champion", "MAE ratio 0.991 < 0.998"] == rows[0][2:4]
     assert "champion → retired" in [r[2] for r in rows]
     assert browsing.log.problems() == []
+
+
+def test_realized_accuracy_shows_empty_history_then_the_monitoring_figures(
+    trained_project, tmp_path: Path, browsing: Browsing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    project = copy_trained_project(trained_project, tmp_path / "monitored")
+    with serving(create_app(settings_for(project.root, project.database_url))) as url:
+        page = browsing.page
+        page.goto(url + "/")
+        page.wait_for_function(
+            "document.getElementById('realized-message').textContent.includes('make daily')",
+            timeout=TIMEOUT_MS,
+        )
+        assert page.inner_text("#realized-message").startswith("no monitoring run yet")
+        assert page.is_hidden("#realized-table")
+
+        monkeypatch.setenv("DATABASE_URL", project.database_url)
+        monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(project.root))
+        monkeypatch.chdir(project.root)
+        bootstrap_project(project.root)
+        with KedroSession.create(project_path=project.root, env="test") as session:
+            session.run(pipeline_name="monitoring")
+        body = httpx.get(f"{url}/api/v1/monitoring").json()
+        assert body["model_version"] and set(body["tickers"]) == {"^GSPC", "GOOG", "MSFT"}
+
+        page.reload()
+        page.wait_for_selector('#realized-table[data-state="figures"]', timeout=TIMEOUT_MS)
+        assert page.is_hidden("#realized-message")
+        assert body["model_version"] in page.inner_text("#realized-caption")
+        rows = page.eval_on_selector_all(
+            "#realized-table tbody tr", "rs => rs.map(r => r.innerText.split('\\t'))"
+        )
+        assert [r[0] for r in rows] == sorted(body["tickers"])
+        for cells in rows:
+            figures = body["tickers"][cells[0]]
+            assert cells[1] == str(figures["realized"]["n"])
+            assert cells[5].startswith("drifted" if figures["drift"]["flag"] else "no")
+        assert browsing.log.problems() == []

@@ -1365,6 +1365,7 @@ def recent_predictions(limit: int = 100, url: str | None = None) -> list[dict[st
                 "created_at": r.created_at,
                 "request_id": r.request_id,
                 "ticker": r.ticker,
+                "origin_date": r.origin_date,
                 "model_version": r.model_version,
                 "horizon": r.horizon,
                 "values": r.values,
@@ -1645,12 +1646,16 @@ def record_decision(decision: Mapping[str, Any], url: str | None = None) -> None
         session.add(_decision_row(decision, None))
 
 
-def recent_decisions(limit: int = 20, url: str | None = None) -> list[dict[str, Any]]:
-    """The newest decisions first: kind, as_of, model_version, retrain, promoted, reasons."""
+def recent_decisions(
+    limit: int = 20, url: str | None = None, run_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The newest decisions first (those of monitoring run `run_id` when given): kind, as_of,
+    model_version, retrain, promoted, reasons."""
     with session_scope(url) as session:
-        rows = session.scalars(
-            select(MonitoringDecision).order_by(MonitoringDecision.id.desc()).limit(limit)
-        )
+        query = select(MonitoringDecision).order_by(MonitoringDecision.id.desc()).limit(limit)
+        if run_id is not None:
+            query = query.where(MonitoringDecision.run_id == run_id)
+        rows = session.scalars(query)
         return [
             {
                 "kind": r.kind,

@@ -554,3 +554,95 @@ class ChampionDataset(ModelVersionDataset):
 
     def preview(self) -> JSONPreview:
         return JSONPreview(json.dumps({"champion": crud.champion_version(url=self._url)}))
+
+
+# --- monitoring: what the daily check reads and writes, all through crud ----------------------
+
+
+class _ReadOnlyFrameDataset(AbstractDataset[pd.DataFrame, None]):
+    """A read-only frame loaded by one crud function (the subclass's `_read`)."""
+
+    def __init__(self, *, url: str | None = None, metadata: dict[str, Any] | None = None):
+        self._url = url
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"url": _redacted(self._url)}
+
+    def _read(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def load(self) -> pd.DataFrame:
+        return self._read()
+
+    def save(self, data: None) -> None:
+        raise DatasetError(f"{type(self).__name__} is read-only")
+
+    def preview(self, nrows: int = 5) -> TablePreview:
+        """The first rows, for kedro-viz."""
+        return TablePreview(self.load().head(nrows).astype(str).to_dict(orient="split"))
+
+
+class LoggedForecastsDataset(_ReadOnlyFrameDataset):
+    """Read-only: the API's predictions log as monitoring reads it (id, ticker, origin_date,
+    model_version, values), oldest first."""
+
+    def _read(self) -> pd.DataFrame:
+        return crud.load_logged_forecasts(url=self._url)
+
+
+class ShadowForecastsDataset(_ReadOnlyFrameDataset):
+    """Read-only: the shadow forecasts stored by earlier monitoring runs (forecast rows)."""
+
+    def _read(self) -> pd.DataFrame:
+        return crud.load_shadow_forecasts(url=self._url)
+
+
+class MonitoringRunDataset(AbstractDataset[dict[str, Any], dict[str, Any] | None]):
+    """One monitoring run, stored by `crud.save_monitoring_run` in one transaction.
+
+    ``save(run)``: the keyword arguments of save_monitoring_run (as_of, model_version, shadow,
+    scores, drift, decisions, parameters, forecast_counts, data_version_id); a run marked
+    ``{"skipped": reason}`` stores nothing (no new bar, or no champion) and logs why.
+    ``load()``: the newest stored run (MonitoringRunInfo as a dict), or None before the first.
+    """
+
+    def __init__(self, *, url: str | None = None, metadata: dict[str, Any] | None = None):
+        self._url = url
+        self.metadata = metadata
+        self.last_save: crud.MonitoringSave | None = None
+
+    def _describe(self) -> dict[str, Any]:
+        return {"url": _redacted(self._url)}
+
+    def load(self) -> dict[str, Any] | None:
+        run = crud.latest_monitoring_run(url=self._url)
+        return asdict(run) if run is not None else None
+
+    def save(self, data: dict[str, Any]) -> None:
+        self.last_save = None
+        if data.get("skipped"):
+            logger.info("monitoring: nothing stored (%s)", data["skipped"])
+            return
+        try:
+            saved = crud.save_monitoring_run(**data, url=self._url)
+        except (crud.FrameSchemaError, ValueError) as error:
+            raise DatasetError(f"monitoring run not stored: {error}") from error
+        self.last_save = saved
+        logger.info(
+            "monitoring run %d as of %s for %s: %d shadow forecast(s), %d scored step(s) "
+            "added, %d drift row(s), %d decision(s)",
+            saved.run.id,
+            saved.run.as_of,
+            saved.run.model_version,
+            saved.shadow_added,
+            saved.scores_added,
+            saved.drift_rows,
+            saved.decisions,
+        )
+
+    def _exists(self) -> bool:
+        return crud.latest_monitoring_run(url=self._url) is not None
+
+    def preview(self) -> JSONPreview:
+        return JSONPreview(json.dumps(self.load(), indent=2, default=str))

@@ -27,10 +27,20 @@ from stock_lstm.api.v1.observability import (
     RequestContextMiddleware,
     configure_logging,
 )
-from stock_lstm.api.v1.routers import backtest, health, model, models, predict, prices, tickers
+from stock_lstm.api.v1.routers import (
+    backtest,
+    health,
+    model,
+    models,
+    monitoring,
+    predict,
+    prices,
+    tickers,
+)
 from stock_lstm.api.v1.schemas.predict import MODEL_VERSION_HEADER
 from stock_lstm.api.v1.services.forecasts import NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL
+from stock_lstm.api.v1.services.monitoring import MonitoringCollector, MonitoringReport
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.api.v1.services.serving import ModelSwitch
 from stock_lstm.api.v1.web import install_pages
@@ -83,9 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.model, app.state.model_error = None, NO_MODEL
     app.state.forecast_service = NoForecasts(NO_MODEL)
+    app.state.monitoring_report = MonitoringReport(settings.database_url)
+    metrics.registry.register(MonitoringCollector(app.state.monitoring_report))
 
     install_error_handlers(app)
-    for module in (health, predict, tickers, prices, model, models, backtest):
+    for module in (health, predict, tickers, prices, model, models, backtest, monitoring):
         app.include_router(module.router)
     install_pages(app)
 

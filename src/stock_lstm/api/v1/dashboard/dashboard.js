@@ -16,6 +16,7 @@ const state = {
   history: null, // {ticker, dates, closes}
   model: null, // GET /api/v1/model
   backtest: null, // GET /api/v1/backtest
+  monitoring: null, // GET /api/v1/monitoring
   drawSeq: 0, // the newest chart request; older answers are dropped
   lastMetrics: null, // {at, requests} of the previous /metrics poll
 };
@@ -167,6 +168,9 @@ async function start() {
   else explainNoModelCard(hasModel);
   await Promise.all([
     loadBacktest().catch((error) => setMessage("backtest-message", error.message)),
+    state.paths.has("/api/v1/monitoring") && databaseUp
+      ? loadMonitoring().catch((error) => setMessage("realized-message", error.message))
+      : explainNoMonitoring(databaseUp),
     state.paths.has("/api/v1/models") && databaseUp
       ? loadRegistryHistory().catch((error) => setMessage("model-message", `Registry history: ${error.message}`))
       : null,
@@ -463,10 +467,62 @@ async function loadBacktest() {
   renderAccuracy();
 }
 
-// The accuracy panel: the backtest leaderboard now; realized accuracy from the daily monitoring
-// loop is a further section of this panel, added when the server offers it.
+async function loadMonitoring() {
+  state.monitoring = await getJSON("/api/v1/monitoring");
+  renderAccuracy();
+}
+
+function explainNoMonitoring(databaseUp) {
+  setMessage(
+    "realized-message",
+    databaseUp
+      ? "This server offers no monitoring (GET /api/v1/monitoring)."
+      : "Realized accuracy cannot be read while the database is unavailable.",
+  );
+  return null;
+}
+
+// The accuracy panel: the backtest leaderboard, then the champion's realized accuracy from the
+// daily monitoring loop (GET /api/v1/monitoring).
 function renderAccuracy() {
   renderBacktest();
+  renderRealized();
+}
+
+function renderRealized() {
+  const monitoring = state.monitoring;
+  const table = $("realized-table");
+  if (!monitoring) return;
+  const names = Object.keys(monitoring.tickers);
+  if (!monitoring.model_version || !names.length) {
+    // The normal state before the first `make daily`: an empty monitoring history.
+    setMessage("realized-message", monitoring.message || "Empty monitoring history: run `make daily`.");
+    table.hidden = true;
+    return;
+  }
+  const first = Object.values(monitoring.tickers)[0].realized.window;
+  $("realized-caption").textContent =
+    `Model ${monitoring.model_version}, last ${first} trading days to ${monitoring.as_of}. Ratio below 1 beats the naive forecast; drift compares recent returns with the training period.`;
+  setMessage("realized-message", null);
+  table.tBodies[0].replaceChildren(
+    ...names.map((name) => {
+      const figures = monitoring.tickers[name];
+      const r = figures.realized;
+      return row(
+        [
+          [name],
+          [String(r.n), true],
+          [fmt(r.mae), true],
+          [fmt(r.mae_ratio, 3), true],
+          [pct(r.coverage), true],
+          [figures.drift.flag ? `drifted (KS ${fmt(figures.drift.ks)}, PSI ${fmt(figures.drift.psi)})` : "no"],
+        ],
+        name === state.ticker ? "current" : figures.drift.flag ? "drifted" : undefined,
+      );
+    }),
+  );
+  table.dataset.state = "figures";
+  table.hidden = false;
 }
 
 function hideLeaderboard() {

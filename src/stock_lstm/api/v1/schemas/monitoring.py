@@ -99,12 +99,22 @@ class MonitoringResponse(BaseModel):
         },
     )
 
-    model_version: str = Field(description="The champion whose forecasts are judged.")
-    as_of: dt.date = Field(description="The newest trading day the figures include.")
+    model_version: str | None = Field(
+        description="The champion whose forecasts are judged; null before the first "
+        "monitoring run (then `tickers` and `decisions` are empty, and `message` says why)."
+    )
+    as_of: dt.date | None = Field(description="The newest trading day the figures include.")
     tickers: dict[str, TickerMonitoringOut]
     decisions: list[DecisionOut] = Field(description="Recent retrain and promotion decisions.")
     forecast_counts: dict[str, int] | None = Field(
         default=None,
         description="Logged forecasts by scoring status. `no_ticker`: made from a price "
         "history the client sent, so they can never be scored; `pending`: no target close yet.",
+    )
+    champion_age_days: int | None = Field(
+        default=None,
+        description="Trading days since the last date the champion was trained on, as of as_of.",
+    )
+    message: str | None = Field(
+        default=None, description="Why there are no figures yet (no monitoring run stored)."
     )

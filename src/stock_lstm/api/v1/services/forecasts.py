@@ -89,6 +89,9 @@ class ForecastService:
                 "created_at": datetime.now(UTC),
                 "request_id": request_id or None,
                 "ticker": request.ticker,
+                # the last close used: monitoring scores step k against the k-th trading day
+                # after it (None for a sent history, which can never be scored)
+                "origin_date": last_date,
                 "model_version": self.model.version,
                 "horizon": horizon,
                 "values": [_logged(s) for s in steps],

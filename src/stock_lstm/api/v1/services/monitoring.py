@@ -1,13 +1,22 @@
-"""GET /api/v1/monitoring's body from the monitoring library's frames (pure: no I/O here)."""
+"""GET /api/v1/monitoring's body: built from the monitoring library's frames (pure,
+`monitoring_response`), which `MonitoringReport` loads from the newest stored monitoring run;
+the same figures feed the Prometheus gauges (`MonitoringCollector`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 
 from stock_lstm.api.v1.schemas.monitoring import (
     DecisionOut,
@@ -16,7 +25,11 @@ from stock_lstm.api.v1.schemas.monitoring import (
     RealizedOut,
     TickerMonitoringOut,
 )
+from stock_lstm.data_pipeline import crud
+from stock_lstm.monitoring.accuracy import ACCURACY_COLUMNS, rolling_accuracy
 from stock_lstm.monitoring.drift import ticker_drift
+
+logger = logging.getLogger(__name__)
 
 
 def _number(value: Any) -> float | None:
@@ -85,3 +98,128 @@ def monitoring_response(
         decisions=[DecisionOut.model_validate(dict(decision)) for decision in decisions],
         forecast_counts=dict(forecast_counts) if forecast_counts is not None else None,
     )
+
+
+# --- from the database: the newest stored monitoring run -------------------------------------
+
+NO_MONITORING = "no monitoring run yet: run `make daily` (or `make replay FROM=... DAYS=...`)"
+
+
+def empty_response() -> MonitoringResponse:
+    """The normal state before the first monitoring run: 200 with empty figures."""
+    return MonitoringResponse(
+        model_version=None, as_of=None, tickers={}, decisions=[], message=NO_MONITORING
+    )
+
+
+@dataclass(frozen=True)
+class _RunFigures:
+    run: crud.MonitoringRunInfo
+    accuracy: pd.DataFrame  # rolling_accuracy rows of the run's champion
+    drift: pd.DataFrame  # the run's drift rows
+
+
+class MonitoringReport:
+    """GET /api/v1/monitoring and the monitoring gauges, from the newest stored run.
+
+    The run's figures (realized scores -> rolling accuracy, drift) are computed once per run
+    and kept; each request only asks which run is newest and for the recent decisions (two
+    small queries), so a promotion recorded after the run shows at once.
+    """
+
+    def __init__(self, url: str | None) -> None:
+        self._url = url
+        self._lock = threading.Lock()
+        self._figures: _RunFigures | None = None
+
+    def _run_figures(self, run: crud.MonitoringRunInfo) -> _RunFigures:
+        with self._lock:
+            if self._figures is None or self._figures.run.id != run.id:
+                scores = crud.load_realized_scores(run.model_version, url=self._url)
+                windows = run.parameters.get("monitoring", {}).get("windows") or [
+                    int(run.parameters["monitoring"]["report"]["window"])
+                ]
+                if scores.empty:
+                    accuracy = pd.DataFrame({c: [] for c in ACCURACY_COLUMNS})
+                else:
+                    tickers = sorted(scores["ticker"].astype(str).unique())
+                    prices = crud.load_stage_frame("clean", tickers=tickers, url=self._url)
+                    accuracy = rolling_accuracy(scores, prices, windows)
+                self._figures = _RunFigures(
+                    run=run, accuracy=accuracy, drift=crud.load_drift_results(run.id, self._url)
+                )
+            return self._figures
+
+    def response(self, ticker: str | None = None) -> MonitoringResponse:
+        run = crud.latest_monitoring_run(url=self._url)
+        if run is None:
+            return empty_response()
+        figures = self._run_figures(run)
+        response = monitoring_response(
+            run.model_version,
+            run.as_of,
+            figures.accuracy,
+            figures.drift,
+            crud.recent_decisions(url=self._url),
+            run.parameters["monitoring"]["report"],
+            forecast_counts=run.forecast_counts,
+            ticker=ticker,
+        )
+        age = run.parameters.get("champion", {}).get("age_trading_days")
+        return response.model_copy(update={"champion_age_days": age})
+
+
+class MonitoringCollector(Collector):
+    """Prometheus gauges from the newest monitoring run, refreshed on a scrape at most every
+    `refresh_s` seconds: realized MAE ratio and coverage per ticker, drift flag per ticker,
+    and the champion's age. Nothing is exported before the first run, or while the database
+    does not answer (the last figures are kept)."""
+
+    def __init__(self, report: MonitoringReport, refresh_s: float = 10.0) -> None:
+        self._report = report
+        self._refresh_s = refresh_s
+        self._checked = -math.inf
+        self._latest: MonitoringResponse | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> MonitoringResponse | None:
+        with self._lock:
+            if time.monotonic() - self._checked >= self._refresh_s:
+                try:
+                    self._latest = self._report.response()
+                except SQLAlchemyError as error:
+                    logger.warning("monitoring gauges not refreshed: %s", error)
+                self._checked = time.monotonic()
+            return self._latest
+
+    def collect(self) -> Iterator[Metric]:
+        ratio = GaugeMetricFamily(
+            "stock_lstm_monitoring_mae_ratio",
+            "The champion's realized MAE / naive MAE over the report window, by ticker.",
+            labels=["ticker"],
+        )
+        coverage = GaugeMetricFamily(
+            "stock_lstm_monitoring_coverage",
+            "Share of realized closes inside the champion's intervals, by ticker.",
+            labels=["ticker"],
+        )
+        drift = GaugeMetricFamily(
+            "stock_lstm_monitoring_drift",
+            "1 when the ticker drifted from the champion's training period, else 0.",
+            labels=["ticker"],
+        )
+        age = GaugeMetricFamily(
+            "stock_lstm_champion_age_days",
+            "Trading days since the last date the champion was trained on.",
+        )
+        current = self._current()
+        if current is not None and current.model_version is not None:
+            for name, figures in current.tickers.items():
+                if figures.realized.mae_ratio is not None:
+                    ratio.add_metric([name], figures.realized.mae_ratio)
+                if figures.realized.coverage is not None:
+                    coverage.add_metric([name], figures.realized.coverage)
+                drift.add_metric([name], float(figures.drift.flag))
+            if current.champion_age_days is not None:
+                age.add_metric([], float(current.champion_age_days))
+        yield from (ratio, coverage, drift, age)

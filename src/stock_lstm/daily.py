@@ -1,0 +1,189 @@
+"""`python -m stock_lstm.daily` (`make daily`): the daily loop on one machine.
+
+1. `kedro run --pipeline daily`: incremental ingestion -> cleaning -> features -> monitoring.
+   With no new bar the data stages store nothing and the monitoring is skipped.
+2. Only when that run's monitoring decided to retrain (or the registry has no champion yet):
+   the training and evaluation pipelines, with `evaluation.promote=if_better`, so the new
+   version is a candidate that becomes champion only if it beats the champion on the most
+   recent validation window. The promotion decision and its reason are recorded next to the
+   retrain decision (table monitoring_decisions, GET /api/v1/monitoring).
+
+Kedro pipelines are static graphs, so the branch lives here, in a few lines that read the
+stored decision. Works on the project of STOCK_LSTM_PROJECT_ROOT (else this checkout),
+KEDRO_ENV (or --env) and DATABASE_URL, like every command of the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from stock_lstm.common.settings import get_settings
+
+logger = logging.getLogger(__name__)
+RETRAIN_PIPELINES = ("training", "evaluation")
+PROMOTION_POLICY = "if_better"
+
+
+@dataclass(frozen=True)
+class DailyOutcome:
+    monitored: bool  # a monitoring run was stored (False: no new bar, or no champion)
+    retrain: bool  # training and evaluation ran
+    reasons: list[str]  # the retrain decision's reasons (or why nothing was judged)
+    promotion: dict[str, Any] | None  # the promotion decision, when a candidate was trained
+
+
+def parse_params(text: str | None) -> dict[str, Any]:
+    """`kedro run --params` syntax (key.sub=value,other=value) as nested runtime parameters;
+    values are read as YAML (numbers, booleans, dates stay strings when quoted)."""
+    params: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--params item {item!r} is not key=value")
+        *parents, leaf = key.strip().split(".")
+        node = params
+        for name in parents:
+            node = node.setdefault(name, {})
+        parsed = yaml.safe_load(value)
+        node[leaf] = value if not isinstance(parsed, str | int | float | bool) else parsed
+    return params
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _run(root: Path, env: str | None, pipeline: str, params: Mapping[str, Any]) -> None:
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root, env=env, runtime_params=dict(params)) as session:
+        session.run(pipeline_name=pipeline)
+
+
+def run_daily(
+    root: Path, env: str | None = None, params: Mapping[str, Any] | None = None
+) -> DailyOutcome:
+    """One day of the loop (see the module docstring) on the project at `root`."""
+    from stock_lstm.data_pipeline import crud
+
+    params = dict(params or {})
+    url = get_settings().database_url
+    before = crud.latest_monitoring_run(url=url)
+    _run(root, env, "daily", params)
+    after = crud.latest_monitoring_run(url=url)
+    monitored = after is not None and (before is None or after.id != before.id)
+    if crud.champion_version(url=url) is None:
+        retrain, reasons = True, ["no champion in the registry yet"]
+    elif not monitored:
+        retrain, reasons = False, ["nothing monitored: no new bar since the last run"]
+    else:
+        decision = next(
+            d for d in crud.recent_decisions(url=url, run_id=after.id) if d["kind"] == "retrain"
+        )
+        retrain, reasons = bool(decision["retrain"]), list(decision["reasons"])
+    logger.info("daily: retrain %s (%s)", retrain, "; ".join(reasons))
+    if not retrain:
+        return DailyOutcome(monitored, False, reasons, None)
+    # Imported only now: the evaluation package imports TensorFlow, which a day without a
+    # retrain never needs.
+    from stock_lstm.pipelines.evaluation.nodes import promotion_decision
+
+    retrain_params = _merged(params, {"evaluation": {"promote": PROMOTION_POLICY}})
+    for pipeline in RETRAIN_PIPELINES:
+        _run(root, env, pipeline, retrain_params)
+    candidate = crud.get_model_version(url=url)
+    verdict = promotion_decision(
+        PROMOTION_POLICY, candidate.metrics["validation"], candidate.model_version
+    )
+    promotion = {
+        "kind": "promotion",
+        "as_of": max(s.last_date for s in crud.ticker_summaries("features", url=url)),
+        "model_version": candidate.model_version,
+        "promoted": candidate.status == "champion",
+        "reasons": [verdict["reason"], *(f"retrained because {r}" for r in reasons)],
+    }
+    crud.record_decision(promotion, url=url)
+    logger.info("daily: candidate %s %s", candidate.model_version, verdict["reason"])
+    return DailyOutcome(monitored, True, reasons, promotion)
+
+
+def replay_days(start: dt.date, days: int) -> list[dt.date]:
+    """The `days` weekdays from `start` on (an exchange holiday is a day without a new bar:
+    the loop does nothing costly on it)."""
+    first = np.busday_offset(np.datetime64(start, "D"), 0, roll="forward")
+    return np.busday_offset(first, np.arange(days)).astype(object).tolist()
+
+
+def _report(outcome: DailyOutcome, day: dt.date | None = None) -> None:
+    prefix = f"{day:%Y-%m-%d}  " if day is not None else ""
+    print(f"{prefix}monitored: {outcome.monitored}  retrain: {outcome.retrain}")
+    for reason in outcome.reasons:
+        print(f"    {reason}")
+    if outcome.promotion is not None:
+        verdict = "promoted" if outcome.promotion["promoted"] else "kept as candidate"
+        print(f"    candidate {outcome.promotion['model_version']} {verdict}:")
+        print(f"    {outcome.promotion['reasons'][0]}")
+
+
+def _print_monitoring(url: str) -> None:
+    """What GET /api/v1/monitoring answers now (the same code builds it)."""
+    from stock_lstm.api.v1.services.monitoring import MonitoringReport
+
+    print(MonitoringReport(url).response().model_dump_json(indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stock_lstm.daily", description=__doc__)
+    parser.add_argument("--env", default=None, help="Kedro environment (default: KEDRO_ENV)")
+    parser.add_argument("--params", default=None, help="runtime parameters, as `kedro run`")
+    parser.add_argument(
+        "--replay-from",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="replay the bundled snapshot: ingestion.source=csv, ingestion.end stepped one "
+        "weekday at a time from this date (use a database of its own: it sets the stored "
+        "history back to that date)",
+    )
+    parser.add_argument("--days", type=int, default=21, help="weekdays to replay")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    env = args.env or settings.kedro_env
+    try:
+        params = parse_params(args.params)
+    except ValueError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 2
+    if args.replay_from is None:
+        _report(run_daily(settings.project_root, env, params))
+        return 0
+    if args.days < 1:
+        print(f"Error: --days must be >= 1, got {args.days}", file=sys.stderr)
+        return 2
+    for day in replay_days(args.replay_from, args.days):
+        step = _merged(params, {"ingestion": {"source": "csv", "end": f"{day:%Y-%m-%d}"}})
+        _report(run_daily(settings.project_root, env, step), day)
+    _print_monitoring(settings.database_url)
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""The daily loop replayed on the real snapshot: a tiny model trained through 2008-09-30, then
+`ingestion.end` stepped one trading day at a time into autumn 2008, the daily pipeline run in
+process each day and forecasts asked of the API by ticker on some days. On SQLite and
+PostgreSQL.
+
+The days before the last run the `daily` pipeline (data stages + monitoring); the last day runs
+`stock_lstm.daily.run_daily`, the whole loop, whose stored decision (drift) makes it retrain
+and register a candidate under `if_better` (retraining on every drifted day would only repeat
+that, at the cost of a training each day).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from stock_lstm.api.v1.main import create_app
+from stock_lstm.daily import DailyOutcome, run_daily
+from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import dispose_engines
+from tests.api.conftest import settings_for
+from tests.conftest import make_project_copy, mlflow_store
+
+TRAINED_THROUGH = "2008-09-30"
+START = "2006-01-01"
+REPLAY_DAYS = 30
+TRAFFIC_EVERY = 3  # the API is asked for MSFT on every third replayed day only
+HORIZON = 5  # conf/test's max_horizon
+WINDOW = 20  # parameters_monitoring.yml report.window
+
+
+def _params(end: str) -> dict:
+    return {"ingestion": {"start": START, "end": end}}
+
+
+def _trading_days(root: Path) -> list[str]:
+    dates = pd.read_csv(root / "data" / "01_raw" / "snapshot" / "MSFT.csv", usecols=["Date"])
+    days = sorted(d for d in dates["Date"] if d > TRAINED_THROUGH)
+    return days[:REPLAY_DAYS]
+
+
+@dataclass
+class Replay:
+    root: Path
+    url: str
+    days: list[str]
+    served: dict[str, int]  # origin day -> predictions log id of the MSFT forecast
+    monitoring: dict  # GET /api/v1/monitoring at the end
+    monitoring_msft: dict  # ...?ticker=MSFT
+    metrics: str  # GET /metrics at the end
+    empty_before: dict  # GET /api/v1/monitoring before the first monitoring run
+    champion_before: str
+    outcome: DailyOutcome
+
+
+@pytest.fixture
+def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Replay]:
+    root = make_project_copy(tmp_path / "project")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(root))
+    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
+    monkeypatch.setenv("KEDRO_ENV", "test")
+    monkeypatch.chdir(root)
+    bootstrap_project(root)
+    with KedroSession.create(
+        project_path=root, env="test", runtime_params=_params(TRAINED_THROUGH)
+    ) as session:
+        session.run()  # the tiny champion, trained once
+    champion = crud.champion_version()
+    days = _trading_days(root)
+    served: dict[str, int] = {}
+    app = create_app(settings_for(root, database_url))
+    with TestClient(app) as client:
+        empty_before = client.get("/api/v1/monitoring").json()
+        for number, day in enumerate(days[:-1]):
+            with KedroSession.create(
+                project_path=root, env="test", runtime_params=_params(day)
+            ) as session:
+                session.run(pipeline_name="daily")
+            if number % TRAFFIC_EVERY == 0:
+                response = client.post("/api/v1/predict", json={"ticker": "MSFT", "horizon": 5})
+                assert response.status_code == 200, response.text
+                assert response.json()["last_date"] == day
+                assert app.state.prediction_log.flush()
+                served[day] = int(crud.load_logged_forecasts()["id"].iloc[-1])
+        outcome = run_daily(root, "test", _params(days[-1]))
+        monitoring = client.get("/api/v1/monitoring").json()
+        monitoring_msft = client.get("/api/v1/monitoring", params={"ticker": "MSFT"}).json()
+        metrics = client.get("/metrics").text
+    yield Replay(
+        root=root,
+        url=database_url,
+        days=days,
+        served=served,
+        monitoring=monitoring,
+        monitoring_msft=monitoring_msft,
+        metrics=metrics,
+        empty_before=empty_before,
+        champion_before=champion,
+        outcome=outcome,
+    )
+    dispose_engines()
+
+
+@pytest.mark.slow
+def test_the_daily_loop_replayed_into_autumn_2008(replay: Replay) -> None:
+    days = replay.days
+    # Before any monitoring run the endpoint answers 200 with empty figures.
+    assert replay.empty_before["model_version"] is None
+    assert replay.empty_before["tickers"] == {} and replay.empty_before["message"]
+
+    # A shadow forecast of the champion from every replayed day, for every ticker, traffic
+    # or not.
+    shadow = crud.load_shadow_forecasts(replay.champion_before)
+    origins = shadow.groupby("ticker")["origin_date"].apply(
+        lambda d: sorted({f"{x:%Y-%m-%d}" for x in d})
+    )
+    assert set(origins.index) == {"^GSPC", "GOOG", "MSFT"}
+    for ticker in origins.index:
+        assert origins[ticker] == days, ticker
+    quiet = [d for d in days if d not in replay.served]
+    assert quiet and set(quiet) <= set(origins["MSFT"])
+
+    # Forecasts served on day d are scored step by step once their targets exist.
+    clean = crud.load_stage_frame("clean", tickers=["MSFT"])
+    calendar = [f"{d:%Y-%m-%d}" for d in clean["date"]]
+    closes = dict(zip(calendar, clean["close"], strict=True))
+    scores = crud.load_realized_scores(replay.champion_before)
+    api = scores[scores["source"] == "api"]
+    logged = crud.load_logged_forecasts().set_index("id")
+    for day, forecast_id in replay.served.items():
+        steps = api[api["forecast_id"] == str(forecast_id)].sort_values("step")
+        position = calendar.index(day)
+        expected = min(HORIZON, len(calendar) - 1 - position)
+        assert list(steps["step"]) == list(range(1, expected + 1)), day
+        forecast = {v["step"]: v["close"] for v in logged.loc[forecast_id, "values"]}
+        for row in steps.itertuples():
+            target = calendar[position + row.step]
+            assert f"{row.target_date:%Y-%m-%d}" == target
+            assert row.actual == pytest.approx(closes[target])
+            assert row.forecast == pytest.approx(forecast[row.step])
+            assert row.naive_error == pytest.approx(closes[target] - closes[day])
+
+    # The monitoring figures equal a hand computation over the stored shadow forecasts: the
+    # steps whose target is one of MSFT's last 20 trading days up to the as_of day.
+    last = replay.monitoring_msft
+    assert set(last["tickers"]) == {"MSFT"}
+    assert last["model_version"] == replay.champion_before and last["as_of"] == days[-1]
+    in_window = set(calendar[calendar.index(days[-1]) - WINDOW + 1 : calendar.index(days[-1]) + 1])
+    errors, naive, inside = [], [], []
+    msft = shadow[shadow["ticker"] == "MSFT"]
+    for row in msft.itertuples():
+        origin = f"{row.origin_date:%Y-%m-%d}"
+        position = calendar.index(origin) + row.step
+        if position < len(calendar) and calendar[position] in in_window:
+            actual = closes[calendar[position]]
+            errors.append(abs(actual - row.close))
+            naive.append(abs(actual - closes[origin]))
+            inside.append(row.lower <= actual <= row.upper)
+    realized = last["tickers"]["MSFT"]["realized"]
+    assert realized["window"] == WINDOW and realized["n"] == len(errors) > 0
+    assert realized["mae"] == pytest.approx(np.mean(errors))
+    assert realized["naive_mae"] == pytest.approx(np.mean(naive))
+    assert realized["mae_ratio"] == pytest.approx(np.mean(errors) / np.mean(naive))
+    assert realized["coverage"] == pytest.approx(np.mean(inside))
+    counts = replay.monitoring["forecast_counts"]
+    assert sum(counts.values()) == len(replay.served)
+
+    # Autumn 2008 raises the drift flag, so the last day retrains, saying why.
+    assert replay.outcome.monitored and replay.outcome.retrain
+    assert any("drifted from the training period" in r for r in replay.outcome.reasons)
+    flagged = [t for t, f in replay.monitoring["tickers"].items() if f["drift"]["flag"]]
+    assert flagged
+    for ticker in flagged:
+        assert f'stock_lstm_monitoring_drift{{ticker="{ticker}"}} 1.0' in replay.metrics
+    assert "stock_lstm_monitoring_mae_ratio{" in replay.metrics
+    assert "stock_lstm_champion_age_days" in replay.metrics
+
+    # The candidate becomes champion only if it beats the champion on the validation window,
+    # and the decision's reason is stored.
+    candidate = crud.get_model_version()
+    assert candidate.model_version != replay.champion_before
+    mae = candidate.metrics["validation"]["mae"]
+    better = mae["candidate"] < mae["champion"]
+    assert (crud.champion_version() == candidate.model_version) is better
+    decisions = crud.recent_decisions()
+    promotion = next(d for d in decisions if d["kind"] == "promotion")
+    assert promotion["promoted"] is better
+    assert promotion["model_version"] == candidate.model_version
+    assert promotion["reasons"][0].startswith("promote: if_better; validation MAE")
+    retrain = next(d for d in decisions if d["kind"] == "retrain")
+    assert retrain["retrain"] and f"{retrain['as_of']}" == days[-1]
