@@ -10,6 +10,49 @@ from typing import Any
 import keras
 
 
+def build_recurrent(
+    layer: type[keras.layers.Layer],
+    kind: str,
+    window: int,
+    max_horizon: int,
+    *,
+    n_features: int = 1,
+    units: int = 32,
+    layers: int = 1,
+    dropout: float = 0.0,
+    learning_rate: float = 1e-3,
+    loss: str = "huber",
+    huber_delta: float = 1.0,
+    clipnorm: float | None = 1.0,
+) -> keras.Model:
+    """A compiled stack of `layers` recurrent layers of one kind (`layer`, named `<kind>_<n>`)
+    under the shared head: what the model packages differ in is only the recurrent layer."""
+    if window < 2 or max_horizon < 1 or units < 1 or layers < 1:
+        raise ValueError(
+            f"invalid architecture: window={window}, max_horizon={max_horizon}, "
+            f"units={units}, layers={layers}"
+        )
+    inputs = keras.Input(shape=(window, n_features), name="scaled_log_returns")
+    hidden = inputs
+    for depth in range(layers):
+        hidden = layer(
+            units,
+            return_sequences=depth < layers - 1,
+            dropout=dropout,
+            name=f"{kind}_{depth + 1}",
+        )(hidden)
+    return compile_forecaster(
+        inputs,
+        hidden,
+        max_horizon,
+        name=f"{kind}_forecaster",
+        learning_rate=learning_rate,
+        loss=loss,
+        huber_delta=huber_delta,
+        clipnorm=clipnorm,
+    )
+
+
 def compile_forecaster(
     inputs: keras.KerasTensor,
     hidden: keras.KerasTensor,
