@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from stock_lstm.api.v1.main import create_app
-from stock_lstm.data_pipeline import crud
 from tests.api.conftest import settings_for
 from tests.conftest import TrainedProject
+from tests.helpers.database import crud_on
 
 pytestmark = pytest.mark.postgres
 WAIT_S = 60.0
@@ -111,12 +111,12 @@ def through(proxy: TcpProxy, postgres_url: str) -> str:
 
 def seed(trained: TrainedProject, url: str) -> None:
     """The trained model's model_versions row and clean prices, on the PostgreSQL schema."""
-    clean = crud.load_stage_frame("clean", url=trained.database_url)
-    saved = crud.save_stage_frame(clean, "clean", source="copied for the outage test", url=url)
-    record = crud.get_model_version(url=trained.database_url)
+    clean = crud_on(trained.database_url).load_stage_frame("clean")
+    saved = crud_on(url).save_stage_frame(clean, "clean", source="copied for the outage test")
+    record = crud_on(trained.database_url).get_model_version()
     fields = {**dataclasses.asdict(record), "data_version_id": saved.version.id}
     del fields["status"]
-    crud.record_model_version(**fields, promote=True, url=url)
+    crud_on(url).record_model_version(**fields, promote=True)
 
 
 def wait_for(check: Callable[[], bool], what: str) -> None:
@@ -180,4 +180,4 @@ def test_the_api_rides_out_a_database_outage(trained_project, postgres_url, prox
         assert log.flush(timeout_s=WAIT_S)
         written, failed = log.written, log.failed
     assert written + failed == served
-    assert crud.count_predictions(url=postgres_url) == written >= 3
+    assert crud_on(postgres_url).count_predictions() == written >= 3
