@@ -71,17 +71,17 @@ def health(
     reasons = []
     if model is None:
         reasons.append(model_error or "no trained model: run `make pipeline` first")
-    database = "ok"
+    answers = "ok"
     try:
         with database.session() as session:
             crud.ping(session)
     except Exception as error:  # any driver error means the same thing to a caller
-        database = "unavailable"
+        answers = "unavailable"
         reasons.append(f"database unavailable: {type(error).__name__}")
         logger.warning("health: database unavailable: %s", error)
     return HealthResponse(
         status="degraded" if reasons else "ok",
         model_version=model.version if model is not None else None,
-        database=database,
+        database=answers,
         reasons=reasons,
     )
