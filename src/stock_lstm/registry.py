@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from stock_lstm.common.settings import get_settings
+from stock_lstm.common.settings import get_settings, settings_or_exit
 
 ACTOR = "cli"
 REGISTRY_DATASET = "model_version_record"
@@ -51,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     promote.add_argument("--reason", default="promoted by hand")
     commands.add_parser("rollback", help="serve the previous champion again")
     args = parser.parse_args(argv)
+    settings = settings_or_exit()
 
     if args.command == "list":
-        return _list(get_settings().database_url)
+        return _list(settings.database_url)
 
     from stock_lstm.data_pipeline import crud
     from stock_lstm.data_pipeline.datasets import PromotionRefused
