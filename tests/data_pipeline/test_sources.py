@@ -13,7 +13,6 @@ import pytest
 from stock_lstm.data_pipeline import sources
 from stock_lstm.data_pipeline.sources import SourceError, csv, fetch_prices, parse_tickers
 from stock_lstm.data_pipeline.sources import yfinance as yf_source
-from stock_lstm.data_pipeline.sources.base import CANONICAL_COLUMNS
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "snapshot"
 OFFLINE = (
@@ -96,7 +95,16 @@ def test_yfinance_response_becomes_canonical_bars(fake_yahoo, tz):
     frame = yf_source.fetch_ticker(
         "MSFT", start=pd.Timestamp("2024-01-01"), end=pd.Timestamp("2024-01-31"), timeout=3
     )
-    assert list(frame.columns) == list(CANONICAL_COLUMNS)
+    assert list(frame.columns) == [
+        "ticker",
+        "date",
+        "open",
+        "high",
+        "low",
+        "close",
+        "adj_close",
+        "volume",
+    ]
     assert frame["ticker"].unique().tolist() == ["MSFT"]
     assert frame["date"].dtype == "datetime64[ns]"
     assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == [
