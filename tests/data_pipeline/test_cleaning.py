@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from stock_lstm.data_pipeline.cleaning import (
-    RULES,
+    ROW_RULES,
     CleaningError,
     CleaningParams,
     clean_prices,
@@ -110,7 +110,7 @@ def test_cleaning_refuses_a_repeated_date_and_sorts_without_a_rule():
     cleaned, report = clean_prices(frame.iloc[::-1], PARAMS)
     pd.testing.assert_frame_equal(cleaned, frame)
     assert set(report) == {"rows_in", "rows_out", "dropped", "gaps", "tickers", "parameters"}
-    assert list(report["dropped"]) == list(RULES)
+    assert list(report["dropped"]) == list(ROW_RULES)
 
 
 def test_drop_duplicate_dates_counts_per_ticker():
@@ -157,7 +157,7 @@ def test_report_counts_of_the_dirty_fixture():
         "inconsistent_high_low": {"AAA": 1},
         "negative_volume": {"AAA": 1},
     }
-    assert list(report["dropped"]) == list(RULES)
+    assert list(report["dropped"]) == list(ROW_RULES)
     assert report["tickers"] == {
         "AAA": {"rows_in": 12, "rows_out": 7},
         "BBB": {"rows_in": 8, "rows_out": 7},

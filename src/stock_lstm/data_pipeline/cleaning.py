@@ -92,7 +92,6 @@ ROW_RULES: dict[str, RowRule] = {
     "inconsistent_high_low": _inconsistent_high_low,
     "negative_volume": _negative_volume,
 }
-RULES = tuple(ROW_RULES)  # every rule that drops rows, in report order
 
 
 # --- schemas -----------------------------------------------------------------------------------
