@@ -9,7 +9,8 @@ import sys
 import textwrap
 
 from stock_lstm.data_pipeline import crud
-from tests.api.test_model_integrity import (
+from tests.conftest import kedro_env
+from tests.helpers.registry import (
     ARTIFACTS,
     KEY,
     NEWER,
@@ -19,7 +20,6 @@ from tests.api.test_model_integrity import (
     only_version,
     record_as,
 )
-from tests.conftest import kedro_env
 
 AUTH = {"X-API-Key": KEY}
 HISTORY = {"prices": [20.0 + 0.2 * i for i in range(100)], "horizon": 1}
