@@ -20,16 +20,8 @@ from fastapi.testclient import TestClient
 from stock_lstm.api.v1.dependencies import security
 from stock_lstm.data_pipeline import crud
 from tests.api.conftest import captured
-from tests.helpers.registry import (
-    ARTIFACTS,
-    KEY,
-    NEWER,
-    app_client,
-    artifact,
-    copy_version,
-    only_version,
-    record_as,
-)
+from tests.helpers.app import KEY, app_client
+from tests.helpers.registry import ARTIFACTS, NEWER, artifact, copy_version, only_version, record_as
 
 
 def sha256(path: Path) -> str:

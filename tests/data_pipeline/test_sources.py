@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from stock_lstm.data_pipeline import sources
+from stock_lstm.data_pipeline.schema import stage_columns
 from stock_lstm.data_pipeline.sources import SourceError, csv, fetch_prices, parse_tickers
 from stock_lstm.data_pipeline.sources import yfinance as yf_source
 from tests.helpers.yahoo import OFFLINE, FakeYahoo, RangedYahoo, yahoo_download, yahoo_history
@@ -40,16 +41,7 @@ def test_yfinance_response_becomes_canonical_bars(fake_yahoo, tz):
     frame = yf_source.fetch_ticker(
         "MSFT", start=pd.Timestamp("2024-01-01"), end=pd.Timestamp("2024-01-31"), timeout=3
     )
-    assert list(frame.columns) == [
-        "ticker",
-        "date",
-        "open",
-        "high",
-        "low",
-        "close",
-        "adj_close",
-        "volume",
-    ]
+    assert list(frame.columns) == stage_columns("raw")  # the raw_prices table's columns
     assert frame["ticker"].unique().tolist() == ["MSFT"]
     assert frame["date"].dtype == "datetime64[ns]"
     assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == [

@@ -1,18 +1,12 @@
-"""A trained project's model versions: artifact files, registry rows, an app serving them."""
+"""A trained project's model versions: their artifact files and their registry rows."""
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
-from stock_lstm.api.v1.main import create_app
 from stock_lstm.data_pipeline import crud
-from tests.api.conftest import settings_for
 from tests.conftest import TrainedProject
 
 ARTIFACTS = {  # what the API loads
@@ -21,7 +15,6 @@ ARTIFACTS = {  # what the API loads
     "interval_calibration": "interval_calibration.json",
 }
 NEWER = "2999-01-01T00.00.00.000Z"  # sorts after any real Kedro save version
-KEY = "test-key-0123456789abcdef"
 
 
 def artifact(project: TrainedProject, name: str, version: str) -> Path:
@@ -47,10 +40,3 @@ def record_as(project: TrainedProject, source: str, target: str, **changes) -> N
     fields = {**dataclasses.asdict(row), "model_version": target, **changes}
     del fields["status"]
     crud.record_model_version(**fields, url=project.database_url)
-
-
-@contextmanager
-def app_client(project: TrainedProject, **overrides) -> Iterator[TestClient]:
-    settings = settings_for(project.root, project.database_url, **overrides)
-    with TestClient(create_app(settings)) as client:
-        yield client
