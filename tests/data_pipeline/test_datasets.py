@@ -12,7 +12,7 @@ from kedro.io import DatasetError
 
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.datasets import Lineage, VersionedTableDataset
-from tests.data_pipeline.test_crud import bars
+from tests.helpers.bars import bars
 
 
 def test_save_records_the_lineage_it_is_given_and_the_source_label(database_url):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import session_scope
 from stock_lstm.data_pipeline.orm_models import DataVersion, RawPrice
-from tests.data_pipeline.test_crud import bars
+from tests.helpers.bars import bars
 
 CHILD = textwrap.dedent(
     """

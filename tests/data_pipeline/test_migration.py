@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import dispose_engines, get_engine
 from stock_lstm.data_pipeline.migrations import upgrade
-from tests.data_pipeline.test_crud import bars
+from tests.helpers.bars import bars
 
 
 def old_save(connection: sa.Connection, frame: pd.DataFrame, stage: str, parent: int | None):
