@@ -6,7 +6,9 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,28 @@ class Options:
     requests: int
     concurrency: int
     calls: int
+
+
+@contextmanager
+def postgres_schema(base: str) -> Iterator[str]:
+    """A URL of `base` whose tables live in a new schema, dropped (and its engines disposed)
+    afterwards: a benchmark leaves the shared test database as it found it."""
+    from sqlalchemy import create_engine, text
+
+    from stock_lstm.data_pipeline.database import dispose_engines
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        dispose_engines()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def latency_stats(seconds: list[float]) -> dict[str, float]:

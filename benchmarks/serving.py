@@ -80,7 +80,7 @@ def in_process(options: Options) -> dict[str, Any]:
     for horizon in (1, forecaster.max_horizon):
         durations = time_calls(lambda h=horizon: forecaster.forecast(closes, h), options.calls)
         results[f"forecast_h{horizon}"] = latency_stats(durations)
-    batch = forecaster.prepare(closes)
+    batch = forecaster.inputs(closes[np.newaxis, -forecaster.min_history :])
     results["onnx_run_only"] = latency_stats(
         time_calls(lambda: forecaster.model_output(batch), options.calls)
     )

@@ -9,11 +9,10 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Options
+from benchmarks.common import Options, postgres_schema
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "01_raw" / "snapshot"
 
@@ -46,22 +45,8 @@ def _measure(frame, url: str) -> dict[str, Any]:
 
 
 def _postgres(frame, base: str) -> dict[str, Any]:
-    from sqlalchemy import create_engine, text
-
-    from stock_lstm.data_pipeline.database import dispose_engines
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        separator = "&" if "?" in base else "?"
-        return _measure(frame, f"{base}{separator}options=-csearch_path%3D{schema}")
-    finally:
-        dispose_engines()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(base) as url:
+        return _measure(frame, url)
 
 
 def run(options: Options | None = None) -> dict[str, Any]:

@@ -21,13 +21,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import BenchmarkSkipped, Options, latency_stats, time_calls
+from benchmarks.common import BenchmarkSkipped, Options, latency_stats, postgres_schema, time_calls
 from benchmarks.pipeline import _project_copy
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "01_raw" / "snapshot"
@@ -166,22 +165,8 @@ def _measure(url: str, calls: int) -> dict[str, Any]:
 
 
 def _postgres(base: str, calls: int) -> dict[str, Any]:
-    from sqlalchemy import create_engine, text
-
-    from stock_lstm.data_pipeline.database import dispose_engines
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        separator = "&" if "?" in base else "?"
-        return _measure(f"{base}{separator}options=-csearch_path%3D{schema}", calls)
-    finally:
-        dispose_engines()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(base) as url:
+        return _measure(url, calls)
 
 
 def run(options: Options | None = None) -> dict[str, Any]:

@@ -53,16 +53,14 @@ def _airflow_stub() -> tuple[types.ModuleType, dict]:
     return sdk, recorded
 
 
-@pytest.fixture(scope="module")
-def generated_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`kedro airflow create --target-dir <tmp> --env base --group-by namespace`, the command
-    of docs/scaling.md."""
-    tmp = tmp_path_factory.mktemp("airflow")
+def _create_dags(tmp: Path, *extra: str) -> Path:
+    """Run `kedro airflow create --env base --group-by namespace [extra]` in a project copy;
+    the folder the DAG files were written to."""
     root = make_project_copy(tmp / "project")
     target = tmp / "dags"
     completed = subprocess.run(
         [sys.executable, "-m", "kedro", "airflow", "create", "--target-dir", str(target)]
-        + ["--env", "base", "--group-by", "namespace"],
+        + ["--env", "base", "--group-by", "namespace", *extra],
         cwd=root,
         env=kedro_env(root, f"sqlite:///{tmp / 'airflow.db'}"),
         capture_output=True,
@@ -70,7 +68,14 @@ def generated_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    return target / "stock_lstm_base_dag.py"
+    return target
+
+
+@pytest.fixture(scope="module")
+def generated_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`kedro airflow create --target-dir <tmp> --env base --group-by namespace`, the command
+    of docs/scaling.md."""
+    return _create_dags(tmp_path_factory.mktemp("airflow")) / "stock_lstm_base_dag.py"
 
 
 @pytest.fixture(scope="module")
@@ -168,19 +173,7 @@ def test_tasks_hand_over_data_through_the_catalog_only(default_pipeline) -> None
 @pytest.fixture(scope="module")
 def generated_daily_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`kedro airflow create ... --pipelines daily`, the daily DAG of the README."""
-    tmp = tmp_path_factory.mktemp("airflow-daily")
-    root = make_project_copy(tmp / "project")
-    target = tmp / "dags"
-    completed = subprocess.run(
-        [sys.executable, "-m", "kedro", "airflow", "create", "--target-dir", str(target)]
-        + ["--env", "base", "--group-by", "namespace", "--pipelines", "daily"],
-        cwd=root,
-        env=kedro_env(root, f"sqlite:///{tmp / 'airflow.db'}"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    target = _create_dags(tmp_path_factory.mktemp("airflow-daily"), "--pipelines", "daily")
     return target / "stock_lstm_base_daily_dag.py"
 
 

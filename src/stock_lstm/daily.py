@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from stock_lstm.common.settings import get_settings
+from stock_lstm.common.settings import settings_or_exit
 
 logger = logging.getLogger(__name__)
 RETRAIN_PIPELINES = ("training", "evaluation")
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--days", type=int, default=21, help="weekdays to replay")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    settings = settings_or_exit()
     env = args.env or settings.kedro_env
     try:
         params = parse_params(args.params)

@@ -11,6 +11,7 @@ from kedro.pipeline import Node
 from kedro.validation.exceptions import ParameterValidationError
 
 from stock_lstm.common.errors import InputError
+from stock_lstm.common.settings import get_settings
 from stock_lstm.data_pipeline.crud import SaveResult, TickerChange
 from stock_lstm.data_pipeline.datasets import Lineage, VersionedTableDataset
 
@@ -30,12 +31,14 @@ def _input_error_excepthook(previous):
 
 class InputErrorHooks:
     """On the command line, an `InputError` (bad data) or a parameter Kedro cannot validate ends
-    the run with its message and exit code 1, not a traceback: the message says what to fix."""
+    the run with its message and exit code 1, not a traceback: the message says what to fix.
+    A bad setting (a `SettingsError`) ends it before anything runs."""
 
     @hook_impl
     def after_context_created(self, context) -> None:
         if not getattr(sys.excepthook, "handles_input_errors", False):
             sys.excepthook = _input_error_excepthook(sys.excepthook)
+        get_settings()
 
 
 class LineageHooks:

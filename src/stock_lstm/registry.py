@@ -12,7 +12,7 @@ import argparse
 import sys
 from typing import Any
 
-from stock_lstm.common.settings import get_settings
+from stock_lstm.common.settings import get_settings, settings_or_exit
 
 ACTOR = "cli"
 REGISTRY_DATASET = "model_version_record"
@@ -27,11 +27,11 @@ def _registry() -> Any:
     return open_catalog(settings.project_root, settings.kedro_env)[REGISTRY_DATASET]
 
 
-def _list() -> int:
+def _list(url: str) -> int:
     from stock_lstm.data_pipeline import crud
     from stock_lstm.data_pipeline.database import get_database
 
-    with get_database().session() as session:
+    with get_database(url).session() as session:
         versions = crud.list_model_versions(session)
     if not versions:
         print("no model version recorded yet: run `make pipeline`")
@@ -52,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     promote.add_argument("--reason", default="promoted by hand")
     commands.add_parser("rollback", help="serve the previous champion again")
     args = parser.parse_args(argv)
+    settings = settings_or_exit()
 
     if args.command == "list":
-        return _list()
+        return _list(settings.database_url)
 
     from stock_lstm.data_pipeline import crud
     from stock_lstm.data_pipeline.database import get_database
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     registry = _registry()
     try:
-        with get_database().session() as session:
+        with get_database(settings.database_url).session() as session:
             if args.command == "promote":
                 result = registry.promote(session, args.version, actor=ACTOR, reason=args.reason)
             else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,12 +30,13 @@ def captured(logger_name: str) -> Iterator[list[logging.LogRecord]]:
 
 
 def settings_for(root: Path, database_url: str, **overrides) -> Settings:
-    return dataclasses.replace(
-        get_settings(),
-        database_url=database_url,
-        project_root=root,
-        kedro_env="test",
-        **overrides,
+    return get_settings().model_copy(
+        update={
+            "database_url": database_url,
+            "project_root": root,
+            "kedro_env": "test",
+            **overrides,
+        }
     )
 
 

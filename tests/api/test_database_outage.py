@@ -8,11 +8,7 @@ down, nothing answers 500, and everything recovers without restarting the app.
 
 from __future__ import annotations
 
-import dataclasses
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,77 +16,10 @@ from sqlalchemy.engine import make_url
 
 from stock_lstm.api.v1.main import create_app
 from tests.api.conftest import settings_for
-from tests.conftest import TrainedProject
 from tests.helpers.database import crud_on
+from tests.helpers.outage import WAIT_S, TcpProxy, seed, through, wait_for
 
 pytestmark = pytest.mark.postgres
-WAIT_S = 60.0
-
-
-class TcpProxy:
-    """127.0.0.1:<port> forwarded to the database server; `down()` closes the port and cuts
-    every connection through it, `up()` opens it again on the same port."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self._open = threading.Event()
-        self._sockets: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        self._listener: threading.Thread | None = None
-
-    def up(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen()
-        listener.settimeout(0.05)
-        self._open.set()
-        self._listener = threading.Thread(target=self._accept, args=(listener,), daemon=True)
-        self._listener.start()
-
-    def down(self) -> None:
-        self._open.clear()
-        if self._listener is not None:
-            self._listener.join()
-        with self._lock:
-            for sock in self._sockets:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                sock.close()
-            self._sockets.clear()
-
-    def _accept(self, listener: socket.socket) -> None:
-        with listener:
-            while self._open.is_set():
-                try:
-                    client, _ = listener.accept()
-                except TimeoutError:
-                    continue
-                client.settimeout(None)
-                upstream = socket.create_connection(self.target)
-                with self._lock:
-                    self._sockets |= {client, upstream}
-                for a, b in ((client, upstream), (upstream, client)):
-                    threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
 
 @pytest.fixture
@@ -99,31 +28,6 @@ def proxy(postgres_url: str) -> Iterator[TcpProxy]:
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     yield proxy
     proxy.down()
-
-
-def through(proxy: TcpProxy, postgres_url: str) -> str:
-    return (
-        make_url(postgres_url)
-        .set(host="127.0.0.1", port=proxy.port)
-        .render_as_string(hide_password=False)
-    )
-
-
-def seed(trained: TrainedProject, url: str) -> None:
-    """The trained model's model_versions row and clean prices, on the PostgreSQL schema."""
-    clean = crud_on(trained.database_url).load_stage_frame("clean")
-    saved = crud_on(url).save_stage_frame(clean, "clean", source="copied for the outage test")
-    record = crud_on(trained.database_url).get_model_version()
-    fields = {**dataclasses.asdict(record), "data_version_id": saved.version.id}
-    del fields["status"]
-    crud_on(url).record_model_version(**fields, promote=True)
-
-
-def wait_for(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not check():
-        assert time.monotonic() < deadline, f"not within {WAIT_S}s: {what}"
-        time.sleep(0.05)
 
 
 def test_the_api_rides_out_a_database_outage(trained_project, postgres_url, proxy) -> None:

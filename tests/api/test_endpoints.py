@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
@@ -92,8 +91,8 @@ def test_model_shows_version_data_and_metrics_next_to_naive(served) -> None:
 
 def test_model_card_links_to_the_run_on_a_tracking_server(served) -> None:
     settings = served.app.state.settings
-    served.app.state.settings = dataclasses.replace(
-        settings, mlflow_tracking_uri="https://mlflow.example.org/"
+    served.app.state.settings = settings.model_copy(
+        update={"mlflow_tracking_uri": "https://mlflow.example.org/"}
     )
     try:
         body = served.get("/api/v1/model").json()

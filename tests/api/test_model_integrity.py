@@ -11,9 +11,6 @@ import dataclasses
 import hashlib
 import os
 import pickle
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,54 +18,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stock_lstm.api.v1.dependencies import security
-from stock_lstm.api.v1.main import create_app
-from tests.api.conftest import captured, settings_for
-from tests.conftest import TrainedProject
+from tests.api.conftest import captured
+from tests.helpers.app import KEY, app_client
 from tests.helpers.database import crud_on
-
-ARTIFACTS = {  # what the API loads
-    "onnx_model": "onnx_model.onnx",
-    "scaler_params": "scaler_params.json",
-    "interval_calibration": "interval_calibration.json",
-}
-NEWER = "2999-01-01T00.00.00.000Z"  # sorts after any real Kedro save version
-KEY = "test-key-0123456789abcdef"
-
-
-def artifact(project: TrainedProject, name: str, version: str) -> Path:
-    file = ARTIFACTS.get(name, {"scaler": "scaler.pkl"}.get(name))
-    return project.root / "data" / "06_models" / file / version / file
-
-
-def only_version(project: TrainedProject) -> str:
-    [version] = [p.name for p in (project.root / "data/06_models/onnx_model.onnx").iterdir()]
-    return version
-
-
-def copy_version(project: TrainedProject, names: tuple[str, ...], source: str, target: str):
-    for name in names:
-        destination = artifact(project, name, target)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(artifact(project, name, source), destination)
-
-
-def record_as(project: TrainedProject, source: str, target: str, **changes) -> None:
-    """The model_versions row of `target` (a candidate): `source`'s row with `changes`."""
-    row = crud_on(project.database_url).get_model_version(source)
-    fields = {**dataclasses.asdict(row), "model_version": target, **changes}
-    del fields["status"]
-    crud_on(project.database_url).record_model_version(**fields)
+from tests.helpers.registry import ARTIFACTS, NEWER, artifact, copy_version, only_version, record_as
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@contextmanager
-def app_client(project: TrainedProject, **overrides) -> Iterator[TestClient]:
-    settings = settings_for(project.root, project.database_url, **overrides)
-    with TestClient(create_app(settings)) as client:
-        yield client
 
 
 def degraded_reason(client: TestClient) -> str:

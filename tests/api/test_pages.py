@@ -8,7 +8,7 @@ import re
 import pytest
 
 from stock_lstm.api.v1.services.backtest import BACKTEST_REPORT
-from tests.browser.reports import backtest_report
+from tests.helpers.reports import backtest_report
 
 EXTERNAL_URL = re.compile(r"""(?:src|href)=["']?(?:https?:)?//""")
 

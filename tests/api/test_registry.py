@@ -8,18 +8,10 @@ import subprocess
 import sys
 import textwrap
 
-from tests.api.test_model_integrity import (
-    ARTIFACTS,
-    KEY,
-    NEWER,
-    app_client,
-    artifact,
-    copy_version,
-    only_version,
-    record_as,
-)
 from tests.conftest import kedro_env
+from tests.helpers.app import KEY, app_client
 from tests.helpers.database import crud_on
+from tests.helpers.registry import ARTIFACTS, NEWER, artifact, copy_version, only_version, record_as
 
 AUTH = {"X-API-Key": KEY}
 HISTORY = {"prices": [20.0 + 0.2 * i for i in range(100)], "horizon": 1}

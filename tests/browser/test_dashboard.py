@@ -26,8 +26,9 @@ from tests.browser.conftest import (
     save_screenshot,
     serving,
 )
-from tests.browser.reports import backtest_report
 from tests.conftest import PROJECT_ROOT, copy_trained_project
+from tests.helpers.outage import TcpProxy, seed, through, wait_for
+from tests.helpers.reports import backtest_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -332,8 +333,6 @@ def test_database_down_says_what_still_works(
     trained_project, postgres_url: str, browsing: Browsing
 ) -> None:
     """PostgreSQL cut off while serving: the page says so, and forecasting sent prices works."""
-    from tests.api.test_database_outage import TcpProxy, seed, through, wait_for
-
     seed(trained_project, postgres_url)
     proxy = TcpProxy(("127.0.0.1", make_url(postgres_url).port or 5432))
     proxy.up()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from stock_lstm.data_pipeline.cleaning import (
-    RULES,
+    ROW_RULES,
     CleaningError,
     CleaningParams,
     clean_prices,
@@ -17,33 +17,9 @@ from stock_lstm.data_pipeline.cleaning import (
     drop_duplicate_dates,
     repair_order,
 )
+from tests.helpers.dirty_bars import bars, dirty_fixture, with_defect
 
 PARAMS = CleaningParams(max_gap_days=5, min_rows_per_ticker=3, price_tolerance=1e-6)
-
-
-def bars(ticker: str = "AAA", days: int = 10, start: str = "2024-01-01") -> pd.DataFrame:
-    """Consistent daily bars on business days."""
-    dates = pd.bdate_range(start, periods=days)
-    close = 50.0 + np.arange(days, dtype="float64")
-    return pd.DataFrame(
-        {
-            "ticker": ticker,
-            "date": dates.astype("datetime64[ns]"),
-            "open": close - 0.25,
-            "high": close + 1.0,
-            "low": close - 1.0,
-            "close": close,
-            "adj_close": close * 0.99,
-            "volume": pd.array(np.arange(days) * 10 + 100, dtype="Int64"),
-        }
-    )
-
-
-def with_defect(frame: pd.DataFrame, row: int, **values) -> pd.DataFrame:
-    dirty = frame.copy()
-    for column, value in values.items():
-        dirty.loc[row, column] = value
-    return dirty
 
 
 @pytest.mark.parametrize(
@@ -110,7 +86,7 @@ def test_cleaning_refuses_a_repeated_date_and_sorts_without_a_rule():
     cleaned, report = clean_prices(frame.iloc[::-1], PARAMS)
     pd.testing.assert_frame_equal(cleaned, frame)
     assert set(report) == {"rows_in", "rows_out", "dropped", "gaps", "tickers", "parameters"}
-    assert list(report["dropped"]) == list(RULES)
+    assert list(report["dropped"]) == list(ROW_RULES)
 
 
 def test_drop_duplicate_dates_counts_per_ticker():
@@ -132,20 +108,6 @@ def test_long_gaps_are_warned_about_and_reported_not_dropped(caplog):
     assert report["gaps"] == {}
 
 
-def dirty_fixture() -> pd.DataFrame:
-    """Two tickers, one defect of each kind, out of order (one row per day, as raw_prices)."""
-    aaa = bars("AAA", days=12)
-    aaa = with_defect(aaa, 1, close=np.nan)
-    aaa = with_defect(aaa, 2, high=np.inf)
-    aaa = with_defect(aaa, 3, low=-1.0)
-    aaa = with_defect(aaa, 4, high=10.0)
-    aaa = with_defect(aaa, 5, volume=-1)
-    bbb = bars("BBB", days=8)
-    bbb = with_defect(bbb, 0, close=np.nan, low=-1.0)  # two defects: counted once, first rule
-    bbb = bbb.iloc[::-1]  # reversed
-    return pd.concat([bbb, aaa], ignore_index=True)
-
-
 def test_report_counts_of_the_dirty_fixture():
     dirty = dirty_fixture()
     cleaned, report = clean_prices(dirty, PARAMS)
@@ -157,7 +119,7 @@ def test_report_counts_of_the_dirty_fixture():
         "inconsistent_high_low": {"AAA": 1},
         "negative_volume": {"AAA": 1},
     }
-    assert list(report["dropped"]) == list(RULES)
+    assert list(report["dropped"]) == list(ROW_RULES)
     assert report["tickers"] == {
         "AAA": {"rows_in": 12, "rows_out": 7},
         "BBB": {"rows_in": 8, "rows_out": 7},

@@ -12,24 +12,8 @@ from sqlalchemy import func, inspect, select
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.orm_models import DataVersion, RawPrice
+from tests.helpers.bars import bars
 from tests.helpers.database import crud_on, migrated_engine
-
-
-def bars(ticker: str = "MSFT", days: int = 5, start: str = "2020-01-02", shift: float = 0.0):
-    dates = pd.bdate_range(start, periods=days)
-    close = np.linspace(10.0, 10.0 + days - 1, days) + shift
-    return pd.DataFrame(
-        {
-            "ticker": ticker,
-            "date": dates,
-            "open": close - 0.5,
-            "high": close + 1.0,
-            "low": close - 1.0,
-            "close": close,
-            "adj_close": [np.nan] + list(close[1:]),
-            "volume": np.arange(days) * 1000 + 7,
-        }
-    )
 
 
 def test_migrations_create_every_table_with_its_keys(database_url):

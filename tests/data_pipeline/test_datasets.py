@@ -12,7 +12,7 @@ from kedro.io import DatasetError
 
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.datasets import Lineage, VersionedTableDataset
-from tests.data_pipeline.test_crud import bars
+from tests.helpers.bars import bars
 from tests.helpers.database import crud_on
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.orm_models import DataVersion, RawPrice
-from tests.data_pipeline.test_crud import bars
+from tests.helpers.bars import bars
 from tests.helpers.database import crud_on
 
 CHILD = textwrap.dedent(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import dispose_engines, get_database
 from stock_lstm.data_pipeline.migrations import upgrade
-from tests.data_pipeline.test_crud import bars
+from tests.helpers.bars import bars
 from tests.helpers.database import crud_on, migrated_engine
 
 

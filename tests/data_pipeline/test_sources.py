@@ -11,70 +11,15 @@ import pandas as pd
 import pytest
 
 from stock_lstm.data_pipeline import sources
+from stock_lstm.data_pipeline.schema import stage_columns
 from stock_lstm.data_pipeline.sources import SourceError, csv, fetch_prices, parse_tickers
 from stock_lstm.data_pipeline.sources import yfinance as yf_source
-from stock_lstm.data_pipeline.sources.base import CANONICAL_COLUMNS
+from tests.helpers.yahoo import OFFLINE, FakeYahoo, RangedYahoo, yahoo_download, yahoo_history
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "snapshot"
-OFFLINE = (
-    "['{t}']: DNSError('Failed to perform, curl: (6) Could not resolve host: "
-    "query2.finance.yahoo.com. See https://curl.se/libcurl/c/libcurl-errors.html first for "
-    "more details.')"
-)
-DELISTED = "['{t}']: YFPricesMissingError('possibly delisted; no price data found (1d)')"
 
 
-# --- fakes shaped exactly as yfinance 1.7 returns them --------------------------------------
-
-
-def yahoo_history(days: int = 5, start: str = "2024-01-02", tz: str | None = None):
-    """One ticker's `Ticker.history(auto_adjust=False)` frame: what download() concatenates."""
-    index = pd.bdate_range(start, periods=days, name="Date", tz=tz)
-    close = 100.0 + np.arange(days)
-    return pd.DataFrame(
-        {
-            "Open": close - 0.5,
-            "High": close + 1.0,
-            "Low": close - 1.0,
-            "Close": close,
-            "Adj Close": close * 0.98,
-            "Volume": np.arange(days, dtype="int64") * 1_000 + 5_000,
-        },
-        index=index,
-    )
-
-
-def yahoo_download(ticker: str, history: pd.DataFrame) -> pd.DataFrame:
-    """yfinance 1.7 download(): columns (Price, Ticker) MultiIndex, sorted by price name."""
-    data = pd.concat([history], axis=1, keys=[ticker.upper()], names=["Ticker", "Price"])
-    data.columns = data.columns.swaplevel(0, 1)
-    return data.sort_index(level=0, axis=1)
-
-
-def yahoo_failure(ticker: str, message: str) -> pd.DataFrame:
-    """What download() returns after a failure: empty rows, the columns, an error logged."""
-    logging.getLogger("yfinance").error("\n1 Failed download:")
-    logging.getLogger("yfinance").error(message.format(t=ticker.upper()))
-    empty = pd.DataFrame(
-        columns=["Open", "High", "Low", "Close", "Adj Close", "Volume"],
-        index=pd.DatetimeIndex([], name="Date", dtype="datetime64[s]"),
-    )
-    return yahoo_download(ticker, empty)
-
-
-class FakeYahoo:
-    """Stands in for yf.download: per ticker a history frame or a failure message."""
-
-    def __init__(self, **answers):
-        self.answers = answers
-        self.calls: list[tuple[str, dict]] = []
-
-    def __call__(self, tickers, **kwargs):
-        self.calls.append((tickers, kwargs))
-        answer = self.answers.get(tickers, DELISTED)
-        if isinstance(answer, str):
-            return yahoo_failure(tickers, answer)
-        return yahoo_download(tickers, answer)
+# --- a fake yf.download (tests/helpers/yahoo.py) for one test -------------------------------
 
 
 @pytest.fixture
@@ -96,7 +41,7 @@ def test_yfinance_response_becomes_canonical_bars(fake_yahoo, tz):
     frame = yf_source.fetch_ticker(
         "MSFT", start=pd.Timestamp("2024-01-01"), end=pd.Timestamp("2024-01-31"), timeout=3
     )
-    assert list(frame.columns) == list(CANONICAL_COLUMNS)
+    assert list(frame.columns) == stage_columns("raw")  # the raw_prices table's columns
     assert frame["ticker"].unique().tolist() == ["MSFT"]
     assert frame["date"].dtype == "datetime64[ns]"
     assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == [
@@ -415,21 +360,6 @@ def test_auto_names_the_ticker_no_source_could_give(fake_yahoo):
 
 
 # --- incremental yfinance ---------------------------------------------------------------------
-
-
-class RangedYahoo:
-    """yf.download over a fixed history that honours start and (exclusive) end, like Yahoo."""
-
-    def __init__(self, history: pd.DataFrame) -> None:
-        self.history = history
-        self.starts: list[str] = []
-
-    def __call__(self, tickers, **kwargs):
-        self.starts.append(kwargs["start"])
-        rows = self.history[self.history.index >= pd.Timestamp(kwargs["start"])]
-        if kwargs.get("end"):
-            rows = rows[rows.index < pd.Timestamp(kwargs["end"])]
-        return yahoo_download(tickers, rows)
 
 
 def stored_bars(history: pd.DataFrame, ticker: str = "MSFT") -> pd.DataFrame:

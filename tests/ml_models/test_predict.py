@@ -56,7 +56,7 @@ def test_interface(forecaster: Forecaster) -> None:
 def test_forecast_equals_the_keras_model_output(
     forecaster: Forecaster, model: keras.Model, closes: np.ndarray
 ) -> None:
-    x = forecaster.prepare(closes)
+    x = forecaster.inputs(closes[np.newaxis, -forecaster.min_history :])
     assert x.shape == (1, WINDOW, 1)
     scaled = model.predict(x, verbose=0)[0].astype("float64")
     expected = closes[-1] * np.exp(scaled * target_divisors(forecaster._scaler, HORIZON))

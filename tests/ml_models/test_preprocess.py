@@ -162,10 +162,10 @@ def test_windows_end_at_the_origin_and_targets_follow_it() -> None:
 
 
 def test_window_origins_keep_targets_inside_the_split() -> None:
-    origins = window_origins(100, start=70, end=85, window=5, horizon=3)
+    origins = window_origins(start=70, end=85, window=5, horizon=3)
     assert origins.min() == 70 and origins.max() == 81  # 81 + 3 = 84, the last row of the split
-    assert window_origins(100, start=0, end=70, window=60, horizon=30).size == 0
-    assert window_origins(100, start=0, end=70, window=10, horizon=5)[0] == 10
+    assert window_origins(start=0, end=70, window=60, horizon=30).size == 0
+    assert window_origins(start=0, end=70, window=10, horizon=5)[0] == 10
 
 
 def test_build_windows_scales_inputs_and_targets(walk_features: pd.DataFrame) -> None:

@@ -136,3 +136,13 @@ def test_missing_parameters_are_named() -> None:
     params = {k: v for k, v in PARAMS.items() if k != "psi_threshold"}
     with pytest.raises(InputError, match="lack psi_threshold"):
         drift_statistics(frame, dt.date(2020, 1, 10), dt.date(2021, 1, 1), params)
+
+
+def test_a_parameter_of_the_wrong_kind_is_named() -> None:
+    frame = _features(np.zeros(10), np.zeros(10))
+    with pytest.raises(
+        InputError, match="drift parameter psi_bins must be a whole number, got 'ten'"
+    ):
+        drift_statistics(
+            frame, dt.date(2020, 1, 10), dt.date(2021, 1, 1), {**PARAMS, "psi_bins": "ten"}
+        )

@@ -125,6 +125,14 @@ def test_missing_policy_parameters_are_named() -> None:
         retrain_decision(_accuracy([1.0]), _drift(), "v1", 1, AS_OF, params)
 
 
+def test_a_policy_parameter_of_the_wrong_kind_is_named() -> None:
+    params = {**POLICY, "ratio_threshold": None}
+    with pytest.raises(
+        InputError, match="policy parameter ratio_threshold must be a number, got None"
+    ):
+        retrain_decision(_accuracy([1.0]), _drift(), "v1", 1, AS_OF, params)
+
+
 def test_trading_days_since_counts_any_tickers_dates() -> None:
     prices = pd.DataFrame(
         {

@@ -8,6 +8,11 @@ class InputError(ValueError):
     command line shows only that message, not a traceback (see stock_lstm.hooks)."""
 
 
+class SettingsError(InputError):
+    """An environment variable with a value the project cannot use. Its one-line message names
+    the variable, what it expects and what it got; start-up stops there."""
+
+
 class ForecastInputError(InputError):
     """A history or horizon the model cannot forecast from. `argument` ("closes" or "horizon")
     and `kind` let a caller (the API) point at its own field without checking the input again;

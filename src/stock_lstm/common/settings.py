@@ -1,10 +1,20 @@
-"""Settings read from the environment, so one code path serves a laptop, CI and a container."""
+"""Settings read from the environment, so one code path serves a laptop, CI and a container.
+
+`Settings` (pydantic-settings) is the one place an environment variable is read and checked: a
+bad value stops start-up with a `SettingsError` naming the variable, not a traceback.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from stock_lstm.common.errors import SettingsError
 
 # src/stock_lstm/common/settings.py -> the project root (where pyproject.toml lives).
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
@@ -15,25 +25,150 @@ _SOURCE_ROOT = PACKAGE_DIR.parents[1]
 # prices" is a 422 naming the field; anything far larger is cut off unread with a 413.
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def default_database_url(root: Path) -> str:
+    """An ABSOLUTE SQLite path: a relative one breaks as soon as the API runs from another folder."""
+    return f"sqlite:///{root / 'data' / 'stock_lstm.db'}"
+
+
+def default_mlflow_tracking_uri(root: Path) -> str:
+    """A local SQLite store at the ABSOLUTE path <project>/data/mlflow/mlflow.db (no server)."""
+    return f"sqlite:///{root / 'data' / 'mlflow' / 'mlflow.db'}"
+
+
+def _root_of(data: dict[str, Any]) -> Path:
+    return data.get("project_root", _SOURCE_ROOT)
+
+
+class Settings(BaseSettings):
+    """Every setting, by the environment variable that sets it (an empty one means the default).
+
+    A field's description says what a good value is: a bad one's message is built from it.
+    """
+
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, frozen=True)
+
+    # The Kedro project folder (conf/, data/); default: the checkout this package is in.
+    project_root: Path = Field(
+        default=_SOURCE_ROOT, alias="STOCK_LSTM_PROJECT_ROOT", description="a folder path"
+    )
+    database_url: str = Field(
+        default_factory=lambda data: default_database_url(_root_of(data)),
+        alias="DATABASE_URL",
+        description="a SQLAlchemy database URL",
+    )
+    kedro_env: str | None = Field(
+        default=None, alias="KEDRO_ENV", description="a Kedro environment name"
+    )
+    api_key: str | None = Field(default=None, alias="API_KEY", description="a secret string")
+    # Origins allowed by CORS, comma-separated in the environment; none = CORS closed.
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="CORS_ORIGINS", description="comma-separated origins"
+    )
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES,
+        ge=1,
+        alias="MAX_BODY_BYTES",
+        description="a positive whole number of bytes",
+    )
+    log_level: str = Field(
+        default="INFO", alias="LOG_LEVEL", description=f"one of {', '.join(_LOG_LEVELS)}"
+    )
+    # The MLflow tracking store of training runs; the model card links to a run on a server.
+    mlflow_tracking_uri: str = Field(
+        default_factory=lambda data: default_mlflow_tracking_uri(_root_of(data)),
+        alias="MLFLOW_TRACKING_URI",
+        description="an MLflow tracking URI",
+    )
+    # The name the registry's audit trail records for changes made with API_KEY.
+    api_key_name: str = Field(default="api-key", alias="API_KEY_NAME", description="a name")
+    # How often (seconds) each worker checks the registry's champion. On PostgreSQL a
+    # LISTEN/NOTIFY wakes it at once and this is the safety net; on SQLite it is the bound on
+    # how long a worker serves a replaced champion. Also the retry interval while the database
+    # is unreachable.
+    registry_poll_s: float = Field(
+        default=2.0,
+        gt=0,
+        allow_inf_nan=False,
+        alias="REGISTRY_POLL_SECONDS",
+        description="a number of seconds above 0",
+    )
+
+    @field_validator("project_root")
+    @classmethod
+    def _absolute(cls, root: Path) -> Path:
+        return root.resolve()
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, origins: Any) -> Any:
+        if isinstance(origins, str):
+            return tuple(o.strip() for o in origins.split(",") if o.strip())
+        return origins
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.upper() not in _LOG_LEVELS:
+            raise ValueError(level)
+        return level.upper()
+
+
+def _message(error: ValidationError) -> str:
+    """One line naming each bad variable: "MAX_BODY_BYTES: expected a whole number of bytes, got
+    'abc'"."""
+    by_variable = {f.alias: f for f in Settings.model_fields.values()}
+    problems = []
+    for problem in error.errors():
+        if problem["type"] == "default_factory_not_called":
+            continue  # a default derived from a bad value: that value is reported
+        variable = str(problem["loc"][0]) if problem["loc"] else "settings"
+        field = by_variable.get(variable)
+        expected = field.description if field else problem["msg"]
+        problems.append(f"{variable}: expected {expected}, got {problem['input']!r}")
+    return "; ".join(problems)
+
+
+_VARIABLES = tuple(f.alias for f in Settings.model_fields.values() if f.alias)
+
+
+def get_settings(project_root: Path | None = None) -> Settings:
+    """The settings of the environment as it is now, so tests can change it freely. Cheap: the
+    (frozen) Settings are reused while the variables they read keep their values.
+    `project_root` overrides STOCK_LSTM_PROJECT_ROOT (and so the defaults under it)."""
+    return _settings(tuple(os.environ.get(name) for name in _VARIABLES), project_root)
+
+
+@functools.lru_cache(maxsize=16)
+def _settings(environment: tuple[str | None, ...], project_root: Path | None) -> Settings:
+    """`environment` (the values of _VARIABLES) is the cache key; Settings reads os.environ."""
+    overrides = {} if project_root is None else {"STOCK_LSTM_PROJECT_ROOT": project_root}
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsError(_message(error)) from None
+
+
+def settings_or_exit() -> Settings:
+    """`get_settings()` for an entry point (the API's app, a command-line tool): a bad value ends
+    the process with its one-line message and a non-zero exit code, not a traceback."""
+    try:
+        return get_settings()
+    except SettingsError as error:
+        raise SystemExit(f"Error: {error}") from None
+
 
 def project_root() -> Path:
     """The Kedro project folder: STOCK_LSTM_PROJECT_ROOT, else the checkout this package is in."""
-    configured = os.environ.get("STOCK_LSTM_PROJECT_ROOT")
-    return Path(configured).resolve() if configured else _SOURCE_ROOT
-
-
-def default_database_url(root: Path | None = None) -> str:
-    """An ABSOLUTE SQLite path: a relative one breaks as soon as the API runs from another folder."""
-    return f"sqlite:///{(root or project_root()) / 'data' / 'stock_lstm.db'}"
+    return get_settings().project_root
 
 
 def mlflow_tracking_uri(root: Path | None = None) -> str:
     """Where training runs are logged: MLFLOW_TRACKING_URI (e.g. a shared http server), else a
-    local SQLite store at the ABSOLUTE path <project>/data/mlflow/mlflow.db (offline, no server)."""
-    configured = os.environ.get("MLFLOW_TRACKING_URI")
-    if configured:
-        return configured
-    return f"sqlite:///{(root or project_root()) / 'data' / 'mlflow' / 'mlflow.db'}"
+    local SQLite store under the project `root` (default: the settings' project root)."""
+    return get_settings(root).mlflow_tracking_uri
 
 
 def mlflow_artifact_location(tracking_uri: str) -> str | None:
@@ -50,41 +185,3 @@ def mlflow_run_url(tracking_uri: str | None, run_id: str | None) -> str | None:
     if not tracking_uri or not run_id or not tracking_uri.startswith(("http://", "https://")):
         return None
     return f"{tracking_uri.rstrip('/')}/#/runs/{run_id}"
-
-
-@dataclass(frozen=True)
-class Settings:
-    database_url: str
-    project_root: Path
-    kedro_env: str | None
-    api_key: str | None
-    cors_origins: tuple[str, ...]
-    max_body_bytes: int
-    log_level: str
-    # The MLflow tracking store of training runs; the model card links to a run on a server.
-    mlflow_tracking_uri: str | None = None
-    # The name the registry's audit trail records for changes made with API_KEY.
-    api_key_name: str = "api-key"
-    # How often (seconds) each worker checks the registry's champion. On PostgreSQL a
-    # LISTEN/NOTIFY wakes it at once and this is the safety net; on SQLite it is the bound on
-    # how long a worker serves a replaced champion. Also the retry interval while the database
-    # is unreachable.
-    registry_poll_s: float = 2.0
-
-
-def get_settings() -> Settings:
-    """Read the environment on every call: cheap, and tests can change it freely."""
-    root = project_root()
-    origins = os.environ.get("CORS_ORIGINS", "")
-    return Settings(
-        database_url=os.environ.get("DATABASE_URL") or default_database_url(root),
-        project_root=root,
-        kedro_env=os.environ.get("KEDRO_ENV") or None,
-        api_key=os.environ.get("API_KEY") or None,
-        cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
-        max_body_bytes=int(os.environ.get("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
-        log_level=os.environ.get("LOG_LEVEL", "INFO"),
-        mlflow_tracking_uri=mlflow_tracking_uri(root),
-        api_key_name=os.environ.get("API_KEY_NAME") or "api-key",
-        registry_poll_s=float(os.environ.get("REGISTRY_POLL_SECONDS", 2.0)),
-    )

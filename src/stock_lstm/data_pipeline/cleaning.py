@@ -16,7 +16,7 @@ same rule functions, so what cleaning drops and what the schema refuses cannot d
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +26,13 @@ import pandera.pandas as pa
 from pandera.errors import SchemaError, SchemaErrors
 
 from stock_lstm.common.errors import InputError
+from stock_lstm.data_pipeline import schema
 
 logger = logging.getLogger(__name__)
 
-KEY = ["ticker", "date"]
-OHLC = ["open", "high", "low", "close"]
-PRICES = [*OHLC, "adj_close"]  # adj_close may be missing (many Yahoo exports have none)
+KEY = list(schema.KEY)
+OHLC = ["open", "high", "low", "close"]  # a bar without one of these is dropped
+PRICES = list(schema.stage_frame("raw").of_kind("float"))  # OHLC and adj_close, often missing
 DEFAULT_PRICE_TOLERANCE = 1e-6
 
 
@@ -91,25 +92,27 @@ ROW_RULES: dict[str, RowRule] = {
     "inconsistent_high_low": _inconsistent_high_low,
     "negative_volume": _negative_volume,
 }
-RULES = tuple(ROW_RULES)  # every rule that drops rows, in report order
 
 
 # --- schemas -----------------------------------------------------------------------------------
 
 
-def _price_column(nullable: bool) -> pa.Column:
-    return pa.Column("float64", nullable=nullable, coerce=True)
+def _columns(
+    stage: str, nullable: Collection[str], coerce: Collection[str]
+) -> dict[str, pa.Column]:
+    """The stage's frame columns with their dtypes (schema.py): `nullable` ones may be
+    missing, `coerce` ones are converted to their dtype first."""
+    dtypes = schema.stage_frame(stage).dtypes()
+    return {
+        name: pa.Column(dtype, nullable=name in nullable, coerce=name in coerce)
+        for name, dtype in dtypes.items()
+    }
 
 
 def raw_prices_schema() -> pa.DataFrameSchema:
     """What cleaning accepts: the canonical columns, coercible to their types."""
     return pa.DataFrameSchema(
-        {
-            "ticker": pa.Column("str", nullable=False, coerce=True),
-            "date": pa.Column("datetime64[ns]", nullable=False, coerce=True),
-            **{name: _price_column(nullable=True) for name in PRICES},
-            "volume": pa.Column("Int64", nullable=True, coerce=True),
-        },
+        _columns("raw", schema.stage_frame("raw").nullable, coerce=schema.stage_columns("raw")),
         strict="filter",
         name="raw_prices",
     )
@@ -133,12 +136,7 @@ def clean_prices_schema(price_tolerance: float = DEFAULT_PRICE_TOLERANCE) -> pa.
         )
     )
     return pa.DataFrameSchema(
-        {
-            "ticker": pa.Column("str", nullable=False),
-            "date": pa.Column("datetime64[ns]", nullable=False),
-            **{name: _price_column(nullable=name == "adj_close") for name in PRICES},
-            "volume": pa.Column("Int64", nullable=True),
-        },
+        _columns("clean", schema.stage_frame("clean").nullable - set(OHLC), coerce=PRICES),
         checks=checks,
         unique=KEY,
         strict=True,

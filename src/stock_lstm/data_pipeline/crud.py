@@ -50,25 +50,28 @@ from stock_lstm.data_pipeline.orm_models import (
     ShadowForecast,
     TickerVersion,
 )
+from stock_lstm.data_pipeline.schema import (
+    KEY,
+    FrameSchemaError,
+    StageError,
+    TableColumns,
+    as_kind,
+    python_values,
+    stage_columns,
+    stage_frame,
+    table_columns,
+    typed_frame,
+)
 
 STAGES = tuple(STAGE_MODELS)
 INSERT_CHUNK_ROWS = 5_000
 FLOAT_HASH_FORMAT = "%.17g"  # round-trips a float64 exactly, so a reload hashes the same
-VALIDITY_COLUMNS = ("valid_from", "valid_to")
 # hash_method of a version: how its content_hash was computed (see table_hash)
 TABLE_HASH = "table"  # sha256 of the whole canonical CSV: versions written before migration 0002
 TICKERS_HASH = "tickers"  # sha256 of the per-ticker hashes: every version since
 # Two keys give each row a 128-bit hash (pandas' siphash of the row's values).
 ROW_HASH_KEYS = ("stocklstm-row-01", "stocklstm-row-02")
 _MASK64 = (1 << 64) - 1
-
-
-class StageError(LookupError):
-    """A stage table has no version (yet), or not the one asked for."""
-
-
-class FrameSchemaError(ValueError):
-    """A frame handed to a save lacks a column its stage table needs."""
 
 
 @dataclass(frozen=True)
@@ -123,73 +126,18 @@ class SaveResult:
 
 
 def _stage_model(stage: str):
-    try:
-        return STAGE_MODELS[stage]
-    except KeyError:
-        raise StageError(
-            f"unknown stage {stage!r}; the stages are {', '.join(STAGE_MODELS)}"
-        ) from None
+    stage_frame(stage)  # raises StageError for an unknown stage
+    return STAGE_MODELS[stage]
 
 
 def _stage_table(stage: str) -> Table:
     return _stage_model(stage).__table__
 
 
-def stage_columns(stage: str) -> list[str]:
-    """The frame columns of a stage table: ticker, date, then the values in table order."""
-    values = [
-        c.name
-        for c in _stage_table(stage).columns
-        if c.name not in (*VALIDITY_COLUMNS, "ticker", "date")
-    ]
-    return ["ticker", "date", *values]
-
-
-def _value_columns(stage: str) -> list[str]:
-    return stage_columns(stage)[2:]
-
-
-def _column_kinds(stage: str) -> dict[str, str]:
-    kinds = {}
-    for column in _stage_table(stage).columns:
-        python_type = column.type.python_type
-        if python_type is date:
-            kinds[column.name] = "date"
-        elif python_type is int:
-            kinds[column.name] = "int"
-        elif python_type is float:
-            kinds[column.name] = "float"
-        else:
-            kinds[column.name] = "str"
-    return kinds
-
-
 def canonical_frame(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
     """The stage's columns in table order, typed and sorted by (ticker, date): what gets hashed."""
-    columns = stage_columns(stage)
-    missing = [c for c in columns if c not in frame.columns and c not in _nullable(stage)]
-    if missing:
-        raise FrameSchemaError(
-            f"cannot save stage {stage!r}: the frame lacks column(s) {', '.join(missing)}"
-        )
-    kinds = _column_kinds(stage)
-    out = pd.DataFrame(index=frame.index)
-    for name in columns:
-        values = frame[name] if name in frame.columns else pd.Series(np.nan, index=frame.index)
-        kind = kinds[name]
-        if kind == "date":
-            out[name] = pd.to_datetime(values).dt.normalize().astype("datetime64[ns]")
-        elif kind == "int":
-            out[name] = pd.to_numeric(values).round().astype("Int64")
-        elif kind == "float":
-            out[name] = pd.to_numeric(values).astype("float64")
-        else:
-            out[name] = values.astype(str)
-    return out.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
-
-
-def _nullable(stage: str) -> set[str]:
-    return {c.name for c in _stage_table(stage).columns if c.nullable and not c.primary_key}
+    typed = typed_frame(frame, stage)
+    return typed.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
 
 
 def content_hash(frame: pd.DataFrame) -> str:
@@ -263,21 +211,10 @@ def table_hash(frame: pd.DataFrame, stage: str, method: str = TICKERS_HASH) -> s
 def _records(frame: pd.DataFrame, stage: str) -> Iterable[list[dict[str, Any]]]:
     """The frame's rows as insert parameters, INSERT_CHUNK_ROWS at a time (a large frame is
     never all Python dicts at once)."""
-    kinds = _column_kinds(stage)
+    kinds = stage_frame(stage).kinds
     for start in range(0, len(frame), INSERT_CHUNK_ROWS):
         chunk = frame.iloc[start : start + INSERT_CHUNK_ROWS]
-        converted: dict[str, list[Any]] = {}
-        for name in chunk.columns:
-            series = chunk[name]
-            kind = kinds[name]
-            if kind == "date":
-                converted[name] = [ts.date() for ts in series]
-            elif kind == "int":
-                converted[name] = [None if pd.isna(v) else int(v) for v in series]
-            elif kind == "float":
-                converted[name] = [None if np.isnan(v) else float(v) for v in series.to_numpy()]
-            else:
-                converted[name] = series.tolist()
+        converted = {name: python_values(chunk[name], kinds[name]) for name in chunk.columns}
         names = list(converted)
         yield [
             dict(zip(names, values, strict=True))
@@ -486,7 +423,7 @@ def _diff(
     )
     both = (merged["_merge"] == "both").to_numpy()
     differs = np.zeros(len(merged), dtype=bool)
-    for name in _value_columns(stage):
+    for name in stage_frame(stage).without(*KEY):
         old, new = merged[f"{name}_old"], merged[name]
         unequal = ((old != new) & ~(old.isna() & new.isna())).fillna(True)
         differs |= unequal.to_numpy(dtype=bool)
@@ -833,20 +770,8 @@ def _is_newest(session: Session, version: DataVersion) -> bool:
 
 
 def _typed_frame(rows: Sequence[Any], stage: str) -> pd.DataFrame:
-    columns = stage_columns(stage)
-    frame = pd.DataFrame.from_records(rows, columns=columns)
-    for name, kind in _column_kinds(stage).items():
-        if name not in frame.columns:
-            continue
-        if kind == "date":
-            frame[name] = pd.to_datetime(frame[name]).astype("datetime64[ns]")
-        elif kind == "int":
-            frame[name] = frame[name].astype("Int64")
-        elif kind == "float":
-            frame[name] = pd.to_numeric(frame[name]).astype("float64")
-        else:
-            frame[name] = frame[name].astype(str)
-    return frame
+    """Rows of a stage table's frame columns as a typed frame."""
+    return typed_frame(pd.DataFrame.from_records(rows, columns=stage_columns(stage)), stage)
 
 
 def load_stage_frame(
@@ -1356,35 +1281,11 @@ SHADOW_FORECAST_COLUMNS = [
     "lower",
     "upper",
 ]
-REALIZED_SCORE_COLUMNS = [
-    "forecast_id",
-    "source",
-    "ticker",
-    "model_version",
-    "origin_date",
-    "step",
-    "target_date",
-    "origin_close",
-    "actual",
-    "forecast",
-    "lower",
-    "upper",
-    "error",
-    "abs_error",
-    "naive_error",
-    "naive_abs_error",
-    "inside",
-]
-DRIFT_RESULT_COLUMNS = [
-    "ticker",
-    "feature",
-    "n_reference",
-    "n_recent",
-    "ks",
-    "ks_pvalue",
-    "psi",
-    "flag",
-]
+_SCORES = table_columns(RealizedScore)
+_DRIFT = table_columns(DriftResult)
+_FORECAST_KEY = ("forecast_id", "source", "ticker", "model_version", "origin_date", "step")
+REALIZED_SCORE_COLUMNS = [*_FORECAST_KEY, *_SCORES.without(*_FORECAST_KEY, "run_id")]
+DRIFT_RESULT_COLUMNS = list(_DRIFT.without("run_id"))
 _KEY_CHUNK = 500  # ids per IN (...) when looking up what is stored already
 
 
@@ -1484,38 +1385,21 @@ def _shadow_rows(shadow: pd.DataFrame, run_id: int, stored: set) -> list[dict[st
     return rows
 
 
-_FLOAT_SCORE_COLUMNS = [
-    "origin_close",
-    "actual",
-    "forecast",
-    "lower",
-    "upper",
-    "error",
-    "abs_error",
-    "naive_error",
-    "naive_abs_error",
-]
-
-
 def _score_rows(scores: pd.DataFrame, run_id: int, stored: set) -> list[dict[str, Any]]:
     new = _not_stored(scores, ["source", "forecast_id", "step"], stored)
     if new.empty:
         return []
-    rows = pd.DataFrame(
-        {
-            "source": new["source"].astype(str),
-            "forecast_id": new["forecast_id"].astype(str),
-            "step": new["step"].astype("int64"),
-            "run_id": run_id,
-            "ticker": new["ticker"].astype(str),
-            "model_version": new["model_version"].astype(str),
-            "origin_date": pd.to_datetime(new["origin_date"]).dt.date,
-            "target_date": pd.to_datetime(new["target_date"]).dt.date,
-            "inside": new["inside"].astype(bool),
-            **{c: new[c].astype("float64") for c in _FLOAT_SCORE_COLUMNS},
-        }
-    )
+    rows = _typed_columns(new.loc[:, REALIZED_SCORE_COLUMNS], _SCORES).assign(run_id=run_id)
+    for name in _SCORES.of_kind("date"):
+        rows[name] = rows[name].dt.date
     return rows.to_dict("records")  # native Python scalars (pandas boxes them)
+
+
+def _typed_columns(frame: pd.DataFrame, table: TableColumns) -> pd.DataFrame:
+    """`frame` (columns of `table`) with each column as its kind."""
+    return frame.assign(
+        **{c: as_kind(frame[c], table.kinds[c], c in table.nullable) for c in frame.columns}
+    )
 
 
 def save_monitoring_run(
@@ -1653,10 +1537,7 @@ def load_drift_results(session: Session, run_id: int) -> pd.DataFrame:
         [{c: getattr(r, c) for c in DRIFT_RESULT_COLUMNS} for r in rows],
         columns=DRIFT_RESULT_COLUMNS,
     )
-    for column in ("ks", "ks_pvalue", "psi"):
-        frame[column] = pd.to_numeric(frame[column]).astype("float64")
-    frame["flag"] = frame["flag"].astype(bool)
-    return frame
+    return _typed_columns(frame, _DRIFT)
 
 
 def load_shadow_forecasts(session: Session, model_version: str | None = None) -> pd.DataFrame:
@@ -1679,8 +1560,8 @@ def load_shadow_forecasts(session: Session, model_version: str | None = None) ->
         for value in r.values
     ]
     frame = pd.DataFrame(records, columns=SHADOW_FORECAST_COLUMNS)
-    frame["origin_date"] = pd.to_datetime(frame["origin_date"]).astype("datetime64[ns]")
-    frame["step"] = frame["step"].astype("int64")
+    frame["origin_date"] = as_kind(frame["origin_date"], "date")
+    frame["step"] = as_kind(frame["step"], "int", nullable=False)
     return frame
 
 
@@ -1699,11 +1580,7 @@ def load_realized_scores(session: Session, model_version: str | None = None) -> 
         [{c: getattr(r, c) for c in REALIZED_SCORE_COLUMNS} for r in session.scalars(query)],
         columns=REALIZED_SCORE_COLUMNS,
     )
-    for column in ("origin_date", "target_date"):
-        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
-    frame["step"] = frame["step"].astype("int64")
-    frame["inside"] = frame["inside"].astype(bool)
-    return frame
+    return _typed_columns(frame, _SCORES)
 
 
 def load_logged_forecasts(session: Session, since: datetime | None = None) -> pd.DataFrame:

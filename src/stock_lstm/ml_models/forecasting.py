@@ -142,10 +142,6 @@ class ForecastCore:
             )
         return int(horizon)
 
-    def prepare(self, closes: Sequence[float] | np.ndarray) -> np.ndarray:
-        """The model's input batch (1, window, n_features) for one history of closes."""
-        return scale_inputs(log_returns(self._history(closes)), self._scaler)[np.newaxis]
-
     def inputs(self, histories: np.ndarray) -> np.ndarray:
         """The model's input batch (n, window, n_features) for histories (n, min_history)."""
         return scale_inputs(log_returns(np.asarray(histories, "float64")), self._scaler)

@@ -38,7 +38,7 @@ def validation_mae(
     origins_used = 0
     for series in ticker_series(features).values():
         start, end = cutoffs.bounds(series.dates).rows("validation")
-        origins = window_origins(len(series.closes), start, end, window, horizon)
+        origins = window_origins(start, end, window, horizon)
         if origins.size == 0:
             continue
         origins_used += int(origins.size)

@@ -49,7 +49,7 @@ def test_inputs(
     batches = []
     for series in ticker_series(features).values():
         start, end = cutoffs.bounds(series.dates).rows("test")
-        origins = window_origins(len(series.closes), start, end, window, 1)
+        origins = window_origins(start, end, window, 1)
         if origins.size:
             closes = histories(series.closes, origins, window)
             batches.append(scale_inputs(log_returns(closes), scaler))

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.monitoring._frames import require_columns, ticker_calendars
+from stock_lstm.monitoring._frames import frame_of, require_columns, ticker_calendars
 
 ACCURACY_COLUMNS = (
     "source",
@@ -90,6 +90,4 @@ def rolling_accuracy(
                     }
                 )
             )
-    if not frames:
-        return pd.DataFrame({c: [] for c in ACCURACY_COLUMNS})
-    return pd.concat(frames, ignore_index=True).loc[:, list(ACCURACY_COLUMNS)]
+    return frame_of(frames, ACCURACY_COLUMNS)

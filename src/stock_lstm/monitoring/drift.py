@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.stats import ks_2samp
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.monitoring._frames import as_dates, require_columns
+from stock_lstm.monitoring._frames import as_dates, parameters_from_mapping, require_columns
 
 DRIFT_COLUMNS = (
     "ticker",
@@ -54,16 +54,7 @@ class DriftParameters:
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> DriftParameters:
-        missing = [name for name in cls.__dataclass_fields__ if name not in params]
-        if missing:
-            raise InputError(f"monitoring drift parameters lack {', '.join(missing)}")
-        values = cls(
-            recent_days=int(params["recent_days"]),
-            psi_bins=int(params["psi_bins"]),
-            psi_epsilon=float(params["psi_epsilon"]),
-            ks_threshold=float(params["ks_threshold"]),
-            psi_threshold=float(params["psi_threshold"]),
-        )
+        values = parameters_from_mapping(cls, params, "monitoring drift")
         if values.recent_days < 2 or values.psi_bins < 2:
             raise InputError("monitoring drift parameters recent_days and psi_bins must be >= 2")
         if not 0 < values.psi_epsilon < 1 / values.psi_bins:

@@ -17,7 +17,7 @@ from typing import Any, Literal, TypedDict
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.monitoring._frames import as_dates, require_columns
+from stock_lstm.monitoring._frames import as_dates, parameters_from_mapping, require_columns
 from stock_lstm.monitoring.accuracy import ACCURACY_COLUMNS
 from stock_lstm.monitoring.drift import DRIFT_COLUMNS
 
@@ -33,17 +33,7 @@ class RetrainPolicy:
 
     @classmethod
     def from_mapping(cls, params: Mapping[str, Any]) -> RetrainPolicy:
-        missing = [name for name in cls.__dataclass_fields__ if name not in params]
-        if missing:
-            raise InputError(f"monitoring policy parameters lack {', '.join(missing)}")
-        policy = cls(
-            source=str(params["source"]),
-            window=int(params["window"]),
-            ratio_threshold=float(params["ratio_threshold"]),
-            consecutive_days=int(params["consecutive_days"]),
-            min_scored=int(params["min_scored"]),
-            max_age_days=int(params["max_age_days"]),
-        )
+        policy = parameters_from_mapping(cls, params, "monitoring policy")
         if min(policy.window, policy.consecutive_days, policy.min_scored, policy.max_age_days) < 1:
             raise InputError(
                 "monitoring policy window, consecutive_days, min_scored and max_age_days must "

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.monitoring._frames import as_dates, ticker_calendars
+from stock_lstm.monitoring._frames import as_dates, frame_of, ticker_calendars
 from stock_lstm.monitoring.scoring import FORECAST_COLUMNS
 
 # History of closes (oldest first) -> forecast close, lower, upper for steps 1..h.
@@ -73,6 +73,4 @@ def shadow_forecasts(
                     }
                 )
             )
-    if not frames:
-        return pd.DataFrame({c: [] for c in FORECAST_COLUMNS})
-    return pd.concat(frames, ignore_index=True).loc[:, list(FORECAST_COLUMNS)]
+    return frame_of(frames, FORECAST_COLUMNS)

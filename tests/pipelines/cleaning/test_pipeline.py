@@ -18,10 +18,10 @@ from stock_lstm.data_pipeline.cleaning import CleaningError, CleaningParams
 from stock_lstm.data_pipeline.sources import yfinance as yf_source
 from stock_lstm.pipelines.cleaning import create_pipeline
 from stock_lstm.pipelines.cleaning.nodes import clean
-from tests.data_pipeline.test_cleaning import bars, dirty_fixture
-from tests.data_pipeline.test_sources import OFFLINE, FakeYahoo
 from tests.helpers.database import crud_on
-from tests.pipelines.ingestion.test_pipeline import HEADER, INGESTION_REPORT, snapshot_rows
+from tests.helpers.dirty_bars import bars, dirty_fixture
+from tests.helpers.ingestion import HEADER, INGESTION_REPORT, snapshot_rows
+from tests.helpers.yahoo import OFFLINE, FakeYahoo
 
 REPORT = Path("data/08_reporting/cleaning_report.json")
 

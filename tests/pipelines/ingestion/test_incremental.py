@@ -21,8 +21,8 @@ from stock_lstm.data_pipeline.sources import yfinance as yf_source
 from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
 from tests.api.conftest import settings_for
 from tests.conftest import make_project_copy
-from tests.data_pipeline.test_sources import RangedYahoo
 from tests.helpers.database import crud_on
+from tests.helpers.yahoo import RangedYahoo
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "data" / "01_raw" / "snapshot"
 FILES = {"^GSPC": "GSPC.csv", "GOOG": "GOOG.csv", "MSFT": "MSFT.csv"}

@@ -15,7 +15,7 @@ import pytest
 
 from stock_lstm.data_pipeline.sources import SourceError
 from tests.helpers.database import crud_on
-from tests.pipelines.ingestion.test_pipeline import HEADER, run, user_csv
+from tests.helpers.ingestion import HEADER, run, user_csv
 
 # (case, how to spoil BBB.csv's valid text, the message, after the file's path)
 SPOILED = [

@@ -12,6 +12,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from stock_lstm.api.v1.observability import request_id_of
+from stock_lstm.api.v1.schemas.errors import error_body, field_error
+
 logger = logging.getLogger(__name__)
 
 
@@ -39,6 +42,18 @@ class Unauthorized(ApiError):
 
 class NotFound(ApiError):
     status_code = 404
+
+
+def unknown_ticker(ticker: str) -> NotFound:
+    """A ticker the database has never stored: the answer every endpoint taking one gives."""
+    return NotFound(
+        f"unknown ticker {ticker!r}: see GET /api/v1/tickers", field="ticker", type="unknown_ticker"
+    )
+
+
+def no_prices_yet() -> NotFound:
+    """No price has been stored at all: the pipeline has not run yet."""
+    return NotFound("no stored prices yet: run `make pipeline` first", field="ticker")
 
 
 class Conflict(ApiError):
@@ -72,25 +87,22 @@ def _message(error: dict[str, Any]) -> str:
     return str(error.get("msg", "invalid value"))
 
 
-def _body(detail: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"detail": detail, "errors": errors}
-
-
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
     errors = [
-        {"field": _field(e.get("loc", ())), "message": _message(e), "type": e.get("type")}
-        for e in exc.errors()
+        field_error(_field(e.get("loc", ())), _message(e), e.get("type")) for e in exc.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     if len(errors) > 5:
         detail += f"; and {len(errors) - 5} more"
-    return JSONResponse(_body(detail, errors[:100]), status_code=422)
+    return JSONResponse(error_body(detail, errors[:100]), status_code=422)
 
 
 async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     detail = f"{exc.field}: {exc.message}" if exc.field else exc.message
-    errors = [{"field": exc.field, "message": exc.message, "type": exc.type}] if exc.field else []
-    return JSONResponse(_body(detail, errors), status_code=exc.status_code, headers=exc.headers)
+    errors = [field_error(exc.field, exc.message, exc.type)] if exc.field else []
+    return JSONResponse(
+        error_body(detail, errors), status_code=exc.status_code, headers=exc.headers
+    )
 
 
 # FastAPI's answer to a body it cannot even decode (e.g. bytes that are not UTF-8).
@@ -102,29 +114,27 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         # The same answer as any other malformed JSON body: 422 naming the body.
         message = "malformed JSON: the body cannot be parsed (too deeply nested, or not UTF-8)"
         return JSONResponse(
-            _body(
-                f"body: {message}", [{"field": "body", "message": message, "type": "json_invalid"}]
-            ),
+            error_body(f"body: {message}", [field_error("body", message, "json_invalid")]),
             status_code=422,
         )
     return JSONResponse(
-        _body(str(exc.detail), []), status_code=exc.status_code, headers=exc.headers
+        error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers
     )
 
 
 async def _database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
     logger.error("database error: %s", exc)
     return JSONResponse(
-        _body(f"database unavailable ({type(exc).__name__}); try again later", []),
+        error_body(f"database unavailable ({type(exc).__name__}); try again later"),
         status_code=503,
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    request_id = request.scope.get("state", {}).get("request_id", "")
+    request_id = request_id_of(request.scope)
     logger.error("unhandled error (request %s)", request_id, exc_info=exc)
     return JSONResponse(
-        _body(f"internal server error (request id {request_id})", []), status_code=500
+        error_body(f"internal server error (request id {request_id})"), status_code=500
     )
 
 

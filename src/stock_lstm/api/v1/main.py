@@ -44,7 +44,7 @@ from stock_lstm.api.v1.services.monitoring import MonitoringCollector, Monitorin
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.api.v1.services.serving import ModelSwitch
 from stock_lstm.api.v1.web import install_pages
-from stock_lstm.common.settings import Settings, get_settings
+from stock_lstm.common.settings import Settings, get_settings, settings_or_exit
 from stock_lstm.data_pipeline.database import get_database
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ its model version (`model_version`, header `X-Model-Version`) and is logged to t
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """A new app; nothing is loaded until the lifespan starts (so importing stays cheap)."""
+    """A new app; nothing is loaded until the lifespan starts (so importing stays cheap).
+    Without `settings`, the environment's (a bad value raises SettingsError naming it)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     metrics = ApiMetrics.create(CollectorRegistry())
@@ -135,4 +136,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+# What `uvicorn stock_lstm.api.v1.main:app` serves; a bad setting ends it with a one-line message.
+app = create_app(settings_or_exit())

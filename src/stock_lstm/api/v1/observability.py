@@ -18,6 +18,8 @@ from pythonjsonlogger.json import JsonFormatter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stock_lstm.api.v1.schemas.errors import error_body, field_error
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")  # fits predictions.request_id
 ACCESS_LOGGER = "stock_lstm.api.access"
@@ -42,6 +44,7 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def request_id_of(scope: Scope) -> str:
+    """The id RequestContextMiddleware gave this request ("" outside one)."""
     return scope.get("state", {}).get("request_id", "")
 
 
@@ -140,12 +143,7 @@ class BodySizeLimitMiddleware:
 
     async def _too_large(self, send: Send) -> None:
         detail = f"body: request body larger than {self.max_bytes} bytes"
-        body = json.dumps(
-            {
-                "detail": detail,
-                "errors": [{"field": "body", "message": detail, "type": "too_large"}],
-            }
-        ).encode()
+        body = json.dumps(error_body(detail, [field_error("body", detail, "too_large")])).encode()
         await send(
             {
                 "type": "http.response.start",

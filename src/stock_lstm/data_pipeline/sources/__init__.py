@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from stock_lstm.data_pipeline.sources import csv, yfinance
-from stock_lstm.data_pipeline.sources.base import CANONICAL_COLUMNS, SourceError
+from stock_lstm.data_pipeline.sources.base import SourceError
 
-__all__ = ["CANONICAL_COLUMNS", "SOURCES", "SourceError", "fetch_prices", "parse_tickers"]
+__all__ = ["SOURCES", "SourceError", "fetch_prices", "parse_tickers"]
 
 logger = logging.getLogger(__name__)
 

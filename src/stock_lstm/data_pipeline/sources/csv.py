@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from stock_lstm.common.settings import project_root
+from stock_lstm.data_pipeline.schema import KEY, stage_frame
 from stock_lstm.data_pipeline.sources.base import SourceError, canonical_prices
 
 MANIFEST = "manifest.json"
@@ -30,7 +31,7 @@ COLUMNS = {
     "volume": "Volume",
 }
 OPTIONAL = {"adj_close"}
-NUMBERS = ("open", "high", "low", "close", "adj_close", "volume")
+NUMBERS = stage_frame("raw").without(*KEY)  # every column but the key holds numbers
 MISSING_TOKENS = {"", "null", "nan", "na", "n/a", "-"}  # Yahoo writes "null" for a missing value
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import yfinance as yf
 
+from stock_lstm.data_pipeline.schema import stage_frame
 from stock_lstm.data_pipeline.sources.base import SourceError, canonical_prices
 
 DEFAULT_TIMEOUT_S = 10.0
@@ -154,7 +155,7 @@ def overlap_agrees(stored: pd.DataFrame, fetched: pd.DataFrame) -> bool:
     merged = covered.merge(fetched, on="date", how="left", suffixes=("_stored", ""))
     if merged["close"].isna().any() and not covered["close"].isna().any():
         return False  # a stored date the source no longer gives
-    for name in ("open", "high", "low", "close", "adj_close"):
+    for name in stage_frame("raw").of_kind("float"):
         a = merged[f"{name}_stored"].to_numpy(dtype="float64")
         b = merged[name].to_numpy(dtype="float64")
         if not np.allclose(a, b, rtol=PRICE_RTOL, atol=0.0, equal_nan=True):

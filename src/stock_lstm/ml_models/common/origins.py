@@ -42,7 +42,7 @@ class SplitOrigins:
 
 def period_origins(series: TickerSeries, start: int, end: int, window: int) -> SplitOrigins | None:
     """The origins of rows [start, end) of one ticker, or None when it has none."""
-    origins = window_origins(len(series.closes), start, end, window, 1)
+    origins = window_origins(start, end, window, 1)
     if origins.size == 0:
         return None
     return SplitOrigins(

@@ -22,7 +22,6 @@ from stock_lstm.common.errors import InputError
 if TYPE_CHECKING:  # imported where fitted: the API scales with the JSON parameters, no sklearn
     from sklearn.preprocessing import StandardScaler
 
-FEATURE_COLUMNS = ("ticker", "date", "close", "log_return")
 SPLITS = ("train", "validation", "test")
 MIN_VOLATILITY = 1e-4  # a floor for the interval scale: a flat history must not give zero width
 
@@ -313,7 +312,7 @@ def target_divisors(scaler: StandardScaler, max_horizon: int) -> np.ndarray:
 # --- windows ---------------------------------------------------------------------------------
 
 
-def window_origins(n_rows: int, start: int, end: int, window: int, horizon: int) -> np.ndarray:
+def window_origins(start: int, end: int, window: int, horizon: int) -> np.ndarray:
     """Origins t in rows [start, end) with a full input window and all `horizon` targets in
     [start, end) too: the targets of a split never leave it."""
     first = max(start, window)
@@ -364,7 +363,7 @@ def build_windows(
     for ticker, series in ticker_series(features).items():
         closes = series.closes
         start, end = cutoffs.bounds(series.dates).rows(split)
-        origins = window_origins(len(closes), start, end, window, max_horizon)
+        origins = window_origins(start, end, window, max_horizon)
         if origins.size == 0:
             continue
         xs.append(scale_inputs(log_returns(histories(closes, origins, window)), scaler))

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from stock_lstm.api.v1.errors import ServiceUnavailable
+from stock_lstm.api.v1.observability import request_id_of
 from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL, LoadedModel
 from stock_lstm.api.v1.services.serving import ModelSwitch
@@ -22,7 +23,7 @@ async def get_app_settings(request: Request) -> Settings:
 
 
 async def get_request_id(request: Request) -> str:
-    return request.scope.get("state", {}).get("request_id", "")
+    return request_id_of(request.scope)
 
 
 async def get_loaded_model(request: Request) -> LoadedModel:

@@ -1,6 +1,9 @@
-"""The one error body every 4xx/5xx answer carries."""
+"""The one error body every 4xx/5xx answer carries: `ErrorBody` documents it, `error_body` builds it."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +34,17 @@ class ErrorBody(BaseModel):
             ]
         }
     }
+
+
+def field_error(field: str, message: str, type: str | None) -> dict[str, Any]:
+    """One `FieldError` entry."""
+    return {"field": field, "message": message, "type": type}
+
+
+def error_body(detail: str, errors: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The JSON of an `ErrorBody`, for the exception handlers and the body-size middleware alike.
+    A plain dict, not the model: errors are answered without a validation pass."""
+    return {"detail": detail, "errors": list(errors)}
 
 
 def error_responses(*codes: int) -> dict[int | str, dict]:

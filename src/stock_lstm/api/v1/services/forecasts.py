@@ -11,7 +11,12 @@ from typing import Any
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from stock_lstm.api.v1.errors import InvalidInput, NotFound, ServiceUnavailable
+from stock_lstm.api.v1.errors import (
+    InvalidInput,
+    ServiceUnavailable,
+    no_prices_yet,
+    unknown_ticker,
+)
 from stock_lstm.api.v1.observability import ApiMetrics
 from stock_lstm.api.v1.schemas.predict import ForecastStep, PredictRequest, PredictResponse
 from stock_lstm.api.v1.services.model_store import LoadedModel
@@ -114,15 +119,9 @@ class ForecastService:
             with self.database.session() as session:
                 frame = crud.load_ticker_prices(session, ticker, limit=needed)
         except crud.StageError as error:
-            raise NotFound(
-                "no stored prices yet: run `make pipeline` first", field="ticker"
-            ) from error
+            raise no_prices_yet() from error
         if frame.empty:
-            raise NotFound(
-                f"unknown ticker {ticker!r}: see GET /api/v1/tickers",
-                field="ticker",
-                type="unknown_ticker",
-            )
+            raise unknown_ticker(ticker)
         if len(frame) < needed:
             raise InvalidInput(
                 f"{ticker!r} has only {len(frame)} stored closes, the model needs {needed}",

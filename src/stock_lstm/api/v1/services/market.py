@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from stock_lstm.api.v1.errors import InvalidInput, NotFound
+from stock_lstm.api.v1.errors import InvalidInput, no_prices_yet, unknown_ticker
 from stock_lstm.api.v1.schemas.market import PriceBar, PricesResponse, TickerOut, TickersResponse
 from stock_lstm.data_pipeline import crud
 
@@ -29,13 +29,9 @@ def ticker_prices(
     try:
         frame = crud.load_ticker_prices(session, ticker, start=start, end=end, limit=limit)
     except crud.StageError as error:
-        raise NotFound("no stored prices yet: run `make pipeline` first", field="ticker") from error
+        raise no_prices_yet() from error
     if frame.empty and not _known(session, ticker):
-        raise NotFound(
-            f"unknown ticker {ticker!r}: see GET /api/v1/tickers",
-            field="ticker",
-            type="unknown_ticker",
-        )
+        raise unknown_ticker(ticker)
     version_id = int(frame.attrs["version_id"])
     frame = frame.assign(date=frame["date"].dt.date).astype(object)
     frame = frame.where(frame.notna(), None)
