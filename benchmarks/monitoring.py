@@ -67,7 +67,7 @@ def _logged(features: pd.DataFrame, days: np.ndarray) -> pd.DataFrame:
 
 def run(options: Options) -> dict[str, Any]:
     from stock_lstm.data_pipeline import crud
-    from stock_lstm.data_pipeline.database import dispose_engines, get_engine
+    from stock_lstm.data_pipeline.database import dispose_engines, get_database
     from stock_lstm.monitoring.daily import Champion, monitor_day
     from stock_lstm.monitoring.shadow import shadow_forecasts
 
@@ -92,22 +92,23 @@ def run(options: Options) -> dict[str, Any]:
     day = monitor_day(champion, features, logged, shadow, params["monitoring"])
     monitor_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        get_engine(url)  # migrate outside the timed region
+        database = get_database(f"sqlite:///{Path(folder) / 'bench.db'}")
+        database.migrate()  # outside the timed region
         saves = []
         for _ in range(2):
             started = time.perf_counter()
-            saved = crud.save_monitoring_run(
-                as_of=day.as_of,
-                model_version="bench",
-                shadow=shadow,
-                scores=day.scored.steps,
-                drift=day.drift,
-                decisions=[day.decision],
-                parameters=params["monitoring"],
-                forecast_counts=day.scored.status_counts(),
-                url=url,
-            )
+            with database.session() as session:
+                saved = crud.save_monitoring_run(
+                    session,
+                    as_of=day.as_of,
+                    model_version="bench",
+                    shadow=shadow,
+                    scores=day.scored.steps,
+                    drift=day.drift,
+                    decisions=[day.decision],
+                    parameters=params["monitoring"],
+                    forecast_counts=day.scored.status_counts(),
+                )
             saves.append((time.perf_counter() - started, saved))
         dispose_engines()
     (first_s, first), (rerun_s, rerun) = saves

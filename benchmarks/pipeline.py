@@ -73,11 +73,13 @@ def _training_history(root: Path) -> dict[str, Any]:
 
 def _rows(url: str) -> dict[str, int | None]:
     from stock_lstm.data_pipeline import crud
+    from stock_lstm.data_pipeline.database import get_database
 
     rows: dict[str, int | None] = {}
-    for stage in ("raw", "clean", "features"):
-        version = crud.latest_version(stage, url=url)
-        rows[stage] = version.row_count if version is not None else None
+    with get_database(url).session() as session:
+        for stage in ("raw", "clean", "features"):
+            version = crud.latest_version(session, stage)
+            rows[stage] = version.row_count if version is not None else None
     return rows
 
 

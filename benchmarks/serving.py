@@ -39,7 +39,9 @@ def _champion() -> tuple[Any, Any]:
     from stock_lstm.common.settings import get_settings
 
     try:
-        store = ModelStore.configured(get_settings())
+        from stock_lstm.data_pipeline.database import get_database
+
+        store = ModelStore.configured(get_settings(), get_database())
         champion = store.champion()
         if champion is None:
             raise BenchmarkSkipped("the registry has no champion: run `make pipeline`")
@@ -52,10 +54,16 @@ def _history(length: int) -> list[float]:
     """The newest stored closes of the first ticker, else a reproducible random walk."""
     try:
         from stock_lstm.data_pipeline import crud
+        from stock_lstm.data_pipeline.database import get_database
 
-        summaries = crud.ticker_summaries("clean")
-        if summaries:
-            frame = crud.load_ticker_prices(summaries[0].ticker, limit=length)
+        with get_database().session() as session:
+            summaries = crud.ticker_summaries(session, "clean")
+            frame = (
+                crud.load_ticker_prices(session, summaries[0].ticker, limit=length)
+                if summaries
+                else None
+            )
+        if frame is not None:
             if len(frame) == length:
                 return [float(v) for v in frame["close"]]
     except Exception:  # no database yet: the random walk is as good for timing
@@ -218,12 +226,15 @@ def _bench_database(path: Path, store: Any, version: str) -> str:
     from dataclasses import asdict
 
     from stock_lstm.data_pipeline import crud
+    from stock_lstm.data_pipeline.database import get_database
 
     url = f"sqlite:///{path}"
-    record = asdict(crud.get_model_version(version, url=store.url))
+    with store.database.session() as session:
+        record = asdict(crud.get_model_version(session, version))
     del record["status"]
     # data_version_id refers to the project's data_versions, which this file does not hold
-    crud.record_model_version(**{**record, "data_version_id": None}, promote=True, url=url)
+    with get_database(url).session() as session:
+        crud.record_model_version(session, **{**record, "data_version_id": None}, promote=True)
     return url
 
 

@@ -19,17 +19,21 @@ SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "01_raw" / "snapshot"
 
 def _measure(frame, url: str) -> dict[str, Any]:
     from stock_lstm.data_pipeline import crud
-    from stock_lstm.data_pipeline.database import get_engine
+    from stock_lstm.data_pipeline.database import get_database
 
-    get_engine(url)  # migrate outside the timed region
+    database = get_database(url)
+    database.migrate()  # outside the timed region
     started = time.perf_counter()
-    saved = crud.save_stage_frame(frame, "raw", source="bench", url=url)
+    with database.session() as session:
+        saved = crud.save_stage_frame(session, frame, "raw", source="bench")
     save_s = time.perf_counter() - started
     started = time.perf_counter()
-    loaded = crud.load_stage_frame("raw", url=url)
+    with database.session() as session:
+        loaded = crud.load_stage_frame(session, "raw")
     load_s = time.perf_counter() - started
     started = time.perf_counter()
-    again = crud.save_stage_frame(loaded, "raw", source="bench", url=url)
+    with database.session() as session:
+        again = crud.save_stage_frame(session, loaded, "raw", source="bench")
     unchanged_s = time.perf_counter() - started
     assert saved.created and not again.created and len(loaded) == len(frame)
     return {

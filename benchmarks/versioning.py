@@ -70,9 +70,9 @@ def _kedro_run(root: Path, env: dict[str, str], folder: Path) -> dict[str, Any]:
 def _database_mb(url: str) -> float:
     from sqlalchemy import text
 
-    from stock_lstm.data_pipeline.database import get_engine
+    from stock_lstm.data_pipeline.database import get_database
 
-    engine = get_engine(url)
+    engine = get_database(url).engine
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -86,11 +86,23 @@ def _database_mb(url: str) -> float:
         return round(float(connection.execute(query).scalar_one()) / 2**20, 1)
 
 
+def _ticker_prices(database: Any, ticker: str, limit: int) -> Any:
+    """One API-style read: a session of its own, as each request opens one."""
+    from stock_lstm.data_pipeline import crud
+
+    with database.session() as session:
+        return crud.load_ticker_prices(session, ticker, limit=limit)
+
+
 def _measure(url: str, calls: int) -> dict[str, Any]:
     from stock_lstm.data_pipeline import crud
-    from stock_lstm.data_pipeline.database import dispose_engines, get_engine
+    from stock_lstm.data_pipeline.database import dispose_engines, get_database
 
-    get_engine(url)  # migrate outside the timed region
+    def latest() -> dict[str, crud.VersionInfo | None]:
+        with get_database(url).session() as session:
+            return {stage: crud.latest_version(session, stage) for stage in STAGES}
+
+    get_database(url).migrate()  # outside the timed region
     with tempfile.TemporaryDirectory(prefix="stock-lstm-versioning-") as tmp:
         root = _project_copy(Path(tmp) / "project")
         folder, drop = Path(tmp) / "relabelled", Path(tmp) / "daily_drop"
@@ -106,23 +118,24 @@ def _measure(url: str, calls: int) -> dict[str, Any]:
         _write_relabelled(folder, BARS - 2)
         seed = _kedro_run(root, env, folder)
         dispose_engines()
-        before = {stage: crud.latest_version(stage, url=url) for stage in STAGES}
+        before = latest()
         size_before = _database_mb(url)
         dispose_engines()
         _write_relabelled(drop, BARS - 1, newest=DAILY_DROP_BARS)  # one new bar per ticker
         daily = _kedro_run(root, env, drop)
         dispose_engines()
-        after = {stage: crud.latest_version(stage, url=url) for stage in STAGES}
+        after = latest()
         size_after = _database_mb(url)
         rerun = _kedro_run(root, env, drop)
-        unchanged = all(
-            crud.latest_version(stage, url=url).id == after[stage].id for stage in STAGES
-        )
+        unchanged = all(version.id == after[stage].id for stage, version in latest().items())
         _write_relabelled(folder, BARS)  # the next day, from files holding whole histories
         whole_files = _kedro_run(root, env, folder)
         dispose_engines()
-        last = {stage: crud.latest_version(stage, url=url) for stage in STAGES}
+        last = latest()
         whole_files["rows_added"] = {s: last[s].rows_added for s in STAGES}
+    database = get_database(url)
+    with database.session() as session:
+        changed = {s: len(crud.ticker_changes(session, after[s].id)) for s in STAGES}
     written = {}
     for stage in STAGES:
         if after[stage].id == before[stage].id:
@@ -130,12 +143,13 @@ def _measure(url: str, calls: int) -> dict[str, Any]:
         written[stage] = {
             "rows_added": after[stage].rows_added,
             "rows_closed": after[stage].rows_closed,
-            "tickers_changed": len(crud.ticker_changes(after[stage].id, url=url)),
+            "tickers_changed": changed[stage],
             "rows_in_table": after[stage].row_count,
         }
-    single = time_calls(lambda: crud.load_ticker_prices("T123", limit=60, url=url), calls)
+    single = time_calls(lambda: _ticker_prices(database, "T123", 60), calls)
     started = time.perf_counter()
-    table = crud.load_stage_frame("clean", url=url)
+    with database.session() as session:
+        table = crud.load_stage_frame(session, "clean")
     full_load_s = time.perf_counter() - started
     return {
         "tickers": TICKERS,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from stock_lstm.data_pipeline.database import dispose_engines
+from stock_lstm.data_pipeline.database import Database, dispose_engines, get_database
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -70,6 +70,12 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(
         f"{request.param}_url" if request.param == "sqlite" else "postgres_url"
     )
+
+
+@pytest.fixture
+def db(database_url: str) -> Database:
+    """The `Database` of `database_url`: on SQLite and on PostgreSQL."""
+    return get_database(database_url)
 
 
 def mlflow_store(root: Path) -> str:

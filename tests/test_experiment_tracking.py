@@ -19,9 +19,9 @@ from stock_lstm.common.settings import (
     mlflow_run_url,
     mlflow_tracking_uri,
 )
-from stock_lstm.data_pipeline import crud
 from stock_lstm.experiment_tracking import flatten_metrics, metric_key
 from tests.conftest import PROJECT_ROOT, TrainedProject, mlflow_store
+from tests.helpers.database import crud_on
 
 mlflow = pytest.importorskip("mlflow")  # a training install has it; CI installs `dev`
 
@@ -85,7 +85,7 @@ def test_a_training_run_logs_one_mlflow_run(trained_project: TrainedProject, tmp
     root, url = trained_project.root, trained_project.database_url
     store = mlflow_store(root)
     client, run = _only_run(store)
-    row = crud.get_model_version(url=url)
+    row = crud_on(url).get_model_version()
     report = json.loads((root / "data/08_reporting/evaluation.json").read_text())
     history = json.loads(
         (
@@ -122,7 +122,7 @@ def test_a_training_run_logs_one_mlflow_run(trained_project: TrainedProject, tmp
     assert set(configured) <= set(params), set(configured) - set(params)
     assert {k: params[k] for k in configured} == {k: str(v) for k, v in configured.items()}
     assert params["training.model.window"] == "10"  # conf/test, not conf/base
-    features = crud.get_version(row.data_version_id, url=url)
+    features = crud_on(url).get_version(row.data_version_id)
     assert params["data.features.version_id"] == str(features.id)
     assert params["data.features.content_hash"] == features.content_hash
     assert {"data.raw_prices.content_hash", "data.clean_prices.content_hash"} <= set(params)
@@ -171,7 +171,7 @@ def test_runs_that_train_nothing_open_no_tracking_store(project_copy: Path) -> N
     with KedroSession.create(project_path=project_copy, env="test") as session:
         session.run(pipeline_names=["ingestion", "cleaning"])
 
-    assert crud.latest_version("clean") is not None
+    assert crud_on().latest_version("clean") is not None
     assert not (project_copy / "data" / "mlflow").exists()
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from stock_lstm.common.settings import get_settings, settings_or_exit
+from stock_lstm.common.settings import settings_or_exit
 
 logger = logging.getLogger(__name__)
 RETRAIN_PIPELINES = ("training", "evaluation")
@@ -83,22 +83,25 @@ def run_daily(
 ) -> DailyOutcome:
     """One day of the loop (see the module docstring) on the project at `root`."""
     from stock_lstm.data_pipeline import crud
+    from stock_lstm.data_pipeline.database import get_database
 
     params = dict(params or {})
-    url = get_settings().database_url
-    before = crud.latest_monitoring_run(url=url)
+    database = get_database()
+    with database.session() as session:
+        before = crud.latest_monitoring_run(session)
     _run(root, env, "daily", params)
-    after = crud.latest_monitoring_run(url=url)
-    monitored = after is not None and (before is None or after.id != before.id)
-    if crud.champion_version(url=url) is None:
-        retrain, reasons = True, ["no champion in the registry yet"]
-    elif not monitored:
-        retrain, reasons = False, ["nothing monitored: no new bar since the last run"]
-    else:
-        decision = next(
-            d for d in crud.recent_decisions(url=url, run_id=after.id) if d["kind"] == "retrain"
-        )
-        retrain, reasons = bool(decision["retrain"]), list(decision["reasons"])
+    with database.session() as session:
+        after = crud.latest_monitoring_run(session)
+        monitored = after is not None and (before is None or after.id != before.id)
+        if crud.champion_version(session) is None:
+            retrain, reasons = True, ["no champion in the registry yet"]
+        elif not monitored:
+            retrain, reasons = False, ["nothing monitored: no new bar since the last run"]
+        else:
+            decision = next(
+                d for d in crud.recent_decisions(session, run_id=after.id) if d["kind"] == "retrain"
+            )
+            retrain, reasons = bool(decision["retrain"]), list(decision["reasons"])
     logger.info("daily: retrain %s (%s)", retrain, "; ".join(reasons))
     if not retrain:
         return DailyOutcome(monitored, False, reasons, None)
@@ -109,18 +112,19 @@ def run_daily(
     retrain_params = _merged(params, {"evaluation": {"promote": PROMOTION_POLICY}})
     for pipeline in RETRAIN_PIPELINES:
         _run(root, env, pipeline, retrain_params)
-    candidate = crud.get_model_version(url=url)
-    verdict = promotion_decision(
-        PROMOTION_POLICY, candidate.metrics["validation"], candidate.model_version
-    )
-    promotion = {
-        "kind": "promotion",
-        "as_of": max(s.last_date for s in crud.ticker_summaries("features", url=url)),
-        "model_version": candidate.model_version,
-        "promoted": candidate.status == "champion",
-        "reasons": [verdict["reason"], *(f"retrained because {r}" for r in reasons)],
-    }
-    crud.record_decision(promotion, url=url)
+    with database.session() as session:
+        candidate = crud.get_model_version(session)
+        verdict = promotion_decision(
+            PROMOTION_POLICY, candidate.metrics["validation"], candidate.model_version
+        )
+        promotion = {
+            "kind": "promotion",
+            "as_of": max(s.last_date for s in crud.ticker_summaries(session, "features")),
+            "model_version": candidate.model_version,
+            "promoted": candidate.status == "champion",
+            "reasons": [verdict["reason"], *(f"retrained because {r}" for r in reasons)],
+        }
+        crud.record_decision(session, promotion)
     logger.info("daily: candidate %s %s", candidate.model_version, verdict["reason"])
     return DailyOutcome(monitored, True, reasons, promotion)
 
@@ -143,11 +147,12 @@ def _report(outcome: DailyOutcome, day: dt.date | None = None) -> None:
         print(f"    {outcome.promotion['reasons'][0]}")
 
 
-def _print_monitoring(url: str) -> None:
+def _print_monitoring() -> None:
     """What GET /api/v1/monitoring answers now (the same code builds it)."""
     from stock_lstm.api.v1.services.monitoring import MonitoringReport
+    from stock_lstm.data_pipeline.database import get_database
 
-    print(MonitoringReport(url).response().model_dump_json(indent=2))
+    print(MonitoringReport(get_database()).response().model_dump_json(indent=2))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     for day in replay_days(args.replay_from, args.days):
         step = _merged(params, {"ingestion": {"source": "csv", "end": f"{day:%Y-%m-%d}"}})
         _report(run_daily(settings.project_root, env, step), day)
-    _print_monitoring(settings.database_url)
+    _print_monitoring()
     return 0
 
 

@@ -36,6 +36,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
 from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.datasets import ModelVersionDataset, VersionedTableDataset
 
 logger = logging.getLogger(__name__)
@@ -186,7 +187,10 @@ class ExperimentTrackingHooks:
             dataset = self._catalog.get(dataset_name)
             if isinstance(dataset, VersionedTableDataset):
                 version_id = getattr(data, "attrs", {}).get("version_id")
-                version = crud.get_version(int(version_id)) if version_id is not None else None
+                version = None
+                if version_id is not None:
+                    with get_database().session() as session:
+                        version = crud.get_version(session, int(version_id))
                 if version is not None:
                     self._log_data_version(dataset_name, version)
 
@@ -321,5 +325,6 @@ class ExperimentTrackingHooks:
         run_id = self._plugin.run_id
         self._client().set_tag(run_id, "model_version", model_version)
         if model_version == self._save_version:
-            crud.set_model_version_mlflow_run(model_version, run_id)
+            with get_database().session() as session:
+                crud.set_model_version_mlflow_run(session, model_version, run_id)
             logger.info("model version %s: MLflow run %s", model_version, run_id)

@@ -18,20 +18,21 @@ ACTOR = "cli"
 REGISTRY_DATASET = "model_version_record"
 
 
-def _registry() -> tuple[Any, str]:
+def _registry() -> Any:
     """The registry dataset of the project's catalog (no TensorFlow needed: a serving install
     can promote too)."""
     from stock_lstm.data_pipeline.catalog import open_catalog
 
     settings = get_settings()
-    catalog = open_catalog(settings.project_root, settings.kedro_env)
-    return catalog[REGISTRY_DATASET], settings.database_url
+    return open_catalog(settings.project_root, settings.kedro_env)[REGISTRY_DATASET]
 
 
 def _list(url: str) -> int:
     from stock_lstm.data_pipeline import crud
+    from stock_lstm.data_pipeline.database import get_database
 
-    versions = crud.list_model_versions(url=url)
+    with get_database(url).session() as session:
+        versions = crud.list_model_versions(session)
     if not versions:
         print("no model version recorded yet: run `make pipeline`")
         return 0
@@ -57,14 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         return _list(settings.database_url)
 
     from stock_lstm.data_pipeline import crud
+    from stock_lstm.data_pipeline.database import get_database
     from stock_lstm.data_pipeline.datasets import PromotionRefused
 
-    registry, url = _registry()
+    registry = _registry()
     try:
-        if args.command == "promote":
-            result = registry.promote(args.version, actor=ACTOR, reason=args.reason, url=url)
-        else:
-            result = registry.rollback(actor=ACTOR, url=url)
+        with get_database(settings.database_url).session() as session:
+            if args.command == "promote":
+                result = registry.promote(session, args.version, actor=ACTOR, reason=args.reason)
+            else:
+                result = registry.rollback(session, actor=ACTOR)
     except (crud.UnknownModelVersion, PromotionRefused) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1

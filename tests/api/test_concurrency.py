@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from stock_lstm.api.v1.main import create_app
 from stock_lstm.api.v1.schemas.predict import PredictRequest
-from stock_lstm.data_pipeline import crud
 from tests.api.conftest import settings_for
+from tests.helpers.database import crud_on
 
 ROUNDS = 3
 
@@ -99,8 +99,10 @@ WRITER = textwrap.dedent(
     import pandas as pd
 
     from stock_lstm.data_pipeline import crud
+    from stock_lstm.data_pipeline.database import get_database
 
     url, control = sys.argv[1], Path(sys.argv[2])
+    database = get_database(url)
 
 
     def wait_for(name):
@@ -123,7 +125,8 @@ WRITER = textwrap.dedent(
 
 
     crud._records = pause_before_commit
-    clean = crud.load_stage_frame("clean", url=url)
+    with database.session() as session:
+        clean = crud.load_stage_frame(session, "clean")
     others = clean[clean["ticker"] != "MSFT"]
     msft = clean[clean["ticker"] == "MSFT"]
     for k in range(1, 4):
@@ -132,7 +135,10 @@ WRITER = textwrap.dedent(
         copies = [others.assign(ticker=others["ticker"] + f"-{c}") for c in range(100)]
         frame = pd.concat([msft.iloc[: len(msft) - 10 * k], others, *copies])
         frame = frame.assign(close=frame["close"] * (1 + k / 100))
-        result = crud.save_stage_frame(frame, "clean", source=f"writer {k}", parent_id=None, url=url)
+        with database.session() as session:
+            result = crud.save_stage_frame(
+                session, frame, "clean", source=f"writer {k}", parent_id=None
+            )
         (control / f"done-{k}").write_text(str(result.version.id))
         print(result.version.id, result.version.row_count, flush=True)
     """
@@ -152,7 +158,7 @@ def test_reads_and_forecasts_keep_answering_while_a_pipeline_writes(trained_copy
         history = [30.0 + 0.01 * i for i in range(min_history)]
         log = client.app.state.prediction_log
         assert log.flush(timeout_s=30)
-        predictions_before = crud.count_predictions(url=url)
+        predictions_before = crud_on(url).count_predictions()
         writer = subprocess.Popen(
             [sys.executable, "-c", WRITER, url, str(control)],
             stdout=subprocess.PIPE,
@@ -214,9 +220,9 @@ def test_reads_and_forecasts_keep_answering_while_a_pipeline_writes(trained_copy
     assert during == versions[:-1], (during, versions)
     # Every read saw a complete version: the MSFT rows of the version it names, never part.
     for version_id, counts in seen.items():
-        expected = len(crud.load_stage_frame("clean", version_id, tickers=["MSFT"], url=url))
+        expected = len(crud_on(url).load_stage_frame("clean", version_id, tickers=["MSFT"]))
         assert counts == {expected}, (version_id, counts, expected)
     # Every forecast served was logged, none lost while the writer held the database.
     assert failed == 0
     forecasts = 2 * (len(versions) + len(during))
-    assert crud.count_predictions(url=url) == predictions_before + forecasts
+    assert crud_on(url).count_predictions() == predictions_before + forecasts

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from stock_lstm.api.v1.main import create_app
-from stock_lstm.data_pipeline import crud
 from tests.api.conftest import settings_for
+from tests.helpers.database import crud_on
 from tests.helpers.outage import WAIT_S, TcpProxy, seed, through, wait_for
 
 pytestmark = pytest.mark.postgres
@@ -84,4 +84,4 @@ def test_the_api_rides_out_a_database_outage(trained_project, postgres_url, prox
         assert log.flush(timeout_s=WAIT_S)
         written, failed = log.written, log.failed
     assert written + failed == served
-    assert crud.count_predictions(url=postgres_url) == written >= 3
+    assert crud_on(postgres_url).count_predictions() == written >= 3

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from stock_lstm.api.v1.main import create_app
 from stock_lstm.api.v1.observability import ACCESS_LOGGER
-from stock_lstm.data_pipeline import crud
 from tests.api.conftest import captured, settings_for
+from tests.helpers.database import crud_on
 
 
 def test_health_ok(served) -> None:
@@ -82,8 +82,8 @@ def test_model_shows_version_data_and_metrics_next_to_naive(served) -> None:
     text = json.dumps(body["metrics"])
     assert "naive" in text and "lstm" in text
     # the MLflow run that trained it; no link to a local store (`kedro mlflow ui` opens that)
-    record = crud.get_model_version(
-        body["model_version"], url=served.app.state.settings.database_url
+    record = crud_on(served.app.state.settings.database_url).get_model_version(
+        body["model_version"]
     )
     assert body["mlflow_run_id"] == record.mlflow_run_id and len(body["mlflow_run_id"]) == 32
     assert body["mlflow_run_url"] is None

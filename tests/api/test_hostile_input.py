@@ -9,8 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import MetaData, func, inspect, select
 
-from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.database import get_engine
+from tests.helpers.database import crud_on, migrated_engine
 
 SQL = "MSFT'; DROP TABLE raw_prices;--"
 JSON = {"content-type": "application/json"}
@@ -96,7 +95,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], int, str]] = [
 
 
 def table_counts(url: str) -> dict[str, int]:
-    engine = get_engine(url)
+    engine = migrated_engine(url)
     metadata = MetaData()
     metadata.reflect(engine)
     with engine.connect() as connection:
@@ -111,7 +110,7 @@ def test_hostile_requests_are_refused_cleanly_and_store_nothing(served: TestClie
     url = served.app.state.settings.database_url
     assert served.app.state.prediction_log.flush(timeout_s=30)
     before = table_counts(url)
-    versions = crud.list_versions(url=url)
+    versions = crud_on(url).list_versions()
     assert {"raw_prices", "clean_prices", "predictions", "model_versions"} <= set(before)
     assert before["raw_prices"] > 0 and before["clean_prices"] > 0
 
@@ -124,8 +123,8 @@ def test_hostile_requests_are_refused_cleanly_and_store_nothing(served: TestClie
 
     assert served.app.state.prediction_log.flush(timeout_s=30)
     assert table_counts(url) == before
-    assert crud.list_versions(url=url) == versions
-    assert "raw_prices" in inspect(get_engine(url)).get_table_names()
+    assert crud_on(url).list_versions() == versions
+    assert "raw_prices" in inspect(migrated_engine(url)).get_table_names()
     assert served.get("/health").status_code == 200  # still serving
 
 

@@ -18,9 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stock_lstm.api.v1.dependencies import security
-from stock_lstm.data_pipeline import crud
 from tests.api.conftest import captured
 from tests.helpers.app import KEY, app_client
+from tests.helpers.database import crud_on
 from tests.helpers.registry import ARTIFACTS, NEWER, artifact, copy_version, only_version, record_as
 
 
@@ -88,7 +88,7 @@ def test_a_corrupt_model_whose_hash_was_recorded_fails_with_the_reason(trained_c
     version = only_version(trained_copy)
     path = artifact(trained_copy, "onnx_model", version)
     path.write_bytes(b"not an onnx graph")
-    row = crud.get_model_version(version, url=trained_copy.database_url)
+    row = crud_on(trained_copy.database_url).get_model_version(version)
     serving = {**row.serving_sha256, "onnx_model": sha256(path)}
     record_as(trained_copy, version, version, serving_sha256=serving)
     with app_client(trained_copy) as client:
@@ -112,7 +112,7 @@ def test_the_champion_is_served_not_the_newest_version(trained_copy) -> None:
     record_as(trained_copy, version, NEWER)
     with app_client(trained_copy) as client:
         assert client.get("/health").json()["model_version"] == version
-    crud.promote_model_version(NEWER, reason="test", actor="test", url=trained_copy.database_url)
+    crud_on(trained_copy.database_url).promote_model_version(NEWER, reason="test", actor="test")
     with app_client(trained_copy) as client:
         assert client.get("/health").json()["model_version"] == NEWER
 
@@ -137,7 +137,7 @@ def test_reload_converges_on_the_champion_and_swaps_it_in(trained_copy) -> None:
         record_as(trained_copy, old, NEWER)
         assert reload(client).json()["model_version"] == old  # a candidate is not served
         before = client.app.state.forecast_service
-        crud.promote_model_version(NEWER, reason="t", actor="t", url=trained_copy.database_url)
+        crud_on(trained_copy.database_url).promote_model_version(NEWER, reason="t", actor="t")
         response = reload(client)
         assert response.status_code == 200, response.text
         assert response.json()["model_version"] == NEWER
@@ -164,7 +164,7 @@ def test_a_champion_that_fails_to_load_leaves_the_old_model_serving(trained_copy
     record_as(trained_copy, old, NEWER)
     with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
         artifact(trained_copy, "scaler_params", NEWER).write_bytes(b"tampered")
-        crud.promote_model_version(NEWER, reason="t", actor="t", url=trained_copy.database_url)
+        crud_on(trained_copy.database_url).promote_model_version(NEWER, reason="t", actor="t")
         response = reload(client)
         assert client.get("/health").json()["model_version"] == old
         ok = client.post("/api/v1/predict", json={"prices": [10.0 + i for i in range(200)]})
@@ -205,7 +205,7 @@ def test_registry_changes_without_the_right_key_are_401_and_do_nothing(
                 assert words in response.json()["detail"], sent
                 assert response.headers["WWW-Authenticate"] == "ApiKey"
                 assert client.get("/health").json()["model_version"] == old  # nothing done
-        assert crud.champion_version(trained_copy.database_url) == old
+        assert crud_on(trained_copy.database_url).champion_version() == old
         if server_key is not None:  # the control: the right key does switch
             response = client.post(f"/api/v1/models/{NEWER}/promote", headers={"X-API-Key": KEY})
             assert response.json()["served_here"] == NEWER

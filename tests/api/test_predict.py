@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stock_lstm.api.v1.schemas.predict import MAX_PRICES
-from stock_lstm.data_pipeline import crud
 from tests.conftest import TrainedProject
+from tests.helpers.database import crud_on
 
 KERAS_TOLERANCE = 1e-5  # relative: ONNX Runtime against Keras, float32 inside both
 
@@ -45,7 +45,7 @@ def _flush(client: TestClient) -> None:
 
 def _count(client: TestClient) -> int:
     _flush(client)
-    return crud.count_predictions(url=client.app.state.settings.database_url)
+    return crud_on(client.app.state.settings.database_url).count_predictions()
 
 
 def test_prices_mode_equals_the_forecaster(served, forecaster, history) -> None:
@@ -74,8 +74,8 @@ def test_horizon_defaults_to_one(served, history) -> None:
 def test_ticker_mode_uses_the_newest_stored_closes_and_business_days(
     served, forecaster, trained_project
 ) -> None:
-    stored = crud.load_ticker_prices(
-        "MSFT", limit=forecaster.min_history, url=trained_project.database_url
+    stored = crud_on(trained_project.database_url).load_ticker_prices(
+        "MSFT", limit=forecaster.min_history
     )
     horizon = forecaster.max_horizon
     response = served.post("/api/v1/predict", json={"ticker": "msft", "horizon": horizon})
@@ -104,7 +104,7 @@ def test_every_forecast_is_written_to_predictions(served, history, forecaster) -
     assert response.headers["X-Request-ID"] == "test-row-written-1"
     assert _count(served) == before + 1
     url = served.app.state.settings.database_url
-    row = crud.recent_predictions(limit=1, url=url)[0]
+    row = crud_on(url).recent_predictions(limit=1)[0]
     assert row["request_id"] == "test-row-written-1"
     assert row["ticker"] is None and row["origin_date"] is None  # a sent history: unscorable
     assert row["model_version"] == response.json()["model_version"]
@@ -120,7 +120,7 @@ def test_a_ticker_forecast_row_names_the_ticker_origin_and_version(served) -> No
         "/api/v1/predict", json={"ticker": "GOOG"}, headers={"X-Request-ID": "goog-1"}
     )
     _flush(served)
-    row = crud.recent_predictions(limit=1, url=served.app.state.settings.database_url)[0]
+    row = crud_on(served.app.state.settings.database_url).recent_predictions(limit=1)[0]
     assert (row["request_id"], row["ticker"]) == ("goog-1", "GOOG")
     assert row["values"][0]["date"] is not None
     # what monitoring scores it by: the last close used, and the model that made it

@@ -6,7 +6,8 @@ import logging
 import threading
 
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
-from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import get_database
+from tests.helpers.database import crud_on
 
 
 def _row(i: int) -> dict:
@@ -21,13 +22,13 @@ def _row(i: int) -> dict:
 
 
 def test_rows_reach_the_database_in_batches(database_url) -> None:
-    log = PredictionLog(database_url, batch_size=7, flush_interval_s=0.01)
+    log = PredictionLog(get_database(database_url), batch_size=7, flush_interval_s=0.01)
     log.start()
     for i in range(50):
         log.submit(_row(i))
     log.close()
     assert log.written == 50 and log.failed == 0
-    assert crud.count_predictions(url=database_url) == 50
+    assert crud_on(database_url).count_predictions() == 50
 
 
 def test_close_flushes_what_is_queued() -> None:

@@ -8,9 +8,9 @@ import subprocess
 import sys
 import textwrap
 
-from stock_lstm.data_pipeline import crud
 from tests.conftest import kedro_env
 from tests.helpers.app import KEY, app_client
+from tests.helpers.database import crud_on
 from tests.helpers.registry import ARTIFACTS, NEWER, artifact, copy_version, only_version, record_as
 
 AUTH = {"X-API-Key": KEY}
@@ -89,7 +89,7 @@ def test_promote_and_rollback_answer_404_409_and_no_op(trained_copy) -> None:
         back = client.post("/api/v1/models/rollback", headers=AUTH).json()
         assert (back["champion"], back["previous"], back["served_here"]) == (old, NEWER, old)
         assert client.post("/api/v1/predict", json=HISTORY).headers["X-Model-Version"] == old
-    assert crud.champion_version(trained_copy.database_url) == old
+    assert crud_on(trained_copy.database_url).champion_version() == old
 
 
 def test_the_registry_cli_promotes_with_the_same_checks(trained_copy) -> None:
@@ -123,8 +123,8 @@ def test_the_registry_cli_promotes_with_the_same_checks(trained_copy) -> None:
     listed = cli("list").stdout.splitlines()
     assert listed[0].startswith(f"{NEWER}  champion") and listed[1].startswith(f"{old}  retired")
     assert cli("rollback").returncode == 0
-    assert crud.champion_version(trained_copy.database_url) == old
-    assert crud.registry_events(url=trained_copy.database_url)[0].actor == "cli"
+    assert crud_on(trained_copy.database_url).champion_version() == old
+    assert crud_on(trained_copy.database_url).registry_events()[0].actor == "cli"
 
 
 def test_the_api_process_never_imports_tensorflow(trained_project) -> None:

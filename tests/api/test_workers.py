@@ -23,8 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stock_lstm.data_pipeline import crud
 from tests.conftest import TrainedProject, copy_trained_project, kedro_env
+from tests.helpers.database import crud_on
 
 pytestmark = pytest.mark.slow
 
@@ -63,19 +63,19 @@ def registered_project(
         for name in SERVING:
             (models / name / version).mkdir()
             shutil.copy(models / name / v1 / name, models / name / version / name)
-    row = dataclasses.asdict(crud.get_model_version(v1, url=project.database_url))
+    row = dataclasses.asdict(crud_on(project.database_url).get_model_version(v1))
     del row["status"]
     if database_url is None:
         database_url = project.database_url
     else:  # PostgreSQL: a registry of its own, the trained version its champion
-        crud.record_model_version(
-            **{**row, "data_version_id": None, "promote": True}, url=database_url
+        crud_on(database_url).record_model_version(
+            **{**row, "data_version_id": None, "promote": True}
         )
     for version in (V2, V3):
-        crud.record_model_version(
-            **{**row, "model_version": version, "data_version_id": None}, url=database_url
+        crud_on(database_url).record_model_version(
+            **{**row, "model_version": version, "data_version_id": None}
         )
-    assert crud.champion_version(database_url) == v1
+    assert crud_on(database_url).champion_version() == v1
     return project, database_url, (v1, V2, V3)
 
 
@@ -233,5 +233,5 @@ def test_a_promotion_under_load_fails_nothing_and_shows_only_champions(fleet: Fl
 
 
 def logged_versions(fleet: Fleet) -> set[str]:
-    rows = crud.recent_predictions(1_000_000, url=fleet.database_url)
+    rows = crud_on(fleet.database_url).recent_predictions(1_000_000)
     return {row["model_version"] for row in rows}

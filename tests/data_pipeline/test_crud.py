@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.database import get_engine, session_scope
+from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.orm_models import DataVersion, RawPrice
 from tests.helpers.bars import bars
+from tests.helpers.database import crud_on, migrated_engine
 
 
 def test_migrations_create_every_table_with_its_keys(database_url):
-    inspector = inspect(get_engine(database_url))
+    inspector = inspect(migrated_engine(database_url))
     tables = set(inspector.get_table_names())
     assert {
         "data_versions",
@@ -44,10 +45,10 @@ def test_migrations_create_every_table_with_its_keys(database_url):
 
 def test_round_trip_keeps_values_and_dtypes(database_url):
     frame = pd.concat([bars("MSFT"), bars("GOOG", 3)])
-    result = crud.save_stage_frame(frame, "raw", source="csv", url=database_url)
+    result = crud_on(database_url).save_stage_frame(frame, "raw", source="csv")
     assert result.created and result.version.row_count == 8
 
-    loaded = crud.load_stage_frame("raw", url=database_url)
+    loaded = crud_on(database_url).load_stage_frame("raw")
 
     assert list(loaded.columns) == crud.stage_columns("raw")
     assert loaded["date"].dtype == "datetime64[ns]"
@@ -61,53 +62,57 @@ def test_round_trip_keeps_values_and_dtypes(database_url):
 
 def test_same_content_twice_gives_one_version(database_url):
     frame = bars()
-    first = crud.save_stage_frame(frame, "raw", source="csv", url=database_url)
-    second = crud.save_stage_frame(frame.iloc[::-1], "raw", source="csv", url=database_url)
+    first = crud_on(database_url).save_stage_frame(frame, "raw", source="csv")
+    second = crud_on(database_url).save_stage_frame(frame.iloc[::-1], "raw", source="csv")
 
     assert not second.created
     assert second.version.id == first.version.id
-    assert len(crud.list_versions("raw", url=database_url)) == 1
+    assert len(crud_on(database_url).list_versions("raw")) == 1
 
 
 def test_reloaded_content_saves_as_the_same_version(database_url):
-    crud.save_stage_frame(bars(), "raw", source="csv", url=database_url)
-    reloaded = crud.load_stage_frame("raw", url=database_url)
-    assert not crud.save_stage_frame(reloaded, "raw", source="csv", url=database_url).created
+    crud_on(database_url).save_stage_frame(bars(), "raw", source="csv")
+    reloaded = crud_on(database_url).load_stage_frame("raw")
+    assert not crud_on(database_url).save_stage_frame(reloaded, "raw", source="csv").created
 
 
 def test_a_version_stores_only_the_change_and_old_versions_stay_readable(database_url):
-    first = crud.save_stage_frame(bars(days=5), "raw", source="a", url=database_url)
-    second = crud.save_stage_frame(bars(days=6), "raw", source="b", url=database_url)
+    first = crud_on(database_url).save_stage_frame(bars(days=5), "raw", source="a")
+    second = crud_on(database_url).save_stage_frame(bars(days=6), "raw", source="b")
 
     assert second.version.rows_added == 1 and second.version.rows_closed == 0
     assert second.changes == {"MSFT": crud.TickerChange(new=1)}
     assert _row_counts(database_url) == (2, 6)  # 5 + 1 rows, not 5 + 6
-    assert len(crud.load_stage_frame("raw", first.version.id, url=database_url)) == 5
-    assert len(crud.load_stage_frame("raw", url=database_url)) == 6
+    assert len(crud_on(database_url).load_stage_frame("raw", first.version.id)) == 5
+    assert len(crud_on(database_url).load_stage_frame("raw")) == 6
 
 
 def test_changed_content_creates_a_version_with_its_parent(database_url):
-    raw = crud.save_stage_frame(bars(), "raw", source="csv", url=database_url).version
-    clean_v1 = crud.save_stage_frame(
-        bars(), "clean", source="cleaning", parent_id=raw.id, url=database_url
-    ).version
-    clean_v2 = crud.save_stage_frame(
-        bars(shift=1.0), "clean", source="cleaning", parent_id=raw.id, url=database_url
-    ).version
+    raw = crud_on(database_url).save_stage_frame(bars(), "raw", source="csv").version
+    clean_v1 = (
+        crud_on(database_url)
+        .save_stage_frame(bars(), "clean", source="cleaning", parent_id=raw.id)
+        .version
+    )
+    clean_v2 = (
+        crud_on(database_url)
+        .save_stage_frame(bars(shift=1.0), "clean", source="cleaning", parent_id=raw.id)
+        .version
+    )
 
     assert clean_v2.id != clean_v1.id
     assert clean_v2.parent_id == raw.id and clean_v2.stage == "clean"
-    assert crud.latest_version("clean", url=database_url).id == clean_v2.id
+    assert crud_on(database_url).latest_version("clean").id == clean_v2.id
     # the same content in another stage is a version of that stage, not a duplicate
-    assert crud.latest_version("raw", url=database_url).id == raw.id
+    assert crud_on(database_url).latest_version("raw").id == raw.id
 
 
 def test_pinned_version_loads_that_version(database_url):
-    v1 = crud.save_stage_frame(bars(), "raw", source="a", url=database_url).version
-    crud.save_stage_frame(bars(shift=5.0), "raw", source="b", url=database_url)
+    v1 = crud_on(database_url).save_stage_frame(bars(), "raw", source="a").version
+    crud_on(database_url).save_stage_frame(bars(shift=5.0), "raw", source="b")
 
-    pinned = crud.load_stage_frame("raw", v1.id, url=database_url)
-    latest = crud.load_stage_frame("raw", url=database_url)
+    pinned = crud_on(database_url).load_stage_frame("raw", v1.id)
+    latest = crud_on(database_url).load_stage_frame("raw")
 
     assert pinned["close"].iloc[0] == 10.0 and latest["close"].iloc[0] == 15.0
     assert pinned.attrs["source"] == "a"
@@ -115,17 +120,17 @@ def test_pinned_version_loads_that_version(database_url):
 
 def test_empty_stage_load_names_the_stage(database_url):
     with pytest.raises(crud.StageError, match="stage 'clean' has no data yet"):
-        crud.load_stage_frame("clean", url=database_url)
+        crud_on(database_url).load_stage_frame("clean")
 
 
 def test_pinning_a_version_of_another_stage_is_refused(database_url):
-    raw = crud.save_stage_frame(bars(), "raw", source="csv", url=database_url).version
+    raw = crud_on(database_url).save_stage_frame(bars(), "raw", source="csv").version
     with pytest.raises(crud.StageError, match="stage 'clean' has no version"):
-        crud.load_stage_frame("clean", raw.id, url=database_url)
+        crud_on(database_url).load_stage_frame("clean", raw.id)
 
 
 def _row_counts(url: str) -> tuple[int, int]:
-    with session_scope(url) as session:
+    with get_database(url).session() as session:
         return (
             session.scalar(select(func.count()).select_from(DataVersion)),
             session.scalar(select(func.count()).select_from(RawPrice)),
@@ -133,7 +138,7 @@ def _row_counts(url: str) -> tuple[int, int]:
 
 
 def test_a_save_that_fails_midway_leaves_no_trace(database_url, monkeypatch):
-    crud.save_stage_frame(bars(days=3), "raw", source="csv", url=database_url)
+    crud_on(database_url).save_stage_frame(bars(days=3), "raw", source="csv")
     before = _row_counts(database_url)
     monkeypatch.setattr(crud, "INSERT_CHUNK_ROWS", 2)
     original = crud.Session.execute
@@ -148,49 +153,47 @@ def test_a_save_that_fails_midway_leaves_no_trace(database_url, monkeypatch):
 
     monkeypatch.setattr(crud.Session, "execute", fail_on_second_chunk)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        crud.save_stage_frame(bars(days=6, shift=3.0), "raw", source="csv", url=database_url)
+        crud_on(database_url).save_stage_frame(bars(days=6, shift=3.0), "raw", source="csv")
 
     assert calls["n"] == 2  # the first chunk was written before the failure
     assert _row_counts(database_url) == before
-    assert [(s.ticker, s.rows) for s in crud.ticker_summaries("raw", url=database_url)] == [
+    assert [(s.ticker, s.rows) for s in crud_on(database_url).ticker_summaries("raw")] == [
         ("MSFT", 3)
     ]
-    assert crud.latest_version("raw", url=database_url).row_count == 3
+    assert crud_on(database_url).latest_version("raw").row_count == 3
 
 
 def test_a_duplicate_key_rolls_the_whole_save_back(database_url):
     frame = pd.concat([bars(days=4), bars(days=1)])  # (MSFT, 2020-01-02) twice
     with pytest.raises(Exception, match="(?i)unique|duplicate"):
-        crud.save_stage_frame(frame, "raw", source="csv", url=database_url)
+        crud_on(database_url).save_stage_frame(frame, "raw", source="csv")
     assert _row_counts(database_url) == (0, 0)
 
 
 def test_a_frame_without_a_required_column_is_refused_by_name(database_url):
     with pytest.raises(crud.FrameSchemaError, match="lacks column.*close"):
-        crud.save_stage_frame(
-            bars().drop(columns="close"), "features", source="x", url=database_url
-        )
+        crud_on(database_url).save_stage_frame(bars().drop(columns="close"), "features", source="x")
 
 
 def test_ticker_queries(database_url):
-    crud.save_stage_frame(
-        pd.concat([bars("MSFT", 10), bars("GOOG", 4)]), "clean", source="cleaning", url=database_url
+    crud_on(database_url).save_stage_frame(
+        pd.concat([bars("MSFT", 10), bars("GOOG", 4)]), "clean", source="cleaning"
     )
-    summaries = crud.ticker_summaries("clean", url=database_url)
+    summaries = crud_on(database_url).ticker_summaries("clean")
     assert [(s.ticker, s.rows) for s in summaries] == [("GOOG", 4), ("MSFT", 10)]
     assert summaries[1].first_date == date(2020, 1, 2)
 
-    newest = crud.load_ticker_prices("MSFT", limit=3, url=database_url)
+    newest = crud_on(database_url).load_ticker_prices("MSFT", limit=3)
     assert list(newest["close"]) == [17.0, 18.0, 19.0]
-    window = crud.load_ticker_prices(
-        "MSFT", start=date(2020, 1, 3), end=date(2020, 1, 6), url=database_url
+    window = crud_on(database_url).load_ticker_prices(
+        "MSFT", start=date(2020, 1, 3), end=date(2020, 1, 6)
     )
     assert [d.date() for d in window["date"]] == [date(2020, 1, 3), date(2020, 1, 6)]
-    assert crud.load_ticker_prices("AAPL", url=database_url).empty
+    assert crud_on(database_url).load_ticker_prices("AAPL").empty
 
 
 def test_model_versions_and_predictions(database_url):
-    assert crud.get_model_version(url=database_url) is None
+    assert crud_on(database_url).get_model_version() is None
     info = dict(
         trained_at=datetime(2026, 1, 1, tzinfo=UTC),
         data_version_id=None,
@@ -199,13 +202,11 @@ def test_model_versions_and_predictions(database_url):
         model_sha256="a" * 64,
         scaler_sha256="b" * 64,
     )
-    crud.record_model_version(model_version="2026-01-01T00.00.00.000Z", url=database_url, **info)
-    crud.record_model_version(
-        model_version="2026-01-01T00.00.00.000Z",
-        url=database_url,
-        **{**info, "metrics": {"mae": 0.5}},
+    crud_on(database_url).record_model_version(model_version="2026-01-01T00.00.00.000Z", **info)
+    crud_on(database_url).record_model_version(
+        model_version="2026-01-01T00.00.00.000Z", **{**info, "metrics": {"mae": 0.5}}
     )
-    latest = crud.get_model_version(url=database_url)
+    latest = crud_on(database_url).get_model_version()
     assert latest.model_version == "2026-01-01T00.00.00.000Z" and latest.metrics == {"mae": 0.5}
 
     row = dict(
@@ -216,9 +217,9 @@ def test_model_versions_and_predictions(database_url):
         values=[{"step": 1, "close": 1.0}, {"step": 2, "close": 2.0}],
         latency_ms=1.5,
     )
-    assert crud.record_predictions([row, {**row, "ticker": "MSFT"}], url=database_url) == 2
-    assert crud.count_predictions(url=database_url) == 2
-    assert crud.recent_predictions(1, url=database_url)[0]["ticker"] == "MSFT"
+    assert crud_on(database_url).record_predictions([row, {**row, "ticker": "MSFT"}]) == 2
+    assert crud_on(database_url).count_predictions() == 2
+    assert crud_on(database_url).recent_predictions(1)[0]["ticker"] == "MSFT"
 
 
 def test_simultaneous_saves_of_the_same_content_store_one_version(database_url, monkeypatch):
@@ -226,7 +227,7 @@ def test_simultaneous_saves_of_the_same_content_store_one_version(database_url, 
     import threading
     import time
 
-    crud.save_stage_frame(bars(days=2), "raw", source="seed", url=database_url)  # migrate first
+    crud_on(database_url).save_stage_frame(bars(days=2), "raw", source="seed")  # migrate first
     original = crud._latest
 
     def slow_latest(session, stage):
@@ -239,7 +240,7 @@ def test_simultaneous_saves_of_the_same_content_store_one_version(database_url, 
 
     def save():
         try:
-            results.append(crud.save_stage_frame(bars(days=9), "raw", source="x", url=database_url))
+            results.append(crud_on(database_url).save_stage_frame(bars(days=9), "raw", source="x"))
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
 
@@ -251,12 +252,12 @@ def test_simultaneous_saves_of_the_same_content_store_one_version(database_url, 
 
     assert errors == []
     assert sorted(r.created for r in results) == [False, True]
-    assert len(crud.list_versions("raw", url=database_url)) == 2
+    assert len(crud_on(database_url).list_versions("raw")) == 2
 
 
 def test_a_model_version_links_to_the_mlflow_run_that_trained_it(database_url):
     columns = {
-        c["name"]: c for c in inspect(get_engine(database_url)).get_columns("model_versions")
+        c["name"]: c for c in inspect(migrated_engine(database_url)).get_columns("model_versions")
     }
     assert columns["mlflow_run_id"]["nullable"]  # migration 0004
     version = "2026-01-01T00.00.00.000Z"
@@ -268,12 +269,12 @@ def test_a_model_version_links_to_the_mlflow_run_that_trained_it(database_url):
         model_sha256="a" * 64,
         scaler_sha256="b" * 64,
     )
-    crud.record_model_version(model_version=version, url=database_url, **info)
-    assert crud.get_model_version(version, url=database_url).mlflow_run_id is None
+    crud_on(database_url).record_model_version(model_version=version, **info)
+    assert crud_on(database_url).get_model_version(version).mlflow_run_id is None
 
-    crud.set_model_version_mlflow_run(version, "0123abcd", url=database_url)
-    crud.record_model_version(model_version=version, url=database_url, **info)  # re-evaluated
+    crud_on(database_url).set_model_version_mlflow_run(version, "0123abcd")
+    crud_on(database_url).record_model_version(model_version=version, **info)  # re-evaluated
 
-    assert crud.get_model_version(version, url=database_url).mlflow_run_id == "0123abcd"
+    assert crud_on(database_url).get_model_version(version).mlflow_run_id == "0123abcd"
     with pytest.raises(LookupError, match="no model_versions row for model version nope"):
-        crud.set_model_version_mlflow_run("nope", "0123abcd", url=database_url)
+        crud_on(database_url).set_model_version_mlflow_run("nope", "0123abcd")

@@ -13,6 +13,7 @@ from kedro.io import DatasetError
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.datasets import Lineage, VersionedTableDataset
 from tests.helpers.bars import bars
+from tests.helpers.database import crud_on
 
 
 def test_save_records_the_lineage_it_is_given_and_the_source_label(database_url):
@@ -20,20 +21,20 @@ def test_save_records_the_lineage_it_is_given_and_the_source_label(database_url)
     frame = bars(days=6)
     frame.attrs["source"] = "csv:data/01_raw/snapshot"  # how a price source labels its frame
     raw.save(frame)
-    first = crud.latest_version("raw", url=database_url)
+    first = crud_on(database_url).latest_version("raw")
     assert first.source == "csv:data/01_raw/snapshot"
     raw.save(bars(days=7))
-    assert crud.latest_version("raw", url=database_url).source == "kedro"
+    assert crud_on(database_url).latest_version("raw").source == "kedro"
 
     clean = VersionedTableDataset(stage="clean", parent_stage="raw", url=database_url)
     clean.save(bars(days=6))
     clean.record_lineage(Lineage(first.id, {"MSFT": date(2020, 1, 8)}))
     changed = bars(days=7, shift=1.0)  # every day differs, but only 2020-01-08 on is replaced
     clean.save(changed)
-    version = crud.latest_version("clean", url=database_url)
+    version = crud_on(database_url).latest_version("clean")
     assert version.parent_id == first.id
     assert clean.last_save.changes == {"MSFT": crud.TickerChange(new=1, restated=2)}
-    stored = crud.load_stage_frame("clean", url=database_url)
+    stored = crud_on(database_url).load_stage_frame("clean")
     assert list(stored["close"]) == [10.0, 11.0, 12.0, 13.0, 15.0, 16.0, 17.0]
 
 
@@ -43,8 +44,8 @@ def test_parent_stage_defaults_to_its_latest_version(database_url):
         stage="clean", parent_stage="raw", source="cleaning", url=database_url
     )
     clean.save(bars())
-    version = crud.latest_version("clean", url=database_url)
-    assert version.parent_id == crud.latest_version("raw", url=database_url).id
+    version = crud_on(database_url).latest_version("clean")
+    assert version.parent_id == crud_on(database_url).latest_version("raw").id
     assert version.source == "cleaning"
     assert clean.last_save.created
 
@@ -79,16 +80,16 @@ def test_catalog_entries_load_and_save_through_a_kedro_session(project_copy):
         catalog.save("clean_prices", bars(shift=2.0))
         loaded = catalog.load("clean_prices")
     assert loaded["close"].iloc[0] == 12.0
-    raw_versions = crud.list_versions("raw")
+    raw_versions = crud_on().list_versions("raw")
     assert len(raw_versions) == 2
-    assert crud.latest_version("clean").parent_id == raw_versions[-1].id
+    assert crud_on().latest_version("clean").parent_id == raw_versions[-1].id
 
 
 def test_load_versions_pin_a_table_version(project_copy):
     bootstrap_project(project_copy)
-    crud.save_stage_frame(bars(), "raw", source="a")
-    crud.save_stage_frame(bars(shift=1.0), "raw", source="b")
-    first = crud.list_versions("raw")[0].id
+    crud_on().save_stage_frame(bars(), "raw", source="a")
+    crud_on().save_stage_frame(bars(shift=1.0), "raw", source="b")
+    first = crud_on().list_versions("raw")[0].id
     with KedroSession.create(project_path=project_copy) as session:
         context = session.load_context()
         catalog = context._get_catalog(load_versions={"raw_prices": str(first)})

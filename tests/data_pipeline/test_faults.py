@@ -10,10 +10,10 @@ import textwrap
 
 from sqlalchemy import func, select
 
-from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.database import session_scope
+from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.orm_models import DataVersion, RawPrice
 from tests.helpers.bars import bars
+from tests.helpers.database import crud_on
 
 CHILD = textwrap.dedent(
     """
@@ -38,14 +38,16 @@ CHILD = textwrap.dedent(
     dates = pd.bdate_range("1900-01-01", periods=rows)
     frame = pd.DataFrame({"ticker": "BIG", "date": dates, "open": 1.0, "high": 2.0, "low": 0.5,
                           "close": 1.5, "adj_close": 1.5, "volume": 10})
-    crud.save_stage_frame(frame, "raw", source="big", url=sys.argv[1])
+    from stock_lstm.data_pipeline.database import get_database
+    with get_database(sys.argv[1]).session() as session:
+        crud.save_stage_frame(session, frame, "raw", source="big")
     print("committed", flush=True)
     """
 )
 
 
 def _counts(url: str) -> tuple[int, int]:
-    with session_scope(url) as session:
+    with get_database(url).session() as session:
         return (
             session.scalar(select(func.count()).select_from(DataVersion)),
             session.scalar(select(func.count()).select_from(RawPrice)),
@@ -53,7 +55,7 @@ def _counts(url: str) -> tuple[int, int]:
 
 
 def test_sigkill_during_a_large_save_leaves_the_previous_version(database_url):
-    previous = crud.save_stage_frame(bars(days=7), "raw", source="csv", url=database_url).version
+    previous = crud_on(database_url).save_stage_frame(bars(days=7), "raw", source="csv").version
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, database_url],
         stdout=subprocess.PIPE,
@@ -68,9 +70,9 @@ def test_sigkill_during_a_large_save_leaves_the_previous_version(database_url):
     assert child.returncode == -signal.SIGKILL
 
     assert _counts(database_url) == (1, 7)
-    latest = crud.latest_version("raw", url=database_url)
+    latest = crud_on(database_url).latest_version("raw")
     assert latest.id == previous.id
-    assert len(crud.load_stage_frame("raw", url=database_url)) == 7
+    assert len(crud_on(database_url).load_stage_frame("raw")) == 7
     # the database is usable afterwards: the next save lands whole
-    assert crud.save_stage_frame(bars(days=9), "raw", source="csv", url=database_url).created
+    assert crud_on(database_url).save_stage_frame(bars(days=9), "raw", source="csv").created
     assert _counts(database_url) == (2, 9)  # the two new days only: versions store changes

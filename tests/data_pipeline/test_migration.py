@@ -8,9 +8,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.database import dispose_engines, get_engine
+from stock_lstm.data_pipeline.database import dispose_engines, get_database
 from stock_lstm.data_pipeline.migrations import upgrade
 from tests.helpers.bars import bars
+from tests.helpers.database import crud_on, migrated_engine
 
 
 def old_save(connection: sa.Connection, frame: pd.DataFrame, stage: str, parent: int | None):
@@ -55,7 +56,7 @@ def old_save(connection: sa.Connection, frame: pd.DataFrame, stage: str, parent:
 
 
 def test_full_copy_versions_upgrade_in_place(database_url: str) -> None:
-    engine = get_engine(database_url, migrate=False)
+    engine = get_database(database_url).engine
     upgrade(engine, "0001")
     restated = bars("MSFT", 6)
     restated.loc[2, "close"] = 99.0
@@ -70,49 +71,49 @@ def test_full_copy_versions_upgrade_in_place(database_url: str) -> None:
     with engine.begin() as connection:
         for stage, frame in history:
             ids.append(old_save(connection, frame, stage, None))
-    hashes = {v.id: v.content_hash for v in crud.list_versions(url=database_url)}
+    hashes = {v.id: v.content_hash for v in crud_on(database_url).list_versions()}
     dispose_engines()
 
-    engine = get_engine(database_url)  # upgrades to head
+    engine = migrated_engine(database_url)  # upgrades to head
     with engine.connect() as connection:
         raw_rows = connection.execute(sa.text("SELECT count(*) FROM raw_prices")).scalar_one()
     assert raw_rows == 9 + 1 + 1  # 9 first rows, 1 new day, 1 restated close
 
     for version_id, (stage, frame) in zip(ids, history, strict=True):
-        version = crud.get_version(version_id, url=database_url)
+        version = crud_on(database_url).get_version(version_id)
         assert version.hash_method == crud.TABLE_HASH
         assert version.content_hash == hashes[version_id]
-        loaded = crud.load_stage_frame(stage, version_id, url=database_url)
+        loaded = crud_on(database_url).load_stage_frame(stage, version_id)
         assert crud.table_hash(loaded, stage, crud.TABLE_HASH) == hashes[version_id]
         pd.testing.assert_frame_equal(
             loaded.reset_index(drop=True),
             crud.canonical_frame(frame, stage),
             check_dtype=False,
         )
-    summaries = crud.ticker_summaries("raw", url=database_url)
+    summaries = crud_on(database_url).ticker_summaries("raw")
     assert [(s.ticker, s.rows) for s in summaries] == [("MSFT", 6)]
 
     # the next save stores only its change
-    result = crud.save_stage_frame(bars("MSFT", 7), "raw", source="new", url=database_url)
+    result = crud_on(database_url).save_stage_frame(bars("MSFT", 7), "raw", source="new")
     assert result.changes == {"MSFT": crud.TickerChange(new=1, restated=1)}
     assert result.version.hash_method == crud.TICKERS_HASH
-    latest = crud.load_stage_frame("raw", url=database_url)
+    latest = crud_on(database_url).load_stage_frame("raw")
     assert crud.table_hash(latest, "raw") == result.version.content_hash
-    assert len(crud.load_stage_frame("raw", ids[1], url=database_url)) == 10  # still there
+    assert len(crud_on(database_url).load_stage_frame("raw", ids[1])) == 10  # still there
 
 
 def test_the_downgrade_gives_the_full_copies_back(database_url: str) -> None:
-    crud.save_stage_frame(bars("MSFT", 5), "raw", source="a", url=database_url)
-    crud.save_stage_frame(bars("MSFT", 6), "raw", source="b", url=database_url)
+    crud_on(database_url).save_stage_frame(bars("MSFT", 5), "raw", source="a")
+    crud_on(database_url).save_stage_frame(bars("MSFT", 6), "raw", source="b")
     expected = [
-        len(crud.load_stage_frame("raw", v.id, url=database_url))
-        for v in crud.list_versions("raw", url=database_url)
+        len(crud_on(database_url).load_stage_frame("raw", v.id))
+        for v in crud_on(database_url).list_versions("raw")
     ]
     from alembic import command
 
     from stock_lstm.data_pipeline.migrations import alembic_config
 
-    engine = get_engine(database_url)
+    engine = migrated_engine(database_url)
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection

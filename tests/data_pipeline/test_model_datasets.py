@@ -13,12 +13,12 @@ import pytest
 from kedro.io import DatasetError
 from kedro.io.core import Version
 
-from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.datasets import (
     ModelVersionDataset,
     SaveVersionDataset,
     newest_artifact_version,
 )
+from tests.helpers.database import crud_on
 
 OLD, NEW = "2026-01-05T10.00.00.000Z", "2026-02-01T09.30.00.000Z"
 
@@ -70,16 +70,16 @@ def test_model_version_row_hashes_exactly_that_versions_files(
     model, scaler = artifacts(root)
     dataset = ModelVersionDataset(model_filepath=model, scaler_filepath=scaler, url=database_url)
     dataset.save(record(model_version=OLD))  # the older version, though a newer one exists
-    row = crud.get_model_version(OLD, url=database_url)
+    row = crud_on(database_url).get_model_version(OLD)
     assert row is not None
     assert row.model_sha256 == hashlib.sha256(b"oldlstm_model.keras").hexdigest()
     assert row.scaler_sha256 == hashlib.sha256(b"oldscaler.pkl").hexdigest()
     assert row.parameters == {"model": {"window": 60}}
     assert row.metrics["summary"]["h1"]["mean_mae_ratio"] is None  # JSON null, also on PG
-    assert crud.get_model_version(NEW, url=database_url) is None
+    assert crud_on(database_url).get_model_version(NEW) is None
 
     dataset.save(record())
-    new = crud.get_model_version(NEW, url=database_url)
+    new = crud_on(database_url).get_model_version(NEW)
     assert new.model_sha256 == hashlib.sha256(b"newlstm_model.keras").hexdigest()
     assert dataset.load()["model_version"] == NEW
 
@@ -96,4 +96,4 @@ def test_model_version_row_needs_its_version_and_artifacts(
         dataset.save(record(model_version=None))
     with pytest.raises(DatasetError, match="needs metrics"):
         dataset.save({"model_version": OLD, "trained_at": "2026-02-01", "parameters": {"a": 1}})
-    assert crud.get_model_version(url=database_url) is None
+    assert crud_on(database_url).get_model_version() is None

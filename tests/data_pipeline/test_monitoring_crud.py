@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 
 from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.database import get_engine, session_scope
+from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.orm_models import Base, MonitoringRun
 from stock_lstm.monitoring.drift import DRIFT_COLUMNS, drift_statistics
 from stock_lstm.monitoring.scoring import (
@@ -24,6 +24,7 @@ from stock_lstm.monitoring.scoring import (
     score_forecasts,
 )
 from stock_lstm.monitoring.shadow import shadow_forecasts
+from tests.helpers.database import crud_on, migrated_engine
 
 MONITORING_TABLES = {
     "monitoring_runs",
@@ -48,7 +49,7 @@ def test_the_crud_frames_have_the_monitoring_librarys_columns() -> None:
 
 
 def test_the_migration_matches_the_orm(database_url: str) -> None:
-    engine = get_engine(database_url)
+    engine = migrated_engine(database_url)
     assert MONITORING_TABLES <= set(inspect(engine).get_table_names())
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
@@ -80,7 +81,9 @@ def _run(prices: pd.DataFrame, as_of: dt.date, url: str) -> crud.MonitoringSave:
     """What the daily pipeline will do: shadow forecasts, scores of all, drift, a decision."""
     origins = list(prices["date"].drop_duplicates().dt.date)
     shadow = shadow_forecasts(_flat_model, prices, "v1", 2, origins=origins)
-    scored = score_forecasts(combine_forecasts(crud.load_shadow_forecasts(url=url), shadow), prices)
+    scored = score_forecasts(
+        combine_forecasts(crud_on(url).load_shadow_forecasts(), shadow), prices
+    )
     features = prices.assign(log_return=np.log(prices["close"]).groupby(prices["ticker"]).diff())
     drift = drift_statistics(features, dt.date(2024, 1, 8), as_of, DRIFT_PARAMS)
     decision = {
@@ -90,7 +93,7 @@ def _run(prices: pd.DataFrame, as_of: dt.date, url: str) -> crud.MonitoringSave:
         "retrain": False,
         "reasons": ["no trigger"],
     }
-    return crud.save_monitoring_run(
+    return crud_on(url).save_monitoring_run(
         as_of=as_of,
         model_version="v1",
         shadow=shadow,
@@ -99,7 +102,6 @@ def _run(prices: pd.DataFrame, as_of: dt.date, url: str) -> crud.MonitoringSave:
         decisions=[decision],
         parameters={"windows": [20]},
         forecast_counts=scored.status_counts(),
-        url=url,
     )
 
 
@@ -112,7 +114,7 @@ def test_a_run_round_trips(database_url: str) -> None:
     assert saved.scores_added == 2 * (8 * 3 + 2 + 1)
     assert (saved.drift_rows, saved.decisions) == (4, 1)
 
-    shadow = crud.load_shadow_forecasts(url=database_url)
+    shadow = crud_on(database_url).load_shadow_forecasts()
     assert list(shadow.columns) == list(FORECAST_COLUMNS)
     expected = shadow_forecasts(_flat_model, prices, "v1", 2, origins=list(prices["date"].dt.date))
     key = ["forecast_id", "step"]
@@ -121,21 +123,21 @@ def test_a_run_round_trips(database_url: str) -> None:
         expected.sort_values(key).reset_index(drop=True),
         check_dtype=False,
     )
-    scores = crud.load_realized_scores("v1", url=database_url)
+    scores = crud_on(database_url).load_realized_scores("v1")
     again = score_forecasts(shadow, prices).steps
     pd.testing.assert_frame_equal(
         scores.sort_values(["forecast_id", "step"]).reset_index(drop=True),
         again.sort_values(["forecast_id", "step"]).reset_index(drop=True),
         check_dtype=False,
     )
-    run = crud.latest_monitoring_run(url=database_url)
+    run = crud_on(database_url).latest_monitoring_run()
     assert run is not None and run.id == saved.run.id
     assert run.as_of == dt.date(2024, 1, 16)
     assert run.forecast_counts["partial"] == 4  # the last 2 origins of each ticker
-    drift = crud.load_drift_results(run.id, url=database_url)
+    drift = crud_on(database_url).load_drift_results(run.id)
     assert list(drift.columns) == list(DRIFT_COLUMNS)
     assert drift["ks"].notna().all()
-    assert crud.recent_decisions(url=database_url) == [
+    assert crud_on(database_url).recent_decisions() == [
         {
             "kind": "retrain",
             "as_of": dt.date(2024, 1, 16),
@@ -157,8 +159,8 @@ def test_rerunning_a_day_adds_no_forecast_or_score_twice(database_url: str) -> N
     assert second.scores_added == 2 * (3 + 3)
     third = _run(prices, dt.date(2024, 1, 16), database_url)
     assert (third.shadow_added, third.scores_added) == (0, 0)
-    assert len(crud.recent_decisions(url=database_url)) == 3
-    assert crud.latest_monitoring_run(url=database_url).id == third.run.id
+    assert len(crud_on(database_url).recent_decisions()) == 3
+    assert crud_on(database_url).latest_monitoring_run().id == third.run.id
 
 
 def test_too_little_data_is_stored_as_null_and_loaded_as_nan(database_url: str) -> None:
@@ -167,7 +169,7 @@ def test_too_little_data_is_stored_as_null_and_loaded_as_nan(database_url: str) 
     )
     empty_shadow = pd.DataFrame({c: [] for c in FORECAST_COLUMNS})
     empty_scores = pd.DataFrame({c: [] for c in SCORED_COLUMNS})
-    saved = crud.save_monitoring_run(
+    saved = crud_on(database_url).save_monitoring_run(
         as_of=dt.date(2024, 1, 2),
         model_version="v1",
         shadow=empty_shadow,
@@ -176,9 +178,8 @@ def test_too_little_data_is_stored_as_null_and_loaded_as_nan(database_url: str) 
         decisions=[],
         parameters={},
         forecast_counts={},
-        url=database_url,
     )
-    loaded = crud.load_drift_results(saved.run.id, url=database_url)
+    loaded = crud_on(database_url).load_drift_results(saved.run.id)
     assert loaded["ks"].isna().all() and loaded["psi"].isna().all()
     assert not loaded["flag"].any()
 
@@ -186,7 +187,7 @@ def test_too_little_data_is_stored_as_null_and_loaded_as_nan(database_url: str) 
 def test_a_failing_save_leaves_nothing(database_url: str) -> None:
     prices = _prices()
     with pytest.raises(ValueError, match="must give at least one reason"):
-        crud.save_monitoring_run(
+        crud_on(database_url).save_monitoring_run(
             as_of=dt.date(2024, 1, 16),
             model_version="v1",
             shadow=shadow_forecasts(_flat_model, prices, "v1", 2),
@@ -195,32 +196,30 @@ def test_a_failing_save_leaves_nothing(database_url: str) -> None:
             decisions=[{"kind": "retrain", "as_of": "2024-01-16", "reasons": []}],
             parameters={},
             forecast_counts={},
-            url=database_url,
         )
-    with session_scope(database_url) as session:
+    with get_database(database_url).session() as session:
         assert session.scalar(select(func.count()).select_from(MonitoringRun)) == 0
-    assert crud.load_shadow_forecasts(url=database_url).empty
+    assert crud_on(database_url).load_shadow_forecasts().empty
 
 
 def test_a_promotion_decision_is_recorded_outside_a_run(database_url: str) -> None:
-    crud.record_decision(
+    crud_on(database_url).record_decision(
         {
             "kind": "promotion",
             "as_of": dt.date(2024, 1, 16),
             "model_version": "v2",
             "promoted": True,
             "reasons": ["v2 beats v1 on the latest validation window (MAE ratio 0.97 < 0.99)"],
-        },
-        url=database_url,
+        }
     )
-    (decision,) = crud.recent_decisions(url=database_url)
+    (decision,) = crud_on(database_url).recent_decisions()
     assert decision["kind"] == "promotion" and decision["promoted"] is True
     assert decision["retrain"] is None
 
 
 def test_a_frame_without_its_columns_is_named(database_url: str) -> None:
     with pytest.raises(crud.FrameSchemaError, match="drift frame lacks column.*psi"):
-        crud.save_monitoring_run(
+        crud_on(database_url).save_monitoring_run(
             as_of=dt.date(2024, 1, 16),
             model_version="v1",
             shadow=pd.DataFrame({c: [] for c in FORECAST_COLUMNS}),
@@ -229,7 +228,6 @@ def test_a_frame_without_its_columns_is_named(database_url: str) -> None:
             decisions=[],
             parameters={},
             forecast_counts={},
-            url=database_url,
         )
 
 
@@ -240,7 +238,7 @@ def test_logged_forecasts_are_read_back_for_scoring(database_url: str) -> None:
         {"step": 2, "date": "2024-01-04", "close": 102.5, "lower": 101.0, "upper": 104.0},
     ]
     common = {"created_at": dt.datetime.now(dt.UTC), "request_id": None, "latency_ms": 1.0}
-    crud.record_predictions(
+    crud_on(database_url).record_predictions(
         [
             {
                 **common,
@@ -258,10 +256,9 @@ def test_logged_forecasts_are_read_back_for_scoring(database_url: str) -> None:
                 "horizon": 2,
                 "values": values,
             },
-        ],
-        url=database_url,
+        ]
     )
-    log = crud.load_logged_forecasts(url=database_url)
+    log = crud_on(database_url).load_logged_forecasts()
     assert list(log.columns) == ["id", "ticker", "origin_date", "model_version", "values"]
     scored = score_forecasts(forecast_steps_from_log(log), prices)
     # AAA from 01-02 (101): 01-03 closes 102, 01-04 closes 103

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.database import session_scope
+from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.datasets import (
     ChampionDataset,
     ModelVersionDataset,
@@ -20,13 +20,14 @@ from stock_lstm.data_pipeline.datasets import (
     artifact_versions,
 )
 from stock_lstm.data_pipeline.orm_models import ModelVersion
+from tests.helpers.database import crud_on
 
 A, B, C = "2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z", "2026-01-03T00.00.00.000Z"
 SERVING = ("onnx_model.onnx", "scaler_params.json", "interval_calibration.json")
 
 
 def register(version: str, url: str, *, promote: bool = False, serving=None) -> None:
-    crud.record_model_version(
+    crud_on(url).record_model_version(
         model_version=version,
         trained_at=datetime(2026, 1, 1, tzinfo=UTC),
         data_version_id=None,
@@ -37,21 +38,23 @@ def register(version: str, url: str, *, promote: bool = False, serving=None) -> 
         serving_sha256=serving,
         promote=promote,
         reason="test",
-        url=url,
     )
 
 
 def test_promotion_retires_the_champion_and_audits_every_change(database_url: str) -> None:
     register(A, database_url, promote=True)
     register(B, database_url)
-    assert crud.champion_version(database_url) == A
-    assert [v.status for v in crud.list_model_versions(database_url)] == ["candidate", "champion"]
+    assert crud_on(database_url).champion_version() == A
+    assert [v.status for v in crud_on(database_url).list_model_versions()] == [
+        "candidate",
+        "champion",
+    ]
 
-    result = crud.promote_model_version(B, reason="better", actor="ops", url=database_url)
+    result = crud_on(database_url).promote_model_version(B, reason="better", actor="ops")
     assert (result.champion, result.previous, result.changed) == (B, A, True)
-    assert crud.champion_version(database_url) == B
-    assert crud.get_model_version(A, url=database_url).status == "retired"
-    events = crud.registry_events(url=database_url)
+    assert crud_on(database_url).champion_version() == B
+    assert crud_on(database_url).get_model_version(A).status == "retired"
+    events = crud_on(database_url).registry_events()
     assert [(e.model_version, e.from_status, e.to_status, e.actor) for e in events] == [
         (B, "candidate", "champion", "ops"),
         (A, "champion", "retired", "ops"),
@@ -62,37 +65,37 @@ def test_promotion_retires_the_champion_and_audits_every_change(database_url: st
     assert events[0].reason == "better" and events[1].reason == f"replaced by {B}: better"
 
     # Promoting the champion is a no-op: nothing changes, nothing is recorded.
-    again = crud.promote_model_version(B, reason="again", actor="ops", url=database_url)
-    assert not again.changed and len(crud.registry_events(url=database_url)) == len(events)
+    again = crud_on(database_url).promote_model_version(B, reason="again", actor="ops")
+    assert not again.changed and len(crud_on(database_url).registry_events()) == len(events)
 
     with pytest.raises(crud.UnknownModelVersion, match="unknown model version 'nope'"):
-        crud.promote_model_version("nope", reason="x", actor="ops", url=database_url)
+        crud_on(database_url).promote_model_version("nope", reason="x", actor="ops")
 
 
 def test_rollback_goes_to_the_previous_champion_and_back(database_url: str) -> None:
-    assert crud.previous_champion(database_url) is None
+    assert crud_on(database_url).previous_champion() is None
     for version in (A, B, C):
         register(version, database_url, promote=True)
-    assert crud.previous_champion(database_url) == B
-    crud.promote_model_version(B, reason="rollback", actor="cli", url=database_url)
-    assert crud.previous_champion(database_url) == C
+    assert crud_on(database_url).previous_champion() == B
+    crud_on(database_url).promote_model_version(B, reason="rollback", actor="cli")
+    assert crud_on(database_url).previous_champion() == C
 
 
 def test_the_database_allows_one_champion_only(database_url: str) -> None:
     register(A, database_url, promote=True)
     register(B, database_url)
-    with pytest.raises(IntegrityError), session_scope(database_url) as session:
+    with pytest.raises(IntegrityError), get_database(database_url).session() as session:
         session.execute(
             update(ModelVersion).where(ModelVersion.model_version == B).values(status="champion")
         )
-    assert crud.champion_version(database_url) == A
+    assert crud_on(database_url).champion_version() == A
 
 
 def test_re_evaluation_keeps_the_status(database_url: str) -> None:
     register(A, database_url, promote=True)
     register(A, database_url)  # evaluated again, no promotion
-    assert crud.get_model_version(A, url=database_url).status == "champion"
-    assert len(crud.registry_events(url=database_url)) == 2
+    assert crud_on(database_url).get_model_version(A).status == "champion"
+    assert len(crud_on(database_url).registry_events()) == 2
 
 
 def save_serving_files(root: Path, version: str) -> dict[str, str]:
@@ -112,6 +115,11 @@ def sha256s(root: Path, version: str) -> dict[str, str]:
     }
 
 
+def problem(dataset: ModelVersionDataset, url: str, version: str) -> str | None:
+    with get_database(url).session() as session:
+        return dataset.problem(session, version)
+
+
 def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, database_url: str) -> None:
     paths = save_serving_files(tmp_path, A)
     save_serving_files(tmp_path, B)
@@ -122,26 +130,28 @@ def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, databas
         url=database_url,
     )
     assert dataset.saved_versions() == [B, A] == artifact_versions(paths["onnx_model"])
-    assert "not in model_versions" in dataset.problem(A)
+    assert "not in model_versions" in problem(dataset, database_url, A)
     register(A, database_url, promote=True, serving=sha256s(tmp_path, A))
     register(B, database_url, serving=sha256s(tmp_path, B))
     register(C, database_url)  # recorded before the ONNX export existed
-    assert dataset.problem(A) is None and dataset.problem(B) is None
-    assert "no ONNX export" in dataset.problem(C)
+    assert problem(dataset, database_url, A) is None and problem(dataset, database_url, B) is None
+    assert "no ONNX export" in problem(dataset, database_url, C)
 
     (tmp_path / "onnx_model.onnx" / B / "onnx_model.onnx").write_bytes(b"tampered")
     with pytest.raises(PromotionRefused, match=f"{B} cannot be promoted: onnx_model .* sha256"):
-        dataset.promote(B, actor="ops", reason="x")
+        with get_database(database_url).session() as session:
+            dataset.promote(session, B, actor="ops", reason="x")
     (tmp_path / "onnx_model.onnx" / B / "onnx_model.onnx").write_bytes(
         f"{B} onnx_model.onnx".encode()
     )
-    assert dataset.problem(B) is None
+    assert problem(dataset, database_url, B) is None
     (tmp_path / "scaler_params.json" / B / "scaler_params.json").unlink()
-    assert "scaler_params of model version" in dataset.problem(B)
-    assert crud.champion_version(database_url) == A
+    assert "scaler_params of model version" in problem(dataset, database_url, B)
+    assert crud_on(database_url).champion_version() == A
 
     with pytest.raises(PromotionRefused, match="no previous champion"):
-        dataset.rollback(actor="ops")
+        with get_database(database_url).session() as session:
+            dataset.rollback(session, actor="ops")
 
     champion = ChampionDataset(
         model_filepath="unused",
@@ -162,11 +172,11 @@ def test_migration_0003_retires_versions_without_onnx_and_matches_the_models(
     from alembic.migration import MigrationContext
     from sqlalchemy import text
 
-    from stock_lstm.data_pipeline.database import get_engine
+    from stock_lstm.data_pipeline.database import get_database
     from stock_lstm.data_pipeline.migrations import alembic_config, upgrade
     from stock_lstm.data_pipeline.orm_models import Base
 
-    engine = get_engine(database_url, migrate=False)
+    engine = get_database(database_url).engine
     upgrade(engine, "0001")
     with engine.begin() as connection:
         connection.execute(
@@ -178,8 +188,8 @@ def test_migration_0003_retires_versions_without_onnx_and_matches_the_models(
             {"v": A, "t": datetime(2026, 1, 1, tzinfo=UTC)},
         )
     upgrade(engine, "head")
-    assert crud.get_model_version(A, url=database_url).status == "retired"
-    [event] = crud.registry_events(url=database_url)
+    assert crud_on(database_url).get_model_version(A).status == "retired"
+    [event] = crud_on(database_url).registry_events()
     assert (event.to_status, event.actor) == ("retired", "migration 0003")
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
-from stock_lstm.data_pipeline import crud
 from tests.conftest import TrainedProject
+from tests.helpers.database import crud_on
 
 WAIT_S = 60.0
 
@@ -92,12 +92,12 @@ def through(proxy: TcpProxy, postgres_url: str) -> str:
 
 def seed(trained: TrainedProject, url: str) -> None:
     """The trained model's model_versions row and clean prices, on the PostgreSQL schema."""
-    clean = crud.load_stage_frame("clean", url=trained.database_url)
-    saved = crud.save_stage_frame(clean, "clean", source="copied for the outage test", url=url)
-    record = crud.get_model_version(url=trained.database_url)
+    clean = crud_on(trained.database_url).load_stage_frame("clean")
+    saved = crud_on(url).save_stage_frame(clean, "clean", source="copied for the outage test")
+    record = crud_on(trained.database_url).get_model_version()
     fields = {**dataclasses.asdict(record), "data_version_id": saved.version.id}
     del fields["status"]
-    crud.record_model_version(**fields, promote=True, url=url)
+    crud_on(url).record_model_version(**fields, promote=True)
 
 
 def wait_for(check: Callable[[], bool], what: str) -> None:

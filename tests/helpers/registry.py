@@ -6,8 +6,8 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from stock_lstm.data_pipeline import crud
 from tests.conftest import TrainedProject
+from tests.helpers.database import crud_on
 
 ARTIFACTS = {  # what the API loads
     "onnx_model": "onnx_model.onnx",
@@ -36,7 +36,7 @@ def copy_version(project: TrainedProject, names: tuple[str, ...], source: str, t
 
 def record_as(project: TrainedProject, source: str, target: str, **changes) -> None:
     """The model_versions row of `target` (a candidate): `source`'s row with `changes`."""
-    row = crud.get_model_version(source, url=project.database_url)
+    row = crud_on(project.database_url).get_model_version(source)
     fields = {**dataclasses.asdict(row), "model_version": target, **changes}
     del fields["status"]
-    crud.record_model_version(**fields, url=project.database_url)
+    crud_on(project.database_url).record_model_version(**fields)

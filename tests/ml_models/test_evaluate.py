@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.data_pipeline import crud
 from stock_lstm.ml_models.common.baselines import naive_forecast
 from stock_lstm.ml_models.common.intervals import conformal_quantile
 from stock_lstm.ml_models.common.metrics import (
@@ -26,6 +25,7 @@ from stock_lstm.ml_models.lstm_model.calibration import calibrate_intervals
 from stock_lstm.ml_models.lstm_model.evaluate import evaluate_model, model_version_record
 from stock_lstm.ml_models.lstm_model.model import build_model
 from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler
+from tests.helpers.database import crud_on
 from tests.ml_models.conftest import random_walk_features
 
 FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
@@ -223,7 +223,7 @@ def test_a_flat_test_period_gives_none_not_nan(naive_model_setup, database_url: 
     json.dumps(report, allow_nan=False)
     history = {"trained_at": "2026-01-01T00:00:00+00:00", "model_version": "v"}
     record = model_version_record(report, calibration, history, params)
-    crud.record_model_version(
+    crud_on(database_url).record_model_version(
         model_version=record["model_version"],
         trained_at=datetime.fromisoformat(record["trained_at"]),
         data_version_id=None,
@@ -231,7 +231,6 @@ def test_a_flat_test_period_gives_none_not_nan(naive_model_setup, database_url: 
         metrics=record["metrics"],
         model_sha256="0" * 64,
         scaler_sha256="0" * 64,
-        url=database_url,
     )
-    row = crud.get_model_version("v", url=database_url)
+    row = crud_on(database_url).get_model_version("v")
     assert row.metrics["tickers"]["FLAT"]["h1"]["mae_ratio"] is None

@@ -1,4 +1,10 @@
-"""The one module that reads and writes the database. Every session is opened here.
+"""The one module that reads and writes the database.
+
+Every public function takes a `Session` first: the caller owns the transaction
+(``with database.session() as session:``, see `database.Database`), so several reads or
+writes can share one. A write that must land whole (a stage save, a promotion, a monitoring
+run) is whole within that transaction: it commits when the caller's block ends, and nothing of
+it remains when the block raises.
 
 Stage tables (raw_prices, clean_prices, features) are versioned by change. A row is valid from
 the version that added it (`valid_from`) until the version that replaced or removed it
@@ -30,7 +36,7 @@ from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from stock_lstm.data_pipeline.database import session_scope
+from stock_lstm.data_pipeline.database import Database
 from stock_lstm.data_pipeline.orm_models import (
     STAGE_MODELS,
     DataVersion,
@@ -491,13 +497,13 @@ def _stored_range(
 
 
 def save_stage_frame(
+    session: Session,
     frame: pd.DataFrame,
     stage: str,
     *,
     source: str,
     parent_id: int | None = None,
     since: Mapping[str, date | None] | None = None,
-    url: str | None = None,
 ) -> SaveResult:
     """Store what `frame` changes in `stage` as one new version; nothing when it changes nothing.
 
@@ -507,8 +513,9 @@ def save_stage_frame(
     A ticker named in ``since`` but absent from the frame loses its rows from that date.
     Tickers neither in the frame nor in ``since`` are untouched.
 
-    One transaction: the version row, the ticker states and every data row land together or
-    not at all.
+    The version row, the ticker states and every data row land together or not at all: they
+    are written in the caller's transaction, after taking the stage's lock (`_lock_stage`),
+    held until it ends, so keep the save the last thing the transaction does.
     """
     canonical = canonical_frame(frame, stage)
     firsts = canonical.groupby("ticker", sort=True)["date"].min()
@@ -520,62 +527,59 @@ def save_stage_frame(
     ).astype("datetime64[ns]")
     incoming = canonical[starts.isna() | (canonical["date"] >= starts)].reset_index(drop=True)
     table = _stage_table(stage)
-    with session_scope(url) as session:
-        _lock_stage(session, stage)
-        latest = _latest(session, stage)
-        if parent_id is not None and session.get(DataVersion, parent_id) is None:
-            raise StageError(
-                f"cannot save stage {stage!r}: parent version {parent_id} does not exist"
-            )
-        stored = _ticker_states(session, stage, tickers=list(windows)) if windows else {}
-        plan = _plan_save(session, stage, incoming, windows, stored)
-        plans = plan.tickers
-        if not plans:
-            return SaveResult(VersionInfo.of(latest) if latest is not None else None, False)
-        version = DataVersion(
-            stage=stage,
-            source=source[:255],
-            content_hash="",
-            hash_method=TICKERS_HASH,
-            row_count=0,
-            rows_added=len(plan.insert),
-            rows_closed=len(plan.close),
-            parent_id=parent_id,
-        )
-        session.add(version)
-        session.flush()
-        _close_rows(session, table, version.id, plan.close)
-        if not plan.insert.empty:
-            for chunk in _records(plan.insert, stage):
-                for row in chunk:
-                    row["valid_from"] = version.id
-                session.execute(insert(table), chunk)
-        session.execute(
-            insert(TickerVersion.__table__),
-            [
-                {
-                    "version_id": version.id,
-                    "ticker": ticker,
-                    "stage": stage,
-                    "content_hash": one.state.content_hash,
-                    "row_count": one.state.row_count,
-                    "first_date": one.state.first_date,
-                    "last_date": one.state.last_date,
-                    "changed_from": one.changed_from,
-                    "rows_new": one.change.new,
-                    "rows_restated": one.change.restated,
-                    "rows_removed": one.change.removed,
-                }
-                for ticker, one in plans.items()
-            ],
-        )
-        states = _ticker_states(session, stage)
-        current = {t: s.content_hash for t, s in states.items() if s.content_hash is not None}
-        version.content_hash = _tickers_digest(current)
-        version.row_count = sum(s.row_count for s in states.values() if s.content_hash)
-        session.flush()
-        changes = {ticker: plans[ticker].change for ticker in sorted(plans)}
-        return SaveResult(VersionInfo.of(version), True, changes)
+    _lock_stage(session, stage)
+    latest = _latest(session, stage)
+    if parent_id is not None and session.get(DataVersion, parent_id) is None:
+        raise StageError(f"cannot save stage {stage!r}: parent version {parent_id} does not exist")
+    stored = _ticker_states(session, stage, tickers=list(windows)) if windows else {}
+    plan = _plan_save(session, stage, incoming, windows, stored)
+    plans = plan.tickers
+    if not plans:
+        return SaveResult(VersionInfo.of(latest) if latest is not None else None, False)
+    version = DataVersion(
+        stage=stage,
+        source=source[:255],
+        content_hash="",
+        hash_method=TICKERS_HASH,
+        row_count=0,
+        rows_added=len(plan.insert),
+        rows_closed=len(plan.close),
+        parent_id=parent_id,
+    )
+    session.add(version)
+    session.flush()
+    _close_rows(session, table, version.id, plan.close)
+    if not plan.insert.empty:
+        for chunk in _records(plan.insert, stage):
+            for row in chunk:
+                row["valid_from"] = version.id
+            session.execute(insert(table), chunk)
+    session.execute(
+        insert(TickerVersion.__table__),
+        [
+            {
+                "version_id": version.id,
+                "ticker": ticker,
+                "stage": stage,
+                "content_hash": one.state.content_hash,
+                "row_count": one.state.row_count,
+                "first_date": one.state.first_date,
+                "last_date": one.state.last_date,
+                "changed_from": one.changed_from,
+                "rows_new": one.change.new,
+                "rows_restated": one.change.restated,
+                "rows_removed": one.change.removed,
+            }
+            for ticker, one in plans.items()
+        ],
+    )
+    states = _ticker_states(session, stage)
+    current = {t: s.content_hash for t, s in states.items() if s.content_hash is not None}
+    version.content_hash = _tickers_digest(current)
+    version.row_count = sum(s.row_count for s in states.values() if s.content_hash)
+    session.flush()
+    changes = {ticker: plans[ticker].change for ticker in sorted(plans)}
+    return SaveResult(VersionInfo.of(version), True, changes)
 
 
 def _close_rows(session: Session, table: Table, version_id: int, close: pd.DataFrame) -> None:
@@ -598,22 +602,21 @@ def _close_rows(session: Session, table: Table, version_id: int, close: pd.DataF
         session.execute(statement, chunk)
 
 
-def remove_ticker(ticker: str, *, source: str = "remove-ticker", url: str | None = None):
-    """Remove `ticker` from every stage that holds it: one new version per such stage, in one
-    transaction (clean's removal records raw's as parent, features' records clean's). The rows
+def remove_ticker(session: Session, ticker: str, *, source: str = "remove-ticker"):
+    """Remove `ticker` from every stage that holds it: one new version per such stage, in the
+    caller's transaction (clean's removal records raw's as parent, features' records clean's). The rows
     stay readable through the versions before. Returns the versions written, by stage."""
     ticker = ticker.strip().upper()
     written: dict[str, VersionInfo] = {}
-    with session_scope(url) as session:
-        parent: int | None = None
-        for stage in STAGE_MODELS:
-            _lock_stage(session, stage)
-            state = _ticker_states(session, stage, tickers=[ticker]).get(ticker)
-            if state is None or state.content_hash is None:
-                continue
-            result = _save_removal(session, stage, ticker, state, source, parent)
-            written[stage] = result
-            parent = result.id
+    parent: int | None = None
+    for stage in STAGE_MODELS:
+        _lock_stage(session, stage)
+        state = _ticker_states(session, stage, tickers=[ticker]).get(ticker)
+        if state is None or state.content_hash is None:
+            continue
+        result = _save_removal(session, stage, ticker, state, source, parent)
+        written[stage] = result
+        parent = result.id
     if not written:
         raise StageError(f"ticker {ticker!r} is not stored in any stage: nothing to remove")
     return written
@@ -684,25 +687,22 @@ def _lock_stage(session: Session, stage: str) -> None:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def latest_version(stage: str, url: str | None = None) -> VersionInfo | None:
+def latest_version(session: Session, stage: str) -> VersionInfo | None:
     _stage_model(stage)
-    with session_scope(url) as session:
-        row = _latest(session, stage)
-        return VersionInfo.of(row) if row is not None else None
+    row = _latest(session, stage)
+    return VersionInfo.of(row) if row is not None else None
 
 
-def get_version(version_id: int, url: str | None = None) -> VersionInfo | None:
-    with session_scope(url) as session:
-        row = session.get(DataVersion, version_id)
-        return VersionInfo.of(row) if row is not None else None
+def get_version(session: Session, version_id: int) -> VersionInfo | None:
+    row = session.get(DataVersion, version_id)
+    return VersionInfo.of(row) if row is not None else None
 
 
-def list_versions(stage: str | None = None, url: str | None = None) -> list[VersionInfo]:
-    with session_scope(url) as session:
-        query = select(DataVersion).order_by(DataVersion.id)
-        if stage is not None:
-            query = query.where(DataVersion.stage == stage)
-        return [VersionInfo.of(row) for row in session.scalars(query)]
+def list_versions(session: Session, stage: str | None = None) -> list[VersionInfo]:
+    query = select(DataVersion).order_by(DataVersion.id)
+    if stage is not None:
+        query = query.where(DataVersion.stage == stage)
+    return [VersionInfo.of(row) for row in session.scalars(query)]
 
 
 @dataclass(frozen=True)
@@ -718,26 +718,25 @@ class TickerVersionInfo:
     rows_removed: int
 
 
-def ticker_changes(version_id: int, url: str | None = None) -> list[TickerVersionInfo]:
+def ticker_changes(session: Session, version_id: int) -> list[TickerVersionInfo]:
     """The tickers a version changed, with what it did to each."""
-    with session_scope(url) as session:
-        rows = session.scalars(
-            select(TickerVersion)
-            .where(TickerVersion.version_id == version_id)
-            .order_by(TickerVersion.ticker)
+    rows = session.scalars(
+        select(TickerVersion)
+        .where(TickerVersion.version_id == version_id)
+        .order_by(TickerVersion.ticker)
+    )
+    return [
+        TickerVersionInfo(
+            r.version_id,
+            r.ticker,
+            r.content_hash,
+            r.row_count,
+            r.rows_new,
+            r.rows_restated,
+            r.rows_removed,
         )
-        return [
-            TickerVersionInfo(
-                r.version_id,
-                r.ticker,
-                r.content_hash,
-                r.row_count,
-                r.rows_new,
-                r.rows_restated,
-                r.rows_removed,
-            )
-            for r in rows
-        ]
+        for r in rows
+    ]
 
 
 def _resolve_version(session: Session, stage: str, version_id: int | None) -> DataVersion:
@@ -776,24 +775,23 @@ def _typed_frame(rows: Sequence[Any], stage: str) -> pd.DataFrame:
 
 
 def load_stage_frame(
+    session: Session,
     stage: str,
     version_id: int | None = None,
     *,
     tickers: Sequence[str] | None = None,
-    url: str | None = None,
 ) -> pd.DataFrame:
     """The table of `stage` as of a version (latest unless pinned), sorted by (ticker, date),
     with stable dtypes. `frame.attrs` carries `version_id`, `stage` and `source` (training
     records the version it read)."""
     table = _stage_table(stage)
-    with session_scope(url) as session:
-        version = _resolve_version(session, stage, version_id)
-        columns = [table.c[name] for name in stage_columns(stage)]
-        query = select(*columns).where(_valid_at(table, version, _is_newest(session, version)))
-        if tickers is not None:
-            query = query.where(table.c.ticker.in_(list(tickers)))
-        rows = session.execute(query.order_by(table.c.ticker, table.c.date)).all()
-        info = VersionInfo.of(version)
+    version = _resolve_version(session, stage, version_id)
+    columns = [table.c[name] for name in stage_columns(stage)]
+    query = select(*columns).where(_valid_at(table, version, _is_newest(session, version)))
+    if tickers is not None:
+        query = query.where(table.c.ticker.in_(list(tickers)))
+    rows = session.execute(query.order_by(table.c.ticker, table.c.date)).all()
+    info = VersionInfo.of(version)
     frame = _typed_frame(rows, stage)
     frame.attrs.update(version_id=info.id, stage=stage, source=info.source)
     return frame
@@ -811,12 +809,12 @@ class StageChanges:
 
 
 def load_stage_changes(
+    session: Session,
     stage: str,
     derived_stage: str,
     version_id: int | None = None,
     *,
     lookback_rows: int | None = None,
-    url: str | None = None,
 ) -> tuple[pd.DataFrame, StageChanges]:
     """The rows of `stage` (as of a version, latest unless pinned) that `derived_stage` must
     redo: those of the tickers changed since the version its newest version was derived from.
@@ -828,42 +826,35 @@ def load_stage_changes(
     """
     table = _stage_table(stage)
     columns = [table.c[name] for name in stage_columns(stage)]
-    with session_scope(url) as session:
-        version = _resolve_version(session, stage, version_id)
-        newest = _is_newest(session, version)
-        derived = _latest(session, derived_stage)
-        read_before = derived.parent_id if derived is not None else None
-        if read_before is None or read_before > version.id:
-            states = _ticker_states(session, stage, version.id)
-            since: dict[str, date | None] = dict.fromkeys(sorted(states))
-        else:
-            since = _changed_since(session, stage, read_before, version.id)
-        valid = _valid_at(table, version, newest)
-        frames = []
-        whole = [t for t, d in since.items() if d is None or lookback_rows is None]
-        if whole:
-            query = select(*columns).where(valid, table.c.ticker.in_(whole))
-            frames.append(
-                _typed_frame(
-                    session.execute(query.order_by(table.c.ticker, table.c.date)).all(), stage
-                )
-            )
-        starts: dict[date, list[str]] = {}  # tickers that read from the same date: one query
-        for ticker, first in since.items():
-            if ticker not in whole:
-                start = _lookback_start(session, table, valid, ticker, first, lookback_rows or 0)
-                starts.setdefault(start, []).append(ticker)
-        for start, tickers in starts.items():
-            query = select(*columns).where(
-                valid, table.c.ticker.in_(tickers), table.c.date >= start
-            )
-            frames.append(
-                _typed_frame(
-                    session.execute(query.order_by(table.c.ticker, table.c.date)).all(), stage
-                )
-            )
-        changes = StageChanges(version.id, read_before, since)
-        source = version.source
+    version = _resolve_version(session, stage, version_id)
+    newest = _is_newest(session, version)
+    derived = _latest(session, derived_stage)
+    read_before = derived.parent_id if derived is not None else None
+    if read_before is None or read_before > version.id:
+        states = _ticker_states(session, stage, version.id)
+        since: dict[str, date | None] = dict.fromkeys(sorted(states))
+    else:
+        since = _changed_since(session, stage, read_before, version.id)
+    valid = _valid_at(table, version, newest)
+    frames = []
+    whole = [t for t, d in since.items() if d is None or lookback_rows is None]
+    if whole:
+        query = select(*columns).where(valid, table.c.ticker.in_(whole))
+        frames.append(
+            _typed_frame(session.execute(query.order_by(table.c.ticker, table.c.date)).all(), stage)
+        )
+    starts: dict[date, list[str]] = {}  # tickers that read from the same date: one query
+    for ticker, first in since.items():
+        if ticker not in whole:
+            start = _lookback_start(session, table, valid, ticker, first, lookback_rows or 0)
+            starts.setdefault(start, []).append(ticker)
+    for start, tickers in starts.items():
+        query = select(*columns).where(valid, table.c.ticker.in_(tickers), table.c.date >= start)
+        frames.append(
+            _typed_frame(session.execute(query.order_by(table.c.ticker, table.c.date)).all(), stage)
+        )
+    changes = StageChanges(version.id, read_before, since)
+    source = version.source
     frame = pd.concat(frames, ignore_index=True) if frames else _typed_frame([], stage)
     frame.attrs.update(version_id=changes.version_id, stage=stage, source=source)
     return frame, changes
@@ -906,22 +897,21 @@ def _lookback_start(
     return oldest[0] if oldest is not None else first
 
 
-def stored_tails(stage: str, rows: int, url: str | None = None) -> pd.DataFrame:
+def stored_tails(session: Session, stage: str, rows: int) -> pd.DataFrame:
     """The newest `rows` rows of each current ticker of `stage` (empty when it has none):
     what incremental ingestion compares a source's overlap with."""
     table = _stage_table(stage)
     columns = [table.c[name] for name in stage_columns(stage)]
-    with session_scope(url) as session:
-        states = _ticker_states(session, stage)
-        frames = []
-        for ticker in sorted(t for t, s in states.items() if s.content_hash is not None):
-            query = (
-                select(*columns)
-                .where(table.c.ticker == ticker, table.c.valid_to.is_(None))
-                .order_by(table.c.date.desc())
-                .limit(rows)
-            )
-            frames.append(list(reversed(session.execute(query).all())))
+    states = _ticker_states(session, stage)
+    frames = []
+    for ticker in sorted(t for t, s in states.items() if s.content_hash is not None):
+        query = (
+            select(*columns)
+            .where(table.c.ticker == ticker, table.c.valid_to.is_(None))
+            .order_by(table.c.date.desc())
+            .limit(rows)
+        )
+        frames.append(list(reversed(session.execute(query).all())))
     return _typed_frame([row for found in frames for row in found], stage)
 
 
@@ -933,11 +923,10 @@ class TickerSummary:
     rows: int
 
 
-def ticker_summaries(stage: str = "clean", url: str | None = None) -> list[TickerSummary]:
+def ticker_summaries(session: Session, stage: str = "clean") -> list[TickerSummary]:
     """Each current ticker of `stage` with its date range and row count."""
     _stage_model(stage)
-    with session_scope(url) as session:
-        states = _ticker_states(session, stage)
+    states = _ticker_states(session, stage)
     return [
         TickerSummary(s.ticker, s.first_date, s.last_date, s.row_count)
         for _, s in sorted(states.items())
@@ -946,32 +935,31 @@ def ticker_summaries(stage: str = "clean", url: str | None = None) -> list[Ticke
 
 
 def load_ticker_prices(
+    session: Session,
     ticker: str,
     *,
     stage: str = "clean",
     start: date | None = None,
     end: date | None = None,
     limit: int | None = None,
-    url: str | None = None,
 ) -> pd.DataFrame:
     """One ticker's current rows (the newest version), oldest first; `limit` keeps the newest.
 
     The API's path: the partial index on (ticker, date) of the open rows answers it.
     """
     table = _stage_table(stage)
-    with session_scope(url) as session:
-        version = _resolve_version(session, stage, None)
-        columns = [table.c[name] for name in stage_columns(stage)]
-        query = select(*columns).where(table.c.ticker == ticker, table.c.valid_to.is_(None))
-        if start is not None:
-            query = query.where(table.c.date >= start)
-        if end is not None:
-            query = query.where(table.c.date <= end)
-        query = query.order_by(table.c.date.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        rows = list(reversed(session.execute(query).all()))
-        version_id = version.id
+    version = _resolve_version(session, stage, None)
+    columns = [table.c[name] for name in stage_columns(stage)]
+    query = select(*columns).where(table.c.ticker == ticker, table.c.valid_to.is_(None))
+    if start is not None:
+        query = query.where(table.c.date >= start)
+    if end is not None:
+        query = query.where(table.c.date <= end)
+    query = query.order_by(table.c.date.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    rows = list(reversed(session.execute(query).all()))
+    version_id = version.id
     frame = _typed_frame(rows, stage)
     frame.attrs.update(version_id=version_id, stage=stage)
     return frame
@@ -1041,6 +1029,7 @@ def _model_row(session: Session, model_version: str) -> ModelVersion | None:
 
 
 def record_model_version(
+    session: Session,
     *,
     model_version: str,
     trained_at: datetime,
@@ -1054,124 +1043,120 @@ def record_model_version(
     reason: str = "evaluated",
     actor: str = "evaluation",
     mlflow_run_id: str | None = None,
-    url: str | None = None,
 ) -> ModelVersionInfo:
     """Insert (a new candidate, audited) or update (re-evaluation, status kept) one model
     version's row; with `promote`, make it the champion in the same transaction. An update
     keeps the row's MLflow run id unless one is given."""
-    with session_scope(url) as session:
-        _lock_registry(session)
-        row = _model_row(session, model_version)
-        created = row is None
-        if row is None:
-            row = ModelVersion(model_version=model_version, status="candidate")
-            session.add(row)
-        row.trained_at = trained_at
-        row.data_version_id = data_version_id
-        row.parameters = parameters
-        row.metrics = metrics
-        row.model_sha256 = model_sha256
-        row.scaler_sha256 = scaler_sha256
-        if mlflow_run_id is not None:
-            row.mlflow_run_id = mlflow_run_id
-        row.serving_sha256 = serving_sha256
-        session.flush()
-        if created:
-            _audit(session, model_version, None, "candidate", "evaluated", actor)
-        if promote:
-            _promote(session, row, reason=reason, actor=actor)
-        return _model_info(row)
+    _lock_registry(session)
+    row = _model_row(session, model_version)
+    created = row is None
+    if row is None:
+        row = ModelVersion(model_version=model_version, status="candidate")
+        session.add(row)
+    row.trained_at = trained_at
+    row.data_version_id = data_version_id
+    row.parameters = parameters
+    row.metrics = metrics
+    row.model_sha256 = model_sha256
+    row.scaler_sha256 = scaler_sha256
+    if mlflow_run_id is not None:
+        row.mlflow_run_id = mlflow_run_id
+    row.serving_sha256 = serving_sha256
+    session.flush()
+    if created:
+        _audit(session, model_version, None, "candidate", "evaluated", actor)
+    if promote:
+        _promote(session, row, reason=reason, actor=actor)
+    return _model_info(row)
 
 
-def set_model_version_mlflow_run(
-    model_version: str, mlflow_run_id: str, url: str | None = None
-) -> None:
+def set_model_version_mlflow_run(session: Session, model_version: str, mlflow_run_id: str) -> None:
     """Link a recorded model version to the MLflow run that trained it."""
-    with session_scope(url) as session:
-        updated = session.execute(
-            update(ModelVersion)
-            .where(ModelVersion.model_version == model_version)
-            .values(mlflow_run_id=mlflow_run_id)
-        )
-        if updated.rowcount == 0:
-            raise LookupError(f"no model_versions row for model version {model_version}")
+    updated = session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.model_version == model_version)
+        .values(mlflow_run_id=mlflow_run_id)
+    )
+    if updated.rowcount == 0:
+        raise LookupError(f"no model_versions row for model version {model_version}")
 
 
 def get_model_version(
-    model_version: str | None = None, url: str | None = None
+    session: Session, model_version: str | None = None
 ) -> ModelVersionInfo | None:
     """A model version's row, or the newest one when no version is named."""
-    with session_scope(url) as session:
-        query = select(ModelVersion)
-        if model_version is None:
-            query = query.order_by(ModelVersion.id.desc()).limit(1)
-        else:
-            query = query.where(ModelVersion.model_version == model_version)
-        row = session.scalars(query).first()
-        return _model_info(row) if row is not None else None
+    query = select(ModelVersion)
+    if model_version is None:
+        query = query.order_by(ModelVersion.id.desc()).limit(1)
+    else:
+        query = query.where(ModelVersion.model_version == model_version)
+    row = session.scalars(query).first()
+    return _model_info(row) if row is not None else None
 
 
-def list_model_versions(url: str | None = None) -> list[ModelVersionInfo]:
+def list_model_versions(
+    session: Session,
+) -> list[ModelVersionInfo]:
     """Every recorded model version, newest first."""
-    with session_scope(url) as session:
-        rows = session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()))
-        return [_model_info(row) for row in rows]
+    rows = session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()))
+    return [_model_info(row) for row in rows]
 
 
-def champion_version(url: str | None = None) -> str | None:
+def champion_version(
+    session: Session,
+) -> str | None:
     """The version every API worker serves, or None (cheap: the workers poll it)."""
-    with session_scope(url) as session:
-        return session.scalar(
-            select(ModelVersion.model_version).where(ModelVersion.status == "champion")
-        )
+    return session.scalar(
+        select(ModelVersion.model_version).where(ModelVersion.status == "champion")
+    )
 
 
-def previous_champion(url: str | None = None) -> str | None:
+def previous_champion(
+    session: Session,
+) -> str | None:
     """The version most recently replaced as champion (what a rollback serves), or None."""
-    with session_scope(url) as session:
-        current = session.scalar(
-            select(ModelVersion.model_version).where(ModelVersion.status == "champion")
-        )
-        query = (
-            select(ModelVersionEvent.model_version)
-            .where(ModelVersionEvent.from_status == "champion")
-            .order_by(ModelVersionEvent.id.desc())
-        )
-        if current is not None:
-            query = query.where(ModelVersionEvent.model_version != current)
-        return session.scalars(query.limit(1)).first()
+    current = session.scalar(
+        select(ModelVersion.model_version).where(ModelVersion.status == "champion")
+    )
+    query = (
+        select(ModelVersionEvent.model_version)
+        .where(ModelVersionEvent.from_status == "champion")
+        .order_by(ModelVersionEvent.id.desc())
+    )
+    if current is not None:
+        query = query.where(ModelVersionEvent.model_version != current)
+    return session.scalars(query.limit(1)).first()
 
 
 def promote_model_version(
-    model_version: str, *, reason: str, actor: str, url: str | None = None
+    session: Session, model_version: str, *, reason: str, actor: str
 ) -> Promotion:
-    """Make `model_version` the champion (the old one retires), audited, in one transaction;
-    PostgreSQL then notifies every listening worker. Promoting the champion changes nothing."""
-    with session_scope(url) as session:
-        _lock_registry(session)
-        row = _model_row(session, model_version)
-        if row is None:
-            raise UnknownModelVersion(f"unknown model version {model_version!r}")
-        return _promote(session, row, reason=reason, actor=actor)
+    """Make `model_version` the champion (the old one retires), audited, in the caller's
+    transaction (the registry's lock is held until it ends); PostgreSQL notifies every
+    listening worker when it commits. Promoting the champion changes nothing."""
+    _lock_registry(session)
+    row = _model_row(session, model_version)
+    if row is None:
+        raise UnknownModelVersion(f"unknown model version {model_version!r}")
+    return _promote(session, row, reason=reason, actor=actor)
 
 
-def registry_events(limit: int = 200, url: str | None = None) -> list[RegistryEvent]:
+def registry_events(session: Session, limit: int = 200) -> list[RegistryEvent]:
     """The registry's audit trail, newest first."""
-    with session_scope(url) as session:
-        rows = session.scalars(
-            select(ModelVersionEvent).order_by(ModelVersionEvent.id.desc()).limit(limit)
+    rows = session.scalars(
+        select(ModelVersionEvent).order_by(ModelVersionEvent.id.desc()).limit(limit)
+    )
+    return [
+        RegistryEvent(
+            model_version=r.model_version,
+            from_status=r.from_status,
+            to_status=r.to_status,
+            at=r.at,
+            reason=r.reason,
+            actor=r.actor,
         )
-        return [
-            RegistryEvent(
-                model_version=r.model_version,
-                from_status=r.from_status,
-                to_status=r.to_status,
-                at=r.at,
-                reason=r.reason,
-                actor=r.actor,
-            )
-            for r in rows
-        ]
+        for r in rows
+    ]
 
 
 def _promote(session: Session, row: ModelVersion, *, reason: str, actor: str) -> Promotion:
@@ -1223,12 +1208,15 @@ class RegistryListener:
 
     On other databases (SQLite) `wait` just sleeps: the caller polls `champion_version` after
     every wait, which is also the safety net if a notification is missed.
+
+    It takes the `Database`, not a session: LISTEN needs a connection of its own, in autocommit
+    and held for the worker's life, outside the pool and any transaction.
     """
 
-    def __init__(self, url: str) -> None:
-        self._url = url
+    def __init__(self, database: Database) -> None:
+        self._url = database.url
         self._connection: Any = None
-        self._listens = make_url(url).get_backend_name() == "postgresql"
+        self._listens = database.backend == "postgresql"
 
     def wait(self, timeout_s: float, stop: threading.Event) -> None:
         """Return on a notification, after `timeout_s` seconds, or soon after `stop` is set."""
@@ -1268,36 +1256,13 @@ class RegistryListener:
 # --- predictions ----------------------------------------------------------------------------
 
 
-def record_predictions(rows: Sequence[dict[str, Any]], url: str | None = None) -> int:
-    """Insert served forecasts in one transaction (the API batches them off the request path)."""
+def record_predictions(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert served forecasts (the API batches them off the request path, one transaction per
+    batch)."""
     if not rows:
         return 0
-    with session_scope(url) as session:
-        session.execute(insert(Prediction), list(rows))
+    session.execute(insert(Prediction), list(rows))
     return len(rows)
-
-
-def count_predictions(url: str | None = None) -> int:
-    with session_scope(url) as session:
-        return session.scalar(select(func.count()).select_from(Prediction)) or 0
-
-
-def recent_predictions(limit: int = 100, url: str | None = None) -> list[dict[str, Any]]:
-    with session_scope(url) as session:
-        rows = session.scalars(select(Prediction).order_by(Prediction.id.desc()).limit(limit))
-        return [
-            {
-                "created_at": r.created_at,
-                "request_id": r.request_id,
-                "ticker": r.ticker,
-                "origin_date": r.origin_date,
-                "model_version": r.model_version,
-                "horizon": r.horizon,
-                "values": r.values,
-                "latency_ms": r.latency_ms,
-            }
-            for r in rows
-        ]
 
 
 # --- monitoring -----------------------------------------------------------------------------
@@ -1438,6 +1403,7 @@ def _typed_columns(frame: pd.DataFrame, table: TableColumns) -> pd.DataFrame:
 
 
 def save_monitoring_run(
+    session: Session,
     *,
     as_of: date,
     model_version: str,
@@ -1448,65 +1414,63 @@ def save_monitoring_run(
     parameters: Mapping[str, Any],
     forecast_counts: Mapping[str, int],
     data_version_id: int | None = None,
-    url: str | None = None,
 ) -> MonitoringSave:
-    """One monitoring run in one transaction: its row, the shadow forecasts and scored steps
+    """One monitoring run, whole in the caller's transaction: its row, the shadow forecasts and scored steps
     not stored yet (so rerunning a day or rescoring old forecasts adds nothing), the drift
     figures and the decisions. Lands whole or not at all."""
     _require(shadow, SHADOW_FORECAST_COLUMNS, "shadow forecasts")
     _require(scores, REALIZED_SCORE_COLUMNS, "realized scores")
     _require(drift, DRIFT_RESULT_COLUMNS, "drift")
-    with session_scope(url) as session:
-        run = MonitoringRun(
-            as_of=as_of,
-            model_version=model_version,
-            data_version_id=data_version_id,
-            parameters=dict(parameters),
-            forecast_counts={k: int(v) for k, v in forecast_counts.items()},
-        )
-        session.add(run)
-        session.flush()
-        shadow_ids = sorted(shadow["forecast_id"].astype(str).unique())
-        shadow_rows = _shadow_rows(
-            shadow,
-            run.id,
-            _stored(session, [ShadowForecast.forecast_id], ShadowForecast.forecast_id, shadow_ids),
-        )
-        _insert(session, ShadowForecast, shadow_rows)
-        score_ids = sorted(scores["forecast_id"].astype(str).unique())
-        stored_scores = _stored(
-            session,
-            [RealizedScore.source, RealizedScore.forecast_id, RealizedScore.step],
-            RealizedScore.forecast_id,
-            score_ids,
-        )
-        score_rows = _score_rows(scores, run.id, stored_scores)
-        _insert(session, RealizedScore, score_rows)
-        drift_rows = [
-            {
-                "run_id": run.id,
-                "ticker": str(r["ticker"]),
-                "feature": str(r["feature"]),
-                "n_reference": int(r["n_reference"]),
-                "n_recent": int(r["n_recent"]),
-                "ks": _float_or_none(r["ks"]),
-                "ks_pvalue": _float_or_none(r["ks_pvalue"]),
-                "psi": _float_or_none(r["psi"]),
-                "flag": bool(r["flag"]),
-            }
-            for r in drift.to_dict("records")
-        ]
-        _insert(session, DriftResult, drift_rows)
-        for decision in decisions:
-            session.add(_decision_row(decision, run.id))
-        session.flush()
-        return MonitoringSave(
-            run=MonitoringRunInfo.of(run),
-            shadow_added=len(shadow_rows),
-            scores_added=len(score_rows),
-            drift_rows=len(drift_rows),
-            decisions=len(decisions),
-        )
+    run = MonitoringRun(
+        as_of=as_of,
+        model_version=model_version,
+        data_version_id=data_version_id,
+        parameters=dict(parameters),
+        forecast_counts={k: int(v) for k, v in forecast_counts.items()},
+    )
+    session.add(run)
+    session.flush()
+    shadow_ids = sorted(shadow["forecast_id"].astype(str).unique())
+    shadow_rows = _shadow_rows(
+        shadow,
+        run.id,
+        _stored(session, [ShadowForecast.forecast_id], ShadowForecast.forecast_id, shadow_ids),
+    )
+    _insert(session, ShadowForecast, shadow_rows)
+    score_ids = sorted(scores["forecast_id"].astype(str).unique())
+    stored_scores = _stored(
+        session,
+        [RealizedScore.source, RealizedScore.forecast_id, RealizedScore.step],
+        RealizedScore.forecast_id,
+        score_ids,
+    )
+    score_rows = _score_rows(scores, run.id, stored_scores)
+    _insert(session, RealizedScore, score_rows)
+    drift_rows = [
+        {
+            "run_id": run.id,
+            "ticker": str(r["ticker"]),
+            "feature": str(r["feature"]),
+            "n_reference": int(r["n_reference"]),
+            "n_recent": int(r["n_recent"]),
+            "ks": _float_or_none(r["ks"]),
+            "ks_pvalue": _float_or_none(r["ks_pvalue"]),
+            "psi": _float_or_none(r["psi"]),
+            "flag": bool(r["flag"]),
+        }
+        for r in drift.to_dict("records")
+    ]
+    _insert(session, DriftResult, drift_rows)
+    for decision in decisions:
+        session.add(_decision_row(decision, run.id))
+    session.flush()
+    return MonitoringSave(
+        run=MonitoringRunInfo.of(run),
+        shadow_added=len(shadow_rows),
+        scores_added=len(score_rows),
+        drift_rows=len(drift_rows),
+        decisions=len(decisions),
+    )
 
 
 def _decision_row(decision: Mapping[str, Any], run_id: int | None) -> MonitoringDecision:
@@ -1524,127 +1488,121 @@ def _decision_row(decision: Mapping[str, Any], run_id: int | None) -> Monitoring
     )
 
 
-def record_decision(decision: Mapping[str, Any], url: str | None = None) -> None:
+def record_decision(session: Session, decision: Mapping[str, Any]) -> None:
     """A decision taken outside a monitoring run (e.g. the registry's promotion)."""
-    with session_scope(url) as session:
-        session.add(_decision_row(decision, None))
+    session.add(_decision_row(decision, None))
 
 
 def recent_decisions(
-    limit: int = 20, url: str | None = None, run_id: int | None = None
+    session: Session, limit: int = 20, run_id: int | None = None
 ) -> list[dict[str, Any]]:
     """The newest decisions first (those of monitoring run `run_id` when given): kind, as_of,
     model_version, retrain, promoted, reasons."""
-    with session_scope(url) as session:
-        query = select(MonitoringDecision).order_by(MonitoringDecision.id.desc()).limit(limit)
-        if run_id is not None:
-            query = query.where(MonitoringDecision.run_id == run_id)
-        rows = session.scalars(query)
-        return [
-            {
-                "kind": r.kind,
-                "as_of": r.as_of,
-                "model_version": r.model_version,
-                "retrain": r.retrain,
-                "promoted": r.promoted,
-                "reasons": list(r.reasons),
-            }
-            for r in rows
-        ]
+    query = select(MonitoringDecision).order_by(MonitoringDecision.id.desc()).limit(limit)
+    if run_id is not None:
+        query = query.where(MonitoringDecision.run_id == run_id)
+    rows = session.scalars(query)
+    return [
+        {
+            "kind": r.kind,
+            "as_of": r.as_of,
+            "model_version": r.model_version,
+            "retrain": r.retrain,
+            "promoted": r.promoted,
+            "reasons": list(r.reasons),
+        }
+        for r in rows
+    ]
 
 
 def latest_monitoring_run(
-    model_version: str | None = None, url: str | None = None
+    session: Session, model_version: str | None = None
 ) -> MonitoringRunInfo | None:
     """The newest run (of `model_version` when given)."""
-    with session_scope(url) as session:
-        query = select(MonitoringRun).order_by(MonitoringRun.id.desc()).limit(1)
-        if model_version is not None:
-            query = query.where(MonitoringRun.model_version == model_version)
-        row = session.scalars(query).first()
-        return MonitoringRunInfo.of(row) if row is not None else None
+    query = select(MonitoringRun).order_by(MonitoringRun.id.desc()).limit(1)
+    if model_version is not None:
+        query = query.where(MonitoringRun.model_version == model_version)
+    row = session.scalars(query).first()
+    return MonitoringRunInfo.of(row) if row is not None else None
 
 
-def load_drift_results(run_id: int, url: str | None = None) -> pd.DataFrame:
+def load_drift_results(session: Session, run_id: int) -> pd.DataFrame:
     """One run's drift rows (DRIFT_RESULT_COLUMNS; NULL figures come back as NaN)."""
-    with session_scope(url) as session:
-        rows = session.scalars(
-            select(DriftResult)
-            .where(DriftResult.run_id == run_id)
-            .order_by(DriftResult.ticker, DriftResult.feature)
-        ).all()
-        frame = pd.DataFrame(
-            [{c: getattr(r, c) for c in DRIFT_RESULT_COLUMNS} for r in rows],
-            columns=DRIFT_RESULT_COLUMNS,
-        )
+    rows = session.scalars(
+        select(DriftResult)
+        .where(DriftResult.run_id == run_id)
+        .order_by(DriftResult.ticker, DriftResult.feature)
+    ).all()
+    frame = pd.DataFrame(
+        [{c: getattr(r, c) for c in DRIFT_RESULT_COLUMNS} for r in rows],
+        columns=DRIFT_RESULT_COLUMNS,
+    )
     return _typed_columns(frame, _DRIFT)
 
 
-def load_shadow_forecasts(model_version: str | None = None, url: str | None = None) -> pd.DataFrame:
+def load_shadow_forecasts(session: Session, model_version: str | None = None) -> pd.DataFrame:
     """Stored shadow forecasts as forecast rows (SHADOW_FORECAST_COLUMNS), oldest first."""
-    with session_scope(url) as session:
-        query = select(ShadowForecast).order_by(
-            ShadowForecast.origin_date, ShadowForecast.ticker, ShadowForecast.model_version
-        )
-        if model_version is not None:
-            query = query.where(ShadowForecast.model_version == model_version)
-        records = [
-            {
-                "forecast_id": r.forecast_id,
-                "source": "shadow",
-                "ticker": r.ticker,
-                "origin_date": r.origin_date,
-                "model_version": r.model_version,
-                **value,
-            }
-            for r in session.scalars(query)
-            for value in r.values
-        ]
+    query = select(ShadowForecast).order_by(
+        ShadowForecast.origin_date, ShadowForecast.ticker, ShadowForecast.model_version
+    )
+    if model_version is not None:
+        query = query.where(ShadowForecast.model_version == model_version)
+    records = [
+        {
+            "forecast_id": r.forecast_id,
+            "source": "shadow",
+            "ticker": r.ticker,
+            "origin_date": r.origin_date,
+            "model_version": r.model_version,
+            **value,
+        }
+        for r in session.scalars(query)
+        for value in r.values
+    ]
     frame = pd.DataFrame(records, columns=SHADOW_FORECAST_COLUMNS)
     frame["origin_date"] = as_kind(frame["origin_date"], "date")
     frame["step"] = as_kind(frame["step"], "int", nullable=False)
     return frame
 
 
-def load_realized_scores(model_version: str | None = None, url: str | None = None) -> pd.DataFrame:
+def load_realized_scores(session: Session, model_version: str | None = None) -> pd.DataFrame:
     """Stored scored steps (REALIZED_SCORE_COLUMNS), by source, ticker, origin and step."""
-    with session_scope(url) as session:
-        query = select(RealizedScore).order_by(
-            RealizedScore.source,
-            RealizedScore.ticker,
-            RealizedScore.origin_date,
-            RealizedScore.forecast_id,
-            RealizedScore.step,
-        )
-        if model_version is not None:
-            query = query.where(RealizedScore.model_version == model_version)
-        frame = pd.DataFrame(
-            [{c: getattr(r, c) for c in REALIZED_SCORE_COLUMNS} for r in session.scalars(query)],
-            columns=REALIZED_SCORE_COLUMNS,
-        )
+    query = select(RealizedScore).order_by(
+        RealizedScore.source,
+        RealizedScore.ticker,
+        RealizedScore.origin_date,
+        RealizedScore.forecast_id,
+        RealizedScore.step,
+    )
+    if model_version is not None:
+        query = query.where(RealizedScore.model_version == model_version)
+    frame = pd.DataFrame(
+        [{c: getattr(r, c) for c in REALIZED_SCORE_COLUMNS} for r in session.scalars(query)],
+        columns=REALIZED_SCORE_COLUMNS,
+    )
     return _typed_columns(frame, _SCORES)
 
 
-def load_logged_forecasts(since: datetime | None = None, url: str | None = None) -> pd.DataFrame:
+def load_logged_forecasts(session: Session, since: datetime | None = None) -> pd.DataFrame:
     """The predictions log as monitoring reads it: id, ticker, origin_date, model_version and
     values, oldest first (created at or after `since` when given)."""
-    with session_scope(url) as session:
-        query = select(
-            Prediction.id,
-            Prediction.ticker,
-            Prediction.origin_date,
-            Prediction.model_version,
-            Prediction.values,
-        ).order_by(Prediction.id)
-        if since is not None:
-            query = query.where(Prediction.created_at >= since)
-        rows = session.execute(query).all()
+    query = select(
+        Prediction.id,
+        Prediction.ticker,
+        Prediction.origin_date,
+        Prediction.model_version,
+        Prediction.values,
+    ).order_by(Prediction.id)
+    if since is not None:
+        query = query.where(Prediction.created_at >= since)
+    rows = session.execute(query).all()
     return pd.DataFrame(
         [tuple(r) for r in rows], columns=["id", "ticker", "origin_date", "model_version", "values"]
     )
 
 
-def ping(url: str | None = None) -> None:
+def ping(
+    session: Session,
+) -> None:
     """Raise when the database does not answer."""
-    with session_scope(url) as session:
-        session.execute(select(1))
+    session.execute(select(1))

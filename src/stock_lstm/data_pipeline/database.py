@@ -1,11 +1,17 @@
-"""One engine and session factory per database URL, with the schema migrated on first use."""
+"""`Database`: the one object that owns a database's engine and session factory.
+
+One per URL per process (`get_database`): the API's lifespan, the Kedro datasets and the
+command-line tools that name the same URL share it, so they share one connection pool. The
+schema is migrated to head on the first session. A session is one transaction
+(`Database.session()`); `crud` functions take that session as their first argument, so the
+caller decides what one transaction holds.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -18,8 +24,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_S = 5  # PostgreSQL (libpq's connect_timeout)
 _BUSY_TIMEOUT_PRAGMA = "PRAGMA busy_timeout=30000"  # keep equal to SQLITE_BUSY_TIMEOUT_MS
 
+# Kept per URL, not per object: dispose_engines() forgets the objects, never that a database is
+# migrated (a thread still holding an old object, e.g. an API's registry follower, must not run
+# Alembic again: its context is process-global).
 _migrated: set[str] = set()
-_migrate_lock = threading.RLock()
+_lock = threading.RLock()
+_databases: dict[str, Database] = {}
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -35,9 +45,6 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
 
 
-_engines: dict[str, Engine] = {}
-
-
 def _create_sqlite_folder(url: str) -> None:
     """SQLite creates the file but not its folder: a fresh volume or checkout has neither."""
     database = make_url(url).database
@@ -45,69 +52,84 @@ def _create_sqlite_folder(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _engine_for(url: str) -> Engine:
-    with _migrate_lock:
-        engine = _engines.get(url)
-        if engine is None:
-            if url.startswith("sqlite"):
-                _create_sqlite_folder(url)
-                engine = create_engine(
-                    url,
-                    connect_args={
-                        "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                        "check_same_thread": False,
-                    },
-                )
-                _configure_sqlite(engine)
-            else:
-                # A host that drops packets must not hang /health for the OS's TCP timeout.
-                engine = create_engine(
-                    url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
-                )
-            _engines[url] = engine
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        _create_sqlite_folder(url)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        _configure_sqlite(engine)
         return engine
+    # A host that drops packets must not hang /health for the OS's TCP timeout.
+    return create_engine(
+        url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
+    )
 
 
-def get_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
-    """The shared engine for `url` (default: settings), its schema upgraded to head once."""
-    url = url or get_settings().database_url
-    engine = _engine_for(url)
-    if migrate and url not in _migrated:
-        with _migrate_lock:
-            if url not in _migrated:
+class Database:
+    """A database's engine and session factory. Creating one connects to nothing; the first
+    `session()` upgrades the schema to head (once per URL and process)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = _create_engine(url)
+        self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    @property
+    def backend(self) -> str:
+        """The dialect's name: `sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        """Upgrade the schema to head, unless this process already did for this URL."""
+        if self.url in _migrated:
+            return
+        with _lock:
+            if self.url not in _migrated:
                 from stock_lstm.data_pipeline.migrations import upgrade
 
-                upgrade(engine)
-                _migrated.add(url)
-    return engine
+                upgrade(self.engine)
+                _migrated.add(self.url)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One transaction: commits when the block ends, rolls back everything on any exception.
+
+        Objects stay readable after the commit (`expire_on_commit=False`)."""
+        self.migrate()
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        """Close every pooled connection (the engine opens new ones if used again)."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
 
 
-@lru_cache(maxsize=16)
-def _session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(url: str | None = None) -> Iterator[Session]:
-    """One transaction: commits when the block ends, rolls back everything on any exception."""
-    session = _session_factory(url or get_settings().database_url)()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+def get_database(url: str | None = None) -> Database:
+    """The process's `Database` for `url` (default: settings' DATABASE_URL), created once."""
+    url = url or get_settings().database_url
+    with _lock:
+        database = _databases.get(url)
+        if database is None:
+            database = _databases[url] = Database(url)
+        return database
 
 
 def dispose_engines() -> None:
-    """Close every pooled connection (tests, and processes that fork).
-
-    The databases stay migrated: forgetting that would make any thread still using a URL (an
-    API's registry follower) run Alembic again, and Alembic's context is process-global."""
-    with _migrate_lock:
-        for engine in _engines.values():
-            engine.dispose()
-        _engines.clear()
-        _session_factory.cache_clear()
+    """Close every pooled connection and forget the `Database` objects (tests, and processes
+    that fork). The databases stay migrated (see `_migrated`)."""
+    with _lock:
+        for database in _databases.values():
+            database.dispose()
+        _databases.clear()

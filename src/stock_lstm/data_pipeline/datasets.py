@@ -1,4 +1,8 @@
-"""Kedro datasets whose load and save go through `crud`, so pipelines never open a session."""
+"""Kedro datasets whose load and save go through `crud`, so pipelines never open a session.
+
+Each dataset names its database by URL (`url`, default: settings' DATABASE_URL) and gets the
+process's shared `Database` for it (`get_database`) when it needs one: one load or save is one
+session, one transaction."""
 
 from __future__ import annotations
 
@@ -15,8 +19,10 @@ import pandas as pd
 from kedro.io import AbstractDataset, AbstractVersionedDataset, DatasetError
 from kedro.io.core import Version, get_filepath_str, get_protocol_and_path
 from kedro_datasets._typing import JSONPreview, TablePreview
+from sqlalchemy.orm import Session
 
 from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import get_database
 
 logger = logging.getLogger(__name__)
 
@@ -108,16 +114,17 @@ class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         changes_for, self._changes_for = self._changes_for, None
         self.last_changes = None
         try:
-            if changes_for is None:
-                return crud.load_stage_frame(self.stage, self._version_id, url=self._url)
-            derived_stage, lookback_rows = changes_for
-            frame, self.last_changes = crud.load_stage_changes(
-                self.stage,
-                derived_stage,
-                self._version_id,
-                lookback_rows=lookback_rows,
-                url=self._url,
-            )
+            with get_database(self._url).session() as session:
+                if changes_for is None:
+                    return crud.load_stage_frame(session, self.stage, self._version_id)
+                derived_stage, lookback_rows = changes_for
+                frame, self.last_changes = crud.load_stage_changes(
+                    session,
+                    self.stage,
+                    derived_stage,
+                    self._version_id,
+                    lookback_rows=lookback_rows,
+                )
         except crud.StageError as error:
             raise DatasetError(str(error)) from error
         logger.info(
@@ -139,16 +146,16 @@ class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         source = str(data.attrs.get("source") or self._source)
         parent_id = lineage.parent_version_id if lineage is not None else None
         since = lineage.since if lineage is not None else None
-        if self.parent_stage is not None:
-            if parent_id is None:
-                parent = crud.latest_version(self.parent_stage, url=self._url)
-                parent_id = parent.id if parent is not None else None
-            if since is None and "ticker" in data.columns:
-                since = dict.fromkeys(data["ticker"].astype(str).unique())
+        if self.parent_stage is not None and since is None and "ticker" in data.columns:
+            since = dict.fromkeys(data["ticker"].astype(str).unique())
         try:
-            result = crud.save_stage_frame(
-                data, self.stage, source=source, parent_id=parent_id, since=since, url=self._url
-            )
+            with get_database(self._url).session() as session:
+                if self.parent_stage is not None and parent_id is None:
+                    parent = crud.latest_version(session, self.parent_stage)
+                    parent_id = parent.id if parent is not None else None
+                result = crud.save_stage_frame(
+                    session, data, self.stage, source=source, parent_id=parent_id, since=since
+                )
         except (crud.FrameSchemaError, crud.StageError) as error:
             raise DatasetError(str(error)) from error
         self.last_save = result
@@ -168,12 +175,14 @@ class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         )
 
     def _exists(self) -> bool:
-        return crud.latest_version(self.stage, url=self._url) is not None
+        with get_database(self._url).session() as session:
+            return crud.latest_version(session, self.stage) is not None
 
     def preview(self, nrows: int = 5) -> TablePreview:
         """The first rows of the latest version, for kedro-viz's table preview (kedro-viz picks
         the renderer from this return annotation; `preview_args` in the catalog set `nrows`)."""
-        frame = crud.load_stage_frame(self.stage, self._version_id, url=self._url).head(nrows)
+        with get_database(self._url).session() as session:
+            frame = crud.load_stage_frame(session, self.stage, self._version_id).head(nrows)
         return TablePreview(frame.astype(str).to_dict(orient="split"))
 
 
@@ -202,7 +211,8 @@ class StoredTailDataset(AbstractDataset[pd.DataFrame, None]):
         return {"stage": self._stage, "rows": self._rows, "url": _redacted(self._url)}
 
     def load(self) -> pd.DataFrame:
-        return crud.stored_tails(self._stage, self._rows, url=self._url)
+        with get_database(self._url).session() as session:
+            return crud.stored_tails(session, self._stage, self._rows)
 
     def save(self, data: None) -> None:
         raise DatasetError("StoredTailDataset is read-only")
@@ -418,21 +428,25 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         if isinstance(trained_at, str):
             trained_at = datetime.fromisoformat(trained_at)
         promotion = data.get("promotion") or {}
-        info = crud.record_model_version(
-            model_version=version,
-            trained_at=trained_at,
-            data_version_id=data.get("data_version_id"),
-            parameters=data["parameters"],
-            metrics=data["metrics"],
-            model_sha256=self._sha256(self._model_filepath, version),
-            scaler_sha256=self._sha256(self._scaler_filepath, version),
-            serving_sha256={
+        sha256 = {
+            "model_sha256": self._sha256(self._model_filepath, version),
+            "scaler_sha256": self._sha256(self._scaler_filepath, version),
+            "serving_sha256": {
                 name: self._sha256(path, version) for name, path in self._serving.items()
             },
-            promote=bool(promotion.get("promote")),
-            reason=str(promotion.get("reason") or "evaluated"),
-            url=self._url,
-        )
+        }
+        with get_database(self._url).session() as session:
+            info = crud.record_model_version(
+                session,
+                model_version=version,
+                trained_at=trained_at,
+                data_version_id=data.get("data_version_id"),
+                parameters=data["parameters"],
+                metrics=data["metrics"],
+                **sha256,
+                promote=bool(promotion.get("promote")),
+                reason=str(promotion.get("reason") or "evaluated"),
+            )
         logger.info(
             "registered model version %s as %s (%s)",
             version,
@@ -441,13 +455,15 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         )
 
     def load(self) -> dict[str, Any]:
-        info = crud.get_model_version(url=self._url)
+        with get_database(self._url).session() as session:
+            info = crud.get_model_version(session)
         if info is None:
             raise DatasetError("no model version recorded yet: run the evaluation pipeline")
         return asdict(info)
 
     def _exists(self) -> bool:
-        return crud.get_model_version(url=self._url) is not None
+        with get_database(self._url).session() as session:
+            return crud.get_model_version(session) is not None
 
     def preview(self) -> JSONPreview:
         """The newest row (version, data version, metrics, sha256s), for kedro-viz."""
@@ -465,12 +481,15 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         first = next(iter(self._serving.values()), self._model_filepath)
         return artifact_versions(first)
 
-    def problem(self, version: str, url: str | None = None) -> str | None:
+    def problem(self, session: Session, version: str) -> str | None:
         """Why `version` must not be served, or None when every file the API loads is saved and
-        matches the sha256 the registry recorded (in the database at `url`, else the
-        dataset's). Checked BEFORE anything is deserialised. Database errors propagate
-        (sqlalchemy.exc.SQLAlchemyError): nothing can be verified."""
-        record = crud.get_model_version(version, url=url or self._url)
+        matches the sha256 the registry (read through `session`) recorded. Checked BEFORE
+        anything is deserialised. Database errors propagate (sqlalchemy.exc.SQLAlchemyError):
+        nothing can be verified.
+
+        This and `promote`/`rollback` take the caller's session, not the dataset's database:
+        the API checks and changes the registry of the database it serves from."""
+        record = crud.get_model_version(session, version)
         if record is None:
             return (
                 f"model version {version} is not in model_versions: run "
@@ -495,30 +514,26 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
 
     # --- changing the champion (the API and `python -m stock_lstm.registry`) ------------------
 
-    def promote(
-        self, version: str, *, actor: str, reason: str, url: str | None = None
-    ) -> crud.Promotion:
-        """Make `version` the champion once it is proven servable. Raises
-        crud.UnknownModelVersion, or PromotionRefused naming the problem; promoting the
-        champion changes nothing."""
-        url = url or self._url
-        record = crud.get_model_version(version, url=url)
+    def promote(self, session: Session, version: str, *, actor: str, reason: str) -> crud.Promotion:
+        """Make `version` the champion once it is proven servable, in the caller's transaction
+        (other workers see it once that commits). Raises crud.UnknownModelVersion, or
+        PromotionRefused naming the problem; promoting the champion changes nothing."""
+        record = crud.get_model_version(session, version)
         if record is None:
             raise crud.UnknownModelVersion(f"unknown model version {version!r}")
         if record.status != "champion":
-            problem = self.problem(version, url=url)
+            problem = self.problem(session, version)
             if problem is not None:
                 raise PromotionRefused(f"model version {version} cannot be promoted: {problem}")
-        return crud.promote_model_version(version, reason=reason, actor=actor, url=url)
+        return crud.promote_model_version(session, version, reason=reason, actor=actor)
 
-    def rollback(self, *, actor: str, url: str | None = None) -> crud.Promotion:
+    def rollback(self, session: Session, *, actor: str) -> crud.Promotion:
         """Promote the version the current champion replaced."""
-        url = url or self._url
-        previous = crud.previous_champion(url=url)
+        previous = crud.previous_champion(session)
         if previous is None:
             raise PromotionRefused("no previous champion to roll back to")
-        current = crud.champion_version(url=url)
-        return self.promote(previous, actor=actor, reason=f"rollback from {current}", url=url)
+        current = crud.champion_version(session)
+        return self.promote(session, previous, actor=actor, reason=f"rollback from {current}")
 
 
 class ChampionDataset(ModelVersionDataset):
@@ -534,13 +549,14 @@ class ChampionDataset(ModelVersionDataset):
         raise DatasetError("ChampionDataset is read-only: promote with the registry")
 
     def load(self) -> dict[str, Any] | None:
-        version = crud.champion_version(url=self._url)
-        if version is None:
-            return None
-        problem = self.problem(version)
-        if problem is not None:
-            return {"model_version": version, "problem": problem}
-        record = crud.get_model_version(version, url=self._url)
+        with get_database(self._url).session() as session:
+            version = crud.champion_version(session)
+            if version is None:
+                return None
+            problem = self.problem(session, version)
+            if problem is not None:
+                return {"model_version": version, "problem": problem}
+            record = crud.get_model_version(session, version)
         loaded: dict[str, Any] = {"model_version": version, "metrics": record.metrics}
         for name, filepath in self._serving.items():
             fs, path = _filesystem(filepath)
@@ -550,10 +566,13 @@ class ChampionDataset(ModelVersionDataset):
         return loaded
 
     def _exists(self) -> bool:
-        return crud.champion_version(url=self._url) is not None
+        with get_database(self._url).session() as session:
+            return crud.champion_version(session) is not None
 
     def preview(self) -> JSONPreview:
-        return JSONPreview(json.dumps({"champion": crud.champion_version(url=self._url)}))
+        with get_database(self._url).session() as session:
+            champion = crud.champion_version(session)
+        return JSONPreview(json.dumps({"champion": champion}))
 
 
 # --- monitoring: what the daily check reads and writes, all through crud ----------------------
@@ -569,11 +588,12 @@ class _ReadOnlyFrameDataset(AbstractDataset[pd.DataFrame, None]):
     def _describe(self) -> dict[str, Any]:
         return {"url": _redacted(self._url)}
 
-    def _read(self) -> pd.DataFrame:
+    def _read(self, session: Session) -> pd.DataFrame:
         raise NotImplementedError
 
     def load(self) -> pd.DataFrame:
-        return self._read()
+        with get_database(self._url).session() as session:
+            return self._read(session)
 
     def save(self, data: None) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only")
@@ -587,15 +607,15 @@ class LoggedForecastsDataset(_ReadOnlyFrameDataset):
     """Read-only: the API's predictions log as monitoring reads it (id, ticker, origin_date,
     model_version, values), oldest first."""
 
-    def _read(self) -> pd.DataFrame:
-        return crud.load_logged_forecasts(url=self._url)
+    def _read(self, session: Session) -> pd.DataFrame:
+        return crud.load_logged_forecasts(session)
 
 
 class ShadowForecastsDataset(_ReadOnlyFrameDataset):
     """Read-only: the shadow forecasts stored by earlier monitoring runs (forecast rows)."""
 
-    def _read(self) -> pd.DataFrame:
-        return crud.load_shadow_forecasts(url=self._url)
+    def _read(self, session: Session) -> pd.DataFrame:
+        return crud.load_shadow_forecasts(session)
 
 
 class MonitoringRunDataset(AbstractDataset[dict[str, Any], dict[str, Any] | None]):
@@ -616,7 +636,8 @@ class MonitoringRunDataset(AbstractDataset[dict[str, Any], dict[str, Any] | None
         return {"url": _redacted(self._url)}
 
     def load(self) -> dict[str, Any] | None:
-        run = crud.latest_monitoring_run(url=self._url)
+        with get_database(self._url).session() as session:
+            run = crud.latest_monitoring_run(session)
         return asdict(run) if run is not None else None
 
     def save(self, data: dict[str, Any]) -> None:
@@ -625,7 +646,8 @@ class MonitoringRunDataset(AbstractDataset[dict[str, Any], dict[str, Any] | None
             logger.info("monitoring: nothing stored (%s)", data["skipped"])
             return
         try:
-            saved = crud.save_monitoring_run(**data, url=self._url)
+            with get_database(self._url).session() as session:
+                saved = crud.save_monitoring_run(session, **data)
         except (crud.FrameSchemaError, ValueError) as error:
             raise DatasetError(f"monitoring run not stored: {error}") from error
         self.last_save = saved
@@ -642,7 +664,8 @@ class MonitoringRunDataset(AbstractDataset[dict[str, Any], dict[str, Any] | None
         )
 
     def _exists(self) -> bool:
-        return crud.latest_monitoring_run(url=self._url) is not None
+        with get_database(self._url).session() as session:
+            return crud.latest_monitoring_run(session) is not None
 
     def preview(self) -> JSONPreview:
         return JSONPreview(json.dumps(self.load(), indent=2, default=str))

@@ -14,10 +14,13 @@ import argparse
 import sys
 
 from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import get_database
 
 
 def _list(stage: str | None) -> None:
-    for version in crud.list_versions(stage):
+    with get_database().session() as session:
+        versions = crud.list_versions(session, stage)
+    for version in versions:
         change = (
             f"+{version.rows_added} -{version.rows_closed}"
             if version.rows_added is not None
@@ -44,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         _list(args.stage)
         return 0
     try:
-        written = crud.remove_ticker(args.ticker)
+        with get_database().session() as session:
+            written = crud.remove_ticker(session, args.ticker)
     except crud.StageError as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1

@@ -14,11 +14,11 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.cleaning import CleaningError, CleaningParams
 from stock_lstm.data_pipeline.sources import yfinance as yf_source
 from stock_lstm.pipelines.cleaning import create_pipeline
 from stock_lstm.pipelines.cleaning.nodes import clean
+from tests.helpers.database import crud_on
 from tests.helpers.dirty_bars import bars, dirty_fixture
 from tests.helpers.ingestion import HEADER, INGESTION_REPORT, snapshot_rows
 from tests.helpers.yahoo import OFFLINE, FakeYahoo
@@ -111,11 +111,11 @@ def test_offline_auto_run_end_to_end(project_copy, monkeypatch, warnings_of_stoc
     assert len(fake.calls) == 1
     fallbacks = [m for m in warnings_of_stock_lstm if "yfinance failed" in m]
     assert [m.split(":")[0] for m in fallbacks] == ["^GSPC", "GOOG", "MSFT"]
-    raw_version = crud.latest_version("raw")
+    raw_version = crud_on().latest_version("raw")
     assert raw_version.source == (
         "auto: csv(data/01_raw/snapshot) for ^GSPC,GOOG,MSFT (yfinance failed)"
     )
-    clean_version = crud.latest_version("clean")
+    clean_version = crud_on().latest_version("clean")
     assert clean_version.parent_id == raw_version.id
     assert clean_version.source == "cleaning"
     expected = snapshot_rows("2012-01-01", "2013-03-01")
@@ -132,7 +132,7 @@ def test_offline_auto_run_end_to_end(project_copy, monkeypatch, warnings_of_stoc
     )
 
     run(project_copy, {"ingestion": {"source": "auto"}})  # rerun: no new version anywhere
-    assert [v.id for v in crud.list_versions()] == [raw_version.id, clean_version.id]
+    assert [v.id for v in crud_on().list_versions()] == [raw_version.id, clean_version.id]
 
 
 def dirty_csv(folder: Path) -> None:
@@ -155,7 +155,7 @@ def test_dirty_user_csv_gives_the_report(project_copy, tmp_path, warnings_of_sto
     params = {"csv_dir": str(tmp_path / "user"), "tickers": "dirty", "start": None, "end": None}
     run(project_copy, {"ingestion": params, "cleaning": {"min_rows_per_ticker": 20}})
 
-    assert crud.latest_version("raw").row_count == 60  # the repeated day kept once
+    assert crud_on().latest_version("raw").row_count == 60  # the repeated day kept once
     assert any("DIRTY 1 row(s)" in m for m in warnings_of_stock_lstm)
     report = json.loads((project_copy / REPORT).read_text())
     # one report tells the whole story: what ingestion repaired (raw_prices cannot keep a
@@ -181,8 +181,8 @@ def test_dirty_user_csv_gives_the_report(project_copy, tmp_path, warnings_of_sto
         "inconsistent_high_low": {"DIRTY": 1},
         "negative_volume": {"DIRTY": 1},
     }
-    assert report["rows_out"] == 56 == crud.latest_version("clean").row_count
-    clean = crud.load_stage_frame("clean")
+    assert report["rows_out"] == 56 == crud_on().latest_version("clean").row_count
+    clean = crud_on().load_stage_frame("clean")
     assert not clean["close"].isna().any()
     assert np.all(clean["low"] <= clean[["open", "close"]].min(axis=1))
 
@@ -193,4 +193,4 @@ def test_too_few_rows_stop_the_run_naming_the_ticker(project_copy, tmp_path):
     params = {"csv_dir": str(tmp_path / "user"), "tickers": "DIRTY", "start": None, "end": None}
     with pytest.raises(CleaningError, match=r"too few clean rows .* DIRTY \(56 of 60 rows left\)"):
         run(project_copy, {"ingestion": params, "cleaning": {"min_rows_per_ticker": 100}})
-    assert crud.latest_version("clean") is None
+    assert crud_on().latest_version("clean") is None

@@ -24,10 +24,10 @@ from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.api.v1.main import create_app
 from stock_lstm.daily import DailyOutcome, run_daily
-from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import dispose_engines
 from tests.api.conftest import settings_for
 from tests.conftest import make_project_copy, mlflow_store
+from tests.helpers.database import crud_on
 
 TRAINED_THROUGH = "2008-09-30"
 START = "2006-01-01"
@@ -74,7 +74,7 @@ def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -
         project_path=root, env="test", runtime_params=_params(TRAINED_THROUGH)
     ) as session:
         session.run()  # the tiny champion, trained once
-    champion = crud.champion_version()
+    champion = crud_on().champion_version()
     days = _trading_days(root)
     served: dict[str, int] = {}
     app = create_app(settings_for(root, database_url))
@@ -90,7 +90,7 @@ def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -
                 assert response.status_code == 200, response.text
                 assert response.json()["last_date"] == day
                 assert app.state.prediction_log.flush()
-                served[day] = int(crud.load_logged_forecasts()["id"].iloc[-1])
+                served[day] = int(crud_on().load_logged_forecasts()["id"].iloc[-1])
         outcome = run_daily(root, "test", _params(days[-1]))
         monitoring = client.get("/api/v1/monitoring").json()
         monitoring_msft = client.get("/api/v1/monitoring", params={"ticker": "MSFT"}).json()
@@ -119,7 +119,7 @@ def test_the_daily_loop_replayed_into_autumn_2008(replay: Replay) -> None:
 
     # A shadow forecast of the champion from every replayed day, for every ticker, traffic
     # or not.
-    shadow = crud.load_shadow_forecasts(replay.champion_before)
+    shadow = crud_on().load_shadow_forecasts(replay.champion_before)
     origins = shadow.groupby("ticker")["origin_date"].apply(
         lambda d: sorted({f"{x:%Y-%m-%d}" for x in d})
     )
@@ -130,12 +130,12 @@ def test_the_daily_loop_replayed_into_autumn_2008(replay: Replay) -> None:
     assert quiet and set(quiet) <= set(origins["MSFT"])
 
     # Forecasts served on day d are scored step by step once their targets exist.
-    clean = crud.load_stage_frame("clean", tickers=["MSFT"])
+    clean = crud_on().load_stage_frame("clean", tickers=["MSFT"])
     calendar = [f"{d:%Y-%m-%d}" for d in clean["date"]]
     closes = dict(zip(calendar, clean["close"], strict=True))
-    scores = crud.load_realized_scores(replay.champion_before)
+    scores = crud_on().load_realized_scores(replay.champion_before)
     api = scores[scores["source"] == "api"]
-    logged = crud.load_logged_forecasts().set_index("id")
+    logged = crud_on().load_logged_forecasts().set_index("id")
     for day, forecast_id in replay.served.items():
         steps = api[api["forecast_id"] == str(forecast_id)].sort_values("step")
         position = calendar.index(day)
@@ -186,12 +186,12 @@ def test_the_daily_loop_replayed_into_autumn_2008(replay: Replay) -> None:
 
     # The candidate becomes champion only if it beats the champion on the validation window,
     # and the decision's reason is stored.
-    candidate = crud.get_model_version()
+    candidate = crud_on().get_model_version()
     assert candidate.model_version != replay.champion_before
     mae = candidate.metrics["validation"]["mae"]
     better = mae["candidate"] < mae["champion"]
-    assert (crud.champion_version() == candidate.model_version) is better
-    decisions = crud.recent_decisions()
+    assert (crud_on().champion_version() == candidate.model_version) is better
+    decisions = crud_on().recent_decisions()
     promotion = next(d for d in decisions if d["kind"] == "promotion")
     assert promotion["promoted"] is better
     assert promotion["model_version"] == candidate.model_version

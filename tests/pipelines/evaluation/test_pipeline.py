@@ -13,8 +13,8 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.data_pipeline import crud
 from stock_lstm.ml_models.lstm_model.predict import Forecaster
+from tests.helpers.database import crud_on
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def test_full_tiny_run_writes_every_artifact_and_the_model_row(project_copy: Pat
     assert all(found == [version] for found in versions.values()), versions
 
     report = json.loads((project_copy / "data/08_reporting/evaluation.json").read_text())
-    features = crud.latest_version("features")
+    features = crud_on().latest_version("features")
     assert report["model_version"] == version
     assert report["data_version"] == features.id
     history = json.loads((models / ARTIFACTS[3] / version / ARTIFACTS[3]).read_text())
@@ -70,7 +70,7 @@ def test_full_tiny_run_writes_every_artifact_and_the_model_row(project_copy: Pat
     ]
     assert (plots / "backtest_overview.png").stat().st_size > 0
 
-    row = crud.get_model_version(version)
+    row = crud_on().get_model_version(version)
     assert row is not None and row.data_version_id == features.id
     assert row.model_sha256 == sha256(models / "lstm_model.keras" / version / "lstm_model.keras")
     assert row.scaler_sha256 == sha256(models / "scaler.pkl" / version / "scaler.pkl")
@@ -116,7 +116,7 @@ def test_full_tiny_run_writes_every_artifact_and_the_model_row(project_copy: Pat
         forecaster = Forecaster(
             catalog.load("lstm_model"), catalog.load("scaler"), catalog.load("interval_calibration")
         )
-    closes = crud.load_ticker_prices("MSFT", limit=forecaster.min_history)["close"].to_numpy()
+    closes = crud_on().load_ticker_prices("MSFT", limit=forecaster.min_history)["close"].to_numpy()
     forecast = forecaster.forecast(closes, forecaster.max_horizon)
     assert forecast.close.shape == (forecaster.max_horizon,)
     assert (forecast.lower < forecast.close).all() and (forecast.close < forecast.upper).all()

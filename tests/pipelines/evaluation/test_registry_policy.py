@@ -10,8 +10,8 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.data_pipeline import crud
 from stock_lstm.pipelines.evaluation.nodes import promotion_decision, registry_entry
+from tests.helpers.database import crud_on
 
 NEW = "2026-01-02T00.00.00.000Z"
 WINDOW = {"validation_start": "2012-10-23", "test_start": "2012-12-27"}
@@ -67,7 +67,7 @@ def test_policies_on_real_runs(project_copy: Path) -> None:
     bootstrap_project(project_copy)
     with KedroSession.create(project_path=project_copy, env="test") as session:
         session.run()
-    first = crud.champion_version()
+    first = crud_on().champion_version()
     assert first is not None
 
     with KedroSession.create(
@@ -82,9 +82,9 @@ def test_policies_on_real_runs(project_copy: Path) -> None:
         runtime_params={"evaluation": {"promote": "never"}},
     ) as session:
         session.run(pipeline_name="evaluation")
-    second = crud.get_model_version()
+    second = crud_on().get_model_version()
     assert second.model_version != first and second.status == "candidate"
-    assert crud.champion_version() == first
+    assert crud_on().champion_version() == first
     scores = second.metrics["validation"]
     assert scores["champion_version"] == first and set(scores["mae"]) == {"candidate", "champion"}
 
@@ -95,6 +95,6 @@ def test_policies_on_real_runs(project_copy: Path) -> None:
     ) as session:
         session.run(pipeline_name="evaluation")
     better = scores["mae"]["candidate"] < scores["mae"]["champion"]
-    assert (crud.champion_version() == second.model_version) is better
-    latest = crud.registry_events(limit=1)[0]
+    assert (crud_on().champion_version() == second.model_version) is better
+    latest = crud_on().registry_events(limit=1)[0]
     assert latest.actor == "evaluation"

@@ -21,6 +21,7 @@ from stock_lstm.data_pipeline.sources import yfinance as yf_source
 from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
 from tests.api.conftest import settings_for
 from tests.conftest import make_project_copy
+from tests.helpers.database import crud_on
 from tests.helpers.yahoo import RangedYahoo
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "data" / "01_raw" / "snapshot"
@@ -61,7 +62,7 @@ def bars_on(day: pd.Timestamp) -> dict[str, int]:
 
 
 def newest(stage: str) -> crud.VersionInfo:
-    version = crud.latest_version(stage)
+    version = crud_on().latest_version(stage)
     assert version is not None
     return version
 
@@ -81,7 +82,7 @@ def test_a_daily_replay_adds_exactly_each_days_bars(project: Path) -> None:
             assert version.id != before[stage].id, (stage, day)
             assert (version.rows_added, version.rows_closed) == (sum(expected.values()), 0)
             assert version.row_count == before[stage].row_count + sum(expected.values())
-            changes = crud.ticker_changes(version.id)
+            changes = crud_on().ticker_changes(version.id)
             assert {c.ticker: c.rows_new for c in changes} == expected, (stage, day)
         assert newest("clean").parent_id == newest("raw").id
         assert newest("features").parent_id == newest("clean").id
@@ -90,20 +91,20 @@ def test_a_daily_replay_adds_exactly_each_days_bars(project: Path) -> None:
 
     # time travel: the first version reads back exactly as it was written, hash and rows
     for stage in STAGES:
-        pinned = crud.load_stage_frame(stage, first[stage].id)
+        pinned = crud_on().load_stage_frame(stage, first[stage].id)
         assert crud.table_hash(pinned, stage) == first[stage].content_hash
         assert len(pinned) == first[stage].row_count
         assert pinned["date"].max() == pd.Timestamp(FIRST_END)
-        latest = crud.load_stage_frame(stage)
+        latest = crud_on().load_stage_frame(stage)
         assert crud.table_hash(latest, stage) == newest(stage).content_hash
     # the features built day by day equal the features of the whole clean table at once
-    whole = add_log_returns(crud.load_stage_frame("clean"))
+    whole = add_log_returns(crud_on().load_stage_frame("clean"))
     assert crud.table_hash(whole, "features") == newest("features").content_hash
 
     # the same run again writes nothing anywhere
-    versions = crud.list_versions()
+    versions = crud_on().list_versions()
     run(end=f"{replay.iloc[-1]:%Y-%m-%d}")
-    assert crud.list_versions() == versions
+    assert crud_on().list_versions() == versions
 
 
 def test_pinned_runs_read_the_table_as_it_was(project: Path) -> None:
@@ -132,12 +133,17 @@ def test_adding_a_ticker_keeps_the_others_readable(project: Path, database_url: 
     msft = pd.read_csv(folder / "MSFT.csv")
     msft.to_csv(folder / "NEWCO.csv", index=False)  # another ticker: a relabelled copy
     (folder / "manifest.json").unlink(missing_ok=True)
-    before = crud.load_ticker_prices("MSFT")
+    before = crud_on().load_ticker_prices("MSFT")
     run(csv_dir=str(folder), tickers="NEWCO", end=FIRST_END)
 
-    assert [s.ticker for s in crud.ticker_summaries("clean")] == ["GOOG", "MSFT", "NEWCO", "^GSPC"]
-    pd.testing.assert_frame_equal(crud.load_ticker_prices("MSFT"), before, check_like=True)
-    changes = crud.ticker_changes(newest("clean").id)
+    assert [s.ticker for s in crud_on().ticker_summaries("clean")] == [
+        "GOOG",
+        "MSFT",
+        "NEWCO",
+        "^GSPC",
+    ]
+    pd.testing.assert_frame_equal(crud_on().load_ticker_prices("MSFT"), before, check_like=True)
+    changes = crud_on().ticker_changes(newest("clean").id)
     assert [c.ticker for c in changes] == ["NEWCO"]  # the others were not rewritten
     app = create_app(settings_for(project, database_url))
     with TestClient(app) as client:
@@ -153,17 +159,19 @@ def test_removing_a_ticker_is_a_version_of_its_own(project: Path) -> None:
     assert versions_cli.main(["remove-ticker", "goog"]) == 0  # what a user types
     written = {stage: newest(stage) for stage in STAGES}
     assert all(written[stage].id != before[stage].id for stage in STAGES)
-    assert [s.ticker for s in crud.ticker_summaries("clean")] == ["MSFT", "^GSPC"]
+    assert [s.ticker for s in crud_on().ticker_summaries("clean")] == ["MSFT", "^GSPC"]
     assert written["clean"].parent_id == written["raw"].id
     for stage in STAGES:
-        assert "GOOG" in set(crud.load_stage_frame(stage, before[stage].id)["ticker"])
-        assert "GOOG" not in set(crud.load_stage_frame(stage)["ticker"])
-        assert crud.table_hash(crud.load_stage_frame(stage), stage) == written[stage].content_hash
+        assert "GOOG" in set(crud_on().load_stage_frame(stage, before[stage].id)["ticker"])
+        assert "GOOG" not in set(crud_on().load_stage_frame(stage)["ticker"])
+        assert (
+            crud.table_hash(crud_on().load_stage_frame(stage), stage) == written[stage].content_hash
+        )
     with pytest.raises(crud.StageError, match="'GOOG' is not stored"):
-        crud.remove_ticker("GOOG")
+        crud_on().remove_ticker("GOOG")
     assert versions_cli.main(["remove-ticker", "GOOG"]) == 1
     run(end=FIRST_END, tickers="MSFT ^GSPC")  # ingesting the others does not bring it back
-    assert [s.ticker for s in crud.ticker_summaries("features")] == ["MSFT", "^GSPC"]
+    assert [s.ticker for s in crud_on().ticker_summaries("features")] == ["MSFT", "^GSPC"]
 
 
 def test_a_restated_close_is_one_new_row_version(project: Path) -> None:
@@ -180,7 +188,7 @@ def test_a_restated_close_is_one_new_row_version(project: Path) -> None:
 
     raw = newest("raw")
     assert (raw.rows_added, raw.rows_closed) == (1, 1)
-    assert [(c.ticker, c.rows_new, c.rows_restated) for c in crud.ticker_changes(raw.id)] == [
+    assert [(c.ticker, c.rows_new, c.rows_restated) for c in crud_on().ticker_changes(raw.id)] == [
         ("MSFT", 0, 1)
     ]
     report = json.loads(Path("data/08_reporting/ingestion_report.json").read_text())
@@ -189,8 +197,10 @@ def test_a_restated_close_is_one_new_row_version(project: Path) -> None:
     assert report["tickers"]["GOOG"]["restated_bars"] == 0
     features = newest("features")
     # the day's close and return, and the next day's return
-    assert [(c.ticker, c.rows_restated) for c in crud.ticker_changes(features.id)] == [("MSFT", 2)]
-    old = crud.load_stage_frame("raw", previous.id)
+    assert [(c.ticker, c.rows_restated) for c in crud_on().ticker_changes(features.id)] == [
+        ("MSFT", 2)
+    ]
+    old = crud_on().load_stage_frame("raw", previous.id)
     assert old.loc[(old.ticker == "MSFT") & (old.date == "2013-01-15"), "close"].item() == (
         old_close
     )
@@ -205,17 +215,17 @@ def test_a_split_restates_a_whole_history_in_one_version(project: Path) -> None:
     msft["Volume"] = msft["Volume"] * 2
     msft.to_csv(folder / "MSFT.csv", index=False)
     count = newest("raw").row_count
-    versions = len(crud.list_versions("raw"))
+    versions = len(crud_on().list_versions("raw"))
     run(csv_dir=str(folder), end=FIRST_END)
 
-    assert len(crud.list_versions("raw")) == versions + 1
+    assert len(crud_on().list_versions("raw")) == versions + 1
     raw = newest("raw")
-    msft_rows = int((crud.load_stage_frame("raw").ticker == "MSFT").sum())
+    msft_rows = int((crud_on().load_stage_frame("raw").ticker == "MSFT").sum())
     assert (raw.rows_added, raw.rows_closed, raw.row_count) == (msft_rows, msft_rows, count)
-    assert [c.ticker for c in crud.ticker_changes(raw.id)] == ["MSFT"]
+    assert [c.ticker for c in crud_on().ticker_changes(raw.id)] == ["MSFT"]
     features = newest("features")
     # log returns are split-free: only the closes changed... and every MSFT row holds a close
-    assert [(c.ticker, c.rows_restated) for c in crud.ticker_changes(features.id)] == [
+    assert [(c.ticker, c.rows_restated) for c in crud_on().ticker_changes(features.id)] == [
         ("MSFT", msft_rows)
     ]
 
@@ -226,13 +236,13 @@ def test_a_daily_yahoo_run_asks_only_for_the_overlap(project: Path, monkeypatch)
     monkeypatch.setattr(yf_source.yf, "download", fake)
     run(source="yfinance", tickers="MSFT", end=FIRST_END)
     day = snapshot_dates()[snapshot_dates() > pd.Timestamp(FIRST_END)].iloc[0]
-    versions = len(crud.list_versions())
+    versions = len(crud_on().list_versions())
     run(source="yfinance", tickers="MSFT", end=f"{day:%Y-%m-%d}")
 
     overlap_start = table.index[table.index <= pd.Timestamp(FIRST_END)][-10]  # overlap_days
     assert fake.starts == [START, f"{overlap_start:%Y-%m-%d}"]
-    assert len(crud.list_versions()) == versions + 3  # one per stage
+    assert len(crud_on().list_versions()) == versions + 3  # one per stage
     for stage in STAGES:
         assert newest(stage).rows_added == 1 and newest(stage).rows_closed == 0
     run(source="yfinance", tickers="MSFT", end=f"{day:%Y-%m-%d}")  # no new bar: nothing written
-    assert len(crud.list_versions()) == versions + 3
+    assert len(crud_on().list_versions()) == versions + 3

@@ -13,8 +13,8 @@ import re
 import pandas as pd
 import pytest
 
-from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.sources import SourceError
+from tests.helpers.database import crud_on
 from tests.helpers.ingestion import HEADER, run, user_csv
 
 # (case, how to spoil BBB.csv's valid text, the message, after the file's path)
@@ -48,8 +48,8 @@ def test_a_malformed_file_stops_the_run_and_stores_nothing(
     folder = tmp_path / "csv"
     user_csv(folder, "AAA.csv", days=5)
     run(project_copy, csv_dir=str(folder), tickers="AAA", start="2020-01-01", end=None)
-    [previous] = crud.list_versions("raw")
-    stored = crud.load_stage_frame("raw")
+    [previous] = crud_on().list_versions("raw")
+    stored = crud_on().load_stage_frame("raw")
 
     bad = user_csv(folder, "BBB.csv", days=5)
     text = spoil(bad.read_text())
@@ -57,8 +57,8 @@ def test_a_malformed_file_stops_the_run_and_stores_nothing(
     with pytest.raises(SourceError, match=re.escape(str(bad)) + message):
         run(project_copy, csv_dir=str(folder), tickers="AAA BBB", start="2020-01-01", end=None)
 
-    assert crud.list_versions("raw") == [previous], "a failed ingestion stored a version"
-    pd.testing.assert_frame_equal(crud.load_stage_frame("raw"), stored)
+    assert crud_on().list_versions("raw") == [previous], "a failed ingestion stored a version"
+    pd.testing.assert_frame_equal(crud_on().load_stage_frame("raw"), stored)
 
 
 def test_dates_out_of_order_are_sorted_not_refused(project_copy, tmp_path) -> None:
@@ -72,12 +72,12 @@ def test_dates_out_of_order_are_sorted_not_refused(project_copy, tmp_path) -> No
     path.write_text("\n".join([header, *shuffled]) + "\n")
     run(project_copy, csv_dir=str(folder), tickers="AAA", start="2020-01-01", end=None)
 
-    raw = crud.load_stage_frame("raw")
+    raw = crud_on().load_stage_frame("raw")
     assert raw["date"].is_monotonic_increasing and len(raw) == 8
     expected = pd.read_csv(folder / "AAA.csv", parse_dates=["Date"]).sort_values("Date")
     assert raw["close"].tolist() == expected["Close"].tolist()
-    [version] = crud.list_versions("raw")
+    [version] = crud_on().list_versions("raw")
 
     path.write_text("\n".join([header, *rows]) + "\n")  # the same rows, in order
     run(project_copy, csv_dir=str(folder), tickers="AAA", start="2020-01-01", end=None)
-    assert crud.list_versions("raw") == [version]  # same content: no new version
+    assert crud_on().list_versions("raw") == [version]  # same content: no new version

@@ -11,6 +11,7 @@ import pytest
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.sources import SourceError
 from stock_lstm.pipelines.ingestion.nodes import IngestionParams, ingest_prices
+from tests.helpers.database import crud_on
 from tests.helpers.ingestion import INGESTION_REPORT, run, snapshot_rows, user_csv
 
 NOTHING_STORED = pd.DataFrame(columns=crud.stage_columns("raw"))
@@ -47,22 +48,22 @@ def test_repeated_and_unsorted_dates_are_repaired_and_reported(tmp_path, caplog)
 
 def test_ingestion_stores_the_snapshot_once(project_copy):
     run(project_copy)
-    versions = crud.list_versions("raw")
+    versions = crud_on().list_versions("raw")
     assert len(versions) == 1
     assert versions[0].source == "csv(data/01_raw/snapshot)"
-    raw = crud.load_stage_frame("raw")
+    raw = crud_on().load_stage_frame("raw")
     expected = snapshot_rows("2012-01-01", "2013-03-01")
     assert raw.groupby("ticker").size().to_dict() == expected
     report = json.loads((project_copy / INGESTION_REPORT).read_text())
     assert report["source"] == "csv(data/01_raw/snapshot)"
     assert {t: c["rows_stored"] for t, c in report["tickers"].items()} == expected
     run(project_copy)  # unchanged data: no new version
-    assert [v.id for v in crud.list_versions("raw")] == [versions[0].id]
+    assert [v.id for v in crud_on().list_versions("raw")] == [versions[0].id]
 
 
 def test_the_whole_snapshot_is_ingested(project_copy):
     run(project_copy, start="1900-01-01", end=None, tickers="all")
-    version = crud.latest_version("raw")
+    version = crud_on().latest_version("raw")
     expected = snapshot_rows("1900-01-01")
     assert version.row_count == sum(expected.values()) == 15162
 
@@ -73,14 +74,14 @@ def test_another_csv_folder_ingests_its_tickers(project_copy, tmp_path):
     user_csv(folder, "bbb.csv", days=3)
     # as --params "ingestion.csv_dir=...,ingestion.tickers=AAA BBB"
     run(project_copy, csv_dir=str(folder), tickers="AAA BBB", start="2020-01-01", end=None)
-    raw = crud.load_stage_frame("raw")
+    raw = crud_on().load_stage_frame("raw")
     assert raw.groupby("ticker").size().to_dict() == {"AAA": 5, "BBB": 3}
-    assert crud.latest_version("raw").source == f"csv({folder.as_posix()})"
+    assert crud_on().latest_version("raw").source == f"csv({folder.as_posix()})"
     # a later start reads less of each file; the stored older bars stay (nothing changed)
     run(project_copy, csv_dir=str(folder), tickers="all", start="2020-03-04", end=None)
-    raw = crud.load_stage_frame("raw")
+    raw = crud_on().load_stage_frame("raw")
     assert raw.groupby("ticker").size().to_dict() == {"AAA": 5, "BBB": 3}
-    assert len(crud.list_versions("raw")) == 1
+    assert len(crud_on().list_versions("raw")) == 1
 
 
 def test_bad_parameters_and_files_stop_with_a_message(project_copy, tmp_path):
@@ -94,4 +95,4 @@ def test_bad_parameters_and_files_stop_with_a_message(project_copy, tmp_path):
     )
     with pytest.raises(SourceError, match=r"AAA\.csv lacks column\(s\) Close"):
         run(project_copy, csv_dir=str(folder), tickers="AAA")
-    assert crud.list_versions("raw") == []
+    assert crud_on().list_versions("raw") == []

@@ -45,6 +45,7 @@ from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.api.v1.services.serving import ModelSwitch
 from stock_lstm.api.v1.web import install_pages
 from stock_lstm.common.settings import Settings, get_settings, settings_or_exit
+from stock_lstm.data_pipeline.database import get_database
 
 logger = logging.getLogger(__name__)
 
@@ -67,19 +68,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
+        # Connects to nothing yet: a database that is down is retried by each user of it.
+        state.database = get_database(settings.database_url)
+        state.monitoring_report = MonitoringReport(state.database)
+        collector = MonitoringCollector(state.monitoring_report)
+        metrics.registry.register(collector)
         state.prediction_log = PredictionLog(
-            settings.database_url,
+            state.database,
             on_written=metrics.predictions_logged.inc,
             on_failed=metrics.prediction_log_failed.inc,
         )
         state.prediction_log.start()
-        state.model_switch = ModelSwitch(state, settings, state.prediction_log, metrics)
+        state.model_switch = ModelSwitch(
+            state, settings, state.database, state.prediction_log, metrics
+        )
         state.model_switch.start()
         try:
             yield
         finally:
             state.model_switch.close()
             state.prediction_log.close()
+            metrics.registry.unregister(collector)
+            state.database.dispose()
 
     app = FastAPI(
         title="stock-lstm",
@@ -94,8 +104,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.model, app.state.model_error = None, NO_MODEL
     app.state.forecast_service = NoForecasts(NO_MODEL)
-    app.state.monitoring_report = MonitoringReport(settings.database_url)
-    metrics.registry.register(MonitoringCollector(app.state.monitoring_report))
 
     install_error_handlers(app)
     for module in (health, predict, tickers, prices, model, models, backtest, monitoring):

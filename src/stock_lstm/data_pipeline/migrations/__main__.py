@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from stock_lstm.common.settings import settings_or_exit
-from stock_lstm.data_pipeline.database import get_engine
+from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.migrations import upgrade
 
 
@@ -14,9 +14,9 @@ def main() -> None:
     parser.add_argument("action", choices=["upgrade"])
     parser.add_argument("revision", nargs="?", default="head")
     args = parser.parse_args()
-    url = settings_or_exit().database_url
-    upgrade(get_engine(url, migrate=False), args.revision)
-    print(f"database schema at {args.revision}: {get_engine(url, migrate=False).url!r}")
+    engine = get_database(settings_or_exit().database_url).engine
+    upgrade(engine, args.revision)
+    print(f"database schema at {args.revision}: {engine.url!r}")
 
 
 if __name__ == "__main__":

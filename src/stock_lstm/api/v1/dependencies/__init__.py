@@ -1,11 +1,12 @@
-"""What routers get through `Depends`: the app state set up in the lifespan, the request id, and
-the API key check of endpoints that change state."""
+"""What routers get through `Depends`: the app state set up in the lifespan (among it the
+`Database`, and a session per request: `SessionDep`), the request id, and the API key check of
+endpoints that change state."""
 
+from stock_lstm.api.v1.dependencies.database import DatabaseDep, SessionDep
 from stock_lstm.api.v1.dependencies.security import RequireApiKey
 from stock_lstm.api.v1.dependencies.state import (
     Actor,
     AppSettings,
-    DatabaseUrl,
     Forecasts,
     RequestId,
     ServingModel,
@@ -15,10 +16,11 @@ from stock_lstm.api.v1.dependencies.state import (
 __all__ = [
     "Actor",
     "AppSettings",
-    "DatabaseUrl",
+    "DatabaseDep",
     "Forecasts",
     "RequestId",
     "RequireApiKey",
     "ServingModel",
+    "SessionDep",
     "Switch",
 ]

@@ -18,10 +18,6 @@ from stock_lstm.api.v1.services.serving import ModelSwitch
 from stock_lstm.common.settings import Settings
 
 
-async def get_database_url(request: Request) -> str:
-    return request.app.state.settings.database_url
-
-
 async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -53,7 +49,6 @@ async def get_actor(request: Request) -> str:
 
 
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
-DatabaseUrl = Annotated[str, Depends(get_database_url)]
 RequestId = Annotated[str, Depends(get_request_id)]
 ServingModel = Annotated[LoadedModel, Depends(get_loaded_model)]
 Forecasts = Annotated[ForecastService | NoForecasts, Depends(get_forecast_service)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from stock_lstm.api.v1.dependencies import DatabaseUrl
+from stock_lstm.api.v1.dependencies import DatabaseDep
 from stock_lstm.api.v1.schemas.health import HealthResponse
 from stock_lstm.api.v1.services.model_info import health
 
@@ -16,8 +16,9 @@ router = APIRouter(tags=["health"])
     summary="Liveness and readiness",
     responses={503: {"model": HealthResponse, "description": "Degraded: no model or no database"}},
 )
-def get_health(request: Request, url: DatabaseUrl) -> JSONResponse:
-    """200 `ok` when a model is loaded and the database answers; 503 `degraded` and why."""
+def get_health(request: Request, database: DatabaseDep) -> JSONResponse:
+    """200 `ok` when a model is loaded and the database answers; 503 `degraded` and why.
+    The `Database`, not a request session: a database that is down is an answer here."""
     state = request.app.state
-    body = health(state.model, state.model_error, url)
+    body = health(state.model, state.model_error, database)
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from stock_lstm.api.v1.dependencies import AppSettings, DatabaseUrl, RequireApiKey, ServingModel
+from stock_lstm.api.v1.dependencies import AppSettings, RequireApiKey, ServingModel, SessionDep
 from stock_lstm.api.v1.errors import ServiceUnavailable
 from stock_lstm.api.v1.schemas.errors import error_responses
 from stock_lstm.api.v1.schemas.model import ModelResponse, ReloadResponse
@@ -19,8 +19,8 @@ router = APIRouter(prefix="/api/v1", tags=["model"])
     summary="The serving model: version, data, parameters, test metrics vs the naive forecast",
     responses=error_responses(404, 503),
 )
-def get_model(model: ServingModel, url: DatabaseUrl, settings: AppSettings) -> ModelResponse:
-    return model_details(model, url, settings.mlflow_tracking_uri)
+def get_model(model: ServingModel, session: SessionDep, settings: AppSettings) -> ModelResponse:
+    return model_details(session, model, settings.mlflow_tracking_uri)
 
 
 @router.post(

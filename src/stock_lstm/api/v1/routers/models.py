@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from stock_lstm.api.v1.dependencies import Actor, DatabaseUrl, RequireApiKey, Switch
+from stock_lstm.api.v1.dependencies import Actor, RequireApiKey, SessionDep, Switch
 from stock_lstm.api.v1.schemas.errors import error_responses
 from stock_lstm.api.v1.schemas.registry import ModelsResponse, PromotionResponse
 from stock_lstm.api.v1.services import registry
@@ -35,8 +35,8 @@ class PromoteRequest(BaseModel):
     summary="The model registry: every version, its status and metrics, and every change",
     responses=error_responses(503),
 )
-def list_models(url: DatabaseUrl) -> ModelsResponse:
-    return registry.models_overview(url)
+def list_models(session: SessionDep) -> ModelsResponse:
+    return registry.models_overview(session)
 
 
 @router.post(

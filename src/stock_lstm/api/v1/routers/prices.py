@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BeforeValidator
 
-from stock_lstm.api.v1.dependencies import DatabaseUrl
+from stock_lstm.api.v1.dependencies import SessionDep
 from stock_lstm.api.v1.schemas.errors import error_responses
 from stock_lstm.api.v1.schemas.market import PricesResponse
 from stock_lstm.api.v1.schemas.predict import TICKER_PATTERN
@@ -36,7 +36,7 @@ IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
     responses=error_responses(404, 422),
 )
 def get_prices(
-    url: DatabaseUrl,
+    session: SessionDep,
     ticker: Annotated[str, Path(pattern=TICKER_PATTERN, examples=["MSFT"])],
     start: Annotated[IsoDate | None, Query(description="First date (inclusive)")] = None,
     end: Annotated[IsoDate | None, Query(description="Last date (inclusive)")] = None,
@@ -45,4 +45,4 @@ def get_prices(
     ] = 1000,
 ) -> PricesResponse:
     """The newest clean version's bars, oldest first."""
-    return ticker_prices(ticker, start, end, limit, url)
+    return ticker_prices(session, ticker, start, end, limit)

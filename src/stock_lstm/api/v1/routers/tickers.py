@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from stock_lstm.api.v1.dependencies import DatabaseUrl
+from stock_lstm.api.v1.dependencies import SessionDep
 from stock_lstm.api.v1.schemas.market import TickersResponse
 from stock_lstm.api.v1.services.market import list_tickers
 
@@ -10,6 +10,6 @@ router = APIRouter(prefix="/api/v1", tags=["market data"])
 
 
 @router.get("/tickers", response_model=TickersResponse, summary="Stored tickers")
-def get_tickers(url: DatabaseUrl) -> TickersResponse:
+def get_tickers(session: SessionDep) -> TickersResponse:
     """Each ticker of the newest clean version with its first/last date and row count."""
-    return list_tickers(url)
+    return list_tickers(session)

@@ -23,6 +23,7 @@ from stock_lstm.api.v1.services.model_store import LoadedModel
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.common.errors import ForecastInputError
 from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import Database
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class ForecastService:
     model: LoadedModel
     log: PredictionLog
     metrics: ApiMetrics
-    database_url: str | None
+    database: Database  # a ticker's history is read in a session of its own (none for a list)
 
     async def predict_async(self, request: PredictRequest, request_id: str) -> PredictResponse:
         """From the event loop: a sent history is forecast inline (about a millisecond of CPU,
@@ -115,7 +116,8 @@ class ForecastService:
     def _stored_closes(self, ticker: str) -> tuple[np.ndarray, date]:
         needed = self.model.forecaster.min_history
         try:
-            frame = crud.load_ticker_prices(ticker, limit=needed, url=self.database_url)
+            with self.database.session() as session:
+                frame = crud.load_ticker_prices(session, ticker, limit=needed)
         except crud.StageError as error:
             raise no_prices_yet() from error
         if frame.empty:

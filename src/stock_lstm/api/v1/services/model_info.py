@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session
+
 from stock_lstm.api.v1.errors import NotFound
 from stock_lstm.api.v1.schemas.health import HealthResponse
 from stock_lstm.api.v1.schemas.model import (
@@ -15,14 +17,15 @@ from stock_lstm.api.v1.schemas.model import (
 from stock_lstm.api.v1.services.model_store import LoadedModel
 from stock_lstm.common.settings import mlflow_run_url
 from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import Database
 
 logger = logging.getLogger(__name__)
 
 
 def model_details(
-    model: LoadedModel, url: str | None, mlflow_tracking_uri: str | None = None
+    session: Session, model: LoadedModel, mlflow_tracking_uri: str | None = None
 ) -> ModelResponse:
-    record = crud.get_model_version(model.version, url=url)
+    record = crud.get_model_version(session, model.version)
     if record is None:
         raise NotFound(
             f"model version {model.version} has no model_versions record: "
@@ -30,7 +33,7 @@ def model_details(
             type="unevaluated_model",
         )
     data_version = (
-        crud.get_version(record.data_version_id, url=url)
+        crud.get_version(session, record.data_version_id)
         if record.data_version_id is not None
         else None
     )
@@ -61,21 +64,24 @@ def model_details(
     )
 
 
-def health(model: LoadedModel | None, model_error: str | None, url: str | None) -> HealthResponse:
+def health(
+    model: LoadedModel | None, model_error: str | None, database: Database
+) -> HealthResponse:
     """ok only when a model is loaded and the database answers; otherwise degraded and why."""
     reasons = []
     if model is None:
         reasons.append(model_error or "no trained model: run `make pipeline` first")
-    database = "ok"
+    answers = "ok"
     try:
-        crud.ping(url)
+        with database.session() as session:
+            crud.ping(session)
     except Exception as error:  # any driver error means the same thing to a caller
-        database = "unavailable"
+        answers = "unavailable"
         reasons.append(f"database unavailable: {type(error).__name__}")
         logger.warning("health: database unavailable: %s", error)
     return HealthResponse(
         status="degraded" if reasons else "ok",
         model_version=model.version if model is not None else None,
-        database=database,
+        database=answers,
         reasons=reasons,
     )

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from stock_lstm.common.settings import Settings
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.catalog import open_catalog
+from stock_lstm.data_pipeline.database import Database
 from stock_lstm.ml_models.onnx_forecaster import OnnxForecaster
 
 logger = logging.getLogger(__name__)
@@ -54,24 +55,24 @@ class LoadedModel:
 class ModelStore:
     """The project's catalog, opened once per process; loads verified versions from it."""
 
-    def __init__(self, catalog: Any, url: str) -> None:
+    def __init__(self, catalog: Any, database: Database) -> None:
         for name in (MODEL_DATASET, SCALER_DATASET, CALIBRATION_DATASET, REGISTRY_DATASET):
             if name not in catalog:
                 raise ModelUnavailable(f"{NO_MODEL} (the catalog has no {name!r} entry)")
         self._catalog = catalog
         self._registry = catalog[REGISTRY_DATASET]
-        self.url = url
+        self.database = database
 
     @classmethod
-    def open(cls, project_root: Path, env: str | None, url: str) -> ModelStore:
-        """The project's catalog (no session: that would import every pipeline, and with them
-        TensorFlow; datasets are created lazily, so the Keras model's is never touched)."""
-        return cls(open_catalog(project_root, env), url)
+    def open(cls, project_root: Path, env: str | None, database: Database) -> ModelStore:
+        """The project's catalog (no Kedro session: that would import every pipeline, and with
+        them TensorFlow; datasets are created lazily, so the Keras model's is never touched)."""
+        return cls(open_catalog(project_root, env), database)
 
     @classmethod
-    def configured(cls, settings: Settings) -> ModelStore:
-        """The store of the project, environment and database of `settings`."""
-        return cls.open(settings.project_root, settings.kedro_env, settings.database_url)
+    def configured(cls, settings: Settings, database: Database) -> ModelStore:
+        """The store of the project and environment of `settings`, on `database`."""
+        return cls.open(settings.project_root, settings.kedro_env, database)
 
     @property
     def registry(self) -> Any:
@@ -82,14 +83,16 @@ class ModelStore:
     def champion(self) -> str | None:
         """The registry's champion version (None: there is none)."""
         try:
-            return crud.champion_version(url=self.url)
+            with self.database.session() as session:
+                return crud.champion_version(session)
         except SQLAlchemyError as error:
             raise _database_unavailable(error, "read the registry's champion") from error
 
     def problem(self, version: str) -> str | None:
         """Why `version` cannot be served (incomplete, unrecorded, sha256 mismatch), or None."""
         try:
-            return self._registry.problem(version, url=self.url)
+            with self.database.session() as session:
+                return self._registry.problem(session, version)
         except SQLAlchemyError as error:
             raise _database_unavailable(error, f"check model version {version}") from error
 

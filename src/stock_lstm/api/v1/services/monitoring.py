@@ -17,6 +17,7 @@ import pandas as pd
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from stock_lstm.api.v1.schemas.monitoring import (
     DecisionOut,
@@ -26,6 +27,7 @@ from stock_lstm.api.v1.schemas.monitoring import (
     TickerMonitoringOut,
 )
 from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import Database
 from stock_lstm.monitoring.accuracy import ACCURACY_COLUMNS, rolling_accuracy
 from stock_lstm.monitoring.drift import ticker_drift
 
@@ -124,18 +126,19 @@ class MonitoringReport:
 
     The run's figures (realized scores -> rolling accuracy, drift) are computed once per run
     and kept; each request only asks which run is newest and for the recent decisions (two
-    small queries), so a promotion recorded after the run shows at once.
+    small queries), so a promotion recorded after the run shows at once. It holds the
+    `Database`, not a request's session: the Prometheus gauges ask too, outside any request.
     """
 
-    def __init__(self, url: str | None) -> None:
-        self._url = url
+    def __init__(self, database: Database) -> None:
+        self._database = database
         self._lock = threading.Lock()
         self._figures: _RunFigures | None = None
 
-    def _run_figures(self, run: crud.MonitoringRunInfo) -> _RunFigures:
+    def _run_figures(self, session: Session, run: crud.MonitoringRunInfo) -> _RunFigures:
         with self._lock:
             if self._figures is None or self._figures.run.id != run.id:
-                scores = crud.load_realized_scores(run.model_version, url=self._url)
+                scores = crud.load_realized_scores(session, run.model_version)
                 windows = run.parameters.get("monitoring", {}).get("windows") or [
                     int(run.parameters["monitoring"]["report"]["window"])
                 ]
@@ -143,24 +146,26 @@ class MonitoringReport:
                     accuracy = pd.DataFrame({c: [] for c in ACCURACY_COLUMNS})
                 else:
                     tickers = sorted(scores["ticker"].astype(str).unique())
-                    prices = crud.load_stage_frame("clean", tickers=tickers, url=self._url)
+                    prices = crud.load_stage_frame(session, "clean", tickers=tickers)
                     accuracy = rolling_accuracy(scores, prices, windows)
                 self._figures = _RunFigures(
-                    run=run, accuracy=accuracy, drift=crud.load_drift_results(run.id, self._url)
+                    run=run, accuracy=accuracy, drift=crud.load_drift_results(session, run.id)
                 )
             return self._figures
 
     def response(self, ticker: str | None = None) -> MonitoringResponse:
-        run = crud.latest_monitoring_run(url=self._url)
-        if run is None:
-            return empty_response()
-        figures = self._run_figures(run)
+        with self._database.session() as session:
+            run = crud.latest_monitoring_run(session)
+            if run is None:
+                return empty_response()
+            figures = self._run_figures(session, run)
+            decisions = crud.recent_decisions(session)
         response = monitoring_response(
             run.model_version,
             run.as_of,
             figures.accuracy,
             figures.drift,
-            crud.recent_decisions(url=self._url),
+            decisions,
             run.parameters["monitoring"]["report"],
             forecast_counts=run.forecast_counts,
             ticker=ticker,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import Database
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ Writer = Callable[[Sequence[dict[str, Any]]], int]
 class PredictionLog:
     def __init__(
         self,
-        url: str | None,
+        database: Database | None,
         *,
         capacity: int = 10_000,
         batch_size: int = 500,
@@ -40,7 +41,7 @@ class PredictionLog:
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
         self._retry_delays_s = tuple(retry_delays_s)
-        self._writer: Writer = writer or (lambda rows: crud.record_predictions(rows, url=url))
+        self._writer: Writer = writer or (lambda rows: _record(database, rows))
         self._on_written = on_written
         self._on_failed = on_failed
         self._stop = threading.Event()
@@ -136,3 +137,11 @@ class PredictionLog:
             self.failed += rows
         self._on_failed(rows)
         logger.error("prediction log: %d row(s) not written: %s", rows, reason)
+
+
+def _record(database: Database | None, rows: Sequence[dict[str, Any]]) -> int:
+    """One batch, one transaction."""
+    if database is None:
+        raise RuntimeError("the prediction log has neither a database nor a writer")
+    with database.session() as session:
+        return crud.record_predictions(session, rows)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from sqlalchemy.orm import Session
+
 from stock_lstm.api.v1.errors import Conflict, NotFound, ServiceUnavailable
 from stock_lstm.api.v1.schemas.registry import (
     ModelsResponse,
@@ -26,8 +28,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL_TYPE = "lstm"
 
 
-def models_overview(url: str) -> ModelsResponse:
-    versions = crud.list_model_versions(url=url)
+def models_overview(session: Session) -> ModelsResponse:
+    versions = crud.list_model_versions(session)
     return ModelsResponse(
         champion=next((v.model_version for v in versions if v.status == "champion"), None),
         versions=[
@@ -45,7 +47,7 @@ def models_overview(url: str) -> ModelsResponse:
         ],
         events=[
             RegistryEventOut.model_validate(event, from_attributes=True)
-            for event in crud.registry_events(url=url)
+            for event in crud.registry_events(session)
         ],
     )
 
@@ -61,25 +63,27 @@ def promote(switch: ModelSwitch, version: str, *, actor: str, reason: str) -> Pr
     """Make `version` the champion: 404 unknown, 409 not servable, no-op when it already is."""
     return _change(
         switch,
-        lambda store: store.registry.promote(version, actor=actor, reason=reason, url=store.url),
+        lambda session, registry: registry.promote(session, version, actor=actor, reason=reason),
     )
 
 
 def rollback(switch: ModelSwitch, *, actor: str) -> PromotionResponse:
     """Promote the champion's predecessor (409 when there is none)."""
-    return _change(switch, lambda store: store.registry.rollback(actor=actor, url=store.url))
+    return _change(switch, lambda session, registry: registry.rollback(session, actor=actor))
 
 
 def _change(switch: ModelSwitch, change: Callable) -> PromotionResponse:
-    """Apply `change` to the registry, then converge this worker. A database error reaches
-    the app's handler (503 "database unavailable")."""
+    """Apply `change` to the registry in a transaction of its own, committed before this worker
+    converges (so it sees the change): not the request's session, which commits only when the
+    route returns. A database error reaches the app's handler (503 "database unavailable")."""
     store = switch.store
     if store is None:
         raise ServiceUnavailable(
             f"the registry cannot be changed here: {switch.error}", type="no_catalog"
         )
     try:
-        promotion = change(store)
+        with store.database.session() as session:
+            promotion = change(session, store.registry)
     except crud.UnknownModelVersion as error:
         raise NotFound(f"{error}: see GET /api/v1/models", type="unknown_model_version") from error
     except PromotionRefused as error:

@@ -28,6 +28,7 @@ from stock_lstm.api.v1.services.model_store import (
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.common.settings import Settings
 from stock_lstm.data_pipeline.crud import RegistryListener
+from stock_lstm.data_pipeline.database import Database
 
 logger = logging.getLogger(__name__)
 
@@ -50,16 +51,22 @@ class ModelSwitch:
     """Owns `state.model`, `state.model_error` and `state.forecast_service` of one app."""
 
     def __init__(
-        self, state: Any, settings: Settings, log: PredictionLog, metrics: ApiMetrics
+        self,
+        state: Any,
+        settings: Settings,
+        database: Database,
+        log: PredictionLog,
+        metrics: ApiMetrics,
     ) -> None:
         self._state = state
         self._settings = settings
+        self._database = database
         self._log = log
         self._metrics = metrics
         self._loading = threading.Lock()  # one converge at a time (follower or endpoint)
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
-        self._listener = RegistryListener(settings.database_url)
+        self._listener = RegistryListener(database)
         self._last_failure: str | None = None
         self.store: ModelStore | None = None
 
@@ -78,7 +85,7 @@ class ModelSwitch:
     def start(self) -> None:
         """Open the catalog, serve the champion, then follow the registry in the background."""
         try:
-            self.store = ModelStore.configured(self._settings)
+            self.store = ModelStore.configured(self._settings, self._database)
         except Exception as error:  # no catalog, no model: say why on /health
             logger.error("cannot open the project's catalog: %s", error)
             self._swap(None, f"{NO_MODEL} ({type(error).__name__}: {error})")
@@ -149,7 +156,7 @@ class ModelSwitch:
         old = state.model
         # The service first: it carries its own model, so a request sees one consistent pair.
         state.forecast_service = (
-            ForecastService(model, self._log, self._metrics, self._settings.database_url)
+            ForecastService(model, self._log, self._metrics, self._database)
             if model is not None
             else NoForecasts(error or NO_MODEL)
         )
