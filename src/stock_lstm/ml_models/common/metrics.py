@@ -28,6 +28,22 @@ def directional_accuracy(origin: np.ndarray, actual: np.ndarray, forecast: np.nd
     return float(np.mean(np.sign(forecast - origin) == np.sign(actual - origin)))
 
 
+def point_metrics(origin: np.ndarray, actual: np.ndarray, forecast: np.ndarray) -> dict[str, float]:
+    """Every point metric of one forecast against the actuals, keyed as the reports name them."""
+    return {
+        "mae": mae(actual, forecast),
+        "rmse": rmse(actual, forecast),
+        "mape": mape(actual, forecast),
+        "directional_accuracy": directional_accuracy(origin, actual, forecast),
+    }
+
+
+def ratio_or_none(numerator: float, denominator: float) -> float | None:
+    """A ratio of errors, or None when the denominator is zero (a flat period): never NaN, which
+    is not JSON and which PostgreSQL's JSON type rejects."""
+    return numerator / denominator if denominator > 0 else None
+
+
 def coverage(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> float:
     return float(np.mean((actual >= lower) & (actual <= upper)))
 

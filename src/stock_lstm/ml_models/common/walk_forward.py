@@ -22,11 +22,10 @@ from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.intervals import Bands
 from stock_lstm.ml_models.common.metrics import (
     coverage,
-    directional_accuracy,
     mae,
-    mape,
     mean_width,
-    rmse,
+    point_metrics,
+    ratio_or_none,
     winkler_score,
 )
 from stock_lstm.ml_models.common.origins import SplitOrigins, period_origins
@@ -181,18 +180,11 @@ def step_scores(period: SplitOrigins, bands: Bands, k: int, level: float) -> dic
     lower, upper = bands.lower[valid, k - 1], bands.upper[valid, k - 1]
     return {
         "n": int(valid.sum()),
-        "mae": mae(actual, close),
-        "rmse": rmse(actual, close),
-        "mape": mape(actual, close),
-        "directional_accuracy": directional_accuracy(origin, actual, close),
+        **point_metrics(origin, actual, close),
         "coverage": coverage(actual, lower, upper),
         "mean_width": mean_width(lower, upper),
         "winkler": winkler_score(actual, lower, upper, level),
     }
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return numerator / denominator if denominator > 0 else None
 
 
 def spread(values: Sequence[float | None]) -> dict[str, Any]:
@@ -293,8 +285,8 @@ def _aggregate(
             best_ratios.append(None)
             continue
         best = min(scores[b][ticker][k][i]["mae"] for b in baselines)
-        ratios.append(_ratio(fold["mae"], naive[i]["mae"]))
-        best_ratios.append(_ratio(fold["mae"], best))
+        ratios.append(ratio_or_none(fold["mae"], naive[i]["mae"]))
+        best_ratios.append(ratio_or_none(fold["mae"], best))
 
     def across(metric: str) -> dict[str, Any]:
         return spread([None if f is None else f[metric] for f in own])

@@ -18,11 +18,9 @@ from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.baselines import drift_forecast, drift_rate, naive_forecast
 from stock_lstm.ml_models.common.metrics import (
     coverage,
-    directional_accuracy,
-    mae,
-    mape,
     mean_width,
-    rmse,
+    point_metrics,
+    ratio_or_none,
 )
 from stock_lstm.ml_models.common.origins import SplitOrigins, split_origins
 from stock_lstm.ml_models.common.plots import draw_backtest, file_safe
@@ -31,41 +29,24 @@ from stock_lstm.ml_models.lstm_model.preprocess import split_dates, ticker_serie
 from stock_lstm.ml_models.lstm_model.provenance import check_same_run
 
 
-def _point_metrics(
-    origin: np.ndarray, actual: np.ndarray, forecast: np.ndarray
-) -> dict[str, float]:
-    return {
-        "mae": mae(actual, forecast),
-        "rmse": rmse(actual, forecast),
-        "mape": mape(actual, forecast),
-        "directional_accuracy": directional_accuracy(origin, actual, forecast),
-    }
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    """Undefined (a flat test period): None, never NaN, which is not JSON and which
-    PostgreSQL's JSON type rejects."""
-    return numerator / denominator if denominator > 0 else None
-
-
 def _step_metrics(result: SplitOrigins, bands: Forecast, k: int, mu: float) -> dict[str, Any]:
     valid, origin, actual = result.step(k)
     model = bands.close[valid, k - 1]
     naive = naive_forecast(result.histories[valid], k)[:, k - 1]
     drift = drift_forecast(result.histories[valid], k, mu)[:, k - 1]
     lower, upper = bands.lower[valid, k - 1], bands.upper[valid, k - 1]
-    lstm_metrics = _point_metrics(origin, actual, model)
-    naive_metrics = _point_metrics(origin, actual, naive)
+    lstm_metrics = point_metrics(origin, actual, model)
+    naive_metrics = point_metrics(origin, actual, naive)
     del naive_metrics["directional_accuracy"]  # zero by construction (no move forecast)
-    drift_metrics = _point_metrics(origin, actual, drift)
-    drift_metrics["mae_ratio"] = _ratio(drift_metrics["mae"], naive_metrics["mae"])
+    drift_metrics = point_metrics(origin, actual, drift)
+    drift_metrics["mae_ratio"] = ratio_or_none(drift_metrics["mae"], naive_metrics["mae"])
     return {
         "n": int(valid.sum()),
         "lstm": lstm_metrics,
         "naive": naive_metrics,
         "drift": drift_metrics,
-        "mae_ratio": _ratio(lstm_metrics["mae"], naive_metrics["mae"]),
-        "mae_ratio_drift": _ratio(lstm_metrics["mae"], drift_metrics["mae"]),
+        "mae_ratio": ratio_or_none(lstm_metrics["mae"], naive_metrics["mae"]),
+        "mae_ratio_drift": ratio_or_none(lstm_metrics["mae"], drift_metrics["mae"]),
         "interval": {
             "level": None,  # filled by the caller
             "coverage": coverage(actual, lower, upper),
