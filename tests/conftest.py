@@ -10,8 +10,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kedro.config import OmegaConfigLoader
 from sqlalchemy import create_engine, text
 
 from stock_lstm.data_pipeline.database import dispose_engines
@@ -75,6 +77,16 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def mlflow_store(root: Path) -> str:
     """The MLflow tracking store of a project copy (its artifacts go beside it)."""
     return f"sqlite:///{root / 'data' / 'mlflow' / 'mlflow.db'}"
+
+
+def environment_parameters(env: str, conf: Path = PROJECT_ROOT / "conf") -> dict[str, Any]:
+    """The parameters a Kedro session in `env` gets: base's, with the environment's merged in
+    the way settings.py's config loader merges them."""
+    from stock_lstm.settings import CONFIG_LOADER_ARGS
+
+    return OmegaConfigLoader(str(conf), **{**CONFIG_LOADER_ARGS, "default_run_env": env})[
+        "parameters"
+    ]
 
 
 def make_project_copy(root: Path) -> Path:
