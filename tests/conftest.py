@@ -27,6 +27,10 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 _MLFLOW_FALLBACK_STORE = tempfile.mkdtemp(prefix="mlflow-")
 atexit.register(shutil.rmtree, _MLFLOW_FALLBACK_STORE, ignore_errors=True)
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_MLFLOW_FALLBACK_STORE}/mlflow.db"
+# Nor into the project's logs/: the log files of every app and `kedro` run of the tests go here.
+_LOG_DIR = tempfile.mkdtemp(prefix="logs-")
+atexit.register(shutil.rmtree, _LOG_DIR, ignore_errors=True)
+os.environ["LOG_DIR"] = _LOG_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
