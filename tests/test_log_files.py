@@ -107,6 +107,14 @@ def test_configuring_again_keeps_other_handlers_and_adds_none_twice() -> None:
         logger.removeHandler(mine)
 
 
+def test_without_the_projects_conf_the_json_lines_go_to_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(tmp_path))  # no conf/ there
+    logger = configure_logger("tests.log_files.no_conf", "INFO")
+    assert [h.name for h in logger.handlers] == ["json_console"] and not logger.propagate
+
+
 @pytest.mark.slow
 def test_a_kedro_run_writes_json_lines_beside_the_console(
     project_copy: Path, sqlite_url: str, tmp_path: Path

@@ -120,6 +120,19 @@ def build_handlers(config: Mapping[str, Any], names: Sequence[str]) -> list[logg
     return handlers
 
 
+# Without the project's conf/ (an installed package run elsewhere) the API still logs its JSON
+# lines, on stderr only, and says so.
+_STDERR_ONLY = {
+    "formatters": {"json": {"class": f"{__name__}.JsonFormatter"}},
+    "handlers": {
+        "json_console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+            "formatter": "json",
+        }
+    },
+}
+
 _BUILT: dict[str, tuple[list[logging.Handler], bool]] = {}
 _LOCK = threading.Lock()
 
@@ -133,9 +146,14 @@ def configure_logger(name: str, level: str | None = None) -> logging.Logger:
     so handlers other code attached stay."""
     logger = logging.getLogger(name)
     with _LOCK:
+        missing = None
         if name not in _BUILT:
-            config = logging_config()
-            entry = config.get("loggers", {}).get(name, {})
+            try:
+                config = logging_config()
+                entry = config.get("loggers", {}).get(name, {})
+            except FileNotFoundError as error:
+                config, missing = _STDERR_ONLY, error
+                entry = {"handlers": ["json_console"], "propagate": False}
             handlers = build_handlers(config, entry.get("handlers", []))
             _BUILT[name] = handlers, bool(entry.get("propagate", True))
         handlers, propagate = _BUILT[name]
@@ -146,4 +164,6 @@ def configure_logger(name: str, level: str | None = None) -> logging.Logger:
         logger.propagate = propagate
     if level:
         logger.setLevel(level.upper())
+    if missing is not None:
+        logger.warning("%s: log lines go to stderr only", missing)
     return logger
