@@ -35,6 +35,11 @@ $(STAMP): pyproject.toml constraints.txt
 migrate: setup
 	$(BIN)/python -m stock_lstm.data_pipeline.migrations upgrade
 
+# The pipelines' log files (README "Logs"): Kedro applies conf/json_logging.yml, whose handler
+# and formatter classes it may load only from the allowlisted module. The API reads the same file.
+pipeline backtest tune daily replay: export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/json_logging.yml
+pipeline backtest tune daily replay: export KEDRO_LOGGING_MODULE_ALLOWLIST := stock_lstm.common.logging
+
 # Extra `kedro run` arguments, e.g. KEDRO_ARGS="--params ingestion.source=csv" (snapshot only).
 KEDRO_ARGS ?=
 

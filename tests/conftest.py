@@ -10,8 +10,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kedro.config import OmegaConfigLoader
 from sqlalchemy import create_engine, text
 
 from stock_lstm.data_pipeline.database import Database, dispose_engines, get_database
@@ -25,6 +27,10 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 _MLFLOW_FALLBACK_STORE = tempfile.mkdtemp(prefix="mlflow-")
 atexit.register(shutil.rmtree, _MLFLOW_FALLBACK_STORE, ignore_errors=True)
 os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_MLFLOW_FALLBACK_STORE}/mlflow.db"
+# Nor into the project's logs/: the log files of every app and `kedro` run of the tests go here.
+_LOG_DIR = tempfile.mkdtemp(prefix="logs-")
+atexit.register(shutil.rmtree, _LOG_DIR, ignore_errors=True)
+os.environ["LOG_DIR"] = _LOG_DIR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -81,6 +87,16 @@ def db(database_url: str) -> Database:
 def mlflow_store(root: Path) -> str:
     """The MLflow tracking store of a project copy (its artifacts go beside it)."""
     return f"sqlite:///{root / 'data' / 'mlflow' / 'mlflow.db'}"
+
+
+def environment_parameters(env: str, conf: Path = PROJECT_ROOT / "conf") -> dict[str, Any]:
+    """The parameters a Kedro session in `env` gets: base's, with the environment's merged in
+    the way settings.py's config loader merges them."""
+    from stock_lstm.settings import CONFIG_LOADER_ARGS
+
+    return OmegaConfigLoader(str(conf), **{**CONFIG_LOADER_ARGS, "default_run_env": env})[
+        "parameters"
+    ]
 
 
 def make_project_copy(root: Path) -> Path:

@@ -23,6 +23,9 @@ CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # An environment (conf/test, conf/tuned) states only the parameters it changes: its keys are
+    # merged into base's key by key, at any depth (lists are replaced whole).
+    "merge_strategy": {"parameters": "soft"},
     # conf/base/mlflow.yml: the tracking store (MLFLOW_TRACKING_URI, else data/mlflow/) and,
     # for a local store, where its artifacts go.
     "custom_resolvers": {

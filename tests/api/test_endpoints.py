@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from stock_lstm.api.v1.main import create_app
 from stock_lstm.api.v1.observability import ACCESS_LOGGER
+from stock_lstm.common.logging import RotatingJsonFileHandler, log_file_settings
 from tests.api.conftest import captured, settings_for
 from tests.helpers.database import crud_on
 
@@ -141,6 +143,23 @@ def test_one_json_log_line_per_request(served) -> None:
     assert record.status == 200 and record.latency_ms > 0
     formatted = json.loads(logging.getLogger(ACCESS_LOGGER).parent.handlers[0].format(record))
     assert formatted["request_id"] == "log-me-1" and formatted["status"] == 200
+
+
+def test_the_access_line_lands_in_logs_api_log(untrained_client) -> None:
+    response = untrained_client.get("/health", headers={"X-Request-ID": "log-file-1"})
+    assert response.headers["X-Request-ID"] == "log-file-1"
+    [file_handler] = [
+        h
+        for h in logging.getLogger("stock_lstm.api").handlers
+        if isinstance(h, RotatingJsonFileHandler)
+    ]
+    file_handler.flush()
+    path = Path(file_handler.baseFilename)
+    assert path.name == "api.log" and path.parent == log_file_settings().directory
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    [line] = [line for line in lines if line.get("request_id") == "log-file-1"]
+    assert line["logger"] == "stock_lstm.api.access" and line["message"] == "request"
+    assert line["route"] == "/health" and line["status"] in (200, 503)
 
 
 def test_openapi_documents_every_endpoint_with_examples(served) -> None:

@@ -1,1 +1,6 @@
-"""Kedro wiring: one package per stage, found by `find_pipelines`."""
+"""Kedro wiring: one package per stage, found by `find_pipelines`.
+
+Each stage's `Pipeline` puts its nodes in one namespace, the stage's name (node names
+`<stage>.<node>`): kedro-viz groups them and `kedro airflow create --group-by namespace` runs a
+stage as one task. `prefix_datasets_with_namespace=False` keeps the catalog's dataset and
+parameter names as they are."""

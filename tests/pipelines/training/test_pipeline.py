@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pandas as pd
-import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
 from stock_lstm.ml_models.lstm_model.predict import Forecaster
 from stock_lstm.ml_models.onnx_forecaster import OnnxForecaster
 from stock_lstm.pipelines.training import create_pipeline
+from tests.conftest import environment_parameters
 from tests.ml_models.conftest import random_walk_features
-
-CONF_TEST = Path(__file__).resolve().parents[3] / "conf" / "test"
 
 
 class KeptDataset(MemoryDataset):
@@ -27,7 +23,7 @@ class KeptDataset(MemoryDataset):
 
 
 def test_training_writes_scaler_model_history_and_calibration() -> None:
-    params = yaml.safe_load((CONF_TEST / "parameters_training.yml").read_text())["training"]
+    params = environment_parameters("test")["training"]
     features = random_walk_features({"AAA": 300, "BBB": 250}, seed=4)
     features.attrs["version_id"] = 5
     outputs = {

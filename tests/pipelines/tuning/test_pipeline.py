@@ -15,8 +15,6 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-import yaml
-from kedro.config import OmegaConfigLoader
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -24,16 +22,14 @@ from stock_lstm.ml_models import tuning as tuning_module
 from stock_lstm.ml_models.common.walk_forward import make_folds
 from stock_lstm.ml_models.tuning import development_rows, tuning_folds
 from stock_lstm.pipelines.tuning.nodes import run_tuning, suggested_override
-from tests.conftest import PROJECT_ROOT, mlflow_store
+from tests.conftest import PROJECT_ROOT, environment_parameters, mlflow_store
 from tests.ml_models.conftest import random_walk_features
 
 pytestmark = pytest.mark.slow
 
 
 def _test_params(name: str) -> dict[str, Any]:
-    return yaml.safe_load((PROJECT_ROOT / "conf" / "test" / f"parameters_{name}.yml").read_text())[
-        name
-    ]
+    return environment_parameters("test")[name]
 
 
 def _poisoned(features: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
@@ -106,13 +102,13 @@ def test_make_tune_writes_the_override_and_logs_trials_as_child_runs(project_cop
     report = json.loads((project_copy / "data" / "08_reporting" / "tuning.json").read_text())
     assert report["n_trials_this_run"] == 3 and report["model_type"] == "lstm"
     assert (project_copy / "data" / "07_model_output" / "optuna.db").stat().st_size > 0
-    tuned = OmegaConfigLoader(str(project_copy / "conf"), base_env="base", default_run_env="tuned")
-    tested = OmegaConfigLoader(str(project_copy / "conf"), base_env="base", default_run_env="test")
-    assert tuned["parameters"]["training"]["model"] == {
-        **tested["parameters"]["training"]["model"],  # the run's own training block
+    tuned = environment_parameters("tuned", project_copy / "conf")
+    tested = environment_parameters("test", project_copy / "conf")
+    assert tuned["training"]["model"] == {
+        **tested["training"]["model"],  # the run's own training block
         **report["best"]["params"],
     }
-    assert tuned["parameters"]["training"]["fit"] == tested["parameters"]["training"]["fit"]
+    assert tuned["training"]["fit"] == tested["training"]["fit"]
 
     client = mlflow.MlflowClient(tracking_uri=mlflow_store(project_copy))
     experiment = client.get_experiment_by_name("stock_lstm")

@@ -8,39 +8,28 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 import time
 import uuid
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector
-from pythonjsonlogger.json import JsonFormatter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stock_lstm.api.v1.schemas.errors import error_body, field_error
+from stock_lstm.common.logging import configure_logger
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")  # fits predictions.request_id
-ACCESS_LOGGER = "stock_lstm.api.access"
-_CONFIGURED = "_stock_lstm_json"
+API_LOGGER = "stock_lstm.api"
+ACCESS_LOGGER = f"{API_LOGGER}.access"
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr for the API's loggers (idempotent; leaves other loggers alone)."""
-    logger = logging.getLogger("stock_lstm.api")
-    logger.setLevel(level.upper())
-    if not any(getattr(h, _CONFIGURED, False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            )
-        )
-        setattr(handler, _CONFIGURED, True)
-        logger.addHandler(handler)
-        logger.propagate = False
+    """The API's loggers (`stock_lstm.api.*`): JSON lines on stderr and in logs/api.log, as
+    conf/json_logging.yml sets them. Safe to call again: it only adds back what Kedro's
+    bootstrap removed, and never removes another handler."""
+    configure_logger(API_LOGGER, level)
 
 
 def request_id_of(scope: Scope) -> str:

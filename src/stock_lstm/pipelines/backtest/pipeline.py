@@ -19,28 +19,26 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["features", "params:backtest", "params:training"],
                 outputs="backtest_report",
                 name="run_backtest",
-                namespace="backtest",
             ),
             node(
                 archive_report,
                 inputs="backtest_report",
                 outputs="backtest_report_versioned",
                 name="archive_backtest_report",
-                namespace="backtest",
             ),
             node(
                 leaderboard_table,
                 inputs="backtest_report",
                 outputs="backtest_leaderboard",
                 name="tabulate_leaderboard",
-                namespace="backtest",
             ),
             node(
                 plot_fold_ratios,
                 inputs="backtest_report",
                 outputs="backtest_fold_ratios",
                 name="plot_fold_ratios",
-                namespace="backtest",
             ),
-        ]
+        ],
+        namespace="backtest",
+        prefix_datasets_with_namespace=False,
     )

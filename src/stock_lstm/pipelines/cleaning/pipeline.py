@@ -16,7 +16,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["raw_prices", "ingestion_report", "params:cleaning"],
                 outputs=["clean_prices", "cleaning_report"],
                 name="clean_prices",
-                namespace="cleaning",
             )
-        ]
+        ],
+        namespace="cleaning",
+        prefix_datasets_with_namespace=False,
     )

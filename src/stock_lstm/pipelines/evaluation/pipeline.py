@@ -31,7 +31,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs=["evaluation_report", "backtest_plots", "backtest_overview"],
                 name="evaluate_model",
-                namespace="evaluation",
             ),
             node(
                 onnx_parity,
@@ -45,7 +44,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="onnx_parity",
                 name="check_onnx_parity",
-                namespace="evaluation",
             ),
             node(
                 compare_with_champion,
@@ -58,7 +56,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="champion_comparison",
                 name="compare_with_champion",
-                namespace="evaluation",
             ),
             node(
                 registry_entry,
@@ -73,7 +70,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="model_version_record",
                 name="record_model_version",
-                namespace="evaluation",
             ),
-        ]
+        ],
+        namespace="evaluation",
+        prefix_datasets_with_namespace=False,
     )

@@ -20,7 +20,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs="clean_prices",
                 outputs="features",
                 name="build_features",
-                namespace="feature_engineering",
             )
-        ]
+        ],
+        namespace="feature_engineering",
+        prefix_datasets_with_namespace=False,
     )

@@ -17,7 +17,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["params:ingestion", "raw_prices_tail"],
                 outputs=["raw_prices", "ingestion_report"],
                 name="ingest_prices",
-                namespace="ingestion",
             )
-        ]
+        ],
+        namespace="ingestion",
+        prefix_datasets_with_namespace=False,
     )

@@ -28,7 +28,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="monitoring_run",
                 name="monitor_champion",
-                namespace="monitoring",
             )
-        ]
+        ],
+        namespace="monitoring",
+        prefix_datasets_with_namespace=False,
     )

@@ -30,14 +30,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["features", "params:training.split"],
                 outputs="scaler",
                 name="fit_scaler",
-                namespace="training",
             ),
             node(
                 train_model,
                 inputs=["features", "scaler", "params:training", "model_save_version"],
                 outputs=["lstm_model", "training_history"],
                 name="train_model",
-                namespace="training",
             ),
             node(
                 calibrate_intervals,
@@ -50,21 +48,20 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="interval_calibration",
                 name="calibrate_intervals",
-                namespace="training",
             ),
             node(
                 export_onnx,
                 inputs="lstm_model",
                 outputs="onnx_model",
                 name="export_onnx",
-                namespace="training",
             ),
             node(
                 scaler_parameters,
                 inputs="scaler",
                 outputs="scaler_params",
                 name="export_scaler_params",
-                namespace="training",
             ),
-        ]
+        ],
+        namespace="training",
+        prefix_datasets_with_namespace=False,
     )

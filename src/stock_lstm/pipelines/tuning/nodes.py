@@ -73,7 +73,8 @@ def run_tuning(
     study, the current defaults first if the study has not scored them yet; report the best
     trial of the whole study next to the defaults' trial, on the same folds."""
     started = time.monotonic()
-    space = dict(tuning["search_space"])
+    # null leaves a knob out: an environment cannot delete a key of base's search space.
+    space = {name: spec for name, spec in tuning["search_space"].items() if spec is not None}
     model_type = str(training.get("model_type", "lstm"))
     defaults = default_knobs(training, space)
     check_search_space(space, defaults)
@@ -136,6 +137,7 @@ def _log_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
 
 
 def suggested_override(report: Mapping[str, Any], training: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole `training` block with the best trial's knobs: a file for `--env tuned` (an
-    environment's parameters replace base's top-level keys) or to copy into conf/base."""
+    """The whole `training` block with the best trial's knobs: a file for `--env tuned` or to
+    copy into conf/base. Whole, so `--env tuned` trains exactly what the study scored, whichever
+    environment it ran in (an environment's keys are merged into base's)."""
     return {"training": with_knobs(training, report["best"]["params"])}

@@ -17,14 +17,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["features", "params:tuning", "params:backtest", "params:training"],
                 outputs="tuning_report",
                 name="run_tuning",
-                namespace="tuning",
             ),
             node(
                 suggested_override,
                 inputs=["tuning_report", "params:training"],
                 outputs="tuned_training_parameters",
                 name="write_tuned_parameters",
-                namespace="tuning",
             ),
-        ]
+        ],
+        namespace="tuning",
+        prefix_datasets_with_namespace=False,
     )

@@ -1,0 +1,141 @@
+"""Runtime log files (README "Logs"): a `kedro run` and the API write JSON lines into LOG_DIR,
+files rotate at the configured size, and a bad setting stops start-up with its name."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stock_lstm.common.logging import (
+    RotatingJsonFileHandler,
+    configure_logger,
+    log_file_settings,
+)
+from tests.conftest import PROJECT_ROOT, kedro_env
+
+LOG_ENV = {
+    "KEDRO_LOGGING_CONFIG": str(PROJECT_ROOT / "conf" / "json_logging.yml"),
+    "KEDRO_LOGGING_MODULE_ALLOWLIST": "stock_lstm.common.logging",
+}
+
+
+def json_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOG_FILE_MAX_BYTES", "abc"),
+        ("LOG_FILE_MAX_BYTES", "0"),
+        ("LOG_FILE_MAX_BYTES", "1.5"),
+        ("LOG_FILE_BACKUPS", "-1"),
+        ("LOG_FILE_BACKUPS", "many"),
+    ],
+)
+def test_a_bad_setting_stops_with_a_message_naming_it(
+    name: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match=f"{name}='{value}'"):
+        log_file_settings({name: value})
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name):
+        RotatingJsonFileHandler("never.log")
+
+
+def test_defaults_and_settings() -> None:
+    defaults = log_file_settings({})
+    assert defaults.max_bytes == 10 * 1024 * 1024 and defaults.backups == 5
+    assert defaults.directory.name == "logs"
+    chosen = log_file_settings(
+        {"LOG_DIR": "/tmp/x", "LOG_FILE_MAX_BYTES": "2048", "LOG_FILE_BACKUPS": "3"}
+    )
+    assert (chosen.directory, chosen.max_bytes, chosen.backups) == (Path("/tmp/x"), 2048, 3)
+
+
+def test_a_file_rotates_at_the_configured_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("LOG_FILE_MAX_BYTES", "400")
+    monkeypatch.setenv("LOG_FILE_BACKUPS", "2")
+    handler = RotatingJsonFileHandler("rotating.log")
+    logger = logging.getLogger("tests.log_files.rotation")
+    logger.propagate, logger.level = False, logging.INFO
+    logger.addHandler(handler)
+    try:
+        for number in range(60):
+            logger.info("line %d", number, extra={"number": number})
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+    files = sorted(p.name for p in (tmp_path / "logs").iterdir())
+    assert files == ["rotating.log", "rotating.log.1", "rotating.log.2"]
+    for name in files:
+        path = tmp_path / "logs" / name
+        assert 0 < path.stat().st_size <= 400
+        assert all(line["logger"] == "tests.log_files.rotation" for line in json_lines(path))
+    newest = json_lines(tmp_path / "logs" / "rotating.log")
+    assert newest[-1]["message"] == "line 59" and newest[-1]["number"] == 59
+    assert set(newest[-1]) == {"time", "level", "logger", "message", "number"}
+
+
+def test_configuring_again_keeps_other_handlers_and_adds_none_twice() -> None:
+    """The API configures its logger on every create_app and after Kedro's bootstrap: never a
+    second copy of a handler, never the loss of one that other code (a test) attached."""
+    logger = logging.getLogger("stock_lstm.api")
+    mine = logging.Handler()
+    logger.addHandler(mine)
+    try:
+        configure_logger("stock_lstm.api", "INFO")
+        before = list(logger.handlers)
+        logger.removeHandler(next(h for h in logger.handlers if h.name == "api_file"))
+        logger.propagate = True  # what a dictConfig of `stock_lstm` does to its children
+        configure_logger("stock_lstm.api", "INFO")
+        configure_logger("stock_lstm.api", "INFO")
+        assert sorted(map(id, logger.handlers)) == sorted(map(id, before))
+        assert mine in logger.handlers and logger.propagate is False
+        # (pytest adds its own, unnamed, capture handlers to non-propagating loggers)
+        assert sorted(h.name for h in logger.handlers if h.name) == ["api_file", "json_console"]
+    finally:
+        logger.removeHandler(mine)
+
+
+def test_without_the_projects_conf_the_json_lines_go_to_stderr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(tmp_path))  # no conf/ there
+    logger = configure_logger("tests.log_files.no_conf", "INFO")
+    assert [h.name for h in logger.handlers] == ["json_console"] and not logger.propagate
+
+
+@pytest.mark.slow
+def test_a_kedro_run_writes_json_lines_beside_the_console(
+    project_copy: Path, sqlite_url: str, tmp_path: Path
+) -> None:
+    logs = tmp_path / "run-logs"
+    completed = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipelines", "ingestion"],
+        cwd=project_copy,
+        env=kedro_env(project_copy, sqlite_url, LOG_DIR=str(logs), **LOG_ENV),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    console = completed.stdout + completed.stderr
+    assert completed.returncode == 0, console
+    assert "Pipeline execution completed" in console  # Kedro's console, as before
+
+    assert sorted(p.name for p in logs.iterdir()) == ["pipelines.log"]
+    lines = json_lines(logs / "pipelines.log")
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+    loggers = {line["logger"] for line in lines}
+    assert any(name.startswith("kedro.") for name in loggers), loggers
+    assert any(name.startswith("stock_lstm.") for name in loggers), loggers
+    assert any("Pipeline execution completed" in line["message"] for line in lines)
