@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from stock_lstm.common.errors import SettingsError
 from stock_lstm.common.logging import (
     RotatingJsonFileHandler,
     configure_logger,
     log_file_settings,
 )
+from stock_lstm.common.settings import project_root
 from tests.conftest import PROJECT_ROOT, kedro_env
 
 LOG_ENV = {
@@ -41,20 +43,23 @@ def json_lines(path: Path) -> list[dict]:
 def test_a_bad_setting_stops_with_a_message_naming_it(
     name: str, value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(ValueError, match=f"{name}='{value}'"):
-        log_file_settings({name: value})
     monkeypatch.setenv(name, value)
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(SettingsError, match=f"^{name}: expected .*, got '{value}'$"):
+        log_file_settings()
+    with pytest.raises(SettingsError, match=name):
         RotatingJsonFileHandler("never.log")
 
 
-def test_defaults_and_settings() -> None:
-    defaults = log_file_settings({})
+def test_defaults_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LOG_DIR", "LOG_FILE_MAX_BYTES", "LOG_FILE_BACKUPS"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = log_file_settings()
     assert defaults.max_bytes == 10 * 1024 * 1024 and defaults.backups == 5
-    assert defaults.directory.name == "logs"
-    chosen = log_file_settings(
-        {"LOG_DIR": "/tmp/x", "LOG_FILE_MAX_BYTES": "2048", "LOG_FILE_BACKUPS": "3"}
-    )
+    assert defaults.directory == project_root() / "logs"
+    monkeypatch.setenv("LOG_DIR", "/tmp/x")
+    monkeypatch.setenv("LOG_FILE_MAX_BYTES", "2048")
+    monkeypatch.setenv("LOG_FILE_BACKUPS", "3")
+    chosen = log_file_settings()
     assert (chosen.directory, chosen.max_bytes, chosen.backups) == (Path("/tmp/x"), 2048, 3)
 
 

@@ -44,6 +44,9 @@ def test_the_variables_are_the_documented_ones() -> None:
             "LOG_LEVEL",
             "MLFLOW_TRACKING_URI",
             "REGISTRY_POLL_SECONDS",
+            "LOG_DIR",
+            "LOG_FILE_MAX_BYTES",
+            "LOG_FILE_BACKUPS",
         ]
     )
     example = (Path(__file__).resolve().parents[1] / ".env.example").read_text()

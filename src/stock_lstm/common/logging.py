@@ -6,7 +6,7 @@ the API gives its own logger the handlers the file lists for it (`configure_logg
 classes it names live here, so Kedro's allowlist of logging modules needs this one module
 (`KEDRO_LOGGING_MODULE_ALLOWLIST=stock_lstm.common.logging`).
 
-Settings, from the environment (a bad value stops start-up with a message naming it):
+Settings (common/settings.py; a bad value stops start-up with a message naming it):
 - LOG_DIR: the folder of the log files (default <project>/logs).
 - LOG_FILE_MAX_BYTES: a file is rotated before it would grow past this size (default 10 MiB).
 - LOG_FILE_BACKUPS: rotated files kept, e.g. api.log.1 .. api.log.5 (default 5).
@@ -18,7 +18,6 @@ import copy
 import logging
 import logging.config
 import logging.handlers
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,43 +27,23 @@ from typing import Any
 import yaml
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
-from stock_lstm.common.settings import project_root
+from stock_lstm.common.settings import get_settings, project_root
 
 LOGGING_CONFIG = Path("conf") / "json_logging.yml"  # relative to the project root
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_BACKUPS = 5
+
+
+def log_file_settings() -> LogFiles:
+    """LOG_DIR, LOG_FILE_MAX_BYTES and LOG_FILE_BACKUPS, checked by the project's Settings (a bad
+    value is a SettingsError naming the variable)."""
+    settings = get_settings()
+    return LogFiles(settings.log_dir, settings.log_file_max_bytes, settings.log_file_backups)
 
 
 @dataclass(frozen=True)
-class LogFileSettings:
+class LogFiles:
     directory: Path
     max_bytes: int
     backups: int
-
-
-def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{name}={raw!r}: expected a whole number of at least 1")
-    return value
-
-
-def log_file_settings(environ: Mapping[str, str] | None = None) -> LogFileSettings:
-    """LOG_DIR, LOG_FILE_MAX_BYTES and LOG_FILE_BACKUPS, checked: a typo must not silently
-    turn rotation off (0 bytes or 0 backups would let a file grow without bound)."""
-    environ = os.environ if environ is None else environ
-    directory = environ.get("LOG_DIR", "").strip()
-    return LogFileSettings(
-        directory=Path(directory).resolve() if directory else project_root() / "logs",
-        max_bytes=_positive_int(environ, "LOG_FILE_MAX_BYTES", DEFAULT_MAX_BYTES),
-        backups=_positive_int(environ, "LOG_FILE_BACKUPS", DEFAULT_BACKUPS),
-    )
 
 
 class JsonFormatter(_JsonFormatter):

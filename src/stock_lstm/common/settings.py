@@ -25,6 +25,8 @@ _SOURCE_ROOT = PACKAGE_DIR.parents[1]
 # prices" is a 422 naming the field; anything far larger is cut off unread with a 413.
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
 
+DEFAULT_LOG_FILE_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_LOG_FILE_BACKUPS = 5
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -76,6 +78,26 @@ class Settings(BaseSettings):
     log_level: str = Field(
         default="INFO", alias="LOG_LEVEL", description=f"one of {', '.join(_LOG_LEVELS)}"
     )
+    # Runtime log files (conf/json_logging.yml, common/logging.py): their folder, the size a file
+    # is rotated at and how many rotated files are kept. At least 1 each: 0 would turn rotation
+    # off and let a file grow without bound.
+    log_dir: Path = Field(
+        default_factory=lambda data: _root_of(data) / "logs",
+        alias="LOG_DIR",
+        description="a folder path",
+    )
+    log_file_max_bytes: int = Field(
+        default=DEFAULT_LOG_FILE_MAX_BYTES,
+        ge=1,
+        alias="LOG_FILE_MAX_BYTES",
+        description="a whole number of bytes of at least 1",
+    )
+    log_file_backups: int = Field(
+        default=DEFAULT_LOG_FILE_BACKUPS,
+        ge=1,
+        alias="LOG_FILE_BACKUPS",
+        description="a whole number of at least 1",
+    )
     # The MLflow tracking store of training runs; the model card links to a run on a server.
     mlflow_tracking_uri: str = Field(
         default_factory=lambda data: default_mlflow_tracking_uri(_root_of(data)),
@@ -96,10 +118,10 @@ class Settings(BaseSettings):
         description="a number of seconds above 0",
     )
 
-    @field_validator("project_root")
+    @field_validator("project_root", "log_dir")
     @classmethod
-    def _absolute(cls, root: Path) -> Path:
-        return root.resolve()
+    def _absolute(cls, folder: Path) -> Path:
+        return folder.resolve()
 
     @field_validator("cors_origins", mode="before")
     @classmethod
