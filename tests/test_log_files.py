@@ -63,6 +63,13 @@ def test_defaults_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (chosen.directory, chosen.max_bytes, chosen.backups) == (Path("/tmp/x"), 2048, 3)
 
 
+def _before_last_line(path: Path) -> int:
+    """A file's size without its last line: a file is rotated once it reaches the limit, so only
+    the line that took it there may cross it."""
+    content = path.read_bytes()
+    return len(content) - len(content.rstrip(b"\n").rsplit(b"\n", 1)[-1]) - 1
+
+
 def test_a_file_rotates_at_the_configured_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -80,15 +87,47 @@ def test_a_file_rotates_at_the_configured_size(
         logger.removeHandler(handler)
         handler.close()
 
-    files = sorted(p.name for p in (tmp_path / "logs").iterdir())
+    files = sorted(p.name for p in (tmp_path / "logs").glob("rotating.log*"))
     assert files == ["rotating.log", "rotating.log.1", "rotating.log.2"]
     for name in files:
         path = tmp_path / "logs" / name
-        assert 0 < path.stat().st_size <= 400
+        assert 0 < path.stat().st_size and _before_last_line(path) < 400
         assert all(line["logger"] == "tests.log_files.rotation" for line in json_lines(path))
     newest = json_lines(tmp_path / "logs" / "rotating.log")
     assert newest[-1]["message"] == "line 59" and newest[-1]["number"] == 59
     assert set(newest[-1]) == {"time", "level", "logger", "message", "number"}
+
+
+_WRITER = """
+import logging, sys
+from stock_lstm.common.logging import RotatingJsonFileHandler
+logger = logging.getLogger("tests.log_files.writer")
+logger.propagate, logger.level = False, logging.INFO
+logger.addHandler(RotatingJsonFileHandler("shared.log"))
+for number in range(int(sys.argv[2])):
+    logger.info("line", extra={"writer": sys.argv[1], "number": number})
+"""
+
+
+def test_processes_sharing_a_file_lose_no_line_across_rotations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like the workers of `uvicorn --workers 2`: two processes append to one file, rotating it
+    many times; every line of each lands whole, exactly once."""
+    monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("LOG_FILE_MAX_BYTES", "2000")
+    monkeypatch.setenv("LOG_FILE_BACKUPS", "200")
+    lines = 300
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, name, str(lines)]) for name in "ab"]
+    assert [writer.wait(timeout=120) for writer in writers] == [0, 0]
+
+    files = list((tmp_path / "logs").glob("shared.log*"))
+    assert len(files) > 10  # it did rotate, many times
+    written = [line for path in files for line in json_lines(path)]
+    for name in "ab":
+        numbers = sorted(line["number"] for line in written if line["writer"] == name)
+        assert numbers == list(range(lines))
+    assert all(_before_last_line(path) < 2000 for path in files)
 
 
 def test_configuring_again_keeps_other_handlers_and_adds_none_twice() -> None:
@@ -137,7 +176,7 @@ def test_a_kedro_run_writes_json_lines_beside_the_console(
     assert completed.returncode == 0, console
     assert "Pipeline execution completed" in console  # Kedro's console, as before
 
-    assert sorted(p.name for p in logs.iterdir()) == ["pipelines.log"]
+    assert sorted(p.name for p in logs.glob("*.log*")) == ["pipelines.log"]
     lines = json_lines(logs / "pipelines.log")
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
     loggers = {line["logger"] for line in lines}

@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import logging
 import logging.config
-import logging.handlers
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from concurrent_log_handler import ConcurrentRotatingFileHandler
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 from stock_lstm.common.settings import get_settings, project_root
@@ -59,19 +59,21 @@ class JsonFormatter(_JsonFormatter):
         )
 
 
-class RotatingJsonFileHandler(logging.handlers.RotatingFileHandler):
+class RotatingJsonFileHandler(ConcurrentRotatingFileHandler):
     """`filename` under LOG_DIR (created if missing), rotated at LOG_FILE_MAX_BYTES, keeping
-    LOG_FILE_BACKUPS old files; the file is opened at the first record."""
+    LOG_FILE_BACKUPS old files. concurrent-log-handler's file lock lets every process that
+    writes the file (the workers of `uvicorn --workers N`, a pipeline beside `make daily`)
+    append and rotate without losing or misplacing lines; the standard RotatingFileHandler
+    assumes one process."""
 
     def __init__(self, filename: str, encoding: str = "utf-8") -> None:
         settings = log_file_settings()
         settings.directory.mkdir(parents=True, exist_ok=True)
         super().__init__(
-            settings.directory / filename,
+            str(settings.directory / filename),
             maxBytes=settings.max_bytes,
             backupCount=settings.backups,
             encoding=encoding,
-            delay=True,
         )
         self.setFormatter(JsonFormatter())
 
