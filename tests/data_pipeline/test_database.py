@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import Database, dispose_engines, get_database
-from tests.data_pipeline.test_crud import bars
+from tests.helpers.bars import bars
 from tests.helpers.database import crud_on
 
 

@@ -117,7 +117,7 @@ def sha256s(root: Path, version: str) -> dict[str, str]:
 
 def problem(dataset: ModelVersionDataset, url: str, version: str) -> str | None:
     with get_database(url).session() as session:
-        return dataset.problem(session, version)
+        return dataset.problem(crud.get_model_version(session, version), version)
 
 
 def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, database_url: str) -> None:

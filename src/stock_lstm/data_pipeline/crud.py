@@ -1023,8 +1023,13 @@ def _model_info(row: ModelVersion) -> ModelVersionInfo:
 
 
 def _model_row(session: Session, model_version: str) -> ModelVersion | None:
+    """The row as the database has it now: `populate_existing` refreshes a copy the session
+    loaded earlier in the transaction (before the registry's lock, say), so a status read
+    after the lock is never stale."""
     return session.scalars(
-        select(ModelVersion).where(ModelVersion.model_version == model_version)
+        select(ModelVersion)
+        .where(ModelVersion.model_version == model_version)
+        .execution_options(populate_existing=True)
     ).first()
 
 
@@ -1160,7 +1165,11 @@ def registry_events(session: Session, limit: int = 200) -> list[RegistryEvent]:
 
 
 def _promote(session: Session, row: ModelVersion, *, reason: str, actor: str) -> Promotion:
-    current = session.scalars(select(ModelVersion).where(ModelVersion.status == "champion")).first()
+    current = session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.status == "champion")
+        .execution_options(populate_existing=True)
+    ).first()
     if current is not None and current.model_version == row.model_version:
         return Promotion(champion=row.model_version, previous=None, changed=False)
     previous = current.model_version if current is not None else None

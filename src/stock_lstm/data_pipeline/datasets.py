@@ -380,8 +380,9 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     (``serving_filepaths``, by catalog name, into ``serving_sha256``). A new version becomes a
     candidate; with ``promote`` the champion. ``load()`` gives the newest row.
 
-    ``saved_versions()`` and ``problem(version)`` tell the API and the registry CLI what may
-    be served. The filepaths may be local or any fsspec URL (s3://, gcs://, memory://).
+    ``problem(record, version)`` tells the API and the registry CLI whether a version may be
+    served; ``saved_versions()`` lists the versions whose files are saved. The filepaths may
+    be local or any fsspec URL (s3://, gcs://, memory://).
     """
 
     def __init__(
@@ -471,25 +472,17 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
 
     # --- what may be served ----------------------------------------------------------------
 
-    @property
-    def serving_names(self) -> tuple[str, ...]:
-        """The catalog names of the files the API loads for a version."""
-        return tuple(self._serving)
-
     def saved_versions(self) -> list[str]:
         """Versions with a saved serving model file, newest first."""
         first = next(iter(self._serving.values()), self._model_filepath)
         return artifact_versions(first)
 
-    def problem(self, session: Session, version: str) -> str | None:
+    def problem(self, record: crud.ModelVersionInfo | None, version: str) -> str | None:
         """Why `version` must not be served, or None when every file the API loads is saved and
-        matches the sha256 the registry (read through `session`) recorded. Checked BEFORE
-        anything is deserialised. Database errors propagate (sqlalchemy.exc.SQLAlchemyError):
-        nothing can be verified.
-
-        This and `promote`/`rollback` take the caller's session, not the dataset's database:
-        the API checks and changes the registry of the database it serves from."""
-        record = crud.get_model_version(session, version)
+        matches the sha256 its registry `record` holds (None: the registry has no such
+        version). Checked BEFORE anything is deserialised. The caller reads the record (through
+        the database it serves from) and closes that session first: hashing the files, which
+        may be remote, then holds no connection."""
         if record is None:
             return (
                 f"model version {version} is not in model_versions: run "
@@ -522,7 +515,7 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         if record is None:
             raise crud.UnknownModelVersion(f"unknown model version {version!r}")
         if record.status != "champion":
-            problem = self.problem(session, version)
+            problem = self.problem(record, version)
             if problem is not None:
                 raise PromotionRefused(f"model version {version} cannot be promoted: {problem}")
         return crud.promote_model_version(session, version, reason=reason, actor=actor)
@@ -551,12 +544,12 @@ class ChampionDataset(ModelVersionDataset):
     def load(self) -> dict[str, Any] | None:
         with get_database(self._url).session() as session:
             version = crud.champion_version(session)
-            if version is None:
-                return None
-            problem = self.problem(session, version)
-            if problem is not None:
-                return {"model_version": version, "problem": problem}
-            record = crud.get_model_version(session, version)
+            record = crud.get_model_version(session, version) if version is not None else None
+        if version is None:
+            return None
+        problem = self.problem(record, version)
+        if problem is not None:
+            return {"model_version": version, "problem": problem}
         loaded: dict[str, Any] = {"model_version": version, "metrics": record.metrics}
         for name, filepath in self._serving.items():
             fs, path = _filesystem(filepath)

@@ -35,12 +35,7 @@ def ticker_prices(
     version_id = int(frame.attrs["version_id"])
     frame = frame.assign(date=frame["date"].dt.date).astype(object)
     frame = frame.where(frame.notna(), None)
-    bars = [
-        PriceBar(**row)
-        for row in frame[["date", "open", "high", "low", "close", "adj_close", "volume"]].to_dict(
-            "records"
-        )
-    ]
+    bars = [PriceBar(**row) for row in frame[list(PriceBar.model_fields)].to_dict("records")]
     return PricesResponse(ticker=ticker, data_version=version_id, count=len(bars), prices=bars)
 
 

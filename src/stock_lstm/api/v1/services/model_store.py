@@ -92,13 +92,10 @@ class ModelStore:
         """Why `version` cannot be served (incomplete, unrecorded, sha256 mismatch), or None."""
         try:
             with self.database.session() as session:
-                return self._registry.problem(session, version)
+                record = crud.get_model_version(session, version)
         except SQLAlchemyError as error:
             raise _database_unavailable(error, f"check model version {version}") from error
-
-    def saved_versions(self) -> list[str]:
-        """Versions with a saved serving model file, newest first."""
-        return self._registry.saved_versions()
+        return self._registry.problem(record, version)
 
     def load(self, version: str) -> LoadedModel:
         """Verify, load and warm up `version`; ModelUnavailable says why it cannot be."""

@@ -17,7 +17,6 @@ import pandas as pd
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from stock_lstm.api.v1.schemas.monitoring import (
     DecisionOut,
@@ -135,31 +134,38 @@ class MonitoringReport:
         self._lock = threading.Lock()
         self._figures: _RunFigures | None = None
 
-    def _run_figures(self, session: Session, run: crud.MonitoringRunInfo) -> _RunFigures:
+    def _run_figures(self, run: crud.MonitoringRunInfo) -> _RunFigures:
+        """The run's figures, computed once per run. The stored rows are read in one short
+        session of their own, closed before the computation: a request waiting on the lock
+        holds no pooled connection."""
         with self._lock:
             if self._figures is None or self._figures.run.id != run.id:
-                scores = crud.load_realized_scores(session, run.model_version)
+                with self._database.session() as session:
+                    scores = crud.load_realized_scores(session, run.model_version)
+                    tickers = sorted(scores["ticker"].astype(str).unique())
+                    prices = (
+                        crud.load_stage_frame(session, "clean", tickers=tickers)
+                        if tickers
+                        else None
+                    )
+                    drift = crud.load_drift_results(session, run.id)
                 windows = run.parameters.get("monitoring", {}).get("windows") or [
                     int(run.parameters["monitoring"]["report"]["window"])
                 ]
-                if scores.empty:
+                if prices is None:
                     accuracy = pd.DataFrame({c: [] for c in ACCURACY_COLUMNS})
                 else:
-                    tickers = sorted(scores["ticker"].astype(str).unique())
-                    prices = crud.load_stage_frame(session, "clean", tickers=tickers)
                     accuracy = rolling_accuracy(scores, prices, windows)
-                self._figures = _RunFigures(
-                    run=run, accuracy=accuracy, drift=crud.load_drift_results(session, run.id)
-                )
+                self._figures = _RunFigures(run=run, accuracy=accuracy, drift=drift)
             return self._figures
 
     def response(self, ticker: str | None = None) -> MonitoringResponse:
         with self._database.session() as session:
             run = crud.latest_monitoring_run(session)
-            if run is None:
-                return empty_response()
-            figures = self._run_figures(session, run)
-            decisions = crud.recent_decisions(session)
+            decisions = crud.recent_decisions(session) if run is not None else []
+        if run is None:
+            return empty_response()
+        figures = self._run_figures(run)
         response = monitoring_response(
             run.model_version,
             run.as_of,
