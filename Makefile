@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: setup run pipeline serve test lint bench backtest tune daily replay lock migrate clean
+.PHONY: setup run pipeline serve test lint bench backtest tune interval-scope daily replay lock migrate clean
 
 setup: $(STAMP)
 
@@ -37,8 +37,8 @@ migrate: setup
 
 # The pipelines' log files (README "Logs"): Kedro applies conf/json_logging.yml, whose handler
 # and formatter classes it may load only from the allowlisted module. The API reads the same file.
-pipeline backtest tune daily replay: export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/json_logging.yml
-pipeline backtest tune daily replay: export KEDRO_LOGGING_MODULE_ALLOWLIST := stock_lstm.common.logging
+pipeline backtest tune interval-scope daily replay: export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/json_logging.yml
+pipeline backtest tune interval-scope daily replay: export KEDRO_LOGGING_MODULE_ALLOWLIST := stock_lstm.common.logging
 
 # Extra `kedro run` arguments, e.g. KEDRO_ARGS="--params ingestion.source=csv" (snapshot only).
 KEDRO_ARGS ?=
@@ -72,6 +72,11 @@ backtest: setup
 # data/08_reporting/tuning.json; the study in data/07_model_output/optuna.db resumes.
 tune: setup
 	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,tuning $(KEDRO_ARGS)
+
+# Coverage of each interval calibration scope (pooled, per ticker) on the development folds, and
+# the scope the fixed criterion picks: data/08_reporting/interval_scope.json (a report only).
+interval-scope: setup
+	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,interval_scope $(KEDRO_ARGS)
 # The daily loop (README "The daily loop"): new bars -> cleaning -> features -> monitoring, then
 # training and evaluation (promotion if_better) only when the stored decision says retrain.
 daily: setup

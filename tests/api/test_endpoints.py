@@ -81,6 +81,7 @@ def test_model_shows_version_data_and_metrics_next_to_naive(served) -> None:
     assert body["parameters"]
     assert len(body["artifacts"]["model_sha256"]) == 64
     assert body["serving"]["min_history"] == served.app.state.model.forecaster.min_history
+    assert body["serving"]["interval_tickers"] == ["GOOG", "MSFT", "^GSPC"]  # scope "ticker"
     text = json.dumps(body["metrics"])
     assert "naive" in text and "lstm" in text
     # the MLflow run that trained it; no link to a local store (`kedro mlflow ui` opens that)

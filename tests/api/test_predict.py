@@ -88,8 +88,14 @@ def test_ticker_mode_uses_the_newest_stored_closes_and_business_days(
     assert dates[0] > last and dates == sorted(set(dates))
     assert all(d.weekday() < 5 for d in dates)
     assert (dates[0] - last).days <= 3  # the next weekday
-    expected = forecaster.forecast(stored["close"].to_numpy(), horizon)
+    expected = forecaster.forecast(stored["close"].to_numpy(), horizon, "MSFT")
     np.testing.assert_allclose([p["close"] for p in body["predictions"]], expected.close)
+    # the bands are MSFT's: its own quantiles when the calibration has them (scope "ticker")
+    pooled = forecaster.forecast(stored["close"].to_numpy(), horizon)
+    assert not np.allclose(expected.upper, pooled.upper)  # the test env calibrates per ticker
+    for key in ("lower", "upper"):
+        got = np.array([p[key] for p in body["predictions"]])
+        np.testing.assert_allclose(got, getattr(expected, key), rtol=KERAS_TOLERANCE)
 
 
 def test_every_forecast_is_written_to_predictions(served, history, forecaster) -> None:

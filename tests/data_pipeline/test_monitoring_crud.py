@@ -72,7 +72,7 @@ def _prices(days: int = 12) -> pd.DataFrame:
     )
 
 
-def _flat_model(history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _flat_model(ticker: str, history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     close = np.full(3, history[-1])
     return close, close * 0.99, close * 1.01
 

@@ -126,3 +126,35 @@ def test_calibration_of_another_model_is_refused(model: keras.Model, snapshot_fe
         Forecaster(model, scaler, {"window": 60, "max_horizon": HORIZON})
     with pytest.raises(ValueError, match="3 quantiles"):
         Forecaster(model, scaler, {"quantiles": [1.0, 2.0, 3.0]})
+
+
+def test_a_named_ticker_gets_its_own_interval_quantiles(
+    model: keras.Model, snapshot_features: pd.DataFrame, closes: np.ndarray
+) -> None:
+    """scope "ticker": MSFT's own quantiles for MSFT; the pooled ones for a sent history
+    (no ticker) and for a ticker the calibration never saw. The point forecast is the same."""
+    scaler = fit_scaler(snapshot_features, FRACTIONS)
+    pooled, own = [1.5, 1.6, 1.7, 1.8], [0.5, 0.6, 0.7, 0.8]
+    calibration = {
+        "level": 0.9,
+        "vol_window": 5,
+        "window": WINDOW,
+        "max_horizon": HORIZON,
+        "quantiles": pooled,
+        "ticker_quantiles": {"MSFT": own},
+    }
+    forecaster = Forecaster(model, scaler, calibration)
+    sigma = np.std(np.diff(np.log(closes))[-5:])
+    for ticker, expected in (("MSFT", own), (None, pooled), ("NVDA", pooled)):
+        result = forecaster.forecast(closes, HORIZON, ticker)
+        np.testing.assert_allclose(
+            result.upper, result.close * np.exp(np.array(expected) * sigma), rtol=1e-12
+        )
+        batch = forecaster.forecast_batch(closes[np.newaxis, -forecaster.min_history :], ticker)
+        np.testing.assert_allclose(batch.lower[0], result.lower, rtol=1e-9)
+    np.testing.assert_array_equal(
+        forecaster.forecast(closes, HORIZON, "MSFT").close,
+        forecaster.forecast(closes, HORIZON).close,
+    )
+    with pytest.raises(ValueError, match="3 quantiles for MSFT, the model forecasts 4 steps"):
+        Forecaster(model, scaler, {**calibration, "ticker_quantiles": {"MSFT": own[:3]}})

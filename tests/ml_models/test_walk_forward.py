@@ -122,19 +122,25 @@ def test_naive_and_drift_baselines_match_hand_computation(features: pd.DataFrame
     )
     # naive bands: conformal quantile of validation |log(actual/close)| / recent volatility
     naive = fit_naive(visible, cutoffs, PARAMS)
-    scores = []
-    for period in split_origins(visible, cutoffs, "validation", 10).values():
+    scores = {}
+    for ticker, period in split_origins(visible, cutoffs, "validation", 10).items():
         valid, origin, actual = period.step(1)
         sigma = recent_volatility(log_returns(period.histories), 5)[valid]
-        scores.append(np.abs(np.log(actual / origin)) / sigma)
-    assert naive.quantiles[0] == pytest.approx(conformal_quantile(np.concatenate(scores), 0.9))
+        scores[ticker] = np.abs(np.log(actual / origin)) / sigma
+    pooled = conformal_quantile(np.concatenate(list(scores.values())), 0.9)
+    assert naive.quantiles.pooled[0] == pytest.approx(pooled)
+    assert dict(naive.quantiles.by_ticker) == {}
+    # scope "ticker": each ticker's own validation scores
+    own = fit_naive(visible, cutoffs, {**PARAMS, "scope": "ticker"}).quantiles
+    for ticker, found in scores.items():
+        assert own.of(ticker)[0] == pytest.approx(conformal_quantile(found, 0.9))
     drift = fit_drift(visible, cutoffs, PARAMS)
     period = fold_periods(features, make_folds(features, 2, 0.3, 50)[0], 10)["AAA"]
     bands = drift.forecast("AAA", period)
     np.testing.assert_allclose(bands.close, drift_forecast(period.histories, 5, mu))
     sigma = recent_volatility(log_returns(period.histories), 5)
     np.testing.assert_allclose(
-        bands.upper[:, 2], bands.close[:, 2] * np.exp(drift.quantiles[2] * sigma)
+        bands.upper[:, 2], bands.close[:, 2] * np.exp(drift.quantiles.pooled[2] * sigma)
     )
 
 

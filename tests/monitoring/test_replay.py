@@ -25,7 +25,7 @@ LAST_DAY = pd.Timestamp("2008-11-28")
 TRAFFIC_EVERY = 7  # an API forecast for MSFT on every 7th replayed day, one from a sent history
 
 
-def drift_model(history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def drift_model(ticker: str, history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The stand-in: the last 20 days' mean log return carried forward, a 90% normal band."""
     returns = np.diff(np.log(history[-21:]))
     steps = np.arange(1, STEPS + 1)
@@ -46,7 +46,7 @@ CHAMPION = Champion(
 
 def _api_forecasts(features: pd.DataFrame, day: pd.Timestamp, number: int) -> pd.DataFrame:
     msft = features[(features["ticker"] == "MSFT") & (features["date"] <= day)]
-    close, _, _ = drift_model(msft["close"].to_numpy())
+    close, _, _ = drift_model("MSFT", msft["close"].to_numpy())
     rows = forecast_rows(
         f"{number}", "MSFT", f"{day:%Y-%m-%d}", list(close), model_version="v-calm"
     )

@@ -19,8 +19,12 @@ class StepUpModel:
 
     def __init__(self) -> None:
         self.histories: list[list[float]] = []
+        self.tickers: list[str] = []
 
-    def __call__(self, history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def __call__(
+        self, ticker: str, history: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.tickers.append(ticker)
         self.histories.append(history.tolist())
         close = history[-1] + np.arange(1.0, 3.0)
         return close, close - 2.0, close + 2.0
@@ -41,11 +45,13 @@ def test_newest_origin_of_every_ticker(prices: pd.DataFrame, step_up: StepUpMode
     assert rows["close"].tolist() == [105.0, 106.0, 53.0, 54.0]
     assert rows["lower"].tolist() == [103.0, 104.0, 51.0, 52.0]
     assert rows["forecast_id"].unique().tolist() == ["v1/AAA/2024-01-05", "v1/BBB/2024-01-05"]
-    # each forecast saw its ticker's closes up to the origin, oldest first, and nothing else
+    # each forecast saw its ticker's closes up to the origin, oldest first, and nothing else,
+    # and was told whose they are (a ticker's own interval quantiles)
     assert step_up.histories == [
         [100.0, 102.0, 101.0, 105.0, 104.0],
         [50.0, 51.0, 49.0, 52.0],
     ]
+    assert step_up.tickers == ["AAA", "BBB"]
 
 
 def test_replay_origins_skip_days_a_ticker_did_not_trade_and_short_histories(
@@ -84,7 +90,7 @@ def test_shadow_forecasts_are_scored_like_logged_ones(
 
 
 def test_a_forecast_function_of_the_wrong_shape_is_named(prices: pd.DataFrame) -> None:
-    def broken(history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def broken(ticker: str, history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.ones(2), np.ones(3), np.ones(2)
 
     with pytest.raises(InputError, match="shapes \\(2,\\), \\(3,\\), \\(2,\\) for AAA"):

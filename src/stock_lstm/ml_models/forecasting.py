@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from stock_lstm.common.errors import ForecastInputError
+from stock_lstm.ml_models.common.intervals import IntervalQuantiles
 from stock_lstm.ml_models.lstm_model.preprocess import (
     log_returns,
     recent_volatility,
@@ -44,8 +45,9 @@ class ForecastCore:
 
     The forecast close for step k is ``last_close * exp(cumulative_k)``. The interval for step
     k is ``close * exp(±q_k * sigma)``, sigma the history's recent volatility and q_k the
-    split-conformal quantile of validation scores (interval_calibration). `scaler` is a fitted
-    StandardScaler or its JSON parameters (preprocess.scaler_parameters).
+    split-conformal quantile of validation scores (interval_calibration): the ticker's own when
+    the calibration has them and the caller names the ticker, else the pooled ones. `scaler` is
+    a fitted StandardScaler or its JSON parameters (preprocess.scaler_parameters).
     """
 
     def __init__(
@@ -69,17 +71,22 @@ class ForecastCore:
                 )
         self.interval_level: float = float(calibration.get("level", math.nan))
         self.vol_window: int = min(int(calibration.get("vol_window", DEFAULT_VOL_WINDOW)), window)
-        quantiles = calibration.get("quantiles")
-        self._quantiles: np.ndarray | None = None
-        if quantiles is not None:
-            self._quantiles = np.asarray(quantiles, dtype="float64")
-            if self._quantiles.shape != (max_horizon,):
-                raise ValueError(
-                    f"interval_calibration has {self._quantiles.size} quantiles, "
-                    f"the model forecasts {max_horizon} steps"
-                )
+        self._quantiles = IntervalQuantiles.from_calibration(calibration)
+        if self._quantiles is not None:
+            for owner, found in [("", self._quantiles.pooled), *self._quantiles.by_ticker.items()]:
+                if found.shape != (max_horizon,):
+                    raise ValueError(
+                        f"interval_calibration has {found.size} quantiles"
+                        f"{f' for {owner}' if owner else ''}, the model forecasts "
+                        f"{max_horizon} steps"
+                    )
         self._scaler = scaler
         self._divisors = target_divisors(scaler, max_horizon)
+
+    @property
+    def interval_tickers(self) -> list[str]:
+        """The tickers whose bands use quantiles of their own (calibration scope "ticker")."""
+        return sorted(self._quantiles.by_ticker) if self._quantiles is not None else []
 
     def model_output(self, batch: np.ndarray) -> np.ndarray:
         """The model's output (n, max_horizon) for a float32 batch (n, window, n_features)."""
@@ -152,24 +159,30 @@ class ForecastCore:
         """Model output (n, max_horizon) → cumulative log returns, float64."""
         return np.asarray(self.model_output(batch), dtype="float64") * self._divisors
 
-    def _bounds(self, close: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _bounds(
+        self, close: np.ndarray, sigma: np.ndarray, ticker: str | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         if self._quantiles is None:
             raise ValueError("this forecaster has no interval calibration: pass the saved one")
-        spread = np.exp(self._quantiles * sigma[..., np.newaxis])
+        spread = np.exp(self._quantiles.of(ticker) * sigma[..., np.newaxis])
         return close / spread, close * spread
 
-    def forecast(self, closes: Sequence[float] | np.ndarray, horizon: int) -> Forecast:
+    def forecast(
+        self, closes: Sequence[float] | np.ndarray, horizon: int, ticker: str | None = None
+    ) -> Forecast:
         """Forecast closes for steps 1..horizon from a history of closes, oldest first.
 
-        Uses the last `min_history` closes. Raises ForecastInputError for a too-short history,
-        non-finite or non-positive values, or a horizon outside 1..max_horizon.
+        Uses the last `min_history` closes; `ticker` names a stored ticker whose own interval
+        quantiles apply (None: a history of unknown origin, the pooled ones). Raises
+        ForecastInputError for a too-short history, non-finite or non-positive values, or a
+        horizon outside 1..max_horizon.
         """
         horizon = self._check_horizon(horizon)
         history = self._history(closes)
         returns = log_returns(history)
         x = scale_inputs(returns, self._scaler)[np.newaxis]
         close = history[-1] * np.exp(self._cumulative(x)[0])
-        lower, upper = self._bounds(close, recent_volatility(returns, self.vol_window))
+        lower, upper = self._bounds(close, recent_volatility(returns, self.vol_window), ticker)
         return Forecast(close=close[:horizon], lower=lower[:horizon], upper=upper[:horizon])
 
     def point_batch(self, histories: np.ndarray) -> np.ndarray:
@@ -195,10 +208,11 @@ class ForecastCore:
         """The interval scale (recent volatility of log returns) of each history: (n,)."""
         return recent_volatility(log_returns(np.asarray(histories, "float64")), self.vol_window)
 
-    def forecast_batch(self, histories: np.ndarray) -> Forecast:
-        """`forecast` for many histories at once: arrays of shape (n, max_horizon)."""
+    def forecast_batch(self, histories: np.ndarray, ticker: str | None = None) -> Forecast:
+        """`forecast` for many histories (of one ticker, if named) at once: arrays of shape
+        (n, max_horizon)."""
         close = self.point_batch(histories)
-        lower, upper = self._bounds(close, self.volatility(histories))
+        lower, upper = self._bounds(close, self.volatility(histories), ticker)
         return Forecast(close=close, lower=lower, upper=upper)
 
     def warm_up(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -220,8 +220,28 @@ class NetworkFoldModel:
     forecaster: Forecaster
 
     def forecast(self, ticker: str, period: SplitOrigins) -> Bands:
-        found = self.forecaster.forecast_batch(period.histories)
+        found = self.forecaster.forecast_batch(period.histories, ticker)
         return Bands(close=found.close, lower=found.lower, upper=found.upper)
+
+
+def fit_network_per_scope(
+    model_type: str,
+    params: Mapping[str, Any],
+    features: pd.DataFrame,
+    cutoffs: SplitDates,
+    scopes: Sequence[str],
+) -> dict[str, NetworkFoldModel]:
+    """One fit as `kedro run` does it (scaler on training rows, early stopping), calibrated on
+    validation once per interval scope: the interval-scope comparison fits each fold once."""
+    fold_params = {**params, "model_type": model_type, "split": cutoffs}
+    scaler = fit_scaler(features, cutoffs)
+    model, _ = train_model(features, scaler, fold_params)
+    fitted = {}
+    for scope in scopes:
+        scoped = {**fold_params, "intervals": {**fold_params["intervals"], "scope": scope}}
+        calibration = calibrate_intervals(model, scaler, features, scoped)
+        fitted[scope] = NetworkFoldModel(Forecaster(model, scaler, calibration))
+    return fitted
 
 
 def fit_network(
@@ -229,8 +249,5 @@ def fit_network(
 ) -> NetworkFoldModel:
     """What `kedro run` does (scaler on training rows, fit with early stopping, conformal
     calibration on validation) on one fold's cut-offs; `params` is the `training` block."""
-    fold_params = {**params, "model_type": model_type, "split": cutoffs}
-    scaler = fit_scaler(features, cutoffs)
-    model, _ = train_model(features, scaler, fold_params)
-    calibration = calibrate_intervals(model, scaler, features, fold_params)
-    return NetworkFoldModel(Forecaster(model, scaler, calibration))
+    scope = str(params["intervals"].get("scope", "pooled"))
+    return fit_network_per_scope(model_type, params, features, cutoffs, [scope])[scope]

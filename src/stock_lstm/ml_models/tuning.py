@@ -18,8 +18,17 @@ import optuna
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.ml_models.common.walk_forward import Fold, make_folds, validation_mae_ratio
-from stock_lstm.ml_models.keras_training import fit_network
+from stock_lstm.ml_models.common.intervals import INTERVAL_SCOPES
+from stock_lstm.ml_models.common.metrics import coverage
+from stock_lstm.ml_models.common.walk_forward import (
+    Fold,
+    fold_periods,
+    make_folds,
+    spread,
+    validation_mae_ratio,
+    visible_rows,
+)
+from stock_lstm.ml_models.keras_training import fit_network, fit_network_per_scope
 
 # The `training.model` knobs a search space may name.
 TUNABLE = ("units", "layers", "dropout", "learning_rate", "window", "loss")
@@ -144,4 +153,73 @@ def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "datetime_complete": (
             trial.datetime_complete.isoformat() if trial.datetime_complete else None
         ),
+    }
+
+
+# --- the interval scope, chosen on the development period (`make interval-scope`) ------------
+
+
+def interval_scope_report(
+    development: pd.DataFrame,
+    folds: Sequence[Fold],
+    training: Mapping[str, Any],
+    steps: Sequence[int],
+    scopes: Sequence[str] = INTERVAL_SCOPES,
+) -> dict[str, Any]:
+    """Which `training.intervals.scope` covers best, judged inside the development period only.
+
+    Per development fold the network is fitted once (training's knobs) and calibrated on the
+    fold's validation tail once per scope; the coverage of each scope's bands is measured on
+    the fold's own test slice, which still lies before the backtest's first test fold. The
+    criterion, fixed before any run: the mean over tickers and `steps` of |fold-mean coverage
+    - level|; the lowest wins, a tie goes to "pooled" (the simpler)."""
+    level = float(training["intervals"]["level"])
+    window = int(training["model"]["window"])
+    model_type = str(training.get("model_type", "lstm"))
+    # found[scope][ticker][k] = coverage per fold (None where the fold has no target)
+    found: dict[str, dict[str, dict[int, list[float | None]]]] = {s: {} for s in scopes}
+    for fold in folds:
+        visible = visible_rows(development, fold)
+        fitted = fit_network_per_scope(model_type, training, visible, fold.cutoffs(), scopes)
+        for ticker, period in fold_periods(development, fold, window).items():
+            for scope, model in fitted.items():
+                bands = model.forecast(ticker, period)
+                for k in steps:
+                    valid, _, actual = period.step(k)
+                    value = (
+                        coverage(actual, bands.lower[valid, k - 1], bands.upper[valid, k - 1])
+                        if valid.any()
+                        else None
+                    )
+                    found[scope].setdefault(ticker, {}).setdefault(k, []).append(value)
+    by_scope = {}
+    for scope in scopes:
+        cells = {
+            ticker: {f"h{k}": spread(values) for k, values in by_step.items()}
+            for ticker, by_step in found[scope].items()
+        }
+        errors = [
+            abs(cell["mean"] - level)
+            for by_step in cells.values()
+            for cell in by_step.values()
+            if cell["mean"] is not None
+        ]
+        by_scope[scope] = {
+            "coverage": cells,
+            "mean_abs_coverage_error": float(np.mean(errors)) if errors else None,
+        }
+    scored = [s for s in scopes if by_scope[s]["mean_abs_coverage_error"] is not None]
+    if not scored:
+        raise InputError("interval scope: no development fold has a test target to score")
+    best = min(scored, key=lambda s: (by_scope[s]["mean_abs_coverage_error"], s != "pooled"))
+    return {
+        "criterion": "mean over tickers and steps of |fold-mean coverage - level| on the "
+        "development folds' test slices (before the backtest's first test fold); lowest wins",
+        "level": level,
+        "model_type": model_type,
+        "steps": list(steps),
+        "folds": [fold.as_dict() for fold in folds],
+        "scopes": by_scope,
+        "chosen": best,
+        "current": str(training["intervals"].get("scope", "pooled")),
     }

@@ -34,7 +34,7 @@ class Champion:
     """The model judged: its version, how to forecast with it, and what it was trained on."""
 
     model_version: str
-    forecast: ForecastFunction  # history of closes -> close, lower, upper for steps 1..h
+    forecast: ForecastFunction  # ticker, closes -> close, lower, upper for steps 1..h
     min_history: int  # closes the forecast needs
     reference_end: dt.date  # end (exclusive) of its training period: its validation start
     trained_through: dt.date  # the last date of the data it was trained on (its age counts on)

@@ -17,8 +17,8 @@ from stock_lstm.common.errors import InputError
 from stock_lstm.monitoring._frames import as_dates, frame_of, ticker_calendars
 from stock_lstm.monitoring.scoring import FORECAST_COLUMNS
 
-# History of closes (oldest first) -> forecast close, lower, upper for steps 1..h.
-ForecastFunction = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+# Ticker, its history of closes (oldest first) -> forecast close, lower, upper for steps 1..h.
+ForecastFunction = Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 SHADOW = "shadow"
 
 
@@ -50,7 +50,8 @@ def shadow_forecasts(
         for position in positions[positions + 1 >= min_history]:
             origin = pd.Timestamp(calendar.dates[position])
             close, lower, upper = (
-                np.asarray(a, dtype="float64") for a in forecast(calendar.closes[: position + 1])
+                np.asarray(a, dtype="float64")
+                for a in forecast(ticker, calendar.closes[: position + 1])
             )
             if not (close.ndim == 1 and close.shape == lower.shape == upper.shape):
                 raise InputError(

@@ -31,7 +31,8 @@ from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.intervals import (
     Bands,
     CalibrationSample,
-    calibrate_quantiles,
+    IntervalQuantiles,
+    calibrate,
     volatility_bands,
 )
 from stock_lstm.ml_models.common.origins import SplitOrigins, split_origins
@@ -74,13 +75,13 @@ class ConformalBaseline:
 
     name: str
     point: PointForecast
-    quantiles: np.ndarray  # (max_horizon,)
+    quantiles: IntervalQuantiles
     vol_window: int
 
     def forecast(self, ticker: str, period: SplitOrigins) -> Bands:
-        close = self.point(period.histories, len(self.quantiles))
+        close = self.point(period.histories, len(self.quantiles.pooled))
         sigma = recent_volatility(log_returns(period.histories), self.vol_window)
-        return volatility_bands(close, self.quantiles, sigma)
+        return volatility_bands(close, self.quantiles.of(ticker), sigma)
 
 
 def fit_conformal_baseline(
@@ -91,20 +92,20 @@ def fit_conformal_baseline(
     params: Mapping[str, Any],
 ) -> ConformalBaseline:
     """Calibrate `point`'s bands on the validation origins (params: window, max_horizon, level,
-    vol_window)."""
+    vol_window, scope)."""
     window, horizon = int(params["window"]), int(params["max_horizon"])
     vol_window = min(int(params["vol_window"]), window)
-    samples = []
-    for period in split_origins(features, fractions, "validation", window).values():
-        samples.append(
-            CalibrationSample(
-                points=point(period.histories, horizon),
-                sigmas=recent_volatility(log_returns(period.histories), vol_window),
-                targets=[period.step(k)[::2] for k in range(1, horizon + 1)],
-            )
+    samples = {
+        ticker: CalibrationSample(
+            points=point(period.histories, horizon),
+            sigmas=recent_volatility(log_returns(period.histories), vol_window),
+            targets=[period.step(k)[::2] for k in range(1, horizon + 1)],
         )
-    quantiles, _ = calibrate_quantiles(samples, float(params["level"]), horizon)
-    return ConformalBaseline(name, point, np.asarray(quantiles), vol_window)
+        for ticker, period in split_origins(features, fractions, "validation", window).items()
+    }
+    scope = str(params.get("scope", "pooled"))
+    quantiles, _ = calibrate(samples, float(params["level"]), horizon, scope)
+    return ConformalBaseline(name, point, quantiles, vol_window)
 
 
 def fit_naive(

@@ -5,13 +5,17 @@ interval is forecast * exp(±q_k * sigma) with q_k the conformal quantile of val
 Scaling by sigma lets one calibration serve calm and volatile periods and every ticker. The
 LSTM, the GRU and the naive and drift baselines all get their bands this way, so the backtest
 compares interval quality on equal terms.
+
+The quantiles are pooled over tickers (scope "pooled") or, with scope "ticker", each stored
+ticker also gets quantiles of its own validation scores (heavier-tailed tickers get wider
+bands); a history of a ticker the calibration never saw always gets the pooled ones.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,6 +54,12 @@ class CalibrationSample:
     targets: list[tuple[np.ndarray, np.ndarray]]  # step k-1: (valid mask, actual closes)
 
 
+def nonconformity_scores(sample: CalibrationSample, k: int) -> np.ndarray:
+    """The nonconformity scores |log(actual / forecast)| / sigma of one sample at step k."""
+    valid, actual = sample.targets[k - 1]
+    return np.abs(np.log(actual / sample.points[valid, k - 1])) / sample.sigmas[valid]
+
+
 def calibrate_quantiles(
     samples: Iterable[CalibrationSample], level: float, max_horizon: int
 ) -> tuple[list[float], list[int]]:
@@ -57,11 +67,7 @@ def calibrate_quantiles(
     samples = list(samples)
     quantiles, counts = [], []
     for k in range(1, max_horizon + 1):
-        scores = [
-            np.abs(np.log(actual / s.points[valid, k - 1])) / s.sigmas[valid]
-            for s in samples
-            for valid, actual in [s.targets[k - 1]]
-        ]
+        scores = [nonconformity_scores(s, k) for s in samples]
         pooled = np.concatenate(scores) if scores else np.empty(0)
         q = conformal_quantile(pooled, level)
         if not math.isfinite(q):
@@ -72,6 +78,63 @@ def calibrate_quantiles(
         quantiles.append(q)
         counts.append(int(pooled.size))
     return quantiles, counts
+
+
+INTERVAL_SCOPES = ("pooled", "ticker")
+
+
+def check_scope(scope: str) -> str:
+    """The calibration scope named in parameters, or a clear error."""
+    if scope not in INTERVAL_SCOPES:
+        raise InputError(
+            f"training.intervals.scope must be one of {', '.join(INTERVAL_SCOPES)}, got {scope!r}"
+        )
+    return scope
+
+
+@dataclass(frozen=True)
+class IntervalQuantiles:
+    """Per step k-1 the conformal quantile q_k: pooled over tickers, and per ticker where the
+    scope is "ticker" (a ticker not listed gets the pooled ones)."""
+
+    pooled: np.ndarray  # (max_horizon,)
+    by_ticker: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def of(self, ticker: str | None) -> np.ndarray:
+        """The quantiles for `ticker`'s bands: its own if calibrated, else the pooled ones."""
+        own = self.by_ticker.get(ticker) if ticker is not None else None
+        return self.pooled if own is None else own
+
+    @classmethod
+    def from_calibration(cls, calibration: Mapping[str, object]) -> IntervalQuantiles | None:
+        """From an interval_calibration artifact (None when it holds no quantiles)."""
+        pooled = calibration.get("quantiles")
+        if pooled is None:
+            return None
+        by_ticker = calibration.get("ticker_quantiles") or {}
+        return cls(
+            pooled=np.asarray(pooled, dtype="float64"),
+            by_ticker={str(t): np.asarray(q, dtype="float64") for t, q in dict(by_ticker).items()},
+        )
+
+
+def calibrate(
+    samples: Mapping[str, CalibrationSample], level: float, max_horizon: int, scope: str
+) -> tuple[IntervalQuantiles, list[int]]:
+    """The pooled quantiles (and score counts) of every ticker's samples, and with scope
+    "ticker" each ticker's own. A ticker with too few scores for a finite quantile at some step
+    keeps the pooled ones (so each listed ticker has a quantile at every step)."""
+    pooled, counts = calibrate_quantiles(samples.values(), level, max_horizon)
+    by_ticker = {}
+    if check_scope(scope) == "ticker":
+        for ticker, sample in samples.items():
+            own = [
+                conformal_quantile(nonconformity_scores(sample, k), level)
+                for k in range(1, max_horizon + 1)
+            ]
+            if all(math.isfinite(q) for q in own):
+                by_ticker[ticker] = np.asarray(own)
+    return IntervalQuantiles(np.asarray(pooled), by_ticker), counts
 
 
 def volatility_bands(close: np.ndarray, quantiles: np.ndarray, sigma: np.ndarray) -> Bands:

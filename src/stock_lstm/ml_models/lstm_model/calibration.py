@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from stock_lstm.ml_models.common.intervals import CalibrationSample, calibrate_quantiles
+from stock_lstm.ml_models.common.intervals import CalibrationSample, calibrate
 from stock_lstm.ml_models.common.origins import split_origins
 from stock_lstm.ml_models.lstm_model.predict import Forecaster
 from stock_lstm.ml_models.lstm_model.preprocess import split_dates
@@ -25,7 +25,8 @@ def calibrate_intervals(
     params: Mapping[str, Any],
     model_version: str | None = None,
 ) -> dict[str, Any]:
-    """Split-conformal quantiles per step from VALIDATION residuals, pooled over tickers.
+    """Split-conformal quantiles per step from VALIDATION residuals, pooled over tickers and,
+    with `intervals.scope: ticker`, per stored ticker too.
 
     Score = |log(actual / forecast)| / sigma, sigma the history's recent volatility; the
     interval is forecast * exp(±q_k * sigma). Scaling by sigma lets one calibration serve calm
@@ -37,24 +38,29 @@ def calibrate_intervals(
     level = float(intervals["level"])
     vol_window = int(intervals["vol_window"])
     forecaster = Forecaster(model, scaler, {"level": level, "vol_window": vol_window})
-    samples = [
-        CalibrationSample(
+    samples = {
+        ticker: CalibrationSample(
             points=forecaster.point_batch(period.histories),
             sigmas=forecaster.volatility(period.histories),
             targets=[period.step(k)[::2] for k in range(1, forecaster.max_horizon + 1)],
         )
-        for period in split_origins(
+        for ticker, period in split_origins(
             features, params["split"], "validation", forecaster.window
-        ).values()
-    ]
-    quantiles, counts = calibrate_quantiles(samples, level, forecaster.max_horizon)
+        ).items()
+    }
+    scope = str(intervals.get("scope", "pooled"))
+    quantiles, counts = calibrate(samples, level, forecaster.max_horizon, scope)
     return {
         "method": "split conformal, |log(actual/forecast)| / recent volatility",
         "level": level,
+        "scope": scope,
         "vol_window": vol_window,
         "window": forecaster.window,
         "max_horizon": forecaster.max_horizon,
-        "quantiles": quantiles,
+        "quantiles": [float(q) for q in quantiles.pooled],
+        "ticker_quantiles": {
+            ticker: [float(q) for q in own] for ticker, own in quantiles.by_ticker.items()
+        },
         "n_calibration": counts,
         "data_version": features.attrs.get("version_id"),
         "model_version": model_version,

@@ -103,7 +103,7 @@ def evaluate_model(
     overview = Figure(figsize=(10, 3.2 * len(per_ticker)), layout="constrained")
     overview_axes = np.atleast_1d(overview.subplots(len(per_ticker), 1))
     for axes, (ticker, result) in zip(overview_axes, per_ticker.items(), strict=True):
-        bands = forecaster.forecast_batch(result.histories)
+        bands = forecaster.forecast_batch(result.histories, ticker)
         entry: dict[str, Any] = {
             "n_test": int(result.end - result.start),
             "test_start": str(pd.Timestamp(result.dates[result.start]).date()),

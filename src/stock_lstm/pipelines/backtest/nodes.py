@@ -25,6 +25,7 @@ def model_fits(models: list[str], training: Mapping[str, Any]) -> dict[str, Fit]
         "max_horizon": int(training["model"]["max_horizon"]),
         "level": float(training["intervals"]["level"]),
         "vol_window": int(training["intervals"]["vol_window"]),
+        "scope": str(training["intervals"].get("scope", "pooled")),
     }
     fits: dict[str, Fit] = {}
     for name in models:

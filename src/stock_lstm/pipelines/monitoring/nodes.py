@@ -25,8 +25,8 @@ def champion_from_record(record: Mapping[str, Any]) -> Champion:
     forecaster = OnnxForecaster(record["onnx_model"], record["scaler_params"], calibration)
     split = calibration["split"]
 
-    def forecast(history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        result = forecaster.forecast(history, forecaster.max_horizon)
+    def forecast(ticker: str, history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        result = forecaster.forecast(history, forecaster.max_horizon, ticker)
         return result.close, result.lower, result.upper
 
     return Champion(

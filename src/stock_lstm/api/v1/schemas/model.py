@@ -37,6 +37,11 @@ class ServingOut(BaseModel):
     min_history: int = Field(description="Closes a `prices` request must give at least.")
     max_horizon: int
     interval_level: float
+    interval_tickers: list[str] = Field(
+        default_factory=list,
+        description="Stored tickers whose bands use quantiles of their own (interval scope "
+        "`ticker`); any other history, and every sent price list, gets the pooled ones.",
+    )
     loaded_at: UtcDateTime
 
 
@@ -63,6 +68,7 @@ class ModelResponse(BaseModel):
                         "min_history": 61,
                         "max_horizon": 30,
                         "interval_level": 0.9,
+                        "interval_tickers": [],
                         "loaded_at": "2026-01-05T10:05:00Z",
                     },
                     "mlflow_run_id": "3f2b8c4d5e6f47a8b9c0d1e2f3a4b5c6",

@@ -53,14 +53,15 @@ class ForecastService:
         forecaster = self.model.forecaster
         horizon = request.horizon
         last_date: date | None = None
+        ticker: str | None = None  # a sent history is of unknown origin: pooled quantiles
         if request.prices is not None:
             mode, field = "prices", "prices"
             closes = np.asarray(request.prices, dtype=np.float64)
         else:
-            mode, field = "ticker", "ticker"
-            closes, last_date = self._stored_closes(str(request.ticker))
+            mode, field, ticker = "ticker", "ticker", str(request.ticker)
+            closes, last_date = self._stored_closes(ticker)
         try:
-            forecast = forecaster.forecast(closes, horizon)
+            forecast = forecaster.forecast(closes, horizon, ticker)
         except ForecastInputError as error:  # predict.py's checks: the one home of the rules
             logger.info("forecast refused %s input: %s", mode, error)
             raise InvalidInput(

@@ -57,6 +57,7 @@ def model_details(
             min_history=forecaster.min_history,
             max_horizon=forecaster.max_horizon,
             interval_level=forecaster.interval_level,
+            interval_tickers=forecaster.interval_tickers,
             loaded_at=model.loaded_at,
         ),
         mlflow_run_id=record.mlflow_run_id,
