@@ -87,7 +87,7 @@ def test_the_test_environment_is_tiny_and_offline() -> None:
         "verbose": 0,
     }
     assert test["training"]["split"] == BASE["training"]["split"]
-    assert test["training"]["intervals"] == {"level": 0.90, "vol_window": 5}
+    assert test["training"]["intervals"] == {"level": 0.90, "vol_window": 5, "scope": "ticker"}
     assert test["evaluation"] == {**BASE["evaluation"], "report_steps": [1, 5]}
     assert test["backtest"] == {
         "models": ["lstm", "gru", "naive", "drift", "garch"],
