@@ -1052,7 +1052,7 @@ def record_model_version(
     """Insert (a new candidate, audited) or update (re-evaluation, status kept) one model
     version's row; with `promote`, make it the champion in the same transaction. An update
     keeps the row's MLflow run id unless one is given."""
-    _lock_registry(session)
+    lock_registry(session)
     row = _model_row(session, model_version)
     created = row is None
     if row is None:
@@ -1139,7 +1139,7 @@ def promote_model_version(
     """Make `model_version` the champion (the old one retires), audited, in the caller's
     transaction (the registry's lock is held until it ends); PostgreSQL notifies every
     listening worker when it commits. Promoting the champion changes nothing."""
-    _lock_registry(session)
+    lock_registry(session)
     row = _model_row(session, model_version)
     if row is None:
         raise UnknownModelVersion(f"unknown model version {model_version!r}")
@@ -1207,7 +1207,7 @@ def _audit(
     )
 
 
-def _lock_registry(session: Session) -> None:
+def lock_registry(session: Session) -> None:
     """Serialise registry changes (two promotions at once cannot both retire the same champion)."""
     _lock_stage(session, "model_registry")
 

@@ -148,11 +148,14 @@ class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         since = lineage.since if lineage is not None else None
         if self.parent_stage is not None and since is None and "ticker" in data.columns:
             since = dict.fromkeys(data["ticker"].astype(str).unique())
+        database = get_database(self._url)
         try:
-            with get_database(self._url).session() as session:
-                if self.parent_stage is not None and parent_id is None:
+            if self.parent_stage is not None and parent_id is None:
+                # Read before the save's own transaction: the stage lock comes first in that one.
+                with database.session() as session:
                     parent = crud.latest_version(session, self.parent_stage)
-                    parent_id = parent.id if parent is not None else None
+                parent_id = parent.id if parent is not None else None
+            with database.session() as session:
                 result = crud.save_stage_frame(
                     session, data, self.stage, source=source, parent_id=parent_id, since=since
                 )
@@ -510,7 +513,9 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     def promote(self, session: Session, version: str, *, actor: str, reason: str) -> crud.Promotion:
         """Make `version` the champion once it is proven servable, in the caller's transaction
         (other workers see it once that commits). Raises crud.UnknownModelVersion, or
-        PromotionRefused naming the problem; promoting the champion changes nothing."""
+        PromotionRefused naming the problem; promoting the champion changes nothing. The
+        registry's lock comes first, so what is read is what the promotion changes."""
+        crud.lock_registry(session)
         record = crud.get_model_version(session, version)
         if record is None:
             raise crud.UnknownModelVersion(f"unknown model version {version!r}")
@@ -521,7 +526,8 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         return crud.promote_model_version(session, version, reason=reason, actor=actor)
 
     def rollback(self, session: Session, *, actor: str) -> crud.Promotion:
-        """Promote the version the current champion replaced."""
+        """Promote the version the current champion replaced (under the registry's lock)."""
+        crud.lock_registry(session)
         previous = crud.previous_champion(session)
         if previous is None:
             raise PromotionRefused("no previous champion to roll back to")
