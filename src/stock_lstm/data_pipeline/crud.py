@@ -26,9 +26,9 @@ import hashlib
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -72,6 +72,13 @@ TICKERS_HASH = "tickers"  # sha256 of the per-ticker hashes: every version since
 # Two keys give each row a 128-bit hash (pandas' siphash of the row's values).
 ROW_HASH_KEYS = ("stocklstm-row-01", "stocklstm-row-02")
 _MASK64 = (1 << 64) - 1
+_Info = TypeVar("_Info")
+
+
+def _from_row(cls: type[_Info], row: Any) -> _Info:
+    """A frozen info dataclass from the ORM row whose attributes carry its field names: what
+    crud returns, so no session-bound object leaves a transaction."""
+    return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -89,18 +96,7 @@ class VersionInfo:
 
     @classmethod
     def of(cls, row: DataVersion) -> VersionInfo:
-        return cls(
-            id=row.id,
-            stage=row.stage,
-            created_at=row.created_at,
-            source=row.source,
-            content_hash=row.content_hash,
-            row_count=row.row_count,
-            parent_id=row.parent_id,
-            hash_method=row.hash_method,
-            rows_added=row.rows_added,
-            rows_closed=row.rows_closed,
-        )
+        return _from_row(cls, row)
 
 
 @dataclass(frozen=True)
@@ -1008,18 +1004,7 @@ class Promotion:
 
 
 def _model_info(row: ModelVersion) -> ModelVersionInfo:
-    return ModelVersionInfo(
-        model_version=row.model_version,
-        trained_at=row.trained_at,
-        data_version_id=row.data_version_id,
-        parameters=row.parameters,
-        metrics=row.metrics,
-        model_sha256=row.model_sha256,
-        scaler_sha256=row.scaler_sha256,
-        mlflow_run_id=row.mlflow_run_id,
-        status=row.status,
-        serving_sha256=row.serving_sha256,
-    )
+    return _from_row(ModelVersionInfo, row)
 
 
 def _model_row(session: Session, model_version: str) -> ModelVersion | None:
@@ -1151,17 +1136,7 @@ def registry_events(session: Session, limit: int = 200) -> list[RegistryEvent]:
     rows = session.scalars(
         select(ModelVersionEvent).order_by(ModelVersionEvent.id.desc()).limit(limit)
     )
-    return [
-        RegistryEvent(
-            model_version=r.model_version,
-            from_status=r.from_status,
-            to_status=r.to_status,
-            at=r.at,
-            reason=r.reason,
-            actor=r.actor,
-        )
-        for r in rows
-    ]
+    return [_from_row(RegistryEvent, r) for r in rows]
 
 
 def _promote(session: Session, row: ModelVersion, *, reason: str, actor: str) -> Promotion:
@@ -1310,15 +1285,7 @@ class MonitoringRunInfo:
 
     @classmethod
     def of(cls, row: MonitoringRun) -> MonitoringRunInfo:
-        return cls(
-            id=row.id,
-            created_at=row.created_at,
-            as_of=row.as_of,
-            model_version=row.model_version,
-            data_version_id=row.data_version_id,
-            parameters=row.parameters,
-            forecast_counts=row.forecast_counts,
-        )
+        return _from_row(cls, row)
 
 
 @dataclass(frozen=True)
