@@ -43,7 +43,7 @@ def _features() -> pd.DataFrame:
     return add_log_returns(pd.concat(frames, ignore_index=True))
 
 
-def _stand_in(history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stand_in(ticker: str, history: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     returns = np.diff(np.log(history[-21:]))
     steps = np.arange(1, STEPS + 1)
     close = history[-1] * np.exp(returns.mean() * steps)

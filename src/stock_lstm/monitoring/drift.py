@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.monitoring._frames import as_dates, parameters_from_mapping, require_columns
@@ -140,6 +139,10 @@ def _compare(
     }
     if recent.size < p.recent_days or reference.size < p.psi_bins:
         return row
+    # Imported on first use: scipy adds ~60 MiB and ~1 s to an API worker's start-up, and only
+    # the monitoring summary needs it (tests/api/test_registry.py checks start-up is without it).
+    from scipy.stats import ks_2samp
+
     test = ks_2samp(reference, recent, alternative=_KS_ALTERNATIVE[feature])
     row["ks"], row["ks_pvalue"] = float(test.statistic), float(test.pvalue)
     row["psi"] = population_stability_index(reference, recent, p.psi_bins, p.psi_epsilon)
