@@ -1,6 +1,6 @@
 """kedro-viz lineage: every catalog entry has a layer, and `kedro viz build` (the CLI, offline)
-writes a graph with every pipeline (backtest, tuning, monitoring and daily too), the SQL tables and
-the model artifacts on their layers."""
+writes a graph with every pipeline (backtest, tuning, interval_scope, monitoring and daily too),
+the SQL tables and the model artifacts on their layers."""
 
 from __future__ import annotations
 
@@ -49,10 +49,19 @@ def test_every_catalog_entry_has_a_kedro_viz_layer() -> None:
 def viz_api(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`kedro viz build --include-previews` in a copy of the trained project: its build/api."""
     project = copy_trained_project(trained_project, tmp_path_factory.mktemp("viz") / "project")
-    # backtest's and tuning's outputs exist only after `make backtest` / `make tune`: make them
-    # (tiny, conf/test) so that they are previewed too
+    # backtest's, tuning's and interval_scope's outputs exist only after `make backtest` /
+    # `make tune` / `make interval-scope`: make them (tiny, conf/test) so they are previewed too
     backtest = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipelines", "backtest,tuning"],
+        [
+            sys.executable,
+            "-m",
+            "kedro",
+            "run",
+            "--env",
+            "test",
+            "--pipelines",
+            "backtest,tuning,interval_scope",
+        ],
         cwd=project.root,
         env=kedro_env(project.root, project.database_url),
         capture_output=True,
@@ -89,7 +98,7 @@ def node_details(viz_api: Path, node: dict) -> dict:
 
 
 # Registered, but not part of `kedro run` (__default__).
-OFF_DEFAULT = ("backtest", "tuning", "monitoring", "daily")
+OFF_DEFAULT = ("backtest", "tuning", "interval_scope", "monitoring", "daily")
 
 
 def test_the_build_lists_every_pipeline(viz_api: Path, graph: dict) -> None:
@@ -177,3 +186,6 @@ def test_the_backtest_and_tuning_reports_preview(
     tuning = node_details(viz_api, nodes["tuning_report"])
     assert tuning["preview_type"] == "JSONPreview"
     assert {"best", "default"} <= set(json.loads(tuning["preview"]))
+    scopes = node_details(viz_api, nodes["interval_scope_report"])
+    assert scopes["preview_type"] == "JSONPreview"
+    assert {"scopes", "chosen"} <= set(json.loads(scopes["preview"]))
