@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -17,6 +16,7 @@ from kedro.framework.startup import bootstrap_project
 from stock_lstm.ml_models.common.walk_forward import make_folds
 from stock_lstm.pipelines.interval_scope.nodes import compare_interval_scopes
 from tests.conftest import environment_parameters
+from tests.helpers.poison import poisoned
 from tests.ml_models.conftest import random_walk_features
 
 pytestmark = pytest.mark.slow
@@ -27,13 +27,6 @@ def _params() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     return found["tuning"], found["backtest"], found["training"]
 
 
-def _poisoned(features: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
-    poisoned = features.copy()
-    numbers = poisoned.select_dtypes("number").columns
-    poisoned.loc[pd.to_datetime(poisoned["date"]) >= since, numbers] = np.nan
-    return poisoned
-
-
 def test_scopes_are_compared_on_the_development_period_only() -> None:
     tuning, backtest, training = _params()
     clean = random_walk_features({"AAA": 700, "BBB": 700, "CCC": 650}, seed=3)
@@ -41,7 +34,7 @@ def test_scopes_are_compared_on_the_development_period_only() -> None:
         clean, backtest["folds"], backtest["test_share"], backtest["validation_days"]
     )[0].test_start
 
-    report = compare_interval_scopes(_poisoned(clean, first_test), tuning, backtest, training)
+    report = compare_interval_scopes(poisoned(clean, first_test), tuning, backtest, training)
 
     assert report == compare_interval_scopes(clean, tuning, backtest, training)
     assert report["development_end"] < f"{first_test:%Y-%m-%d}"

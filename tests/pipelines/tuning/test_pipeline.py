@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import numpy as np
 import optuna
-import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
@@ -23,6 +21,7 @@ from stock_lstm.ml_models.common.walk_forward import make_folds
 from stock_lstm.ml_models.tuning import development_rows, tuning_folds
 from stock_lstm.pipelines.tuning.nodes import run_tuning, suggested_override
 from tests.conftest import PROJECT_ROOT, environment_parameters, mlflow_store
+from tests.helpers.poison import poisoned
 from tests.ml_models.conftest import random_walk_features
 
 pytestmark = pytest.mark.slow
@@ -30,14 +29,6 @@ pytestmark = pytest.mark.slow
 
 def _test_params(name: str) -> dict[str, Any]:
     return environment_parameters("test")[name]
-
-
-def _poisoned(features: pd.DataFrame, since: pd.Timestamp) -> pd.DataFrame:
-    """Every number on or after `since` replaced by NaN: a tuner that reads one fails."""
-    poisoned = features.copy()
-    numbers = poisoned.select_dtypes("number").columns
-    poisoned.loc[pd.to_datetime(poisoned["date"]) >= since, numbers] = np.nan
-    return poisoned
 
 
 def test_tuning_is_registered_but_not_in_the_default_run() -> None:
@@ -56,7 +47,7 @@ def test_a_tiny_study_never_reads_test_rows_and_resumes(tmp_path: Path) -> None:
     first_test = make_folds(
         clean, backtest["folds"], backtest["test_share"], backtest["validation_days"]
     )[0].test_start
-    features = _poisoned(clean, first_test)  # every backtest test period is NaN
+    features = poisoned(clean, first_test)  # every backtest test period is NaN
 
     first = run_tuning(features, tuning, backtest, training)
 
@@ -88,7 +79,7 @@ def test_a_tuner_reading_a_poisoned_row_would_fail(tmp_path: Path) -> None:
     backtest, training = _test_params("backtest"), _test_params("training")
     clean = random_walk_features({"AAA": 700, "BBB": 700}, seed=3)
     last_fold = tuning_folds(development_rows(clean, backtest), tuning)[-1]
-    features = _poisoned(clean, last_fold.validation_start)
+    features = poisoned(clean, last_fold.validation_start)
 
     with pytest.raises(ValueError, match="finite|NaN"):
         run_tuning(features, tuning, backtest, training)
