@@ -80,7 +80,7 @@ interval-scope: setup
 # The daily loop (README "The daily loop"): new bars -> cleaning -> features -> monitoring, then
 # training and evaluation (promotion if_better) only when the stored decision says retrain.
 daily: setup
-	$(BIN)/python -m stock_lstm.daily $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
+	$(BIN)/python -m stock_lstm.cli.daily $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
 
 # Replay the bundled snapshot day by day: make replay FROM=2008-10-01 DAYS=21. On a database of
 # its own (REPLAY_DATABASE_URL): the replay sets the stored history back to FROM.
@@ -90,7 +90,7 @@ REPLAY_DATABASE_URL ?= sqlite:///$(CURDIR)/data/replay.db
 replay: setup
 	@test -n "$(FROM)" || { echo "usage: make replay FROM=YYYY-MM-DD DAYS=N"; exit 2; }
 	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.data_pipeline.migrations upgrade
-	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.daily \
+	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.cli.daily \
 		--replay-from $(FROM) --days $(DAYS) $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
 
 # Re-resolve the pinned set from pyproject.toml (needs the registry).

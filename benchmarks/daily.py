@@ -1,4 +1,4 @@
-"""The daily loop: one `python -m stock_lstm.daily` (what `make daily` runs) on the bundled
+"""The daily loop: one `python -m stock_lstm.cli.daily` (what `make daily` runs) on the bundled
 snapshot, as a user types it (own process: start-up included), with no retrain.
 
 On a temporary project copy and SQLite file: the 3 tickers from 2005 (the default
@@ -27,7 +27,7 @@ DAYS = ("2013-02-28", "2013-03-01")
 
 
 def _daily(root: Path, env: dict[str, str], end: str) -> tuple[float, str]:
-    command = [sys.executable, "-m", "stock_lstm.daily", "--env", "test", "--params"]
+    command = [sys.executable, "-m", "stock_lstm.cli.daily", "--env", "test", "--params"]
     command.append(f"ingestion.source=csv,ingestion.start={START},ingestion.end={end}")
     started = time.perf_counter()
     completed = subprocess.run(

@@ -1,4 +1,4 @@
-"""`python -m stock_lstm.daily`'s arguments: `kedro run --params` syntax and the replayed days."""
+"""`python -m stock_lstm.cli.daily`'s arguments: `kedro run --params` syntax and the replayed days."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from stock_lstm.daily import main, parse_params, replay_days
+from stock_lstm.cli.daily import main, parse_params, replay_days
 
 
 def test_params_are_nested_as_kedro_runtime_parameters() -> None:

@@ -4,7 +4,7 @@ process each day and forecasts asked of the API by ticker on some days. On SQLit
 PostgreSQL.
 
 The days before the last run the `daily` pipeline (data stages + monitoring); the last day runs
-`stock_lstm.daily.run_daily`, the whole loop, whose stored decision (drift) makes it retrain
+`stock_lstm.cli.daily.run_daily`, the whole loop, whose stored decision (drift) makes it retrain
 and register a candidate under `if_better` (retraining on every drifted day would only repeat
 that, at the cost of a training each day).
 """
@@ -23,7 +23,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.api.v1.main import create_app
-from stock_lstm.daily import DailyOutcome, run_daily
+from stock_lstm.cli.daily import DailyOutcome, run_daily
 from stock_lstm.data_pipeline.database import dispose_engines
 from tests.api.conftest import settings_for
 from tests.conftest import make_project_copy, mlflow_store

@@ -2,7 +2,7 @@
 as those pipelines (so kedro-airflow groups them into the same namespaced tasks).
 
 With no new bar the data stages store nothing and the monitoring is skipped. Training and
-evaluation are not in this graph: a Kedro pipeline is static, so `python -m stock_lstm.daily`
+evaluation are not in this graph: a Kedro pipeline is static, so `python -m stock_lstm.cli.daily`
 (`make daily`) runs them after this one only when the stored decision says retrain.
 """
 

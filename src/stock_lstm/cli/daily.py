@@ -1,4 +1,4 @@
-"""`python -m stock_lstm.daily` (`make daily`): the daily loop on one machine.
+"""`python -m stock_lstm.cli.daily` (`make daily`): the daily loop on one machine.
 
 1. `kedro run --pipeline daily`: incremental ingestion -> cleaning -> features -> monitoring.
    With no new bar the data stages store nothing and the monitoring is skipped.
@@ -156,7 +156,7 @@ def _print_monitoring() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stock_lstm.daily", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m stock_lstm.cli.daily", description=__doc__)
     parser.add_argument("--env", default=None, help="Kedro environment (default: KEDRO_ENV)")
     parser.add_argument("--params", default=None, help="runtime parameters, as `kedro run`")
     parser.add_argument(

@@ -1,0 +1,1 @@
+"""Command-line tools: every `python -m stock_lstm.cli.<tool>` lives here."""
