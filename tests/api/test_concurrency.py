@@ -124,7 +124,7 @@ WRITER = textwrap.dedent(
         wait_for(f"read-{k}")
 
 
-    crud._records = pause_before_commit
+    crud.stage_write._records = pause_before_commit
     with database.session() as session:
         clean = crud.load_stage_frame(session, "clean")
     others = clean[clean["ticker"] != "MSFT"]

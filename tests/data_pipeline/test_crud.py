@@ -235,7 +235,7 @@ def test_simultaneous_saves_of_the_same_content_store_one_version(database_url, 
         time.sleep(0.5)  # widen the read-then-insert window
         return found
 
-    monkeypatch.setattr(crud, "_latest", slow_latest)
+    monkeypatch.setattr(crud.stage_write, "_latest", slow_latest)
     results, errors = [], []
 
     def save():
