@@ -29,11 +29,11 @@ $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt -e ".$(if $(EXTRAS),[$(EXTRAS)])"
-	$(BIN)/python -m stock_lstm.data_pipeline.migrations upgrade
+	$(BIN)/python -m stock_lstm.cli.migrate upgrade
 	touch $(STAMP)
 
 migrate: setup
-	$(BIN)/python -m stock_lstm.data_pipeline.migrations upgrade
+	$(BIN)/python -m stock_lstm.cli.migrate upgrade
 
 # The pipelines' log files (README "Logs"): Kedro applies conf/json_logging.yml, whose handler
 # and formatter classes it may load only from the allowlisted module. The API reads the same file.
@@ -89,7 +89,7 @@ DAYS ?= 21
 REPLAY_DATABASE_URL ?= sqlite:///$(CURDIR)/data/replay.db
 replay: setup
 	@test -n "$(FROM)" || { echo "usage: make replay FROM=YYYY-MM-DD DAYS=N"; exit 2; }
-	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.data_pipeline.migrations upgrade
+	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.cli.migrate upgrade
 	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.cli.daily \
 		--replay-from $(FROM) --days $(DAYS) $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
 

@@ -19,7 +19,7 @@ from stock_lstm.common.settings import (
     mlflow_run_url,
     mlflow_tracking_uri,
 )
-from stock_lstm.experiment_tracking import flatten_metrics, metric_key
+from stock_lstm.hooks.tracking import flatten_metrics, metric_key
 from tests.conftest import PROJECT_ROOT, TrainedProject, mlflow_store
 from tests.helpers.database import crud_on
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.hooks import InputErrorHooks
+from stock_lstm.hooks.input_errors import InputErrorHooks
 
 
 def test_input_errors_print_their_message_and_others_go_to_the_previous_hook(monkeypatch, capsys):

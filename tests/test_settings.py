@@ -142,7 +142,7 @@ def test_every_bad_value_is_named_on_the_one_line(clean_environment) -> None:
 
 
 def test_a_kedro_run_stops_at_a_bad_setting(clean_environment, monkeypatch) -> None:
-    from stock_lstm.hooks import InputErrorHooks
+    from stock_lstm.hooks.input_errors import InputErrorHooks
 
     monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
     clean_environment.setenv("REGISTRY_POLL_SECONDS", "-1")
@@ -163,7 +163,7 @@ def test_the_command_line_tools_exit_with_the_line(clean_environment, capsys) ->
 
 def test_create_app_refuses_a_bad_setting(clean_environment) -> None:
     pytest.importorskip("fastapi")
-    from stock_lstm.api.v1.main import create_app
+    from stock_lstm.api.app import create_app
 
     clean_environment.setenv("MAX_BODY_BYTES", "abc")
     with pytest.raises(SettingsError, match="^MAX_BODY_BYTES: expected a positive whole number"):
@@ -174,7 +174,7 @@ def test_uvicorn_exits_non_zero_with_the_line_on_stderr() -> None:
     pytest.importorskip("uvicorn")
     environment = {**os.environ, "MAX_BODY_BYTES": "abc"}
     result = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "stock_lstm.api.v1.main:app", "--port", "0"],
+        [sys.executable, "-m", "uvicorn", "stock_lstm.api.app:app", "--port", "0"],
         env=environment,
         capture_output=True,
         text=True,

@@ -3,8 +3,9 @@
 from kedro.config import OmegaConfigLoader
 
 from stock_lstm.common.settings import mlflow_artifact_location, mlflow_tracking_uri
-from stock_lstm.experiment_tracking import ExperimentTrackingHooks
-from stock_lstm.hooks import InputErrorHooks, LineageHooks
+from stock_lstm.hooks.input_errors import InputErrorHooks
+from stock_lstm.hooks.lineage import LineageHooks
+from stock_lstm.hooks.tracking import ExperimentTrackingHooks
 
 # Telemetry never runs here (the Makefile also exports KEDRO_DISABLE_TELEMETRY=1).
 # kedro-mlflow's own hook would set MLflow up in every Kedro session, the API's too:

@@ -1,7 +1,7 @@
 """Data versions from the command line (DATABASE_URL picks the database).
 
-    python -m stock_lstm.data_pipeline.versions list [raw|clean|features]
-    python -m stock_lstm.data_pipeline.versions remove-ticker GOOG
+    python -m stock_lstm.cli.data_versions list [raw|clean|features]
+    python -m stock_lstm.cli.data_versions remove-ticker GOOG
 
 `list` prints each version with what it changed, to pick an id for
 ``kedro run --load-versions clean_prices:<id>``. `remove-ticker` is the one way to drop a stored
@@ -35,7 +35,7 @@ def _list(stage: str | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m stock_lstm.data_pipeline.versions", description=__doc__.split("\n")[0]
+        prog="python -m stock_lstm.cli.data_versions", description=__doc__.split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="every data version, oldest first")

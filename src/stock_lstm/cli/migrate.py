@@ -1,4 +1,4 @@
-"""`python -m stock_lstm.data_pipeline.migrations upgrade [REVISION]` on DATABASE_URL (or the default)."""
+"""`python -m stock_lstm.cli.migrate upgrade [REVISION]` on DATABASE_URL (or the default)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from stock_lstm.data_pipeline.migrations import upgrade
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m stock_lstm.cli.migrate", description=__doc__)
     parser.add_argument("action", choices=["upgrade"])
     parser.add_argument("revision", nargs="?", default="head")
     args = parser.parse_args()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 class InputError(ValueError):
     """Bad input or configuration. Its message names the file, ticker, row or parameter, and the
-    command line shows only that message, not a traceback (see stock_lstm.hooks)."""
+    command line shows only that message, not a traceback (see stock_lstm.hooks.input_errors)."""
 
 
 class SettingsError(InputError):

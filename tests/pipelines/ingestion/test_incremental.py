@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from stock_lstm.api.v1.main import create_app
+from stock_lstm.api.app import create_app
+from stock_lstm.cli import data_versions as versions_cli
 from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline import versions as versions_cli
 from stock_lstm.data_pipeline.sources import yfinance as yf_source
 from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
 from tests.api.conftest import settings_for
