@@ -172,7 +172,7 @@ def test_tasks_hand_over_data_through_the_catalog_only(default_pipeline) -> None
 
 @pytest.fixture(scope="module")
 def generated_daily_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`kedro airflow create ... --pipelines daily`, the daily DAG of the README."""
+    """`kedro airflow create ... --pipelines daily`, the daily DAG of docs/operations.md."""
     target = _create_dags(tmp_path_factory.mktemp("airflow-daily"), "--pipelines", "daily")
     return target / "stock_lstm_base_daily_dag.py"
 

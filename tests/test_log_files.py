@@ -1,4 +1,4 @@
-"""Runtime log files (README "Logs"): a `kedro run` and the API write JSON lines into LOG_DIR,
+"""Runtime log files (docs/operations.md "Logs"): a `kedro run` and the API write JSON lines into LOG_DIR,
 files rotate at the configured size, and a bad setting stops start-up with its name."""
 
 from __future__ import annotations
