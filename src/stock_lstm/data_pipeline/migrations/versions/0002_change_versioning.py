@@ -12,10 +12,15 @@ copies, so the table as of each old version is exactly its old copy. Old version
 content hash and are marked ``hash_method = 'table'`` (sha256 of the whole canonical CSV,
 crud.table_hash reproduces it). `ticker_versions` is filled with each ticker's state after each
 old version that changed it, so the next save writes only what changes.
+
+Self-contained: the ticker hash below is a copy of the one the saves used when this revision was
+written, so a later change to crud's hashing can never change what this migration writes.
 """
 
 from collections.abc import Sequence
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 from alembic import op
 
@@ -31,6 +36,54 @@ VALUES = {
     "clean_prices": PRICE_VALUES,
     "features": ("close", "log_return"),
 }
+
+
+# --- the ticker hash as of this revision (crud's `ticker_hash` when it was written) ----------
+# A stage frame: ticker, date, then the value columns in table order, each with its kind.
+FRAME_KINDS = {
+    "raw": {"open": "float", "high": "float", "low": "float", "close": "float",
+            "adj_close": "float", "volume": "int"},
+    "clean": {"open": "float", "high": "float", "low": "float", "close": "float",
+              "adj_close": "float", "volume": "int"},
+    "features": {"close": "float", "log_return": "float"},
+}  # fmt: skip
+# Two keys give each row a 128-bit hash (pandas' siphash of the row's values).
+ROW_HASH_KEYS = ("stocklstm-row-01", "stocklstm-row-02")
+
+
+def _frame_columns(stage: str) -> list[str]:
+    return ["ticker", "date", *FRAME_KINDS[stage]]
+
+
+def _canonical_frame(rows: Sequence[sa.Row], stage: str) -> pd.DataFrame:
+    """Rows of a stage table typed as the saves typed them, sorted by (ticker, date)."""
+    frame = pd.DataFrame.from_records(rows, columns=_frame_columns(stage))
+    typed = {
+        "ticker": frame["ticker"].astype("str"),
+        "date": pd.to_datetime(frame["date"]).dt.normalize().astype("datetime64[ns]"),
+    }
+    for name, kind in FRAME_KINDS[stage].items():
+        values = pd.to_numeric(frame[name])
+        typed[name] = values.round().astype("Int64") if kind == "int" else values.astype("float64")
+    canonical = pd.DataFrame(typed, index=frame.index)
+    return canonical.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
+
+
+def _ticker_hash(canonical: pd.DataFrame) -> str:
+    """The content hash of one ticker's canonical rows: the sum (mod 2**64 per half) of each
+    row's 128-bit hash, as hex."""
+    if canonical.empty:
+        hashes = np.zeros((0, 2), dtype=np.uint64)
+    else:
+        hashes = np.column_stack(
+            [
+                pd.util.hash_pandas_object(canonical, index=False, hash_key=key).to_numpy()
+                for key in ROW_HASH_KEYS
+            ]
+        )
+    with np.errstate(over="ignore"):
+        total = hashes.sum(axis=0, dtype=np.uint64)
+    return f"{int(total[0]):016x}{int(total[1]):016x}"
 
 
 def _stage_table(name: str) -> sa.TableClause:
@@ -128,11 +181,9 @@ def _merge_copies(stage: str, name: str) -> None:
 
 def _record_ticker_states(stage: str, name: str) -> None:
     """Each ticker's hash, size and range after each old version that changed it."""
-    from stock_lstm.data_pipeline import crud  # the hash definition the saves use
-
     bind = op.get_bind()
     table = sa.table(name, sa.column("version_id", sa.Integer), sa.column("ticker", sa.String))
-    columns = crud.stage_columns(stage)
+    columns = _frame_columns(stage)
     states = sa.table(
         "ticker_versions",
         *(
@@ -156,11 +207,11 @@ def _record_ticker_states(stage: str, name: str) -> None:
     for version in _versions(stage):
         query = sa.select(*(sa.column(c) for c in columns)).select_from(table)
         rows = bind.execute(query.where(table.c.version_id == version)).all()
-        frame = crud.canonical_frame(crud._typed_frame(rows, stage), stage)
+        frame = _canonical_frame(rows, stage)
         current: dict[str, str] = {}
         records = []
         for ticker, group in frame.groupby("ticker", sort=True):
-            digest = crud.ticker_hash(group, stage)
+            digest = _ticker_hash(group)
             current[str(ticker)] = digest
             if previous.get(str(ticker)) != digest:
                 records.append(
