@@ -25,18 +25,9 @@ import numpy as np
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
+from stock_lstm.common.monitoring_columns import DRIFT_COLUMNS
 from stock_lstm.monitoring._frames import as_dates, parameters_from_mapping, require_columns
 
-DRIFT_COLUMNS = (
-    "ticker",
-    "feature",  # "log_return" or "abs_log_return" (the one-day volatility)
-    "n_reference",
-    "n_recent",
-    "ks",
-    "ks_pvalue",
-    "psi",
-    "flag",
-)
 FEATURES = ("log_return", "abs_log_return")
 # ks_2samp's alternative per feature: "greater" tests whether the reference's CDF lies above
 # the recent one, i.e. whether recent values are larger.

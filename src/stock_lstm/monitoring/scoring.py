@@ -15,38 +15,9 @@ import numpy as np
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
+from stock_lstm.common.monitoring_columns import FORECAST_COLUMNS, SCORED_COLUMNS
 from stock_lstm.monitoring._frames import as_dates, require_columns, ticker_calendars
 
-FORECAST_COLUMNS = (
-    "forecast_id",  # unique within its source: the predictions log id, or shadow.py's key
-    "source",  # "api" (served) or "shadow" (recorded daily without traffic)
-    "ticker",  # None for a forecast from a price history the client sent
-    "origin_date",  # the date of the last close the forecast used
-    "model_version",
-    "step",  # 1 = the next trading day after the origin
-    "close",
-    "lower",
-    "upper",
-)
-SCORED_COLUMNS = (
-    "forecast_id",
-    "source",
-    "ticker",
-    "model_version",
-    "origin_date",
-    "step",
-    "target_date",
-    "origin_close",
-    "actual",
-    "forecast",
-    "lower",
-    "upper",
-    "error",  # actual - forecast
-    "abs_error",
-    "naive_error",  # actual - origin_close
-    "naive_abs_error",
-    "inside",  # lower <= actual <= upper
-)
 # Per forecast, in the order a forecast is classified: the first that applies wins.
 NO_TICKER = "no_ticker"  # from a sent price history: nothing to compare with, ever
 UNKNOWN_TICKER = "unknown_ticker"  # the ticker has no clean closes (any more)
