@@ -48,6 +48,14 @@ def test_the_crud_frames_have_the_monitoring_librarys_columns() -> None:
     assert crud.DRIFT_RESULT_COLUMNS == list(DRIFT_COLUMNS)
 
 
+def test_the_monitoring_tables_store_every_shared_column() -> None:
+    """The names have one home (common/monitoring_columns.py); the score and drift tables hold
+    exactly those columns (shadow forecasts keep their steps as JSON)."""
+    stored = {name: set(Base.metadata.tables[name].columns.keys()) for name in MONITORING_TABLES}
+    assert stored["realized_scores"] - {"run_id"} == set(SCORED_COLUMNS)
+    assert stored["drift_results"] - {"run_id"} == set(DRIFT_COLUMNS)
+
+
 def test_the_migration_matches_the_orm(database_url: str) -> None:
     engine = migrated_engine(database_url)
     assert MONITORING_TABLES <= set(inspect(engine).get_table_names())

@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from stock_lstm.common.monitoring_columns import DRIFT_COLUMNS, FORECAST_COLUMNS, SCORED_COLUMNS
 from stock_lstm.data_pipeline.crud.base import INSERT_CHUNK_ROWS, _from_row
 from stock_lstm.data_pipeline.orm_models import (
     DriftResult,
@@ -26,26 +27,13 @@ from stock_lstm.data_pipeline.schema import (
     table_columns,
 )
 
-# Frames in the monitoring library's shapes (stock_lstm.monitoring), which this layer may not
-# import: the column names below are those of its FORECAST_COLUMNS, SCORED_COLUMNS and
-# DRIFT_COLUMNS, and tests/data_pipeline/test_monitoring_crud.py checks that they agree.
-
-SHADOW_FORECAST_COLUMNS = [
-    "forecast_id",
-    "source",
-    "ticker",
-    "origin_date",
-    "model_version",
-    "step",
-    "close",
-    "lower",
-    "upper",
-]
+# Frames in the monitoring library's shapes (stock_lstm.monitoring, which this layer may not
+# import): their column names have one home, common/monitoring_columns.py.
+SHADOW_FORECAST_COLUMNS = list(FORECAST_COLUMNS)
+REALIZED_SCORE_COLUMNS = list(SCORED_COLUMNS)
+DRIFT_RESULT_COLUMNS = list(DRIFT_COLUMNS)
 _SCORES = table_columns(RealizedScore)
 _DRIFT = table_columns(DriftResult)
-_FORECAST_KEY = ("forecast_id", "source", "ticker", "model_version", "origin_date", "step")
-REALIZED_SCORE_COLUMNS = [*_FORECAST_KEY, *_SCORES.without(*_FORECAST_KEY, "run_id")]
-DRIFT_RESULT_COLUMNS = list(_DRIFT.without("run_id"))
 _KEY_CHUNK = 500  # ids per IN (...) when looking up what is stored already
 
 
