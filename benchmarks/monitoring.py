@@ -31,7 +31,7 @@ YEAR = ("2008-01-01", "2008-12-31")
 
 
 def _features() -> pd.DataFrame:
-    from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
+    from stock_lstm.ml_models.common.series import add_log_returns
 
     frames = []
     for entry in json.loads((SNAPSHOT / "manifest.json").read_text()):

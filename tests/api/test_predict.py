@@ -23,7 +23,7 @@ def forecaster(trained_project: TrainedProject):
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from stock_lstm.ml_models.lstm_model.predict import Forecaster
+    from stock_lstm.ml_models.recurrent.inference import KerasForecaster as Forecaster
 
     bootstrap_project(trained_project.root)
     with KedroSession.create(project_path=trained_project.root, env="test") as session:

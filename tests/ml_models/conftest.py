@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
+from stock_lstm.ml_models.common.series import add_log_returns
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "snapshot"
 

@@ -21,10 +21,10 @@ from stock_lstm.ml_models.common.metrics import (
     mean_width,
     rmse,
 )
-from stock_lstm.ml_models.lstm_model.calibration import calibrate_intervals
-from stock_lstm.ml_models.lstm_model.evaluate import evaluate_model, model_version_record
+from stock_lstm.ml_models.common.scaling import fit_scaler
 from stock_lstm.ml_models.lstm_model.model import build_model
-from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler
+from stock_lstm.ml_models.recurrent.calibration import calibrate_intervals
+from stock_lstm.ml_models.recurrent.evaluate import evaluate_model, model_version_record
 from tests.helpers.database import crud_on
 from tests.ml_models.conftest import random_walk_features
 

@@ -1,4 +1,4 @@
-"""The GRU has the LSTM's contract: naive when untrained, served unchanged by the Forecaster,
+"""The GRU has the LSTM's contract: naive when untrained, served unchanged by the KerasForecaster,
 and its inference equals its Keras output."""
 
 from __future__ import annotations
@@ -8,19 +8,15 @@ import numpy as np
 import pandas as pd
 
 from stock_lstm.ml_models.common.origins import split_origins
+from stock_lstm.ml_models.common.scaling import fit_scaler, scale_inputs, target_divisors
+from stock_lstm.ml_models.common.series import log_returns
 from stock_lstm.ml_models.common.walk_forward import fold_periods, make_folds
 from stock_lstm.ml_models.gru_model.model import build_model
-from stock_lstm.ml_models.keras_training import (
+from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+from stock_lstm.ml_models.recurrent.keras_training import (
     fit_network,
     shrink_toward_naive,
     skill_p_values,
-)
-from stock_lstm.ml_models.lstm_model.predict import Forecaster
-from stock_lstm.ml_models.lstm_model.preprocess import (
-    fit_scaler,
-    log_returns,
-    scale_inputs,
-    target_divisors,
 )
 
 FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
@@ -42,7 +38,7 @@ def test_gru_inference_equals_its_keras_output(snapshot_features: pd.DataFrame) 
     model.layers[-1].set_weights([rng.normal(0, 0.5, kernel.shape), rng.normal(0, 0.1, bias.shape)])
     scaler = fit_scaler(snapshot_features, FRACTIONS)
     calibration = {"level": 0.9, "vol_window": 5, "quantiles": [1.5, 1.6, 1.7, 1.8]}
-    forecaster = Forecaster(model, scaler, calibration)
+    forecaster = KerasForecaster(model, scaler, calibration)
     periods = split_origins(snapshot_features, FRACTIONS, "test", WINDOW)
     histories = periods["MSFT"].histories
     x = scale_inputs(log_returns(histories), scaler)

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.ml_models.keras_training import train_model
+from stock_lstm.ml_models.common.scaling import fit_scaler
+from stock_lstm.ml_models.common.series import add_log_returns
 from stock_lstm.ml_models.lstm_model.model import build_model
-from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns, fit_scaler
+from stock_lstm.ml_models.recurrent.keras_training import train_model
 
 PARAMS = {
     "split": {"train": 0.70, "validation": 0.15, "test": 0.15},

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 
 from stock_lstm.common.errors import ForecastInputError
-from stock_lstm.ml_models.keras_training import shrink_toward_naive
+from stock_lstm.ml_models.common.scaling import fit_scaler, scaler_parameters
 from stock_lstm.ml_models.lstm_model.model import build_model
-from stock_lstm.ml_models.lstm_model.predict import Forecaster
-from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler, scaler_parameters
-from stock_lstm.ml_models.onnx_export import export_onnx, onnx_parity
-from stock_lstm.ml_models.onnx_forecaster import OnnxForecaster
+from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+from stock_lstm.ml_models.recurrent.keras_training import shrink_toward_naive
+from stock_lstm.ml_models.serving.onnx_export import export_onnx, onnx_parity
+from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster
 
 FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
 WINDOW, HORIZON = 8, 4
@@ -67,7 +67,7 @@ def test_onnx_forecasts_equal_the_keras_forecasts(
     architecture: str, lstm: keras.Model, scaler, histories: np.ndarray
 ) -> None:
     model = lstm if architecture == "lstm" else randomised(gru_model(WINDOW, HORIZON), seed=3)
-    keras_side = Forecaster(model, scaler, CALIBRATION)
+    keras_side = KerasForecaster(model, scaler, CALIBRATION)
     onnx_side = OnnxForecaster(export_onnx(model), scaler_parameters(scaler), CALIBRATION)
     assert (onnx_side.window, onnx_side.max_horizon, onnx_side.min_history) == (
         WINDOW,
@@ -134,7 +134,7 @@ def test_the_skill_gate_is_in_the_exported_model(lstm: keras.Model) -> None:
 def test_the_serving_forecaster_imports_no_tensorflow() -> None:
     code = (
         "import sys\n"
-        "import stock_lstm.ml_models.onnx_forecaster\n"
+        "import stock_lstm.ml_models.serving.onnx_forecaster\n"
         "bad = [m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -1,4 +1,4 @@
-"""The Forecaster: the same numbers as the Keras model, and clear errors for bad histories."""
+"""The KerasForecaster: the same numbers as the Keras model, and clear errors for bad histories."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from stock_lstm.common.errors import ForecastInputError
+from stock_lstm.ml_models.common.forecasting import Forecast
+from stock_lstm.ml_models.common.scaling import fit_scaler, target_divisors
 from stock_lstm.ml_models.lstm_model.model import build_model
-from stock_lstm.ml_models.lstm_model.predict import Forecast, Forecaster
-from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler, target_divisors
+from stock_lstm.ml_models.recurrent.inference import KerasForecaster
 
 FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
 WINDOW, HORIZON = 8, 4
@@ -29,7 +30,7 @@ def model() -> keras.Model:
 
 
 @pytest.fixture
-def forecaster(model: keras.Model, snapshot_features: pd.DataFrame) -> Forecaster:
+def forecaster(model: keras.Model, snapshot_features: pd.DataFrame) -> KerasForecaster:
     scaler = fit_scaler(snapshot_features, FRACTIONS)
     calibration = {
         "level": 0.9,
@@ -38,7 +39,7 @@ def forecaster(model: keras.Model, snapshot_features: pd.DataFrame) -> Forecaste
         "max_horizon": HORIZON,
         "quantiles": [1.5, 1.6, 1.7, 1.8],
     }
-    return Forecaster(model, scaler, calibration)
+    return KerasForecaster(model, scaler, calibration)
 
 
 @pytest.fixture
@@ -46,7 +47,7 @@ def closes(snapshot_features: pd.DataFrame) -> np.ndarray:
     return snapshot_features.loc[snapshot_features["ticker"] == "MSFT", "close"].to_numpy()[-40:]
 
 
-def test_interface(forecaster: Forecaster) -> None:
+def test_interface(forecaster: KerasForecaster) -> None:
     assert forecaster.min_history == WINDOW + 1
     assert forecaster.max_horizon == HORIZON
     assert forecaster.interval_level == 0.9
@@ -54,7 +55,7 @@ def test_interface(forecaster: Forecaster) -> None:
 
 
 def test_forecast_equals_the_keras_model_output(
-    forecaster: Forecaster, model: keras.Model, closes: np.ndarray
+    forecaster: KerasForecaster, model: keras.Model, closes: np.ndarray
 ) -> None:
     x = forecaster.inputs(closes[np.newaxis, -forecaster.min_history :])
     assert x.shape == (1, WINDOW, 1)
@@ -67,7 +68,7 @@ def test_forecast_equals_the_keras_model_output(
     np.testing.assert_allclose(forecaster.forecast(closes, 2).close, expected[:2], rtol=1e-6)
 
 
-def test_batch_path_equals_the_single_path(forecaster: Forecaster, closes: np.ndarray) -> None:
+def test_batch_path_equals_the_single_path(forecaster: KerasForecaster, closes: np.ndarray) -> None:
     past = np.stack([closes[i : i + WINDOW + 1] for i in range(5)])
     batch = forecaster.forecast_batch(past)
     assert batch.close.shape == (5, HORIZON)
@@ -79,14 +80,16 @@ def test_batch_path_equals_the_single_path(forecaster: Forecaster, closes: np.nd
 
 
 def test_only_the_last_min_history_closes_matter(
-    forecaster: Forecaster, closes: np.ndarray
+    forecaster: KerasForecaster, closes: np.ndarray
 ) -> None:
     long = forecaster.forecast(closes, 3)
     short = forecaster.forecast(closes[-forecaster.min_history :], 3)
     np.testing.assert_array_equal(long.close, short.close)
 
 
-def test_interval_is_close_times_exp_of_q_sigma(forecaster: Forecaster, closes: np.ndarray) -> None:
+def test_interval_is_close_times_exp_of_q_sigma(
+    forecaster: KerasForecaster, closes: np.ndarray
+) -> None:
     result = forecaster.forecast(list(closes), HORIZON)
     sigma = np.std(np.diff(np.log(closes[-forecaster.min_history :]))[-5:])
     q = np.array([1.5, 1.6, 1.7, 1.8])
@@ -112,7 +115,7 @@ def test_interval_is_close_times_exp_of_q_sigma(forecaster: Forecaster, closes: 
     ],
 )
 def test_bad_requests_raise_clear_errors(
-    forecaster: Forecaster, history, horizon, message: str, argument: str
+    forecaster: KerasForecaster, history, horizon, message: str, argument: str
 ) -> None:
     with pytest.raises(ValueError, match=message) as raised:  # the agreed contract: ValueError
         forecaster.forecast(history, horizon)
@@ -123,9 +126,9 @@ def test_bad_requests_raise_clear_errors(
 def test_calibration_of_another_model_is_refused(model: keras.Model, snapshot_features) -> None:
     scaler = fit_scaler(snapshot_features, FRACTIONS)
     with pytest.raises(ValueError, match="window=60"):
-        Forecaster(model, scaler, {"window": 60, "max_horizon": HORIZON})
+        KerasForecaster(model, scaler, {"window": 60, "max_horizon": HORIZON})
     with pytest.raises(ValueError, match="3 quantiles"):
-        Forecaster(model, scaler, {"quantiles": [1.0, 2.0, 3.0]})
+        KerasForecaster(model, scaler, {"quantiles": [1.0, 2.0, 3.0]})
 
 
 def test_a_named_ticker_gets_its_own_interval_quantiles(
@@ -143,7 +146,7 @@ def test_a_named_ticker_gets_its_own_interval_quantiles(
         "quantiles": pooled,
         "ticker_quantiles": {"MSFT": own},
     }
-    forecaster = Forecaster(model, scaler, calibration)
+    forecaster = KerasForecaster(model, scaler, calibration)
     sigma = np.std(np.diff(np.log(closes))[-5:])
     for ticker, expected in (("MSFT", own), (None, pooled), ("NVDA", pooled)):
         result = forecaster.forecast(closes, HORIZON, ticker)
@@ -157,4 +160,4 @@ def test_a_named_ticker_gets_its_own_interval_quantiles(
         forecaster.forecast(closes, HORIZON).close,
     )
     with pytest.raises(ValueError, match="3 quantiles for MSFT, the model forecasts 4 steps"):
-        Forecaster(model, scaler, {**calibration, "ticker_quantiles": {"MSFT": own[:3]}})
+        KerasForecaster(model, scaler, {**calibration, "ticker_quantiles": {"MSFT": own[:3]}})

@@ -6,16 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stock_lstm.ml_models.lstm_model.preprocess import (
-    PreprocessError,
-    add_log_returns,
-    assign_splits,
+from stock_lstm.ml_models.common.scaling import fit_scaler, target_divisors
+from stock_lstm.ml_models.common.series import PreprocessError, add_log_returns
+from stock_lstm.ml_models.common.splits import assign_splits, split_dates
+from stock_lstm.ml_models.common.windows import (
     build_windows,
     cumulative_targets,
-    fit_scaler,
     histories,
-    split_dates,
-    target_divisors,
     window_origins,
 )
 

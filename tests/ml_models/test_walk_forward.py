@@ -22,19 +22,15 @@ from stock_lstm.ml_models.common.baselines import (
 from stock_lstm.ml_models.common.intervals import Bands, conformal_quantile
 from stock_lstm.ml_models.common.metrics import winkler_score
 from stock_lstm.ml_models.common.origins import split_origins
+from stock_lstm.ml_models.common.scaling import fit_scaler, scaler_stats
+from stock_lstm.ml_models.common.series import log_returns, recent_volatility
+from stock_lstm.ml_models.common.splits import SplitDates
 from stock_lstm.ml_models.common.walk_forward import (
     fold_periods,
     leaderboard,
     leaderboard_table,
     make_folds,
     run_walk_forward,
-)
-from stock_lstm.ml_models.lstm_model.preprocess import (
-    SplitDates,
-    fit_scaler,
-    log_returns,
-    recent_volatility,
-    scaler_stats,
 )
 from tests.ml_models.conftest import random_walk_features
 
@@ -84,7 +80,15 @@ class _Recording:
 def test_no_row_of_a_folds_test_period_reaches_its_fit(features: pd.DataFrame) -> None:
     folds = make_folds(features, n_folds=3, test_share=0.3, validation_days=50)
     recording = _Recording()
-    run_walk_forward(features, folds, {"naive": recording}, window=10, steps=[1, 5], level=0.9)
+    run_walk_forward(
+        features,
+        folds,
+        {"naive": recording},
+        baselines=["naive"],
+        window=10,
+        steps=[1, 5],
+        level=0.9,
+    )
     assert len(recording.seen) == 3
     for fold, (visible, cutoffs) in zip(folds, recording.seen, strict=True):
         assert visible["date"].max() == fold.origin < fold.test_start
@@ -100,7 +104,14 @@ def test_refit_every_n_folds_reuses_the_earlier_fit(features: pd.DataFrame) -> N
     folds = make_folds(features, n_folds=3, test_share=0.3, validation_days=50)
     recording = _Recording()
     report = run_walk_forward(
-        features, folds, {"naive": recording}, window=10, steps=[1], level=0.9, refit_every=2
+        features,
+        folds,
+        {"naive": recording},
+        baselines=["naive"],
+        window=10,
+        steps=[1],
+        level=0.9,
+        refit_every=2,
     )
     assert [cutoffs.test_start for _, cutoffs in recording.seen] == [
         folds[0].test_start,
@@ -212,7 +223,9 @@ def test_walk_forward_report_aggregates_per_fold_scores(features: pd.DataFrame) 
         "naive": lambda v, c: fit_naive(v, c, PARAMS),
         "drift": lambda v, c: fit_drift(v, c, PARAMS),
     }
-    report = run_walk_forward(features, folds, fits, window=10, steps=[1, 5], level=0.9)
+    report = run_walk_forward(
+        features, folds, fits, baselines=["naive", "drift"], window=10, steps=[1, 5], level=0.9
+    )
     naive = report["models"]["naive"]["tickers"]["AAA"]["h5"]
     drift = report["models"]["drift"]["tickers"]["AAA"]["h5"]
     assert naive["mae_ratio"]["folds"] == [1.0, 1.0] and naive["mae_ratio"]["std"] == 0.0
@@ -236,4 +249,12 @@ def test_walk_forward_report_aggregates_per_fold_scores(features: pd.DataFrame) 
     assert [f["fold"] for f in report["folds"]] == [1, 2]
     assert set(report["leaderboard"]) == {"AAA", "BBB"}
     with pytest.raises(InputError, match="naive baseline is required"):
-        run_walk_forward(features, folds, {"drift": fits["drift"]}, window=10, steps=[1], level=0.9)
+        run_walk_forward(
+            features,
+            folds,
+            {"drift": fits["drift"]},
+            baselines=["drift"],
+            window=10,
+            steps=[1],
+            level=0.9,
+        )

@@ -13,7 +13,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.ml_models.lstm_model.predict import Forecaster
+from stock_lstm.ml_models.recurrent.inference import KerasForecaster as Forecaster
 from tests.helpers.database import crud_on
 
 pytestmark = pytest.mark.slow

@@ -18,7 +18,7 @@ from stock_lstm.api.app import create_app
 from stock_lstm.cli import data_versions as versions_cli
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.sources import yfinance as yf_source
-from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
+from stock_lstm.ml_models.common.series import add_log_returns
 from tests.api.conftest import settings_for
 from tests.conftest import make_project_copy
 from tests.helpers.database import crud_on

@@ -8,8 +8,8 @@ import pandas as pd
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
-from stock_lstm.ml_models.lstm_model.predict import Forecaster
-from stock_lstm.ml_models.onnx_forecaster import OnnxForecaster
+from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster
 from stock_lstm.pipelines.training import create_pipeline
 from tests.conftest import environment_parameters
 from tests.ml_models.conftest import random_walk_features
@@ -87,7 +87,7 @@ def test_training_writes_scaler_model_history_and_calibration() -> None:
         "mean": [scaler.mean_[0]],
         "scale": [scaler.scale_[0]],
     }
-    keras_side = Forecaster(model, scaler, calibration)
+    keras_side = KerasForecaster(model, scaler, calibration)
     onnx_side = OnnxForecaster(outputs["onnx_model"].load(), scaler_params, calibration)
     closes = features.loc[features["ticker"] == "AAA", "close"].to_numpy()
     histories = np.lib.stride_tricks.sliding_window_view(closes[-60:], window + 1)

@@ -16,9 +16,9 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from stock_lstm.ml_models import tuning as tuning_module
 from stock_lstm.ml_models.common.walk_forward import make_folds
-from stock_lstm.ml_models.tuning import development_rows, tuning_folds
+from stock_lstm.ml_models.recurrent import tuning as tuning_module
+from stock_lstm.ml_models.recurrent.tuning import development_rows, tuning_folds
 from stock_lstm.pipelines.tuning.nodes import run_tuning, suggested_override
 from tests.conftest import PROJECT_ROOT, environment_parameters, mlflow_store
 from tests.helpers.poison import poisoned

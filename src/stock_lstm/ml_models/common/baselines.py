@@ -36,12 +36,8 @@ from stock_lstm.ml_models.common.intervals import (
     volatility_bands,
 )
 from stock_lstm.ml_models.common.origins import SplitOrigins, split_origins
-from stock_lstm.ml_models.lstm_model.preprocess import (
-    SplitSpec,
-    assign_splits,
-    log_returns,
-    recent_volatility,
-)
+from stock_lstm.ml_models.common.series import log_returns, recent_volatility
+from stock_lstm.ml_models.common.splits import SplitSpec, assign_splits
 
 PointForecast = Callable[[np.ndarray, int], np.ndarray]  # histories (n, m), horizon -> (n, horizon)
 
@@ -181,6 +177,3 @@ def fit_garch(
             result = model.fit(disp="off", show_warning=False)
         fitted[str(ticker)] = result.params.to_numpy()
     return GarchBaseline(fitted, int(params["max_horizon"]), float(params["level"]))
-
-
-BASELINES = {"naive": fit_naive, "drift": fit_drift, "garch": fit_garch}

@@ -12,14 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from stock_lstm.ml_models.lstm_model.preprocess import (
-    SplitDates,
-    TickerSeries,
-    histories,
-    split_dates,
-    ticker_series,
-    window_origins,
-)
+from stock_lstm.ml_models.common.series import TickerSeries, ticker_series
+from stock_lstm.ml_models.common.splits import SplitDates, split_dates
+from stock_lstm.ml_models.common.windows import histories, window_origins
 
 
 @dataclass(frozen=True)
@@ -62,7 +57,7 @@ def split_origins(
     window: int,
 ) -> dict[str, SplitOrigins]:
     """Per ticker: every origin of `split` and its history (shared calendar cut-offs:
-    preprocess.split_dates). Tickers without an origin are left out."""
+    splits.split_dates). Tickers without an origin are left out."""
     cutoffs = split_dates(features, fractions)
     out = {}
     for ticker, series in ticker_series(features).items():

@@ -29,11 +29,10 @@ from stock_lstm.ml_models.common.metrics import (
     winkler_score,
 )
 from stock_lstm.ml_models.common.origins import SplitOrigins, period_origins
-from stock_lstm.ml_models.lstm_model.preprocess import SplitDates, ticker_series
+from stock_lstm.ml_models.common.series import ticker_series
+from stock_lstm.ml_models.common.splits import SplitDates
 
 logger = logging.getLogger(__name__)
-
-BASELINE_NAMES = ("naive", "drift", "garch")
 
 
 class FoldModel(Protocol):
@@ -206,6 +205,7 @@ def run_walk_forward(
     folds: Sequence[Fold],
     fits: Mapping[str, Fit],
     *,
+    baselines: Sequence[str],
     window: int,
     steps: Sequence[int],
     level: float,
@@ -213,12 +213,17 @@ def run_walk_forward(
 ) -> dict[str, Any]:
     """Fit every model per fold (every `refit_every` folds; between refits the last fit is
     reused: it saw even less), forecast every test origin, and report per model, ticker and
-    step the per-fold scores and their mean and spread, plus the leaderboard."""
+    step the per-fold scores and their mean and spread, plus the leaderboard. `baselines` names
+    the fits that are baselines (the table of model types says which): every model's MAE is
+    also compared with the best of them."""
     if "naive" not in fits:
         raise InputError("backtest: the naive baseline is required (every ratio is to it)")
     if refit_every < 1:
         raise InputError(f"backtest: refit_every must be >= 1, got {refit_every}")
-    baselines = [name for name in BASELINE_NAMES if name in fits]
+    unknown = [name for name in baselines if name not in fits]
+    if unknown:
+        raise InputError(f"backtest: baseline(s) {', '.join(unknown)} have no fit")
+    baselines = list(baselines)
     tickers = sorted(ticker_series(features))
     # scores[model][ticker][k] = one dict per fold (None where the ticker has no test origin)
     scores: dict[str, dict[str, dict[int, list[dict[str, Any] | None]]]] = {

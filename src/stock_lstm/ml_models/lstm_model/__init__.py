@@ -1,1 +1,3 @@
-"""The LSTM forecaster: preprocess, model, train, predict, evaluate."""
+"""The LSTM architecture (model.py), the default `training.model_type`. What it shares with the
+GRU (training, calibration, inference, evaluation) is in recurrent/; what every model shares
+(series, splits, scaling, windows, intervals, metrics) in common/."""

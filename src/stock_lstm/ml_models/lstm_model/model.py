@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from stock_lstm.ml_models.network import build_recurrent
+from stock_lstm.ml_models.recurrent.network import build_recurrent
 
 
 def build_model(window: int, max_horizon: int, **knobs) -> keras.Model:

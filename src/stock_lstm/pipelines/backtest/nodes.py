@@ -1,44 +1,32 @@
-"""Glue: which fit each model name of `backtest.models` stands for, then the harness.
-
-It belongs here because it is the one place that knows both the networks (keras_training,
-TensorFlow) and the baselines (common/, TensorFlow-free) and their parameters.
-"""
+"""Glue: the fit each model name of `backtest.models` stands for (the table of model types),
+then the walk-forward harness."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.ml_models.common.baselines import BASELINES
 from stock_lstm.ml_models.common.walk_forward import Fit, make_folds, run_walk_forward
-from stock_lstm.ml_models.keras_training import ARCHITECTURES, fit_network
+from stock_lstm.ml_models.model_types import (
+    BASELINES,
+    MODEL_TYPES,
+    NETWORKS,
+    model_type_of,
+)
 
 
 def model_fits(models: list[str], training: Mapping[str, Any]) -> dict[str, Fit]:
     """The fit of every model named in `backtest.models` (networks use `training`'s knobs)."""
-    baseline_params = {
-        "window": int(training["model"]["window"]),
-        "max_horizon": int(training["model"]["max_horizon"]),
-        "level": float(training["intervals"]["level"]),
-        "vol_window": int(training["intervals"]["vol_window"]),
-        "scope": str(training["intervals"].get("scope", "pooled")),
-    }
-    fits: dict[str, Fit] = {}
     for name in models:
-        if name in ARCHITECTURES:
-            fits[name] = partial(fit_network, name, training)
-        elif name in BASELINES:
-            fits[name] = partial(BASELINES[name], params=baseline_params)
-        else:
+        if name not in MODEL_TYPES:
             raise InputError(
                 f"backtest.models: unknown model {name!r}; use network types "
-                f"{', '.join(ARCHITECTURES)} or baselines {', '.join(BASELINES)}"
+                f"{', '.join(NETWORKS)} or baselines {', '.join(BASELINES)}"
             )
-    return fits
+    return {name: MODEL_TYPES[name].fold_fit(name, training) for name in models}
 
 
 def run_backtest(
@@ -58,10 +46,12 @@ def run_backtest(
         float(backtest["test_share"]),
         int(backtest["validation_days"]),
     )
+    models = list(backtest["models"])
     report = run_walk_forward(
         features,
         folds,
-        model_fits(list(backtest["models"]), training),
+        model_fits(models, training),
+        baselines=[name for name in models if name in BASELINES],
         window=int(training["model"]["window"]),
         steps=steps,
         level=float(training["intervals"]["level"]),
@@ -69,7 +59,7 @@ def run_backtest(
     )
     return {
         "data_version": features.attrs.get("version_id"),
-        "served_model_type": str(training.get("model_type", "lstm")),
+        "served_model_type": model_type_of(training),
         **report,
     }
 

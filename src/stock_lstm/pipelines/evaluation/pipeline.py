@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from stock_lstm.ml_models.lstm_model.evaluate import evaluate_model
-from stock_lstm.ml_models.model_comparison import compare_with_champion
-from stock_lstm.ml_models.onnx_export import onnx_parity
+from stock_lstm.ml_models.recurrent.evaluate import evaluate_model
+from stock_lstm.ml_models.serving.model_comparison import compare_with_champion
+from stock_lstm.ml_models.serving.onnx_export import onnx_parity
 from stock_lstm.pipelines.evaluation.nodes import registry_entry
 
 

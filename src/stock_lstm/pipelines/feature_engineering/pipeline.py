@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from stock_lstm.ml_models.lstm_model.preprocess import add_log_returns
+from stock_lstm.ml_models.common.series import add_log_returns
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -1,5 +1,5 @@
 """Glue: the development period and its folds (as the tuner cuts them), then the comparison of
-ml_models/tuning.interval_scope_report. It reports; conf/base keeps whichever scope it names
+ml_models/recurrent/tuning.interval_scope_report. It reports; conf/base keeps whichever scope it names
 until a person copies the choice there (like the tuner's suggestion)."""
 
 from __future__ import annotations
@@ -9,7 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from stock_lstm.ml_models.tuning import development_rows, interval_scope_report, tuning_folds
+from stock_lstm.ml_models.recurrent.tuning import (
+    development_rows,
+    interval_scope_report,
+    tuning_folds,
+)
 
 
 def compare_interval_scopes(

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.ml_models.onnx_forecaster import OnnxForecaster
+from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster
 from stock_lstm.monitoring.daily import Champion, monitor_day
 from stock_lstm.monitoring.policy import trading_days_since
 from stock_lstm.monitoring.scoring import ScoredForecasts, forecast_steps_from_log

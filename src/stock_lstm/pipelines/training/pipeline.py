@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from stock_lstm.ml_models.keras_training import train_model
-from stock_lstm.ml_models.lstm_model.calibration import calibrate_intervals
-from stock_lstm.ml_models.lstm_model.preprocess import fit_scaler, scaler_parameters
-from stock_lstm.ml_models.onnx_export import export_onnx
+from stock_lstm.ml_models.common.scaling import fit_scaler, scaler_parameters
+from stock_lstm.ml_models.recurrent.calibration import calibrate_intervals
+from stock_lstm.ml_models.recurrent.keras_training import train_model
+from stock_lstm.ml_models.serving.onnx_export import export_onnx
 
 
 def create_pipeline(**kwargs) -> Pipeline:

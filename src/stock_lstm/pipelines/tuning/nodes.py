@@ -1,5 +1,5 @@
 """Glue: the Optuna study (sampler, pruner, stored in SQLite so a run resumes) around the
-validation objective of ml_models/tuning.py, and the override file the best trial suggests.
+validation objective of ml_models/recurrent/tuning.py, and the override file the best trial suggests.
 
 The study is the one I/O exception among the nodes (like ingestion's source): it is built here
 from `tuning.storage`, a path parameter, because Optuna writes every trial as it ends, which is
@@ -19,7 +19,8 @@ import pandas as pd
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.common.settings import project_root
-from stock_lstm.ml_models.tuning import (
+from stock_lstm.ml_models.model_types import model_type_of
+from stock_lstm.ml_models.recurrent.tuning import (
     check_search_space,
     default_knobs,
     development_rows,
@@ -75,7 +76,7 @@ def run_tuning(
     started = time.monotonic()
     # null leaves a knob out: an environment cannot delete a key of base's search space.
     space = {name: spec for name, spec in tuning["search_space"].items() if spec is not None}
-    model_type = str(training.get("model_type", "lstm"))
+    model_type = model_type_of(training)
     defaults = default_knobs(training, space)
     check_search_space(space, defaults)
     development = development_rows(features, backtest)

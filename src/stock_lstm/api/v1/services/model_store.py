@@ -5,7 +5,7 @@ API loads (`onnx_model`, `scaler_params`, `interval_calibration`, saved under th
 version) matches the sha256 recorded there. The check runs BEFORE anything is deserialised and
 lives with the registry dataset (`model_version_record`, data_pipeline/datasets.py), shared
 with the registry CLI. Nothing is unpickled and TensorFlow is never imported: the forecaster
-is ml_models/onnx_forecaster.py on ONNX Runtime.
+is ml_models/serving/onnx_forecaster.py on ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from stock_lstm.common.settings import Settings
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.catalog import open_catalog
 from stock_lstm.data_pipeline.database import Database
-from stock_lstm.ml_models.onnx_forecaster import OnnxForecaster
+from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster
 
 logger = logging.getLogger(__name__)
 

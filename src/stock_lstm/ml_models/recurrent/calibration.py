@@ -1,6 +1,6 @@
 """Interval calibration of a trained network, run by training (where validation lives).
 
-Any model of the Forecaster's contract (the LSTM, the GRU) is calibrated here: its validation
+Any network of the Forecaster's contract (the LSTM, the GRU) is calibrated here: its validation
 forecasts and recent volatilities go to the shared split-conformal routine (common/intervals).
 """
 
@@ -13,9 +13,10 @@ import pandas as pd
 
 from stock_lstm.ml_models.common.intervals import CalibrationSample, calibrate
 from stock_lstm.ml_models.common.origins import split_origins
-from stock_lstm.ml_models.lstm_model.predict import Forecaster
-from stock_lstm.ml_models.lstm_model.preprocess import split_dates
-from stock_lstm.ml_models.lstm_model.provenance import artifact_fingerprints
+from stock_lstm.ml_models.common.splits import split_dates
+from stock_lstm.ml_models.model_types import model_type_of
+from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+from stock_lstm.ml_models.recurrent.provenance import artifact_fingerprints
 
 
 def calibrate_intervals(
@@ -30,14 +31,14 @@ def calibrate_intervals(
 
     Score = |log(actual / forecast)| / sigma, sigma the history's recent volatility; the
     interval is forecast * exp(±q_k * sigma). Scaling by sigma lets one calibration serve calm
-    and volatile periods and every ticker. Also records the run's model version (the save
+    and volatile periods and every ticker. Also records the run's model version and type (the save
     version of every training artifact), the split's cut-off dates and the fingerprints of
     the model and scaler, so evaluation can prove it evaluates one consistent set.
     """
     intervals = params["intervals"]
     level = float(intervals["level"])
     vol_window = int(intervals["vol_window"])
-    forecaster = Forecaster(model, scaler, {"level": level, "vol_window": vol_window})
+    forecaster = KerasForecaster(model, scaler, {"level": level, "vol_window": vol_window})
     samples = {
         ticker: CalibrationSample(
             points=forecaster.point_batch(period.histories),
@@ -54,6 +55,7 @@ def calibrate_intervals(
         "method": "split conformal, |log(actual/forecast)| / recent volatility",
         "level": level,
         "scope": scope,
+        "model_type": model_type_of(params),
         "vol_window": vol_window,
         "window": forecaster.window,
         "max_horizon": forecaster.max_horizon,

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.baselines import drift_forecast, drift_rate, naive_forecast
+from stock_lstm.ml_models.common.forecasting import Forecast
 from stock_lstm.ml_models.common.metrics import (
     coverage,
     mean_width,
@@ -24,29 +25,33 @@ from stock_lstm.ml_models.common.metrics import (
 )
 from stock_lstm.ml_models.common.origins import SplitOrigins, split_origins
 from stock_lstm.ml_models.common.plots import draw_backtest, file_safe
-from stock_lstm.ml_models.lstm_model.predict import Forecast, Forecaster
-from stock_lstm.ml_models.lstm_model.preprocess import split_dates, ticker_series
-from stock_lstm.ml_models.lstm_model.provenance import check_same_run
+from stock_lstm.ml_models.common.series import ticker_series
+from stock_lstm.ml_models.common.splits import split_dates
+from stock_lstm.ml_models.model_types import model_type_of
+from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+from stock_lstm.ml_models.recurrent.provenance import check_same_run
 
 
-def _step_metrics(result: SplitOrigins, bands: Forecast, k: int, mu: float) -> dict[str, Any]:
+def _step_metrics(
+    result: SplitOrigins, bands: Forecast, k: int, mu: float, model_type: str
+) -> dict[str, Any]:
     valid, origin, actual = result.step(k)
     model = bands.close[valid, k - 1]
     naive = naive_forecast(result.histories[valid], k)[:, k - 1]
     drift = drift_forecast(result.histories[valid], k, mu)[:, k - 1]
     lower, upper = bands.lower[valid, k - 1], bands.upper[valid, k - 1]
-    lstm_metrics = point_metrics(origin, actual, model)
+    model_metrics = point_metrics(origin, actual, model)
     naive_metrics = point_metrics(origin, actual, naive)
     del naive_metrics["directional_accuracy"]  # zero by construction (no move forecast)
     drift_metrics = point_metrics(origin, actual, drift)
     drift_metrics["mae_ratio"] = ratio_or_none(drift_metrics["mae"], naive_metrics["mae"])
     return {
         "n": int(valid.sum()),
-        "lstm": lstm_metrics,
+        model_type: model_metrics,
         "naive": naive_metrics,
         "drift": drift_metrics,
-        "mae_ratio": ratio_or_none(lstm_metrics["mae"], naive_metrics["mae"]),
-        "mae_ratio_drift": ratio_or_none(lstm_metrics["mae"], drift_metrics["mae"]),
+        "mae_ratio": ratio_or_none(model_metrics["mae"], naive_metrics["mae"]),
+        "mae_ratio_drift": ratio_or_none(model_metrics["mae"], drift_metrics["mae"]),
         "interval": {
             "level": None,  # filled by the caller
             "coverage": coverage(actual, lower, upper),
@@ -63,12 +68,14 @@ def evaluate_model(
     split: Mapping[str, float],
     params: Mapping[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Figure], Figure]:
-    """The test-split report (LSTM vs naive, per ticker and step), one backtest figure per
+    """The test-split report (the network vs naive and drift, per ticker and step, the network's
+    metrics under its model type: "lstm", "gru"), one backtest figure per
     ticker and an overview figure with a panel per ticker (previewable in kedro-viz).
     The test split is used here, once, and nowhere else. Model, scaler and calibration must be
     of one training run, and `features` the version it was trained on (check_same_run)."""
     model_version = check_same_run(model, scaler, calibration, features)
-    forecaster = Forecaster(model, scaler, calibration)
+    forecaster = KerasForecaster(model, scaler, calibration)
+    model_type = model_type_of(calibration)
     steps = [int(k) for k in params["report_steps"]]
     too_far = [k for k in steps if not 1 <= k <= forecaster.max_horizon]
     if too_far:
@@ -110,7 +117,7 @@ def evaluate_model(
             "test_end": str(pd.Timestamp(result.dates[-1]).date()),
         }
         for k in steps:
-            metrics = _step_metrics(result, bands, k, mu)
+            metrics = _step_metrics(result, bands, k, mu, model_type)
             metrics["interval"]["level"] = forecaster.interval_level
             entry[f"h{k}"] = metrics
         tickers[ticker] = entry
@@ -120,6 +127,8 @@ def evaluate_model(
         figures[f"{file_safe(ticker)}.png"] = figure
     report = {
         "model_version": model_version,
+        # The network's metrics of each step are under this key (a GRU's under "gru").
+        "model_type": model_type,
         "data_version": calibration.get("data_version"),
         "evaluated_data_version": features.attrs.get("version_id"),
         "split": cutoffs.as_dict(),
@@ -177,7 +186,7 @@ def model_version_record(
         # Which architecture is served: the model card reads it from here.
         "parameters": {
             **parameters,
-            "model_type": training_history.get("model_type", parameters.get("model_type", "lstm")),
+            "model_type": training_history.get("model_type", model_type_of(parameters)),
         },
         "metrics": {
             "split": report["split"],

@@ -1,9 +1,10 @@
-"""The one home of forecast arithmetic, whatever runs the network (Keras in training and
-evaluation, ONNX Runtime in the API): history checks, inputs, outputs back to prices, intervals.
+"""The one forecasting core, whatever runs the network (Keras in training and evaluation:
+recurrent/inference.py; ONNX Runtime in the API: serving/onnx_forecaster.py): history checks,
+inputs, outputs back to prices, intervals.
 
 A model of any architecture fits when it maps a batch of windows of scaled log returns
 (n, window, n_features) to scaled cumulative log returns for steps 1..max_horizon
-(n, max_horizon). Subclasses only say how to run it (`model_output`); nothing here imports TensorFlow.
+(n, max_horizon). A runner only says how to run it (`model_output`); nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -17,12 +18,8 @@ import numpy as np
 
 from stock_lstm.common.errors import ForecastInputError
 from stock_lstm.ml_models.common.intervals import IntervalQuantiles
-from stock_lstm.ml_models.lstm_model.preprocess import (
-    log_returns,
-    recent_volatility,
-    scale_inputs,
-    target_divisors,
-)
+from stock_lstm.ml_models.common.scaling import scale_inputs, target_divisors
+from stock_lstm.ml_models.common.series import log_returns, recent_volatility
 
 DEFAULT_VOL_WINDOW = 20
 BATCH_SIZE = 256  # point_batch pads to this size: one batch shape besides the single one
@@ -40,14 +37,14 @@ class Forecast:
     upper: np.ndarray
 
 
-class ForecastCore:
+class Forecaster:
     """Forecasts from closes with any model of the contract above; thread-safe.
 
     The forecast close for step k is ``last_close * exp(cumulative_k)``. The interval for step
     k is ``close * exp(±q_k * sigma)``, sigma the history's recent volatility and q_k the
     split-conformal quantile of validation scores (interval_calibration): the ticker's own when
     the calibration has them and the caller names the ticker, else the pooled ones. `scaler` is
-    a fitted StandardScaler or its JSON parameters (preprocess.scaler_parameters).
+    a fitted StandardScaler or its JSON parameters (scaling.scaler_parameters).
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """Keras → ONNX for serving, and the proof that the export computes what the Keras model does.
 
-Model-agnostic: any Keras model of the forecasting contract (ml_models/forecasting.py) exports
+Model-agnostic: any Keras model of the forecasting contract (common/forecasting.py) exports
 the same way. Training saves the bytes as the versioned `onnx_model` artifact; evaluation checks
 parity on the test windows before the version may become a registry candidate.
 """
@@ -18,15 +18,11 @@ import numpy as np
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.ml_models.lstm_model.preprocess import (
-    histories,
-    log_returns,
-    scale_inputs,
-    split_dates,
-    ticker_series,
-    window_origins,
-)
-from stock_lstm.ml_models.onnx_forecaster import OnnxForecaster
+from stock_lstm.ml_models.common.scaling import scale_inputs
+from stock_lstm.ml_models.common.series import log_returns, ticker_series
+from stock_lstm.ml_models.common.splits import split_dates
+from stock_lstm.ml_models.common.windows import histories, window_origins
+from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster
 
 OPSET = 17
 

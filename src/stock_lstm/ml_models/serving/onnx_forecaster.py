@@ -2,7 +2,7 @@
 and the interval calibration. No TensorFlow, Keras or pickle: what the API process loads.
 
 Model-agnostic: any ONNX graph with one input (n, window, n_features) and one output
-(n, max_horizon) of the contract in ml_models/forecasting.py (the LSTM, or another model type
+(n, max_horizon) of the contract in common/forecasting.py (the LSTM, or another model type
 exported the same way); window and horizon are read from the graph.
 """
 
@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import onnxruntime
 
-from stock_lstm.ml_models.forecasting import ForecastCore
+from stock_lstm.ml_models.common.forecasting import Forecaster
 
 
-class OnnxForecaster(ForecastCore):
+class OnnxForecaster(Forecaster):
     """Built once per model version from the `onnx_model`, `scaler_params` and
     `interval_calibration` artifacts; an InferenceSession's `run` is thread-safe."""
 

@@ -13,18 +13,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stock_lstm.ml_models.forecasting import ForecastCore
-from stock_lstm.ml_models.lstm_model.preprocess import (
-    histories,
-    split_dates,
-    ticker_series,
-    window_origins,
-)
-from stock_lstm.ml_models.onnx_forecaster import OnnxForecaster
+from stock_lstm.ml_models.common.forecasting import Forecaster
+from stock_lstm.ml_models.common.series import ticker_series
+from stock_lstm.ml_models.common.splits import split_dates
+from stock_lstm.ml_models.common.windows import histories, window_origins
+from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster
 
 
 def validation_mae(
-    forecasters: Mapping[str, ForecastCore], features: pd.DataFrame, split: Mapping[str, float]
+    forecasters: Mapping[str, Forecaster], features: pd.DataFrame, split: Mapping[str, float]
 ) -> dict[str, Any]:
     """Each forecaster's MAE (price units) on the same validation origins: per ticker, the mean
     absolute error over steps 1..H (H the smallest max_horizon), then the mean over tickers.
@@ -73,7 +70,7 @@ def compare_with_champion(
     the candidate's when the registry has no champion or its files fail their check
     (`champion` is the `registry_champion` dataset's load: its version, ONNX bytes and scaler
     parameters, or its `problem`)."""
-    forecasters: dict[str, ForecastCore] = {
+    forecasters: dict[str, Forecaster] = {
         "candidate": OnnxForecaster(onnx_model, scaler_params, None)
     }
     problem = champion.get("problem") if champion is not None else None

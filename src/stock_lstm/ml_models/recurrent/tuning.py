@@ -2,7 +2,7 @@
 
 The tuner sees only the development period: the rows before the backtest's first test fold, so
 nothing `make backtest` judges a model on has informed the choice. Inside it, walk-forward
-folds (walk_forward.make_folds) fit each trial's network exactly as `kedro run` does
+folds (common/walk_forward.make_folds) fit each trial's network exactly as `kedro run` does
 (keras_training.fit_network) on the rows before the fold's own test slice, and score it on the
 fold's validation tail (walk_forward.validation_mae_ratio). The fold's test slice is never read.
 """
@@ -28,7 +28,8 @@ from stock_lstm.ml_models.common.walk_forward import (
     validation_mae_ratio,
     visible_rows,
 )
-from stock_lstm.ml_models.keras_training import fit_network, fit_network_per_scope
+from stock_lstm.ml_models.model_types import model_type_of
+from stock_lstm.ml_models.recurrent.keras_training import fit_network, fit_network_per_scope
 
 # The `training.model` knobs a search space may name.
 TUNABLE = ("units", "layers", "dropout", "learning_rate", "window", "loss")
@@ -114,7 +115,7 @@ def validation_objective(
     is reported after each fold, so the pruner stops a hopeless trial early; a trial still
     running at `deadline` (time.monotonic) is stopped too. The defaults' trial is never pruned:
     it is what the best trial is compared with."""
-    model_type = str(training.get("model_type", "lstm"))
+    model_type = model_type_of(training)
     defaults = default_knobs(training, space)
 
     def objective(trial: optuna.Trial) -> float:
@@ -175,7 +176,7 @@ def interval_scope_report(
     - level|; the lowest wins, a tie goes to "pooled" (the simpler)."""
     level = float(training["intervals"]["level"])
     window = int(training["model"]["window"])
-    model_type = str(training.get("model_type", "lstm"))
+    model_type = model_type_of(training)
     # found[scope][ticker][k] = coverage per fold (None where the fold has no target)
     found: dict[str, dict[str, dict[int, list[float | None]]]] = {s: {} for s in scopes}
     for fold in folds:

@@ -1,6 +1,6 @@
-"""The Keras inference path, for training and evaluation: `Forecaster` runs the Keras model;
-the arithmetic around it (history checks, scaling, prices, intervals) is ml_models/forecasting.py,
-shared with the API's ONNX Runtime forecaster (ml_models/onnx_forecaster.py).
+"""The Keras inference path, for training and evaluation: `KerasForecaster` runs the Keras model;
+the arithmetic around it (history checks, scaling, prices, intervals) is common/forecasting.py,
+shared with the API's ONNX Runtime forecaster (serving/onnx_forecaster.py).
 
 Built once from the catalog's artifacts (`lstm_model`, `scaler`, `interval_calibration`); each
 call runs an XLA-compiled `tf.function` traced once on a fixed input signature, not
@@ -17,16 +17,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from stock_lstm.ml_models.forecasting import BATCH_SIZE, DEFAULT_VOL_WINDOW, Forecast, ForecastCore
-
-__all__ = ["BATCH_SIZE", "DEFAULT_VOL_WINDOW", "Forecast", "Forecaster"]
+from stock_lstm.ml_models.common.forecasting import Forecaster
 
 
-class Forecaster(ForecastCore):
+class KerasForecaster(Forecaster):
     """Built once from the catalog's artifacts; thread-safe; no model.predict per call.
 
     The model maps a window of scaled log returns to scaled cumulative log returns for steps
-    1..max_horizon (see ForecastCore for how they become closes and intervals).
+    1..max_horizon (see Forecaster for how they become closes and intervals).
     """
 
     def __init__(

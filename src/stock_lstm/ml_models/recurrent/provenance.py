@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.ml_models.lstm_model.preprocess import scaler_stats
+from stock_lstm.ml_models.common.scaling import scaler_stats
 
 
 def artifact_fingerprints(model: Any, scaler: Any) -> dict[str, str]:

@@ -2,7 +2,7 @@
 stopping on validation windows; and the same fit as a walk-forward fold model for the backtest.
 
 Nothing of validation or test touches fitting: the scaler comes from training rows only
-(preprocess.fit_scaler), validation only decides when to stop and which weights to keep, and
+(common/scaling.fit_scaler), validation only decides when to stop and which weights to keep, and
 the test split is left for evaluation. Seeded and deterministic: two runs give the same model.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,38 +22,22 @@ import tensorflow as tf
 from arch.covariance.kernel import Bartlett
 from scipy import stats
 
-from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.intervals import Bands
 from stock_lstm.ml_models.common.origins import SplitOrigins
-from stock_lstm.ml_models.gru_model import model as gru
-from stock_lstm.ml_models.lstm_model import model as lstm
-from stock_lstm.ml_models.lstm_model.calibration import calibrate_intervals
-from stock_lstm.ml_models.lstm_model.predict import Forecaster
-from stock_lstm.ml_models.lstm_model.preprocess import (
-    SplitDates,
-    build_windows,
-    fit_scaler,
-    split_dates,
-)
-from stock_lstm.ml_models.network import build_from_params
+from stock_lstm.ml_models.common.scaling import fit_scaler
+from stock_lstm.ml_models.common.splits import SplitDates, split_dates
+from stock_lstm.ml_models.common.windows import build_windows
+from stock_lstm.ml_models.model_types import model_type_of, network_type
+from stock_lstm.ml_models.recurrent.calibration import calibrate_intervals
+from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+from stock_lstm.ml_models.recurrent.network import build_from_params
 
 logger = logging.getLogger(__name__)
-
-# `training.model_type` -> the architecture's builder; every one has the Forecaster's contract.
-ARCHITECTURES: dict[str, Callable[..., keras.Model]] = {
-    "lstm": lstm.build_model,
-    "gru": gru.build_model,
-}
 
 
 def build_network(model_type: str, model_params: Mapping[str, Any]) -> keras.Model:
     """The compiled, untrained network of `model_type` (raises InputError naming the choices)."""
-    if model_type not in ARCHITECTURES:
-        raise InputError(
-            f"training.model_type {model_type!r} is unknown: use one of "
-            f"{', '.join(sorted(ARCHITECTURES))}"
-        )
-    return build_from_params(ARCHITECTURES[model_type], model_params)
+    return build_from_params(network_type(model_type).builder(), model_params)
 
 
 def make_deterministic(seed: int) -> None:
@@ -80,7 +64,7 @@ def train_model(
     make_deterministic(int(fit["seed"]))
     train = build_windows(features, scaler, params["split"], "train", window, max_horizon)
     validation = build_windows(features, scaler, params["split"], "validation", window, max_horizon)
-    model_type = str(params.get("model_type", "lstm"))
+    model_type = model_type_of(params)
     model = build_network(model_type, model_params)
     batch_size = int(fit["batch_size"])
     initial_weights = model.get_weights()
@@ -215,9 +199,9 @@ def shrink_toward_naive(
 
 @dataclass(frozen=True)
 class NetworkFoldModel:
-    """A network fitted for one fold, forecasting through the serving path (Forecaster)."""
+    """A network fitted for one fold, forecasting through the serving path (KerasForecaster)."""
 
-    forecaster: Forecaster
+    forecaster: KerasForecaster
 
     def forecast(self, ticker: str, period: SplitOrigins) -> Bands:
         found = self.forecaster.forecast_batch(period.histories, ticker)
@@ -240,7 +224,7 @@ def fit_network_per_scope(
     for scope in scopes:
         scoped = {**fold_params, "intervals": {**fold_params["intervals"], "scope": scope}}
         calibration = calibrate_intervals(model, scaler, features, scoped)
-        fitted[scope] = NetworkFoldModel(Forecaster(model, scaler, calibration))
+        fitted[scope] = NetworkFoldModel(KerasForecaster(model, scaler, calibration))
     return fitted
 
 
