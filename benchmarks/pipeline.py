@@ -64,7 +64,7 @@ def _run_stage(stage: str, root: Path, env: dict[str, str]) -> dict[str, Any]:
 def _training_history(root: Path) -> dict[str, Any]:
     import json
 
-    from stock_lstm.data_pipeline.datasets import newest_artifact_version
+    from stock_lstm.data_pipeline.model_registry import newest_artifact_version
 
     path = root / "data" / "06_models" / "training_history.json"
     version = newest_artifact_version(path)

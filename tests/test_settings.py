@@ -152,7 +152,7 @@ def test_a_kedro_run_stops_at_a_bad_setting(clean_environment, monkeypatch) -> N
 
 
 def test_the_command_line_tools_exit_with_the_line(clean_environment, capsys) -> None:
-    from stock_lstm.registry import main
+    from stock_lstm.cli.registry import main
 
     clean_environment.setenv("LOG_LEVEL", "LOUD")
     with pytest.raises(SystemExit) as raised:

@@ -100,7 +100,7 @@ def test_the_registry_cli_promotes_with_the_same_checks(trained_copy) -> None:
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "stock_lstm.registry", *args],
+            [sys.executable, "-m", "stock_lstm.cli.registry", *args],
             env=env,
             capture_output=True,
             text=True,

@@ -140,7 +140,7 @@ def _row_counts(url: str) -> tuple[int, int]:
 def test_a_save_that_fails_midway_leaves_no_trace(database_url, monkeypatch):
     crud_on(database_url).save_stage_frame(bars(days=3), "raw", source="csv")
     before = _row_counts(database_url)
-    monkeypatch.setattr(crud, "INSERT_CHUNK_ROWS", 2)
+    monkeypatch.setattr(crud.stage_write, "INSERT_CHUNK_ROWS", 2)  # where _records reads it
     original = crud.Session.execute
     calls = {"n": 0}
 

@@ -13,11 +13,8 @@ import pytest
 from kedro.io import DatasetError
 from kedro.io.core import Version
 
-from stock_lstm.data_pipeline.datasets import (
-    ModelVersionDataset,
-    SaveVersionDataset,
-    newest_artifact_version,
-)
+from stock_lstm.data_pipeline.datasets import ModelVersionDataset, SaveVersionDataset
+from stock_lstm.data_pipeline.model_registry import newest_artifact_version
 from tests.helpers.database import crud_on
 
 OLD, NEW = "2026-01-05T10.00.00.000Z", "2026-02-01T09.30.00.000Z"

@@ -11,14 +11,10 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline import crud, model_registry
 from stock_lstm.data_pipeline.database import get_database
-from stock_lstm.data_pipeline.datasets import (
-    ChampionDataset,
-    ModelVersionDataset,
-    PromotionRefused,
-    artifact_versions,
-)
+from stock_lstm.data_pipeline.datasets import ChampionDataset, ModelVersionDataset
+from stock_lstm.data_pipeline.model_registry import PromotionRefused, artifact_versions
 from stock_lstm.data_pipeline.orm_models import ModelVersion
 from tests.helpers.database import crud_on
 
@@ -117,7 +113,8 @@ def sha256s(root: Path, version: str) -> dict[str, str]:
 
 def problem(dataset: ModelVersionDataset, url: str, version: str) -> str | None:
     with get_database(url).session() as session:
-        return dataset.problem(crud.get_model_version(session, version), version)
+        record = crud.get_model_version(session, version)
+        return model_registry.problem(record, version, dataset.serving_filepaths)
 
 
 def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, database_url: str) -> None:
@@ -129,7 +126,8 @@ def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, databas
         serving_filepaths=paths,
         url=database_url,
     )
-    assert dataset.saved_versions() == [B, A] == artifact_versions(paths["onnx_model"])
+    saved = model_registry.saved_versions(dataset.serving_filepaths)
+    assert saved == [B, A] == artifact_versions(paths["onnx_model"])
     assert "not in model_versions" in problem(dataset, database_url, A)
     register(A, database_url, promote=True, serving=sha256s(tmp_path, A))
     register(B, database_url, serving=sha256s(tmp_path, B))
@@ -140,7 +138,7 @@ def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, databas
     (tmp_path / "onnx_model.onnx" / B / "onnx_model.onnx").write_bytes(b"tampered")
     with pytest.raises(PromotionRefused, match=f"{B} cannot be promoted: onnx_model .* sha256"):
         with get_database(database_url).session() as session:
-            dataset.promote(session, B, actor="ops", reason="x")
+            model_registry.promote(session, B, dataset.serving_filepaths, actor="ops", reason="x")
     (tmp_path / "onnx_model.onnx" / B / "onnx_model.onnx").write_bytes(
         f"{B} onnx_model.onnx".encode()
     )
@@ -151,7 +149,7 @@ def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, databas
 
     with pytest.raises(PromotionRefused, match="no previous champion"):
         with get_database(database_url).session() as session:
-            dataset.rollback(session, actor="ops")
+            model_registry.rollback(session, dataset.serving_filepaths, actor="ops")
 
     champion = ChampionDataset(
         model_filepath="unused",

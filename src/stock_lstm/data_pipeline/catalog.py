@@ -19,20 +19,34 @@ from kedro.config import MissingConfigException
 def open_catalog(project_root: Path, env: str | None) -> Any:
     """The catalog of the Kedro project at `project_root` in environment `env`."""
     from kedro.framework.project import settings
-    from kedro.framework.startup import bootstrap_project
 
-    bootstrap_project(project_root)
-    loader = settings.CONFIG_LOADER_CLASS(
-        conf_source=str(Path(project_root) / settings.CONF_SOURCE),
-        env=env,
-        **settings.CONFIG_LOADER_ARGS,
-    )
+    loader = _config_loader(project_root, env)
     try:
         credentials = loader["credentials"]
     except MissingConfigException:
         credentials = {}
     catalog = _absolute_paths(Path(project_root).resolve(), loader["catalog"])
     return settings.DATA_CATALOG_CLASS.from_config(catalog, credentials)
+
+
+def catalog_config(project_root: Path, env: str | None) -> dict[str, Any]:
+    """The catalog's configuration (entries resolved, file paths absolute), no dataset created:
+    what the registry CLI reads the serving files' paths from."""
+    return _absolute_paths(
+        Path(project_root).resolve(), _config_loader(project_root, env)["catalog"]
+    )
+
+
+def _config_loader(project_root: Path, env: str | None) -> Any:
+    from kedro.framework.project import settings
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(project_root)
+    return settings.CONFIG_LOADER_CLASS(
+        conf_source=str(Path(project_root) / settings.CONF_SOURCE),
+        env=env,
+        **settings.CONFIG_LOADER_ARGS,
+    )
 
 
 def _absolute(root: Path, path: str) -> str:

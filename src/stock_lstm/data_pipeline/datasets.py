@@ -6,13 +6,12 @@ session, one transaction."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any
 
 import fsspec
 import pandas as pd
@@ -21,7 +20,7 @@ from kedro.io.core import Version, get_filepath_str, get_protocol_and_path
 from kedro_datasets._typing import JSONPreview, TablePreview
 from sqlalchemy.orm import Session
 
-from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline import crud, model_registry
 from stock_lstm.data_pipeline.database import get_database
 
 logger = logging.getLogger(__name__)
@@ -244,56 +243,6 @@ def _redacted(url: str | None) -> str | None:
     return make_url(url).render_as_string(hide_password=True)
 
 
-# --- model artifacts: the one home of "which versions are saved, where, with what sha256" ----
-
-
-def _filesystem(filepath: str) -> tuple[Any, str]:
-    """The fsspec filesystem and protocol-less path of `filepath` (local, s3://, memory://...),
-    resolved as Kedro's own file datasets do."""
-    protocol, path = get_protocol_and_path(str(filepath))
-    return fsspec.filesystem(protocol), path
-
-
-def _artifact_path(path: str, version: str) -> str:
-    """<filepath>/<version>/<name>: where Kedro saves a versioned artifact."""
-    return f"{path.rstrip('/')}/{version}/{PurePosixPath(path).name}"
-
-
-def artifact_versions(filepath: str) -> list[str]:
-    """Every saved Kedro version of a versioned artifact (layout <filepath>/<version>/<name>),
-    newest first: Kedro's version strings (UTC timestamps) sort lexicographically, as Kedro
-    itself resolves the latest load version."""
-    fs, path = _filesystem(filepath)
-    found = fs.glob(_artifact_path(path, "*"))
-    return sorted((PurePosixPath(p).parent.name for p in found), reverse=True)
-
-
-def newest_artifact_version(filepath: str) -> str:
-    """The newest saved Kedro version of a versioned artifact."""
-    versions = artifact_versions(filepath)
-    if not versions:
-        raise DatasetError(f"no saved version of {filepath}: run `kedro run --pipelines training`")
-    return versions[0]
-
-
-def artifact_sha256(filepath: str, version: str) -> str | None:
-    """sha256 of the artifact file saved at `version`, or None when there is no such file."""
-    fs, path = _filesystem(filepath)
-    artifact = _artifact_path(path, version)
-    if not fs.exists(artifact):
-        return None
-    with fs.open(artifact, "rb") as handle:
-        return stream_sha256(handle)
-
-
-def stream_sha256(handle: BinaryIO) -> str:
-    """sha256 of an open binary file, read in blocks."""
-    digest = hashlib.sha256()
-    for block in iter(lambda: handle.read(1 << 20), b""):
-        digest.update(block)
-    return digest.hexdigest()
-
-
 class BytesDataset(AbstractVersionedDataset[bytes, bytes]):
     """A file's raw bytes, optionally versioned: the ONNX export (`onnx_model`), which ONNX
     Runtime builds a session from. Any fsspec filepath (local, s3://, memory://)."""
@@ -367,11 +316,6 @@ class SaveVersionDataset(AbstractDataset[str, None]):
         raise DatasetError("SaveVersionDataset is read-only")
 
 
-class PromotionRefused(ValueError):
-    """The registry refuses a promotion: the version cannot be served, or there is nothing to
-    roll back to. The message says why."""
-
-
 class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     """The model registry (`model_versions`): ``save(record)`` registers one evaluated version.
 
@@ -381,11 +325,11 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     dataset adds the sha256 of the files saved under exactly that version: the Keras model and
     scaler (``model_sha256``, ``scaler_sha256``) and every file the API loads
     (``serving_filepaths``, by catalog name, into ``serving_sha256``). A new version becomes a
-    candidate; with ``promote`` the champion. ``load()`` gives the newest row.
+    candidate; with ``promote`` the champion. ``load()`` gives the newest row. The filepaths
+    may be local or any fsspec URL (s3://, gcs://, memory://).
 
-    ``problem(record, version)`` tells the API and the registry CLI whether a version may be
-    served; ``saved_versions()`` lists the versions whose files are saved. The filepaths may
-    be local or any fsspec URL (s3://, gcs://, memory://).
+    Only load and save: what may be served, promotion and rollback are the registry's rules
+    (data_pipeline/model_registry.py), which read ``serving_filepaths`` from here.
     """
 
     def __init__(
@@ -413,7 +357,7 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
 
     @staticmethod
     def _sha256(filepath: str, version: str) -> str:
-        digest = artifact_sha256(filepath, version)
+        digest = model_registry.artifact_sha256(filepath, version)
         if digest is None:
             raise DatasetError(
                 f"model version {version} has no {PurePosixPath(filepath).name} saved "
@@ -473,66 +417,10 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         """The newest row (version, data version, metrics, sha256s), for kedro-viz."""
         return JSONPreview(json.dumps(self.load(), indent=2, default=str))
 
-    # --- what may be served ----------------------------------------------------------------
-
-    def saved_versions(self) -> list[str]:
-        """Versions with a saved serving model file, newest first."""
-        first = next(iter(self._serving.values()), self._model_filepath)
-        return artifact_versions(first)
-
-    def problem(self, record: crud.ModelVersionInfo | None, version: str) -> str | None:
-        """Why `version` must not be served, or None when every file the API loads is saved and
-        matches the sha256 its registry `record` holds (None: the registry has no such
-        version). Checked BEFORE anything is deserialised. The caller reads the record (through
-        the database it serves from) and closes that session first: hashing the files, which
-        may be remote, then holds no connection."""
-        if record is None:
-            return (
-                f"model version {version} is not in model_versions: run "
-                "`kedro run --pipelines evaluation` on it"
-            )
-        if not record.serving_sha256:
-            return f"model version {version} has no ONNX export recorded: retrain to serve it"
-        for name, filepath in self._serving.items():
-            recorded = record.serving_sha256.get(name)
-            actual = artifact_sha256(filepath, version)
-            if actual is None:
-                return f"{name} of model version {version} is missing (under {filepath})"
-            if recorded is None:
-                return f"model_versions records no sha256 for {name} of model version {version}"
-            if actual != recorded:
-                return (
-                    f"{name} of model version {version} has sha256 {actual[:12]}..., "
-                    f"model_versions records {recorded[:12]}...: refusing to load an artifact "
-                    "that is not the one evaluated"
-                )
-        return None
-
-    # --- changing the champion (the API and `python -m stock_lstm.registry`) ------------------
-
-    def promote(self, session: Session, version: str, *, actor: str, reason: str) -> crud.Promotion:
-        """Make `version` the champion once it is proven servable, in the caller's transaction
-        (other workers see it once that commits). Raises crud.UnknownModelVersion, or
-        PromotionRefused naming the problem; promoting the champion changes nothing. The
-        registry's lock comes first, so what is read is what the promotion changes."""
-        crud.lock_registry(session)
-        record = crud.get_model_version(session, version)
-        if record is None:
-            raise crud.UnknownModelVersion(f"unknown model version {version!r}")
-        if record.status != "champion":
-            problem = self.problem(record, version)
-            if problem is not None:
-                raise PromotionRefused(f"model version {version} cannot be promoted: {problem}")
-        return crud.promote_model_version(session, version, reason=reason, actor=actor)
-
-    def rollback(self, session: Session, *, actor: str) -> crud.Promotion:
-        """Promote the version the current champion replaced (under the registry's lock)."""
-        crud.lock_registry(session)
-        previous = crud.previous_champion(session)
-        if previous is None:
-            raise PromotionRefused("no previous champion to roll back to")
-        current = crud.champion_version(session)
-        return self.promote(session, previous, actor=actor, reason=f"rollback from {current}")
+    @property
+    def serving_filepaths(self) -> dict[str, str]:
+        """The files the API loads, by catalog name (what `model_registry` checks)."""
+        return dict(self._serving)
 
 
 class ChampionDataset(ModelVersionDataset):
@@ -553,15 +441,14 @@ class ChampionDataset(ModelVersionDataset):
             record = crud.get_model_version(session, version) if version is not None else None
         if version is None:
             return None
-        problem = self.problem(record, version)
+        verified: dict[str, bytes] = {}
+        problem = model_registry.problem(record, version, self._serving, verified=verified)
         if problem is not None:
             return {"model_version": version, "problem": problem}
         loaded: dict[str, Any] = {"model_version": version, "metrics": record.metrics}
         for name, filepath in self._serving.items():
-            fs, path = _filesystem(filepath)
-            with fs.open(_artifact_path(path, version), "rb") as handle:
-                content = handle.read()
-            loaded[name] = json.loads(content) if path.endswith(".json") else content
+            content = verified[name]  # the bytes whose sha256 was checked, read once
+            loaded[name] = json.loads(content) if filepath.endswith(".json") else content
         return loaded
 
     def _exists(self) -> bool:

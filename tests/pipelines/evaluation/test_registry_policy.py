@@ -10,7 +10,8 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.pipelines.evaluation.nodes import promotion_decision, registry_entry
+from stock_lstm.data_pipeline.model_registry import promotion_decision
+from stock_lstm.pipelines.evaluation.nodes import registry_entry
 from tests.helpers.database import crud_on
 
 NEW = "2026-01-02T00.00.00.000Z"

@@ -22,12 +22,10 @@ from sqlalchemy.orm import Session
 
 from stock_lstm.data_pipeline.crud.base import INSERT_CHUNK_ROWS, ping
 from stock_lstm.data_pipeline.crud.model_versions import (
-    LISTEN_SLICE_S,
     REGISTRY_CHANNEL,
     ModelVersionInfo,
     Promotion,
     RegistryEvent,
-    RegistryListener,
     UnknownModelVersion,
     champion_version,
     get_model_version,
@@ -95,7 +93,6 @@ __all__ = [
     "DRIFT_RESULT_COLUMNS",
     "FLOAT_HASH_FORMAT",
     "INSERT_CHUNK_ROWS",
-    "LISTEN_SLICE_S",
     "REALIZED_SCORE_COLUMNS",
     "REGISTRY_CHANNEL",
     "ROW_HASH_KEYS",
@@ -109,7 +106,6 @@ __all__ = [
     "MonitoringSave",
     "Promotion",
     "RegistryEvent",
-    "RegistryListener",
     "SaveResult",
     "Session",
     "StageChanges",

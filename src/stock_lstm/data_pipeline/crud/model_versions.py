@@ -5,26 +5,20 @@ champion) are data_pipeline/model_registry.py's; these are their reads and write
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from stock_lstm.data_pipeline.crud.base import _from_row, _lock_stage
-from stock_lstm.data_pipeline.database import Database
 from stock_lstm.data_pipeline.orm_models import (
     ModelVersion,
     ModelVersionEvent,
 )
 
 REGISTRY_CHANNEL = "stock_lstm_model_registry"  # PostgreSQL NOTIFY channel of champion changes
-LISTEN_SLICE_S = 0.5  # a listener looks at its stop event at least this often
-_LISTEN_STATEMENT = 'LISTEN "stock_lstm_model_registry"'  # REGISTRY_CHANNEL, a constant
 
 
 class UnknownModelVersion(LookupError):
@@ -244,53 +238,3 @@ def _audit(
 def lock_registry(session: Session) -> None:
     """Serialise registry changes (two promotions at once cannot both retire the same champion)."""
     _lock_stage(session, "model_registry")
-
-
-class RegistryListener:
-    """Wakes a worker as soon as the champion changes: PostgreSQL LISTEN on REGISTRY_CHANNEL.
-
-    On other databases (SQLite) `wait` just sleeps: the caller polls `champion_version` after
-    every wait, which is also the safety net if a notification is missed.
-
-    It takes the `Database`, not a session: LISTEN needs a connection of its own, in autocommit
-    and held for the worker's life, outside the pool and any transaction.
-    """
-
-    def __init__(self, database: Database) -> None:
-        self._url = database.url
-        self._connection: Any = None
-        self._listens = database.backend == "postgresql"
-
-    def wait(self, timeout_s: float, stop: threading.Event) -> None:
-        """Return on a notification, after `timeout_s` seconds, or soon after `stop` is set."""
-        if not self._listens:
-            stop.wait(timeout_s)
-            return
-        deadline = time.monotonic() + timeout_s
-        try:
-            if self._connection is None:
-                self._connection = self._connect()
-            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
-                slice_s = min(left, LISTEN_SLICE_S)
-                if any(True for _ in self._connection.notifies(timeout=slice_s, stop_after=1)):
-                    return
-        except Exception:  # the server went away: poll until it is back
-            self.close()
-            stop.wait(max(deadline - time.monotonic(), 0.0))
-
-    def _connect(self) -> Any:
-        import psycopg
-
-        conninfo = (
-            make_url(self._url).set(drivername="postgresql").render_as_string(hide_password=False)
-        )
-        connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
-        connection.execute(_LISTEN_STATEMENT)
-        return connection
-
-    def close(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.close()
-            finally:
-                self._connection = None

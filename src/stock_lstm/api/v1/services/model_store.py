@@ -2,14 +2,15 @@
 
 A version is served only when the registry (`model_versions`) records it and every file the
 API loads (`onnx_model`, `scaler_params`, `interval_calibration`, saved under that Kedro save
-version) matches the sha256 recorded there. The check runs BEFORE anything is deserialised and
-lives with the registry dataset (`model_version_record`, data_pipeline/datasets.py), shared
-with the registry CLI. Nothing is unpickled and TensorFlow is never imported: the forecaster
+version) matches the sha256 recorded there. The check is the registry's (data_pipeline/model_registry.py,
+shared with the registry CLI); it reads each file once and the forecaster is built from exactly
+the bytes it checked, before anything else is deserialised. Nothing is unpickled and TensorFlow is never imported: the forecaster
 is ml_models/serving/onnx_forecaster.py on ONNX Runtime.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from stock_lstm.common.settings import Settings
-from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline import crud, model_registry
 from stock_lstm.data_pipeline.catalog import open_catalog
 from stock_lstm.data_pipeline.database import Database
 from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster
@@ -59,8 +60,7 @@ class ModelStore:
         for name in (MODEL_DATASET, SCALER_DATASET, CALIBRATION_DATASET, REGISTRY_DATASET):
             if name not in catalog:
                 raise ModelUnavailable(f"{NO_MODEL} (the catalog has no {name!r} entry)")
-        self._catalog = catalog
-        self._registry = catalog[REGISTRY_DATASET]
+        self._serving = catalog[REGISTRY_DATASET].serving_filepaths
         self.database = database
 
     @classmethod
@@ -75,10 +75,10 @@ class ModelStore:
         return cls.open(settings.project_root, settings.kedro_env, database)
 
     @property
-    def registry(self) -> Any:
-        """The registry dataset (data_pipeline.datasets.ModelVersionDataset): its `problem`,
-        `promote` and `rollback` are shared with `python -m stock_lstm.registry`."""
-        return self._registry
+    def serving_filepaths(self) -> dict[str, str]:
+        """The files a version serves, by catalog name, as the registry checks them
+        (`model_registry.problem`, `promote`, `rollback`)."""
+        return dict(self._serving)
 
     def champion(self) -> str | None:
         """The registry's champion version (None: there is none)."""
@@ -88,22 +88,26 @@ class ModelStore:
         except SQLAlchemyError as error:
             raise _database_unavailable(error, "read the registry's champion") from error
 
-    def problem(self, version: str) -> str | None:
-        """Why `version` cannot be served (incomplete, unrecorded, sha256 mismatch), or None."""
+    def problem(self, version: str, verified: dict[str, bytes] | None = None) -> str | None:
+        """Why `version` cannot be served (incomplete, unrecorded, sha256 mismatch), or None;
+        `verified` receives the checked files' bytes (see `model_registry.problem`)."""
         try:
             with self.database.session() as session:
                 record = crud.get_model_version(session, version)
         except SQLAlchemyError as error:
             raise _database_unavailable(error, f"check model version {version}") from error
-        return self._registry.problem(record, version)
+        return model_registry.problem(record, version, self._serving, verified=verified)
 
-    def load(self, version: str) -> LoadedModel:
-        """Verify, load and warm up `version`; ModelUnavailable says why it cannot be."""
-        problem = self.problem(version)
-        if problem is not None:
-            raise ModelUnavailable(problem)
+    def load(self, version: str, verified: dict[str, bytes] | None = None) -> LoadedModel:
+        """Verify, load and warm up `version`; ModelUnavailable says why it cannot be.
+        `verified`: the files' bytes a promotion has just checked (not hashed again)."""
+        if not verified:
+            verified = {}
+            problem = self.problem(version, verified)
+            if problem is not None:
+                raise ModelUnavailable(problem)
         artifacts = {
-            name: self._load(name, version)
+            name: self._load(name, version, verified)
             for name in (MODEL_DATASET, SCALER_DATASET, CALIBRATION_DATASET)
         }
         try:
@@ -120,9 +124,11 @@ class ModelStore:
         logger.info("loaded model version %s", version)
         return LoadedModel(forecaster=forecaster, version=version, loaded_at=datetime.now(UTC))
 
-    def _load(self, name: str, version: str) -> Any:
+    def _load(self, name: str, version: str, verified: dict[str, bytes]) -> Any:
+        """A checked file as its dataset loads it: the ONNX graph's bytes, JSON parsed."""
         try:
-            return self._catalog.load(name, version=version)
+            content = verified[name]
+            return json.loads(content) if self._serving[name].endswith(".json") else content
         except Exception as error:
             raise ModelUnavailable(
                 f"cannot load {name!r} of model version {version}: {type(error).__name__}: {error}"

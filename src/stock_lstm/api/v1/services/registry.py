@@ -1,8 +1,9 @@
 """The model registry over HTTP: list versions and events, promote a version, roll back.
 
-The checks and the change are the registry dataset's (`promote`, `rollback`), shared with
-`python -m stock_lstm.registry`. Every worker follows a promotion (services/serving.py); this
-worker converges at once, so its own answers change immediately.
+The checks and the change are the registry's (data_pipeline/model_registry.py: `promote`,
+`rollback`), shared with `python -m stock_lstm.cli.registry`. Every worker follows a promotion
+(services/serving.py); this worker converges at once, from the files the promotion checked
+(each read and hashed once), so its own answers change immediately.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from stock_lstm.api.v1.schemas.registry import (
     RegistryEventOut,
 )
 from stock_lstm.api.v1.services.serving import ModelSwitch, ReloadFailed
-from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.datasets import PromotionRefused
+from stock_lstm.data_pipeline import crud, model_registry
+from stock_lstm.data_pipeline.model_registry import PromotionRefused
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +64,20 @@ def promote(switch: ModelSwitch, version: str, *, actor: str, reason: str) -> Pr
     """Make `version` the champion: 404 unknown, 409 not servable, no-op when it already is."""
     return _change(
         switch,
-        lambda session, registry: registry.promote(session, version, actor=actor, reason=reason),
+        lambda session, files, verified: model_registry.promote(
+            session, version, files, actor=actor, reason=reason, verified=verified
+        ),
     )
 
 
 def rollback(switch: ModelSwitch, *, actor: str) -> PromotionResponse:
     """Promote the champion's predecessor (409 when there is none)."""
-    return _change(switch, lambda session, registry: registry.rollback(session, actor=actor))
+    return _change(
+        switch,
+        lambda session, files, verified: model_registry.rollback(
+            session, files, actor=actor, verified=verified
+        ),
+    )
 
 
 def _change(switch: ModelSwitch, change: Callable) -> PromotionResponse:
@@ -81,9 +89,10 @@ def _change(switch: ModelSwitch, change: Callable) -> PromotionResponse:
         raise ServiceUnavailable(
             f"the registry cannot be changed here: {switch.error}", type="no_catalog"
         )
+    verified: dict[str, bytes] = {}  # the promoted files' checked bytes, loaded below
     try:
         with store.database.session() as session:
-            promotion = change(session, store.registry)
+            promotion = change(session, store.serving_filepaths, verified)
     except crud.UnknownModelVersion as error:
         raise NotFound(f"{error}: see GET /api/v1/models", type="unknown_model_version") from error
     except PromotionRefused as error:
@@ -93,7 +102,7 @@ def _change(switch: ModelSwitch, change: Callable) -> PromotionResponse:
             "model version %s is the champion (was %s)", promotion.champion, promotion.previous
         )
     try:
-        served = switch.converge().model.version
+        served = switch.converge(promotion.champion, verified).model.version
     except ReloadFailed:  # logged by the switch; this worker keeps its old model
         served = switch.served_version
     return PromotionResponse(

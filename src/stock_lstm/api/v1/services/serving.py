@@ -1,6 +1,6 @@
 """Every worker serves the registry's champion: the start-up load, then a follower thread.
 
-The follower wakes on a PostgreSQL NOTIFY from a promotion (crud.RegistryListener) or every
+The follower wakes on a PostgreSQL NOTIFY from a promotion (model_registry.RegistryListener) or every
 `registry_poll_s` seconds (SQLite, and the safety net), reads the champion and, when it differs
 from the version served, loads it completely (verified, warmed up) before swapping it in with
 plain attribute assignments: a request already running keeps the ForecastService it was given.
@@ -27,8 +27,8 @@ from stock_lstm.api.v1.services.model_store import (
 )
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.common.settings import Settings
-from stock_lstm.data_pipeline.crud import RegistryListener
 from stock_lstm.data_pipeline.database import Database
+from stock_lstm.data_pipeline.model_registry import RegistryListener
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +122,11 @@ class ModelSwitch:
 
     # --- converge ---------------------------------------------------------------------------
 
-    def converge(self) -> ReloadResult:
-        """Serve the registry's champion now, unless it is already served."""
+    def converge(
+        self, promoted: str | None = None, verified: dict[str, bytes] | None = None
+    ) -> ReloadResult:
+        """Serve the registry's champion now, unless it is already served. `verified`: the
+        bytes of `promoted`'s files as this worker's promotion just checked them."""
         with self._loading:
             previous = self._state.model
             current = previous.version if previous is not None else None
@@ -136,7 +139,7 @@ class ModelSwitch:
                 if champion == current:
                     self._last_failure = None
                     return ReloadResult(previous, current)
-                loaded = self.store.load(champion)
+                loaded = self.store.load(champion, verified if champion == promoted else None)
             except ModelUnavailable as error:
                 still = f"still serving {current}" if current else "no model is served"
                 message = f"{still}: {error}"

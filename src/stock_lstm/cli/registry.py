@@ -1,4 +1,4 @@
-"""`python -m stock_lstm.registry list | promote VERSION | rollback`: the model registry from
+"""`python -m stock_lstm.cli.registry list | promote VERSION | rollback`: the model registry from
 the command line, with the same checks as the API (POST /api/v1/models/...): a version that is
 incomplete or fails its sha256 check is refused. Changes are audited with actor `cli`.
 
@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-from stock_lstm.common.settings import get_settings, settings_or_exit
+from stock_lstm.common.settings import settings_or_exit
+from stock_lstm.data_pipeline import crud, model_registry
+from stock_lstm.data_pipeline.database import get_database
 
 ACTOR = "cli"
-REGISTRY_DATASET = "model_version_record"
-
-
-def _registry() -> Any:
-    """The registry dataset of the project's catalog (no TensorFlow needed: a serving install
-    can promote too)."""
-    from stock_lstm.data_pipeline.catalog import open_catalog
-
-    settings = get_settings()
-    return open_catalog(settings.project_root, settings.kedro_env)[REGISTRY_DATASET]
 
 
 def _list(url: str) -> int:
-    from stock_lstm.data_pipeline import crud
-    from stock_lstm.data_pipeline.database import get_database
-
     with get_database(url).session() as session:
         versions = crud.list_model_versions(session)
     if not versions:
@@ -44,7 +32,7 @@ def _list(url: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stock_lstm.registry", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m stock_lstm.cli.registry", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="every version, newest first, with its status")
     promote = commands.add_parser("promote", help="make VERSION the champion")
@@ -57,18 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         return _list(settings.database_url)
 
-    from stock_lstm.data_pipeline import crud
-    from stock_lstm.data_pipeline.database import get_database
-    from stock_lstm.data_pipeline.datasets import PromotionRefused
-
-    registry = _registry()
+    # The paths of the files a version serves, from the catalog's configuration (no dataset is
+    # created and no TensorFlow imported: a serving install can promote too).
+    files = model_registry.serving_filepaths(settings.project_root, settings.kedro_env)
     try:
         with get_database(settings.database_url).session() as session:
             if args.command == "promote":
-                result = registry.promote(session, args.version, actor=ACTOR, reason=args.reason)
+                result = model_registry.promote(
+                    session, args.version, files, actor=ACTOR, reason=args.reason
+                )
             else:
-                result = registry.rollback(session, actor=ACTOR)
-    except (crud.UnknownModelVersion, PromotionRefused) as error:
+                result = model_registry.rollback(session, files, actor=ACTOR)
+    except (crud.UnknownModelVersion, model_registry.PromotionRefused) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     if result.changed:
