@@ -47,7 +47,7 @@ pipeline: setup
 	$(BIN)/kedro run $(KEDRO_ARGS)
 
 serve: setup
-	$(BIN)/uvicorn stock_lstm.api.v1.main:app --host $(HOST) --port $(PORT) --workers 1 --no-access-log
+	$(BIN)/uvicorn stock_lstm.api.app:app --host $(HOST) --port $(PORT) --workers 1 --no-access-log
 
 run: pipeline serve
 

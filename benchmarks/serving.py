@@ -249,7 +249,7 @@ def http(options: Options, workers: int, database_url: str, measure: Any = None)
         sys.executable,
         "-m",
         "uvicorn",
-        "stock_lstm.api.v1.main:app",
+        "stock_lstm.api.app:app",
         "--host",
         "127.0.0.1",
         "--port",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from stock_lstm.api.v1.main import create_app
+from stock_lstm.api.app import create_app
 from stock_lstm.common.settings import Settings, get_settings
 from tests.conftest import TrainedProject, copy_trained_project, make_project_copy
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from stock_lstm.api.v1.main import create_app
+from stock_lstm.api.app import create_app
 from stock_lstm.api.v1.schemas.predict import PredictRequest
 from tests.api.conftest import settings_for
 from tests.helpers.database import crud_on

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from stock_lstm.api.v1.main import create_app
+from stock_lstm.api.app import create_app
 from tests.api.conftest import settings_for
 from tests.helpers.database import crud_on
 from tests.helpers.outage import WAIT_S, TcpProxy, seed, through, wait_for

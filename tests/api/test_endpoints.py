@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from stock_lstm.api.v1.main import create_app
+from stock_lstm.api.app import create_app
 from stock_lstm.api.v1.observability import ACCESS_LOGGER
 from stock_lstm.common.logging import RotatingJsonFileHandler, log_file_settings
 from tests.api.conftest import captured, settings_for

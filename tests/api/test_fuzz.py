@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 
-from stock_lstm.api.v1.main import create_app
+from stock_lstm.api.app import create_app
 from tests.api.conftest import settings_for
 from tests.conftest import TrainedProject, copy_trained_project
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
-from stock_lstm.api.v1.services.backtest import BACKTEST_REPORT
+from stock_lstm.api.app import create_app
+from tests.api.conftest import settings_for
+from tests.conftest import make_project_copy
 from tests.helpers.reports import backtest_report
 
 EXTERNAL_URL = re.compile(r"""(?:src|href)=["']?(?:https?:)?//""")
@@ -61,7 +65,7 @@ def test_backtest_before_any_backtest_is_a_normal_state(untrained_client) -> Non
 
 def test_backtest_serves_the_reports_leaderboard(untrained_client) -> None:
     report = backtest_report(["MSFT", "GOOG"])
-    path = untrained_client.app.state.settings.project_root / BACKTEST_REPORT
+    path = untrained_client.app.state.backtest_report.path
     path.write_text(json.dumps(report))
     body = untrained_client.get("/api/v1/backtest").json()
     assert body["available"] is True and body["message"] is None
@@ -71,10 +75,31 @@ def test_backtest_serves_the_reports_leaderboard(untrained_client) -> None:
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"leaderboard": {"MSFT": 3}}'])
 def test_an_unreadable_backtest_report_is_a_503_naming_it(untrained_client, content) -> None:
-    path = untrained_client.app.state.settings.project_root / BACKTEST_REPORT
+    path = untrained_client.app.state.backtest_report.path
     path.write_text(content)
     response = untrained_client.get("/api/v1/backtest")
     assert response.status_code == 503
     assert response.json()["detail"].startswith(
         "backtest report data/08_reporting/backtest.json is unreadable"
     )
+
+
+def test_the_backtest_report_is_read_where_its_catalog_entry_says(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """An environment that moves `backtest_report` moves what GET /api/v1/backtest reads."""
+    root = make_project_copy(tmp_path / "moved")
+    (root / "conf" / "test" / "catalog_backtest.yml").write_text(
+        "backtest_report:\n"
+        "  type: json.JSONDataset\n"
+        "  filepath: data/08_reporting/elsewhere/backtest.json\n"
+    )
+    moved = root / "data" / "08_reporting" / "elsewhere" / "backtest.json"
+    moved.parent.mkdir(parents=True)
+    report = backtest_report(["MSFT"])
+    moved.write_text(json.dumps(report))
+    (root / "data" / "08_reporting" / "backtest.json").write_text("{not json")
+    with TestClient(create_app(settings_for(root, sqlite_url))) as client:
+        body = client.get("/api/v1/backtest").json()
+    assert body["available"] is True
+    assert body["leaderboard"] == report["leaderboard"]

@@ -134,7 +134,7 @@ def test_the_api_process_never_imports_tensorflow(trained_project) -> None:
         """
         import sys
         from fastapi.testclient import TestClient
-        from stock_lstm.api.v1.main import create_app
+        from stock_lstm.api.app import create_app
 
         with TestClient(create_app()) as client:
             assert client.get("/health").status_code == 200

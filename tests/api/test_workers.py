@@ -106,7 +106,7 @@ def fleet(request, trained_project: TrainedProject, tmp_path: Path) -> Iterator[
             sys.executable,
             "-m",
             "uvicorn",
-            "stock_lstm.api.v1.main:app",
+            "stock_lstm.api.app:app",
             "--host",
             "127.0.0.1",
             "--port",

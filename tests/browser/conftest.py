@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from stock_lstm.api.v1.main import create_app
-from stock_lstm.api.v1.services.backtest import BACKTEST_REPORT
+from stock_lstm.api.app import create_app
 from tests.api.conftest import settings_for
 from tests.conftest import PROJECT_ROOT, TrainedProject, copy_trained_project, make_project_copy
 
@@ -81,10 +80,7 @@ def serving(app) -> Iterator[str]:
 class Served:
     url: str
     project: TrainedProject
-
-    @property
-    def backtest_path(self) -> Path:
-        return self.project.root / BACKTEST_REPORT
+    backtest_path: Path  # where the app reads the report: its catalog entry's file
 
     def write_backtest(self, report: dict) -> None:
         self.backtest_path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,7 +98,7 @@ def served_app(
     project = copy_trained_project(trained_project, tmp_path_factory.mktemp("browser") / "p")
     app = create_app(settings_for(project.root, project.database_url))
     with serving(app) as url:
-        yield Served(url=url, project=project)
+        yield Served(url=url, project=project, backtest_path=app.state.backtest_report.path)
 
 
 @pytest.fixture

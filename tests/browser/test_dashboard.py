@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from stock_lstm.api.v1.main import create_app
+from stock_lstm.api.app import create_app
 from tests.api.conftest import settings_for
 from tests.browser.conftest import (
     NARROW,

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from fastapi.testclient import TestClient
 
-from stock_lstm.api.v1.main import create_app
+from stock_lstm.api.app import create_app
 from tests.api.conftest import settings_for
 from tests.conftest import TrainedProject
 

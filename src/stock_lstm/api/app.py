@@ -3,7 +3,7 @@ prediction log writer and serves the model registry's champion (ONNX Runtime, lo
 the Kedro catalog), following every promotion (services/serving.py). TensorFlow is never
 imported here.
 
-Run with `make serve` (uvicorn stock_lstm.api.v1.main:app, one worker, 127.0.0.1:8000).
+Run with `make serve` (uvicorn stock_lstm.api.app:app, one worker, 127.0.0.1:8000).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -27,24 +28,18 @@ from stock_lstm.api.v1.observability import (
     RequestContextMiddleware,
     configure_logging,
 )
-from stock_lstm.api.v1.routers import (
-    backtest,
-    health,
-    model,
-    models,
-    monitoring,
-    predict,
-    prices,
-    tickers,
-)
+from stock_lstm.api.v1.router import api_router
+from stock_lstm.api.v1.routers import health
 from stock_lstm.api.v1.schemas.predict import MODEL_VERSION_HEADER
+from stock_lstm.api.v1.services.backtest import BacktestReport
 from stock_lstm.api.v1.services.forecasts import NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL
 from stock_lstm.api.v1.services.monitoring import MonitoringCollector, MonitoringReport
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.api.v1.services.serving import ModelSwitch
-from stock_lstm.api.v1.web import install_pages
+from stock_lstm.api.web.pages import install_pages
 from stock_lstm.common.settings import Settings, get_settings, settings_or_exit
+from stock_lstm.data_pipeline.catalog import open_catalog
 from stock_lstm.data_pipeline.database import get_database
 
 logger = logging.getLogger(__name__)
@@ -56,6 +51,19 @@ pipelines, with calibrated prediction intervals. Send your own history of closes
 name a stored ticker. Every worker serves the model registry's champion; every forecast names
 its model version (`model_version`, header `X-Model-Version`) and is logged to the
 `predictions` table."""
+
+
+def open_project_catalog(settings: Settings) -> tuple[Any | None, Exception | None]:
+    """The project's catalog (no Kedro session, datasets created on first use), or why it
+    cannot be opened: then no model is served and /health says why."""
+    try:
+        return open_catalog(settings.project_root, settings.kedro_env), None
+    except Exception as error:
+        logger.error("cannot open the project's catalog: %s", error)
+        return None, error
+    finally:
+        # Kedro's bootstrap re-applies its logging config, resetting our loggers.
+        configure_logging(settings.log_level)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -79,10 +87,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_failed=metrics.prediction_log_failed.inc,
         )
         state.prediction_log.start()
+        catalog, catalog_error = open_project_catalog(settings)
+        state.backtest_report = BacktestReport.in_catalog(
+            catalog, settings.project_root, catalog_error
+        )
         state.model_switch = ModelSwitch(
             state, settings, state.database, state.prediction_log, metrics
         )
-        state.model_switch.start()
+        state.model_switch.start(catalog, catalog_error)
         try:
             yield
         finally:
@@ -106,8 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.forecast_service = NoForecasts(NO_MODEL)
 
     install_error_handlers(app)
-    for module in (health, predict, tickers, prices, model, models, backtest, monitoring):
-        app.include_router(module.router)
+    app.include_router(health.router)  # outside /api/v1: what load balancers probe
+    app.include_router(api_router)
     install_pages(app)
 
     # Added innermost first: the request-id/log middleware wraps everything, the size limit
@@ -136,5 +148,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-# What `uvicorn stock_lstm.api.v1.main:app` serves; a bad setting ends it with a one-line message.
+# What `uvicorn stock_lstm.api.app:app` serves; a bad setting ends it with a one-line message.
 app = create_app(settings_or_exit())

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from stock_lstm.api.v1.main import create_app
+from stock_lstm.api.app import create_app
 from stock_lstm.cli.daily import DailyOutcome, run_daily
 from stock_lstm.data_pipeline.database import dispose_engines
 from tests.api.conftest import settings_for

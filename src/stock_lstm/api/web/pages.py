@@ -1,7 +1,7 @@
 """The pages a person opens: the dashboard at `/`, and the OpenAPI docs at `/docs` and `/redoc`.
 
 Everything they load comes from this app, never from a CDN, so they work offline: the
-dashboard's own files (`dashboard/`), Plotly.js as the `plotly` package ships it, and Swagger UI
+dashboard's own files (`static/`), Plotly.js as the `plotly` package ships it, and Swagger UI
 and ReDoc as the `fastapi-offline` package ships them (served with FastAPI's own page helpers).
 The dashboard reads only the public JSON API and `/metrics`.
 """
@@ -21,7 +21,7 @@ from fastapi.openapi.docs import (
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-DASHBOARD_DIR = Path(__file__).with_name("dashboard")
+DASHBOARD_DIR = Path(__file__).with_name("static")
 PLOTLY_DIR = Path(str(files("plotly") / "package_data"))
 DOCS_ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
 # ReDoc's sidebar credit always loads this logo from a CDN: point it at a local image instead.

@@ -7,7 +7,10 @@ from stock_lstm.api.v1.dependencies.security import RequireApiKey
 from stock_lstm.api.v1.dependencies.state import (
     Actor,
     AppSettings,
+    Backtest,
     Forecasts,
+    ModelStatus,
+    Monitoring,
     RequestId,
     ServingModel,
     Switch,
@@ -16,8 +19,11 @@ from stock_lstm.api.v1.dependencies.state import (
 __all__ = [
     "Actor",
     "AppSettings",
+    "Backtest",
     "DatabaseDep",
     "Forecasts",
+    "ModelStatus",
+    "Monitoring",
     "RequestId",
     "RequireApiKey",
     "ServingModel",

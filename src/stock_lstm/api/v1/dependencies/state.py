@@ -6,14 +6,17 @@ costs more than these attribute reads.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from stock_lstm.api.v1.errors import ServiceUnavailable
 from stock_lstm.api.v1.observability import request_id_of
+from stock_lstm.api.v1.services.backtest import BacktestReport
 from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL, LoadedModel
+from stock_lstm.api.v1.services.monitoring import MonitoringReport
 from stock_lstm.api.v1.services.serving import ModelSwitch
 from stock_lstm.common.settings import Settings
 
@@ -24,6 +27,20 @@ async def get_app_settings(request: Request) -> Settings:
 
 async def get_request_id(request: Request) -> str:
     return request_id_of(request.scope)
+
+
+@dataclass(frozen=True)
+class ServingStatus:
+    """The model served (None when none) and why none is."""
+
+    model: LoadedModel | None
+    error: str | None
+
+
+async def get_serving_status(request: Request) -> ServingStatus:
+    """Never raises: /health answers with or without a model."""
+    state = request.app.state
+    return ServingStatus(state.model, state.model_error)
 
 
 async def get_loaded_model(request: Request) -> LoadedModel:
@@ -43,6 +60,14 @@ async def get_model_switch(request: Request) -> ModelSwitch:
     return request.app.state.model_switch
 
 
+async def get_monitoring_report(request: Request) -> MonitoringReport:
+    return request.app.state.monitoring_report
+
+
+async def get_backtest_report(request: Request) -> BacktestReport:
+    return request.app.state.backtest_report
+
+
 async def get_actor(request: Request) -> str:
     """Who changes the registry, for its audit trail: the API key's name."""
     return request.app.state.settings.api_key_name
@@ -51,6 +76,9 @@ async def get_actor(request: Request) -> str:
 AppSettings = Annotated[Settings, Depends(get_app_settings)]
 RequestId = Annotated[str, Depends(get_request_id)]
 ServingModel = Annotated[LoadedModel, Depends(get_loaded_model)]
+ModelStatus = Annotated[ServingStatus, Depends(get_serving_status)]
 Forecasts = Annotated[ForecastService | NoForecasts, Depends(get_forecast_service)]
 Switch = Annotated[ModelSwitch, Depends(get_model_switch)]
+Monitoring = Annotated[MonitoringReport, Depends(get_monitoring_report)]
+Backtest = Annotated[BacktestReport, Depends(get_backtest_report)]
 Actor = Annotated[str, Depends(get_actor)]

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from stock_lstm.api.v1.dependencies import Monitoring
 from stock_lstm.api.v1.schemas.errors import error_responses
 from stock_lstm.api.v1.schemas.monitoring import MonitoringResponse
 
-router = APIRouter(prefix="/api/v1", tags=["model"])
+router = APIRouter(tags=["model"])
 
 
 @router.get(
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["model"])
     responses=error_responses(422, 503),
 )
 async def get_monitoring(
-    request: Request,
+    report: Monitoring,
     ticker: Annotated[
         str | None,
         Query(max_length=32, description="Only this ticker (as GET /api/v1/tickers spells it)."),
@@ -28,4 +29,4 @@ async def get_monitoring(
     ratio to the naive forecast's and the interval coverage, the drift of recent returns from
     the training period, and the recent retrain/promotion decisions with their reasons.
     Before any run: 200 with empty figures and a `message`."""
-    return await run_in_threadpool(request.app.state.monitoring_report.response, ticker)
+    return await run_in_threadpool(report.response, ticker)

@@ -13,7 +13,7 @@ from stock_lstm.api.v1.schemas.predict import (
     PredictResponse,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["forecasts"])
+router = APIRouter(tags=["forecasts"])
 
 
 @router.post(

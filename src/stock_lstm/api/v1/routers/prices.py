@@ -13,7 +13,7 @@ from stock_lstm.api.v1.schemas.market import PricesResponse
 from stock_lstm.api.v1.schemas.predict import TICKER_PATTERN
 from stock_lstm.api.v1.services.market import ticker_prices
 
-router = APIRouter(prefix="/api/v1", tags=["market data"])
+router = APIRouter(tags=["market data"])
 
 MAX_LIMIT = 10_000
 

@@ -11,7 +11,7 @@ from stock_lstm.api.v1.schemas.errors import error_responses
 from stock_lstm.api.v1.schemas.registry import ModelsResponse, PromotionResponse
 from stock_lstm.api.v1.services import registry
 
-router = APIRouter(prefix="/api/v1", tags=["models"])
+router = APIRouter(tags=["models"])
 
 VersionPath = Annotated[
     str,

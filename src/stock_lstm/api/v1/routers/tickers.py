@@ -6,7 +6,7 @@ from stock_lstm.api.v1.dependencies import SessionDep
 from stock_lstm.api.v1.schemas.market import TickersResponse
 from stock_lstm.api.v1.services.market import list_tickers
 
-router = APIRouter(prefix="/api/v1", tags=["market data"])
+router = APIRouter(tags=["market data"])
 
 
 @router.get("/tickers", response_model=TickersResponse, summary="Stored tickers")

@@ -1,13 +1,10 @@
-"""GET /api/v1/model and GET /health: the serving model's record and the service's state."""
+"""GET /api/v1/model: the serving model's card, its registry record and how it serves."""
 
 from __future__ import annotations
-
-import logging
 
 from sqlalchemy.orm import Session
 
 from stock_lstm.api.v1.errors import NotFound
-from stock_lstm.api.v1.schemas.health import HealthResponse
 from stock_lstm.api.v1.schemas.model import (
     ArtifactsOut,
     DataVersionOut,
@@ -17,9 +14,6 @@ from stock_lstm.api.v1.schemas.model import (
 from stock_lstm.api.v1.services.model_store import LoadedModel
 from stock_lstm.common.settings import mlflow_run_url
 from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.database import Database
-
-logger = logging.getLogger(__name__)
 
 
 def model_details(
@@ -62,27 +56,4 @@ def model_details(
         ),
         mlflow_run_id=record.mlflow_run_id,
         mlflow_run_url=mlflow_run_url(mlflow_tracking_uri, record.mlflow_run_id),
-    )
-
-
-def health(
-    model: LoadedModel | None, model_error: str | None, database: Database
-) -> HealthResponse:
-    """ok only when a model is loaded and the database answers; otherwise degraded and why."""
-    reasons = []
-    if model is None:
-        reasons.append(model_error or "no trained model: run `make pipeline` first")
-    answers = "ok"
-    try:
-        with database.session() as session:
-            crud.ping(session)
-    except Exception as error:  # any driver error means the same thing to a caller
-        answers = "unavailable"
-        reasons.append(f"database unavailable: {type(error).__name__}")
-        logger.warning("health: database unavailable: %s", error)
-    return HealthResponse(
-        status="degraded" if reasons else "ok",
-        model_version=model.version if model is not None else None,
-        database=answers,
-        reasons=reasons,
     )

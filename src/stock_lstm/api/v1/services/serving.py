@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from stock_lstm.api.v1.observability import ApiMetrics, configure_logging
+from stock_lstm.api.v1.observability import ApiMetrics
 from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
 from stock_lstm.api.v1.services.model_store import (
     NO_CHAMPION,
@@ -82,17 +82,16 @@ class ModelSwitch:
 
     # --- start-up and shut-down -------------------------------------------------------------
 
-    def start(self) -> None:
-        """Open the catalog, serve the champion, then follow the registry in the background."""
+    def start(self, catalog: Any | None, catalog_error: Exception | None = None) -> None:
+        """Serve the champion from the project's `catalog` (None: it could not be opened, for
+        `catalog_error`), then follow the registry in the background."""
         try:
-            self.store = ModelStore.configured(self._settings, self._database)
+            if catalog is None:
+                raise catalog_error or ModelUnavailable("the project's catalog is not open")
+            self.store = ModelStore(catalog, self._database)
         except Exception as error:  # no catalog, no model: say why on /health
-            logger.error("cannot open the project's catalog: %s", error)
             self._swap(None, f"{NO_MODEL} ({type(error).__name__}: {error})")
             return
-        finally:
-            # Kedro's bootstrap re-applies its logging config, resetting our loggers.
-            configure_logging(self._settings.log_level)
         try:
             self.converge()
         except ReloadFailed:

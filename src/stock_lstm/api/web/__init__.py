@@ -1,0 +1,1 @@
+"""What a browser opens: the dashboard (`static/`, ES modules, no build step) and the API docs."""
