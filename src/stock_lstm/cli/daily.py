@@ -22,12 +22,15 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
 from stock_lstm.common.settings import settings_or_exit
+
+if TYPE_CHECKING:
+    from stock_lstm.data_pipeline.database import Database
 
 logger = logging.getLogger(__name__)
 RETRAIN_PIPELINES = ("training", "evaluation")
@@ -78,40 +81,46 @@ def _run(root: Path, env: str | None, pipeline: str, params: Mapping[str, Any]) 
         session.run(pipeline_name=pipeline)
 
 
-def run_daily(
-    root: Path, env: str | None = None, params: Mapping[str, Any] | None = None
-) -> DailyOutcome:
-    """One day of the loop (see the module docstring) on the project at `root`."""
+def latest_monitoring_run_id(database: Database) -> int | None:
+    """The newest stored monitoring run's id, taken before the day's pipeline runs: a newer
+    one afterwards means that run monitored the day."""
     from stock_lstm.data_pipeline import crud
-    from stock_lstm.data_pipeline.database import get_database
 
-    params = dict(params or {})
-    database = get_database()
     with database.session() as session:
-        before = crud.latest_monitoring_run(session)
-    _run(root, env, "daily", params)
+        run = crud.latest_monitoring_run(session)
+    return run.id if run is not None else None
+
+
+def retrain_decision(database: Database, before_run_id: int | None) -> tuple[bool, bool, list[str]]:
+    """(monitored, retrain, reasons) once the daily pipeline has run: retrain when the registry
+    has no champion yet, else when the day's monitoring run stored a retrain decision."""
+    from stock_lstm.data_pipeline import crud
+
     with database.session() as session:
         after = crud.latest_monitoring_run(session)
-        monitored = after is not None and (before is None or after.id != before.id)
+        monitored = after is not None and after.id != before_run_id
         if crud.champion_version(session) is None:
-            retrain, reasons = True, ["no champion in the registry yet"]
-        elif not monitored:
-            retrain, reasons = False, ["nothing monitored: no new bar since the last run"]
-        else:
-            decision = next(
-                d for d in crud.recent_decisions(session, run_id=after.id) if d["kind"] == "retrain"
-            )
-            retrain, reasons = bool(decision["retrain"]), list(decision["reasons"])
-    logger.info("daily: retrain %s (%s)", retrain, "; ".join(reasons))
-    if not retrain:
-        return DailyOutcome(monitored, False, reasons, None)
+            return monitored, True, ["no champion in the registry yet"]
+        if not monitored:
+            return False, False, ["nothing monitored: no new bar since the last run"]
+        decision = next(
+            d for d in crud.recent_decisions(session, run_id=after.id) if d["kind"] == "retrain"
+        )
+    return True, bool(decision["retrain"]), list(decision["reasons"])
+
+
+def retrain_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The retrain's runtime parameters: the day's, with the promotion policy of the loop."""
+    return _merged(params, {"evaluation": {"promote": PROMOTION_POLICY}})
+
+
+def record_promotion(database: Database, reasons: list[str]) -> dict[str, Any]:
+    """Store, next to the retrain decision, whether the retrained candidate became champion."""
     # Imported only now: the evaluation package imports TensorFlow, which a day without a
     # retrain never needs.
+    from stock_lstm.data_pipeline import crud
     from stock_lstm.pipelines.evaluation.nodes import promotion_decision
 
-    retrain_params = _merged(params, {"evaluation": {"promote": PROMOTION_POLICY}})
-    for pipeline in RETRAIN_PIPELINES:
-        _run(root, env, pipeline, retrain_params)
     with database.session() as session:
         candidate = crud.get_model_version(session)
         verdict = promotion_decision(
@@ -126,7 +135,27 @@ def run_daily(
         }
         crud.record_decision(session, promotion)
     logger.info("daily: candidate %s %s", candidate.model_version, verdict["reason"])
-    return DailyOutcome(monitored, True, reasons, promotion)
+    return promotion
+
+
+def run_daily(
+    root: Path, env: str | None = None, params: Mapping[str, Any] | None = None
+) -> DailyOutcome:
+    """One day of the loop (see the module docstring) on the project at `root`. The Airflow
+    daily DAG (deploy/airflow/dag_template.j2) runs the same steps as tasks."""
+    from stock_lstm.data_pipeline.database import get_database
+
+    params = dict(params or {})
+    database = get_database()
+    before = latest_monitoring_run_id(database)
+    _run(root, env, "daily", params)
+    monitored, retrain, reasons = retrain_decision(database, before)
+    logger.info("daily: retrain %s (%s)", retrain, "; ".join(reasons))
+    if not retrain:
+        return DailyOutcome(monitored, False, reasons, None)
+    for pipeline in RETRAIN_PIPELINES:
+        _run(root, env, pipeline, retrain_params(params))
+    return DailyOutcome(monitored, True, reasons, record_promotion(database, reasons))
 
 
 def replay_days(start: dt.date, days: int) -> list[dt.date]:
