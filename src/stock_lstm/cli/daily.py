@@ -116,14 +116,11 @@ def retrain_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def record_promotion(database: Database, reasons: list[str]) -> dict[str, Any]:
     """Store, next to the retrain decision, whether the retrained candidate became champion."""
-    # Imported only now: the evaluation package imports TensorFlow, which a day without a
-    # retrain never needs.
-    from stock_lstm.data_pipeline import crud
-    from stock_lstm.pipelines.evaluation.nodes import promotion_decision
+    from stock_lstm.data_pipeline import crud, model_registry
 
     with database.session() as session:
         candidate = crud.get_model_version(session)
-        verdict = promotion_decision(
+        verdict = model_registry.promotion_decision(
             PROMOTION_POLICY, candidate.metrics["validation"], candidate.model_version
         )
         promotion = {
