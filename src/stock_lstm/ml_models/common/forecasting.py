@@ -4,7 +4,8 @@ inputs, outputs back to prices, intervals.
 
 A model of any architecture fits when it maps a batch of windows of scaled log returns
 (n, window, n_features) to scaled cumulative log returns for steps 1..max_horizon
-(n, max_horizon). A runner only says how to run it (`model_output`); nothing here imports TensorFlow.
+(n, max_horizon). A runner (KerasForecaster, OnnxForecaster) only says how to run it
+(`model_output`); nothing here imports TensorFlow.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def draw_backtest(
     bands: Bands,
     step: int,
     level: float,
-    label: str = "LSTM",
+    label: str = "model",
 ) -> None:
     """Actual closes, the step-`step` forecast and its interval band over the test period."""
     valid, _, actual = result.step(step)

@@ -123,7 +123,15 @@ def evaluate_model(
         tickers[ticker] = entry
         figure = Figure(figsize=(10, 4), layout="constrained")
         for target in (figure.subplots(), axes):
-            draw_backtest(target, ticker, result, bands, plot_step, forecaster.interval_level)
+            draw_backtest(
+                target,
+                ticker,
+                result,
+                bands,
+                plot_step,
+                forecaster.interval_level,
+                label=model_type.upper(),
+            )
         figures[f"{file_safe(ticker)}.png"] = figure
     report = {
         "model_version": model_version,

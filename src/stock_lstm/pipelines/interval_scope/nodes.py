@@ -1,6 +1,6 @@
 """Glue: the development period and its folds (as the tuner cuts them), then the comparison of
-ml_models/recurrent/tuning.interval_scope_report. It reports; conf/base keeps whichever scope it names
-until a person copies the choice there (like the tuner's suggestion)."""
+ml_models/recurrent/tuning.interval_scope_report. It reports; conf/base keeps whichever scope
+it names until a person copies the choice there (like the tuner's suggestion)."""
 
 from __future__ import annotations
 

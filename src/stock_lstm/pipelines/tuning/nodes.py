@@ -1,5 +1,6 @@
 """Glue: the Optuna study (sampler, pruner, stored in SQLite so a run resumes) around the
-validation objective of ml_models/recurrent/tuning.py, and the override file the best trial suggests.
+validation objective of ml_models/recurrent/tuning.py, and the override file the best trial
+suggests.
 
 The study is the one I/O exception among the nodes (like ingestion's source): it is built here
 from `tuning.storage`, a path parameter, because Optuna writes every trial as it ends, which is
