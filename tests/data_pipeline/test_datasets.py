@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import pandas as pd
@@ -11,7 +12,15 @@ from kedro.framework.startup import bootstrap_project
 from kedro.io import DatasetError
 
 from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.datasets import Lineage, VersionedTableDataset
+from stock_lstm.data_pipeline.datasets import (
+    CHANGES_ATTR,
+    LINEAGE_ATTR,
+    SAVED_ATTR,
+    ChangesRequest,
+    Lineage,
+    VersionedTableDataset,
+    request_changes,
+)
 from tests.helpers.bars import bars
 from tests.helpers.database import crud_on
 
@@ -28,12 +37,12 @@ def test_save_records_the_lineage_it_is_given_and_the_source_label(database_url)
 
     clean = VersionedTableDataset(stage="clean", parent_stage="raw", url=database_url)
     clean.save(bars(days=6))
-    clean.record_lineage(Lineage(first.id, {"MSFT": date(2020, 1, 8)}))
     changed = bars(days=7, shift=1.0)  # every day differs, but only 2020-01-08 on is replaced
+    changed.attrs[LINEAGE_ATTR] = Lineage(first.id, {"MSFT": date(2020, 1, 8)})
     clean.save(changed)
     version = crud_on(database_url).latest_version("clean")
     assert version.parent_id == first.id
-    assert clean.last_save.changes == {"MSFT": crud.TickerChange(new=1, restated=2)}
+    assert changed.attrs[SAVED_ATTR].changes == {"MSFT": crud.TickerChange(new=1, restated=2)}
     stored = crud_on(database_url).load_stage_frame("clean")
     assert list(stored["close"]) == [10.0, 11.0, 12.0, 13.0, 15.0, 16.0, 17.0]
 
@@ -43,11 +52,34 @@ def test_parent_stage_defaults_to_its_latest_version(database_url):
     clean = VersionedTableDataset(
         stage="clean", parent_stage="raw", source="cleaning", url=database_url
     )
-    clean.save(bars())
+    frame = bars()
+    clean.save(frame)
     version = crud_on(database_url).latest_version("clean")
     assert version.parent_id == crud_on(database_url).latest_version("raw").id
     assert version.source == "cleaning"
-    assert clean.last_save.created
+    assert frame.attrs[SAVED_ATTR].created
+
+
+def test_a_changes_request_serves_one_load_of_its_stage_in_its_thread(database_url):
+    """The dataset keeps nothing between calls: a request made in another thread, or already
+    served, leaves a load with the whole table."""
+    raw = VersionedTableDataset(stage="raw", url=database_url)
+    raw.save(pd.concat([bars("MSFT", days=6), bars("GOOG", days=6)]))
+    clean = VersionedTableDataset(stage="clean", parent_stage="raw", url=database_url)
+    clean.save(raw.load())
+    raw.save(pd.concat([bars("MSFT", days=7), bars("GOOG", days=6)]))  # one new MSFT bar
+
+    request = ChangesRequest("raw", "clean", lookback_rows=0)
+    thread = threading.Thread(target=request_changes, args=(request,))
+    thread.start()
+    thread.join()
+    assert len(raw.load()) == 13  # the other thread's request is not this one's
+
+    request_changes(request)
+    changed = raw.load()
+    assert list(changed["ticker"].unique()) == ["MSFT"]
+    assert changed.attrs[CHANGES_ATTR].since == {"MSFT": date(2020, 1, 10)}
+    assert len(raw.load()) == 13  # served once
 
 
 def test_load_of_an_empty_stage_is_a_dataset_error_naming_it(database_url):

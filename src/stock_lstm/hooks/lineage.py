@@ -7,8 +7,19 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node
 
-from stock_lstm.data_pipeline.crud import SaveResult, TickerChange
-from stock_lstm.data_pipeline.datasets import Lineage, VersionedTableDataset
+from stock_lstm.data_pipeline.crud import SaveResult
+from stock_lstm.data_pipeline.datasets import (
+    CHANGES_ATTR,
+    LINEAGE_ATTR,
+    SAVED_ATTR,
+    ChangesRequest,
+    Lineage,
+    ReportLineage,
+    StageReportDataset,
+    VersionedTableDataset,
+    request_changes,
+    set_report_lineage,
+)
 
 
 class LineageHooks:
@@ -20,10 +31,14 @@ class LineageHooks:
     ``lookback_rows``), and the write records the version read as its parent and replaces
     exactly those tickers from their first change.
 
-    A JSON report a node writes after saving a stage table (``ingestion_report``,
-    ``cleaning_report``; other nodes' outputs are left alone) gets the versions involved (``raw_version_id``/``raw_source`` of the table read or saved,
-    the saved one winning) and, per ticker, what the save did: ``new_bars``,
-    ``restated_bars``, ``removed_bars``, and one line each (``MSFT: 1 new bar, 0 restated``).
+    The report a node writes after saving a stage table (a `StageReportDataset`:
+    ``ingestion_report``, ``cleaning_report``) is stored with the versions involved and, per
+    ticker, what the save did (see `report_with_lineage`).
+
+    What a node read and saved is this hook's own state, by node name; the datasets keep none
+    between calls: a load request and a report's lineage are handed over just before the call,
+    in the thread that makes it, and a frame carries its lineage and its save's result in its
+    ``attrs``.
     """
 
     def __init__(self) -> None:
@@ -39,13 +54,16 @@ class LineageHooks:
         self._sources.clear()
         self._saved.clear()
 
-    def _table(self, name: str) -> VersionedTableDataset | None:
+    def _dataset(self, name: str) -> Any:
         if self._catalog is None or name.startswith("params:") or name == "parameters":
             return None
         try:
-            dataset = self._catalog.get(name)
+            return self._catalog.get(name)
         except Exception:  # noqa: BLE001 - not a dataset of this catalog: nothing to track
             return None
+
+    def _table(self, name: str) -> VersionedTableDataset | None:
+        dataset = self._dataset(name)
         return dataset if isinstance(dataset, VersionedTableDataset) else None
 
     def _derived_outputs(self, node: Node, stage: str) -> list[VersionedTableDataset]:
@@ -62,15 +80,17 @@ class LineageHooks:
         if table is None:
             return
         derived = self._derived_outputs(node, table.stage)
+        request = None
         if len(derived) == 1:
-            table.read_changes_for(derived[0])
+            request = ChangesRequest(table.stage, derived[0].stage, derived[0].lookback_rows)
+        request_changes(request)
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any, node: Node) -> None:
         table = self._table(dataset_name)
         if table is None:
             return
-        changes = table.last_changes
+        changes = data.attrs.get(CHANGES_ATTR)
         if changes is not None:
             lineage = Lineage(changes.version_id, dict(changes.since))
         else:  # a whole table was read: a derived save redoes its tickers whole
@@ -80,40 +100,30 @@ class LineageHooks:
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
-        table = self._table(dataset_name)
-        if table is not None:
-            lineage = self._read.get(node.name, {}).get(table.parent_stage or "")
+        dataset = self._dataset(dataset_name)
+        if isinstance(dataset, VersionedTableDataset):
+            lineage = self._read.get(node.name, {}).get(dataset.parent_stage or "")
+            data.attrs.pop(LINEAGE_ATTR, None)
             if lineage is not None:
-                table.record_lineage(lineage)
-        elif isinstance(data, dict) and node.name in self._saved:  # a report of a table's node
-            read = self._read.get(node.name, {})
-            for stage, lineage in read.items():
-                data[f"{stage}_version_id"] = lineage.parent_version_id
-                data[f"{stage}_source"] = self._sources.get(node.name, {}).get(stage)
-            for stage, result in self._saved.get(node.name, {}).items():
-                _add_changes(data, stage, result)
+                data.attrs[LINEAGE_ATTR] = lineage
+        elif isinstance(dataset, StageReportDataset):
+            report = None
+            if node.name in self._saved:  # the report of a node that saved a table
+                read = self._read.get(node.name, {})
+                sources = self._sources.get(node.name, {})
+                report = ReportLineage(
+                    read={s: (lin.parent_version_id, sources.get(s)) for s, lin in read.items()},
+                    saved=dict(self._saved[node.name]),
+                )
+            set_report_lineage(report)
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
         table = self._table(dataset_name)
-        if table is not None and table.last_save is not None:
-            self._saved.setdefault(node.name, {})[table.stage] = table.last_save
+        if table is not None and data.attrs.get(SAVED_ATTR) is not None:
+            self._saved.setdefault(node.name, {})[table.stage] = data.attrs[SAVED_ATTR]
 
-
-def _add_changes(report: dict[str, Any], stage: str, result: SaveResult) -> None:
-    """The stage version a node saved, and per ticker of its report what the save did."""
-    if result.version is not None:
-        report[f"{stage}_version_id"] = result.version.id
-        report[f"{stage}_source"] = result.version.source
-    report[f"{stage}_version_created"] = result.created
-    lines = []
-    tickers = report.get("tickers")
-    names = list(tickers) if isinstance(tickers, dict) else sorted(result.changes)
-    for ticker in names:
-        change = result.changes.get(ticker, TickerChange())
-        if isinstance(tickers, dict) and isinstance(tickers.get(ticker), dict):
-            tickers[ticker].update(
-                new_bars=change.new, restated_bars=change.restated, removed_bars=change.removed
-            )
-        lines.append(change.describe(ticker))
-    report[f"{stage}_changes"] = lines
+    @hook_impl
+    def on_node_error(self, node: Node) -> None:
+        request_changes(None)  # a failed load leaves no request behind for the next one
+        set_report_lineage(None)

@@ -37,7 +37,12 @@ from kedro.io import AbstractVersionedDataset
 
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import get_database
-from stock_lstm.data_pipeline.datasets import ModelVersionDataset, VersionedTableDataset
+from stock_lstm.data_pipeline.datasets import (
+    SAVED_ATTR,
+    ModelVersionDataset,
+    StageReportDataset,
+    VersionedTableDataset,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -200,8 +205,9 @@ class ExperimentTrackingHooks:
             return
         dataset = self._catalog.get(dataset_name)
         if isinstance(dataset, VersionedTableDataset):
-            if dataset.last_save is not None:
-                self._log_data_version(dataset_name, dataset.last_save.version)
+            saved = data.attrs.get(SAVED_ATTR)  # what the save stored (see datasets.tables)
+            if saved is not None:
+                self._log_data_version(dataset_name, saved.version)
             return
         if isinstance(dataset, ModelVersionDataset):
             self._record_run_id(data)
@@ -213,6 +219,8 @@ class ExperimentTrackingHooks:
             self._client().log_artifacts(self._plugin.run_id, str(path), dataset_name)
         else:
             self._client().log_artifact(self._plugin.run_id, str(path), dataset_name)
+        if isinstance(dataset, StageReportDataset):
+            data = dataset.load()  # the report as stored, with the versions its node wrote
         if isinstance(data, Mapping):
             self._log_report(dataset_name, {k: v for k, v in data.items() if k != "trials"})
             if isinstance(data.get("trials"), list):
