@@ -13,7 +13,9 @@ import uuid
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector
+from prometheus_fastapi_instrumentator.routing import get_route_name
 from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stock_lstm.api.v1.schemas.errors import error_body, field_error
@@ -64,13 +66,15 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
+            # The full template (/api/v1/prices/{ticker}), as the metrics label it: an included
+            # router's own route knows only its part of the path.
+            route = get_route_name(HTTPConnection(scope), should_include_root_path=False)
             self.logger.info(
                 "request",
                 extra={
                     "request_id": request_id,
                     "method": scope["method"],
-                    "route": getattr(route, "path", None) or "<unmatched>",
+                    "route": route or "<unmatched>",
                     "path": scope["path"],
                     "status": status,
                     "latency_ms": round((time.perf_counter() - started) * 1000, 3),

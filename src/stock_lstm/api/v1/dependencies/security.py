@@ -10,9 +10,10 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Security
 from fastapi.security import APIKeyHeader
 
+from stock_lstm.api.v1.dependencies.state import AppSettings
 from stock_lstm.api.v1.errors import Unauthorized
 
 API_KEY_HEADER = "X-API-Key"
@@ -25,9 +26,9 @@ _api_key_header = APIKeyHeader(
 
 
 async def require_api_key(
-    request: Request, key: Annotated[str | None, Security(_api_key_header)]
+    settings: AppSettings, key: Annotated[str | None, Security(_api_key_header)]
 ) -> None:
-    expected = request.app.state.settings.api_key
+    expected = settings.api_key
     if not expected:
         raise Unauthorized(
             "this endpoint is disabled: the server has no API_KEY set", type="no_api_key"
