@@ -92,6 +92,28 @@ def test_promote_and_rollback_answer_404_409_and_no_op(trained_copy) -> None:
     assert crud_on(trained_copy.database_url).champion_version() == old
 
 
+def test_a_promotion_reads_and_hashes_each_artifact_once(trained_copy, monkeypatch) -> None:
+    """The promoting worker serves the very bytes its promotion checked: no second read."""
+    from stock_lstm.data_pipeline import model_registry
+
+    old = only_version(trained_copy)
+    copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
+    record_as(trained_copy, old, NEWER)
+    with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
+        reads = []
+        read, sha256 = model_registry.read_artifact, model_registry.artifact_sha256
+        monkeypatch.setattr(
+            model_registry, "read_artifact", lambda f, v: reads.append(v) or read(f, v)
+        )
+        monkeypatch.setattr(
+            model_registry, "artifact_sha256", lambda f, v: reads.append(v) or sha256(f, v)
+        )
+        promoted = client.post(f"/api/v1/models/{NEWER}/promote", headers=AUTH)
+        assert promoted.status_code == 200, promoted.text
+        assert promoted.json()["served_here"] == NEWER
+    assert reads == [NEWER] * len(ARTIFACTS)
+
+
 def test_the_registry_cli_promotes_with_the_same_checks(trained_copy) -> None:
     old = only_version(trained_copy)
     copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
