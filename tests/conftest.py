@@ -31,6 +31,10 @@ os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_MLFLOW_FALLBACK_STORE}/mlflow.
 _LOG_DIR = tempfile.mkdtemp(prefix="logs-")
 atexit.register(shutil.rmtree, _LOG_DIR, ignore_errors=True)
 os.environ["LOG_DIR"] = _LOG_DIR
+# Every Kedro environment a test runs (conf/test's too, which alone writes to data/test) writes
+# to the data/ folder of the throw-away project copy it runs in, where tests look for artifacts;
+# tests/test_environments.py unsets this to check each environment's own folder.
+os.environ["STOCK_LSTM_DATA_DIR"] = "data"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

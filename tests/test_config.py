@@ -4,6 +4,7 @@ every environment restated its whole blocks."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -113,8 +114,15 @@ def test_the_test_environment_is_tiny_and_offline() -> None:
     }
 
 
-def test_the_tuned_environment_changes_only_the_training_block() -> None:
-    tuned = environment_parameters("tuned")
+def test_the_tuned_environment_changes_only_the_training_block(tmp_path) -> None:
+    # `make tune` writes the suggestion (git-ignored, so not in a fresh clone): one like it
+    conf = tmp_path / "conf"
+    shutil.copytree(PROJECT_ROOT / "conf" / "base", conf / "base")
+    (conf / "tuned").mkdir()
+    assert environment_parameters("tuned", conf) == BASE  # no suggestion yet: conf/base
+    suggestion = {"training": {"model": {"units": 64, "dropout": 0.14670135498074188}}}
+    (conf / "tuned" / "parameters_training.yml").write_text(yaml.safe_dump(suggestion))
+    tuned = environment_parameters("tuned", conf)
     assert {name: tuned[name] for name in BASE if name != "training"} == {
         name: BASE[name] for name in BASE if name != "training"
     }

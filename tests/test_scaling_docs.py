@@ -29,7 +29,9 @@ def prod_block() -> str:
 
 
 def catalog(conf: Path, env: str) -> dict:
-    return OmegaConfigLoader(str(conf), base_env="base", default_run_env=env)["catalog"]
+    from stock_lstm.settings import CONFIG_LOADER_ARGS
+
+    return OmegaConfigLoader(str(conf), **{**CONFIG_LOADER_ARGS, "default_run_env": env})["catalog"]
 
 
 def test_the_prod_catalog_of_the_docs_puts_every_artifact_on_s3(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ def test_the_variables_are_the_documented_ones() -> None:
         [
             "DATABASE_URL",
             "STOCK_LSTM_PROJECT_ROOT",
+            "STOCK_LSTM_DATA_DIR",
             "KEDRO_ENV",
             "API_KEY",
             "API_KEY_NAME",

@@ -2,7 +2,12 @@
 
 from kedro.config import OmegaConfigLoader
 
-from stock_lstm.common.settings import mlflow_artifact_location, mlflow_tracking_uri
+from stock_lstm.common.settings import (
+    environment_data_dir,
+    environment_database_url,
+    mlflow_artifact_location,
+    mlflow_tracking_uri,
+)
 from stock_lstm.hooks.input_errors import InputErrorHooks
 from stock_lstm.hooks.lineage import LineageHooks
 from stock_lstm.hooks.tracking import ExperimentTrackingHooks
@@ -27,10 +32,15 @@ CONFIG_LOADER_ARGS = {
     # An environment (conf/test, conf/tuned) states only the parameters it changes: its keys are
     # merged into base's key by key, at any depth (lists are replaced whole).
     "merge_strategy": {"parameters": "soft"},
-    # conf/base/mlflow.yml: the tracking store (MLFLOW_TRACKING_URI, else data/mlflow/) and,
-    # for a local store, where its artifacts go.
+    # Each environment writes to its own data folder (conf/<env>/globals.yml `data_dir`:
+    # STOCK_LSTM_DATA_DIR wins): its database (DATABASE_URL wins), models, reports and, in
+    # conf/base/mlflow.yml, its tracking store (MLFLOW_TRACKING_URI wins) and artifacts.
     "custom_resolvers": {
-        "mlflow_tracking_uri": lambda: mlflow_tracking_uri(),
-        "mlflow_artifact_location": lambda: mlflow_artifact_location(mlflow_tracking_uri()),
+        "data_dir": environment_data_dir,
+        "database_url": environment_database_url,
+        "mlflow_tracking_uri": lambda data_dir=None: mlflow_tracking_uri(data_dir=data_dir),
+        "mlflow_artifact_location": lambda data_dir=None: mlflow_artifact_location(
+            mlflow_tracking_uri(data_dir=data_dir)
+        ),
     },
 }

@@ -10,7 +10,12 @@ import pytest
 from stock_lstm.common.errors import InputError
 from stock_lstm.monitoring.accuracy import ACCURACY_COLUMNS
 from stock_lstm.monitoring.drift import DRIFT_COLUMNS
-from stock_lstm.monitoring.policy import retrain_decision, trading_days_since
+from stock_lstm.monitoring.policy import (
+    champion_age,
+    cooling_triggers,
+    retrain_decision,
+    trading_days_since,
+)
 
 POLICY = {
     "source": "shadow",
@@ -19,6 +24,7 @@ POLICY = {
     "consecutive_days": 3,
     "min_scored": 10,
     "max_age_days": 250,
+    "cooldown_days": 20,
 }
 DAYS = pd.bdate_range("2024-01-01", periods=6)  # Mon 01-01 .. Mon 01-08
 AS_OF = DAYS[-1].date()
@@ -60,7 +66,8 @@ def test_nothing_wrong_keeps_the_champion_and_says_why() -> None:
         "retrain": False,
         "reasons": [
             "no trigger: no ticker's 20-day MAE ratio to naive above 1.05 on 3 trading days "
-            "in a row, no drift, champion 100 of at most 250 trading days old"
+            "in a row, no drift, champion 100 of at most 250 trading days older than the data "
+            "a retrain could use"
         ],
     }
 
@@ -104,7 +111,10 @@ def test_drift_and_age_each_trigger_with_their_reason() -> None:
     ]
     old = retrain_decision(_accuracy([1.0]), _drift(), "v1", 251, AS_OF, POLICY)
     assert old["retrain"]
-    assert old["reasons"] == ["champion v1 is 251 trading days old (more than 250)"]
+    assert old["reasons"] == [
+        "champion v1 is more than 250 trading days older than the data a retrain could use "
+        "(251 trading days)"
+    ]
 
 
 def test_every_trigger_is_listed() -> None:
@@ -143,3 +153,77 @@ def test_trading_days_since_counts_any_tickers_dates() -> None:
     )
     assert trading_days_since(prices, dt.date(2024, 1, 1), dt.date(2024, 1, 4)) == 3
     assert trading_days_since(prices, dt.date(2024, 1, 2), dt.date(2024, 1, 3)) == 1
+
+
+def _calendar(ends: dict[str, str], start: str = "2012-01-02") -> pd.DataFrame:
+    """Weekday bars of each ticker from `start` to its end."""
+    return pd.DataFrame(
+        [
+            {"ticker": ticker, "date": day, "close": 1.0}
+            for ticker, end in ends.items()
+            for day in pd.bdate_range(start, end)
+        ]
+    )
+
+
+def test_the_age_counts_only_data_a_retrain_could_use() -> None:
+    # the snapshot's shape: GOOG stops years before the index; the split ends at GOOG's end
+    prices = _calendar({"GOOG": "2013-03-01", "^GSPC": "2018-12-31"})
+    assert champion_age(prices, dt.date(2013, 3, 1)) == 0
+    # once every ticker has 3 newer bars, a retrain could use them
+    prices = _calendar({"GOOG": "2013-03-06", "^GSPC": "2018-12-31"})
+    assert champion_age(prices, dt.date(2013, 3, 1)) == 3
+
+
+def _vain_retrain(as_of: str, *reasons: str, promoted: bool = False) -> dict:
+    return {
+        "kind": "promotion",
+        "as_of": dt.date.fromisoformat(as_of),
+        "model_version": "v2",
+        "retrain": None,
+        "promoted": promoted,
+        "reasons": ["kept: not better", *(f"retrained because {r}" for r in reasons)],
+    }
+
+
+DRIFTED = (
+    "AAA: abs_log_return drifted from the training period (KS 0.400, PSI 1.200; 60 recent vs "
+    "500 reference days)"
+)
+
+
+def test_a_vain_retrain_is_not_repeated_for_the_same_reason_within_the_cooldown() -> None:
+    prices = _calendar({"AAA": "2024-01-08"}, start="2023-12-01")
+    # yesterday's retrain for the same drift (other figures) kept its candidate
+    earlier = DRIFTED.replace("KS 0.400", "KS 0.390")
+    cooling = cooling_triggers([_vain_retrain("2024-01-05", earlier)], prices, AS_OF, 20)
+    assert cooling == {"AAA: abs_log_return drifted from the training period": dt.date(2024, 1, 5)}
+    decision = retrain_decision(
+        _accuracy([1.0]), _drift(flag=True), "v1", 100, AS_OF, POLICY, cooling
+    )
+    assert decision["retrain"] is False
+    assert decision["reasons"] == [
+        "AAA: abs_log_return drifted from the training period: not retrained again, the "
+        "retrain of 2024-01-05 kept its candidate (cooldown 20 trading days)"
+    ]
+    # another trigger still retrains
+    other = retrain_decision(
+        _accuracy([1.1, 1.2, 1.3]), _drift(flag=True), "v1", 100, AS_OF, POLICY, cooling
+    )
+    assert other["retrain"] is True
+    assert [r.split(" (")[0] for r in other["reasons"]] == [
+        "AAA: 20-day MAE ratio to naive above 1.05 on each of the last 3 trading days"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("decision", "cooldown"),
+    [
+        (_vain_retrain("2024-01-05", DRIFTED, promoted=True), 20),  # it was better: promoted
+        (_vain_retrain("2023-12-04", DRIFTED), 20),  # 25 trading days ago: cooled down
+        (_vain_retrain("2024-01-05", DRIFTED), 0),  # no cooldown
+    ],
+)
+def test_the_cooldown_ends(decision: dict, cooldown: int) -> None:
+    prices = _calendar({"AAA": "2024-01-08"}, start="2023-12-01")
+    assert cooling_triggers([decision], prices, AS_OF, cooldown) == {}

@@ -16,10 +16,12 @@ KEDRO_ENV (or --env) and DATABASE_URL, like every command of the project.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
+import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +29,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from stock_lstm.common.settings import settings_or_exit
+from stock_lstm.common.settings import (
+    DEFAULT_DATA_DIR,
+    environment_database_url,
+    settings_or_exit,
+)
 
 if TYPE_CHECKING:
     from stock_lstm.data_pipeline.database import Database
@@ -35,6 +41,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 RETRAIN_PIPELINES = ("training", "evaluation")
 PROMOTION_POLICY = "if_better"
+# A replay sets the stored history back: it writes under this folder of the project (its
+# database, models, reports and MLflow runs), never into the main data folder.
+REPLAY_DATA_DIR = Path("data") / "replay"
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,42 @@ def record_promotion(database: Database, reasons: list[str]) -> dict[str, Any]:
     return promotion
 
 
+def environment_database(root: Path, env: str | None) -> str:
+    """The database the Kedro environment `env` writes to (its globals.yml `data_dir`, or
+    DATABASE_URL), read as a `kedro run` in that environment reads it."""
+    from kedro.framework.project import settings
+    from kedro.framework.startup import bootstrap_project
+
+    bootstrap_project(root)
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(root / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
+    )
+    return environment_database_url(str(loader["globals"].get("data_dir", DEFAULT_DATA_DIR)))
+
+
+@contextlib.contextmanager
+def replay_environment(root: Path, database_url: str | None = None) -> Iterator[Path]:
+    """The process's environment during a replay: everything under <root>/data/replay (the
+    database too, unless `database_url` names one), whatever DATA/DATABASE/MLflow variables
+    name the main project's. Restored afterwards."""
+    folder = root / REPLAY_DATA_DIR
+    replay = {
+        "STOCK_LSTM_DATA_DIR": str(folder),
+        "DATABASE_URL": database_url or f"sqlite:///{folder / 'stock_lstm.db'}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow' / 'mlflow.db'}",
+    }
+    saved = {name: os.environ.get(name) for name in replay}
+    os.environ.update(replay)
+    try:
+        yield folder
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_daily(
     root: Path, env: str | None = None, params: Mapping[str, Any] | None = None
 ) -> DailyOutcome:
@@ -143,7 +188,7 @@ def run_daily(
     from stock_lstm.data_pipeline.database import get_database
 
     params = dict(params or {})
-    database = get_database()
+    database = get_database(environment_database(root, env))
     before = latest_monitoring_run_id(database)
     _run(root, env, "daily", params)
     monitored, retrain, reasons = retrain_decision(database, before)
@@ -190,10 +235,15 @@ def main(argv: list[str] | None = None) -> int:
         type=dt.date.fromisoformat,
         default=None,
         help="replay the bundled snapshot: ingestion.source=csv, ingestion.end stepped one "
-        "weekday at a time from this date (use a database of its own: it sets the stored "
-        "history back to that date)",
+        "weekday at a time from this date, in data/replay/ (its own database, models, reports "
+        "and MLflow runs: it sets the stored history back to that date)",
     )
     parser.add_argument("--days", type=int, default=21, help="weekdays to replay")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="the replay's database (default: data/replay/stock_lstm.db; never DATABASE_URL's)",
+    )
     args = parser.parse_args(argv)
     settings = settings_or_exit()
     env = args.env or settings.kedro_env
@@ -208,10 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.days < 1:
         print(f"Error: --days must be >= 1, got {args.days}", file=sys.stderr)
         return 2
-    for day in replay_days(args.replay_from, args.days):
-        step = _merged(params, {"ingestion": {"source": "csv", "end": f"{day:%Y-%m-%d}"}})
-        _report(run_daily(settings.project_root, env, step), day)
-    _print_monitoring()
+    with replay_environment(settings.project_root, args.database_url) as folder:
+        print(f"replaying in {folder}")
+        for day in replay_days(args.replay_from, args.days):
+            step = _merged(params, {"ingestion": {"source": "csv", "end": f"{day:%Y-%m-%d}"}})
+            _report(run_daily(settings.project_root, env, step), day)
+        _print_monitoring()
     return 0
 
 

@@ -30,18 +30,34 @@ DEFAULT_LOG_FILE_BACKUPS = 5
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def default_database_url(root: Path) -> str:
+# The main data folder, relative to the project root. A Kedro environment meant for trying
+# things names a folder of its own in conf/<env>/globals.yml (conf/test: data/test), and a
+# replay writes under data/replay: neither can touch the main database, registry or reports.
+DEFAULT_DATA_DIR = "data"
+
+
+def data_folder(root: Path, data_dir: str | Path = DEFAULT_DATA_DIR) -> Path:
+    """The ABSOLUTE data folder: `data_dir` as given when absolute, else under `root`."""
+    folder = Path(data_dir)
+    return folder if folder.is_absolute() else root / folder
+
+
+def default_database_url(root: Path, data_dir: str | Path = DEFAULT_DATA_DIR) -> str:
     """An ABSOLUTE SQLite path: a relative one breaks as soon as the API runs from another folder."""
-    return f"sqlite:///{root / 'data' / 'stock_lstm.db'}"
+    return f"sqlite:///{data_folder(root, data_dir) / 'stock_lstm.db'}"
 
 
-def default_mlflow_tracking_uri(root: Path) -> str:
-    """A local SQLite store at the ABSOLUTE path <project>/data/mlflow/mlflow.db (no server)."""
-    return f"sqlite:///{root / 'data' / 'mlflow' / 'mlflow.db'}"
+def default_mlflow_tracking_uri(root: Path, data_dir: str | Path = DEFAULT_DATA_DIR) -> str:
+    """A local SQLite store at the ABSOLUTE path <data folder>/mlflow/mlflow.db (no server)."""
+    return f"sqlite:///{data_folder(root, data_dir) / 'mlflow' / 'mlflow.db'}"
 
 
 def _root_of(data: dict[str, Any]) -> Path:
     return data.get("project_root", _SOURCE_ROOT)
+
+
+def _data_dir_of(data: dict[str, Any]) -> str | Path:
+    return data.get("data_dir") or DEFAULT_DATA_DIR
 
 
 class Settings(BaseSettings):
@@ -56,8 +72,13 @@ class Settings(BaseSettings):
     project_root: Path = Field(
         default=_SOURCE_ROOT, alias="STOCK_LSTM_PROJECT_ROOT", description="a folder path"
     )
+    # Where models, reports, MLflow runs and the default database go (relative: under the
+    # project root). Unset: the Kedro environment's `data_dir` (conf/<env>/globals.yml).
+    data_dir: str | None = Field(
+        default=None, alias="STOCK_LSTM_DATA_DIR", description="a folder path"
+    )
     database_url: str = Field(
-        default_factory=lambda data: default_database_url(_root_of(data)),
+        default_factory=lambda data: default_database_url(_root_of(data), _data_dir_of(data)),
         alias="DATABASE_URL",
         description="a SQLAlchemy database URL",
     )
@@ -100,7 +121,9 @@ class Settings(BaseSettings):
     )
     # The MLflow tracking store of training runs; the model card links to a run on a server.
     mlflow_tracking_uri: str = Field(
-        default_factory=lambda data: default_mlflow_tracking_uri(_root_of(data)),
+        default_factory=lambda data: default_mlflow_tracking_uri(
+            _root_of(data), _data_dir_of(data)
+        ),
         alias="MLFLOW_TRACKING_URI",
         description="an MLflow tracking URI",
     )
@@ -187,10 +210,29 @@ def project_root() -> Path:
     return get_settings().project_root
 
 
-def mlflow_tracking_uri(root: Path | None = None) -> str:
+def mlflow_tracking_uri(root: Path | None = None, data_dir: str | None = None) -> str:
     """Where training runs are logged: MLFLOW_TRACKING_URI (e.g. a shared http server), else a
-    local SQLite store under the project `root` (default: the settings' project root)."""
-    return get_settings(root).mlflow_tracking_uri
+    local SQLite store in the data folder `data_dir` (default: the settings') of the project
+    `root` (default: the settings' project root)."""
+    settings = get_settings(root)
+    if data_dir is None or "mlflow_tracking_uri" in settings.model_fields_set:
+        return settings.mlflow_tracking_uri
+    return default_mlflow_tracking_uri(settings.project_root, data_dir)
+
+
+def environment_data_dir(env_data_dir: str) -> str:
+    """The data folder of a Kedro environment whose conf/<env>/globals.yml names
+    `env_data_dir`: STOCK_LSTM_DATA_DIR wins when set (a replay, a project copy's tests)."""
+    return get_settings().data_dir or env_data_dir
+
+
+def environment_database_url(data_dir: str) -> str:
+    """The database of a Kedro environment writing to `data_dir`: DATABASE_URL when set, else
+    the SQLite file <data_dir>/stock_lstm.db (so `--env test` never opens the main one)."""
+    settings = get_settings()
+    if "database_url" in settings.model_fields_set:
+        return settings.database_url
+    return default_database_url(settings.project_root, data_dir)
 
 
 def mlflow_artifact_location(tracking_uri: str) -> str | None:

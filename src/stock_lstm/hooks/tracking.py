@@ -35,6 +35,7 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
+from stock_lstm.common.settings import DEFAULT_DATA_DIR, environment_database_url
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.datasets import (
@@ -126,6 +127,7 @@ class ExperimentTrackingHooks:
         self._save_version: str | None = None
         self._plugin: Any = None  # kedro-mlflow's hook, once a tracked pipeline runs
         self._logged_data: dict[str, str] = {}
+        self._database_url: str | None = None  # this environment's (conf/<env>/globals.yml)
 
     @property
     def _tracking(self) -> bool:
@@ -147,6 +149,8 @@ class ExperimentTrackingHooks:
     @hook_impl
     def after_context_created(self, context) -> None:
         self._context = context
+        data_dir = context.config_loader["globals"].get("data_dir", DEFAULT_DATA_DIR)
+        self._database_url = environment_database_url(str(data_dir))
         # `kedro mlflow ui` reads the configuration kedro-mlflow puts on the context.
         if _command_path().split()[1:2] == ["mlflow"]:
             self._start_plugin()
@@ -194,7 +198,7 @@ class ExperimentTrackingHooks:
                 version_id = getattr(data, "attrs", {}).get("version_id")
                 version = None
                 if version_id is not None:
-                    with get_database().session() as session:
+                    with get_database(self._database_url).session() as session:
                         version = crud.get_version(session, int(version_id))
                 if version is not None:
                     self._log_data_version(dataset_name, version)
@@ -333,6 +337,6 @@ class ExperimentTrackingHooks:
         run_id = self._plugin.run_id
         self._client().set_tag(run_id, "model_version", model_version)
         if model_version == self._save_version:
-            with get_database().session() as session:
+            with get_database(self._database_url).session() as session:
                 crud.set_model_version_mlflow_run(session, model_version, run_id)
             logger.info("model version %s: MLflow run %s", model_version, run_id)

@@ -9,7 +9,7 @@ drift and the retrain decision. Pure: the caller loads the inputs and stores the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,13 @@ from stock_lstm.common.errors import InputError
 from stock_lstm.monitoring._frames import as_dates, require_columns
 from stock_lstm.monitoring.accuracy import rolling_accuracy
 from stock_lstm.monitoring.drift import drift_statistics
-from stock_lstm.monitoring.policy import RetrainDecision, retrain_decision, trading_days_since
+from stock_lstm.monitoring.policy import (
+    RetrainDecision,
+    RetrainPolicy,
+    champion_age,
+    cooling_triggers,
+    retrain_decision,
+)
 from stock_lstm.monitoring.scoring import (
     FORECAST_COLUMNS,
     ScoredForecasts,
@@ -57,10 +63,12 @@ def monitor_day(
     logged: pd.DataFrame,
     stored_shadow: pd.DataFrame,
     params: Mapping[str, Any],
+    decisions: Sequence[Mapping[str, Any]] = (),
 ) -> DayOfMonitoring:
     """`features`: ticker, date, close, log_return up to today (as_of = its newest date);
     `logged`: the API's forecasts (scoring.forecast_steps_from_log); `stored_shadow`: the shadow
-    forecasts of earlier days; `params`: the `monitoring` parameters."""
+    forecasts of earlier days; `params`: the `monitoring` parameters; `decisions`: the recent
+    stored decisions (crud.recent_decisions), whose vain retrains put triggers in cooldown."""
     require_columns(features, ("ticker", "date", "close", "log_return"), "features")
     require_columns(logged, FORECAST_COLUMNS, "logged forecasts")
     if features.empty:
@@ -82,9 +90,16 @@ def monitor_day(
     drift = drift_statistics(
         features, champion.reference_end, as_of, params["drift"], champion.reference_start
     )
-    age = trading_days_since(features, champion.trained_through, as_of)
+    age = champion_age(features, champion.trained_through)
+    cooldown = RetrainPolicy.from_mapping(params["policy"]).cooldown_days
     decision = retrain_decision(
-        accuracy, drift, champion.model_version, age, as_of, params["policy"]
+        accuracy,
+        drift,
+        champion.model_version,
+        age,
+        as_of,
+        params["policy"],
+        cooling_triggers(decisions, features, as_of, cooldown),
     )
     return DayOfMonitoring(
         as_of=as_of,

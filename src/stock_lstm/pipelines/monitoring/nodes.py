@@ -13,7 +13,7 @@ import pandas as pd
 from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster
 from stock_lstm.monitoring.daily import Champion, monitor_day
-from stock_lstm.monitoring.policy import trading_days_since
+from stock_lstm.monitoring.policy import champion_age
 from stock_lstm.monitoring.scoring import ScoredForecasts, forecast_steps_from_log
 
 
@@ -46,10 +46,13 @@ def monitor_champion(
     stored_shadow: pd.DataFrame,
     last_run: Mapping[str, Any] | None,
     params: Mapping[str, Any],
+    recent_decisions: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Today's monitoring run (the keyword arguments of crud.save_monitoring_run), or
     ``{"skipped": reason}`` when there is nothing to judge: no champion yet, or the features
-    version was already monitored for this champion (no new bar: nothing costly is done)."""
+    version was already monitored for this champion (no new bar: nothing costly is done).
+    `recent_decisions`: the stored decisions, newest first: a trigger whose retrain kept its
+    candidate waits out the policy's cooldown."""
     if champion is None:
         return {"skipped": "no champion in the registry yet: run `make pipeline`"}
     if "problem" in champion:
@@ -68,9 +71,16 @@ def monitor_champion(
             f"champion {champion['model_version']} (no new bar)"
         }
     judged = champion_from_record(champion)
-    day = monitor_day(judged, features, forecast_steps_from_log(logged), stored_shadow, params)
+    day = monitor_day(
+        judged,
+        features,
+        forecast_steps_from_log(logged),
+        stored_shadow,
+        params,
+        [] if recent_decisions is None else recent_decisions.to_dict("records"),
+    )
     served = day.scored.forecasts[day.scored.forecasts["source"] == "api"]
-    age = trading_days_since(features, judged.trained_through, day.as_of)
+    age = champion_age(features, judged.trained_through)
     return {
         "as_of": day.as_of,
         "model_version": judged.model_version,

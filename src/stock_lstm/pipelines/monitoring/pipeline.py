@@ -1,5 +1,5 @@
-"""monitoring: the champion, the features, the API's logged forecasts and the stored shadow
-forecasts -> one monitoring run (shadow forecasts, realized scores, drift, the retrain
+"""monitoring: the champion, the features, the API's logged forecasts, the stored shadow
+forecasts and the recent decisions (the retrain cooldown) -> one monitoring run (shadow forecasts, realized scores, drift, the retrain
 decision), stored in the database through `monitoring_run`.
 
 Skipped (nothing stored) when the features version was already monitored for the champion:
@@ -25,6 +25,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "stored_shadow_forecasts",
                     "last_monitoring_run",
                     "params:monitoring",
+                    "recent_decisions",
                 ],
                 outputs="monitoring_run",
                 name="monitor_champion",

@@ -1,0 +1,161 @@
+"""Environments are isolated: `kedro run --env test` and a replay write to data folders of their
+own (database, models, reports, MLflow runs) and leave the main project's byte-identical."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kedro.config import OmegaConfigLoader
+
+from tests.conftest import PROJECT_ROOT, TrainedProject, copy_trained_project
+
+# What names the main project's folders; each test below unsets them, as a user's shell has them.
+MAIN_VARIABLES = ("DATABASE_URL", "STOCK_LSTM_DATA_DIR", "MLFLOW_TRACKING_URI", "KEDRO_ENV")
+
+
+def _config(env: str, key: str) -> dict[str, Any]:
+    from stock_lstm.settings import CONFIG_LOADER_ARGS
+
+    loader = OmegaConfigLoader(
+        str(PROJECT_ROOT / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": env}
+    )
+    loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**"])
+    return loader[key]
+
+
+def _file_paths(entry: dict[str, Any]) -> list[str]:
+    paths = [str(v) for k, v in entry.items() if k.endswith("filepath")]
+    return paths + [str(p) for p in (entry.get("serving_filepaths") or {}).values()]
+
+
+@pytest.fixture
+def no_main_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in MAIN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.usefixtures("no_main_variables")
+@pytest.mark.parametrize(("env", "folder"), [("base", "data"), ("test", "data/test")])
+def test_each_environment_writes_to_its_own_data_folder(env: str, folder: str) -> None:
+    catalog = _config(env, "catalog")
+    database = f"sqlite:///{PROJECT_ROOT / folder / 'stock_lstm.db'}"
+    databases = {name: e["url"] for name, e in catalog.items() if "url" in e}
+    assert {"raw_prices", "features", "model_version_record", "monitoring_run"} <= set(databases)
+    assert set(databases.values()) == {database}
+    written = {
+        path
+        for entry in catalog.values()
+        for path in _file_paths(entry)
+        if not path.startswith("conf/")
+    }
+    assert written and all(path.startswith(f"{folder}/0") for path in written), written
+    assert all(path.count("/0") == 1 for path in written), written  # not data/test/... in base
+    tracking = _config(env, "mlflow")["server"]["mlflow_tracking_uri"]
+    assert tracking == f"sqlite:///{PROJECT_ROOT / folder / 'mlflow' / 'mlflow.db'}"
+    storage = _config(env, "parameters")["tuning"]["storage"]
+    assert storage == f"{folder}/07_model_output/optuna.db"
+
+
+def test_set_variables_still_name_the_database_and_the_folder(
+    no_main_variables, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'mine.db'}")
+    monkeypatch.setenv("STOCK_LSTM_DATA_DIR", str(tmp_path / "elsewhere"))
+    catalog = _config("test", "catalog")
+    assert catalog["raw_prices"]["url"] == f"sqlite:///{tmp_path / 'mine.db'}"
+    assert catalog["lstm_model"]["filepath"] == f"{tmp_path}/elsewhere/06_models/lstm_model.keras"
+
+
+def _snapshot(root: Path, skip: tuple[str, ...]) -> dict[str, str]:
+    """sha256 of every file under root/data, but the folders in `skip`."""
+    data = root / "data"
+    return {
+        path.relative_to(data).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(data.rglob("*"))
+        if path.is_file() and not path.relative_to(data).as_posix().startswith(skip)
+    }
+
+
+@pytest.fixture
+def main_project(trained_project: TrainedProject, tmp_path: Path) -> Path:
+    """A copy of the trained project whose database sits where the main one does by default
+    (data/stock_lstm.db), with its champion, models, reports and MLflow runs under data/."""
+    import sqlite3
+
+    project = copy_trained_project(trained_project, tmp_path / "project")
+    trained = Path(project.database_url.removeprefix("sqlite:///"))
+    with (
+        sqlite3.connect(trained) as source,
+        sqlite3.connect(project.root / "data" / "stock_lstm.db") as target,
+    ):
+        source.backup(target)  # the whole database, what its write-ahead log holds too
+    for path in trained.parent.glob(f"{trained.name}*"):
+        path.unlink()
+    return project.root
+
+
+def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in MAIN_VARIABLES}
+    env |= {"STOCK_LSTM_PROJECT_ROOT": str(root), "COLUMNS": "250"}
+    completed = subprocess.run(
+        [sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed
+
+
+def _champion(database: Path) -> str | None:
+    import sqlite3
+
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        row = connection.execute(
+            "SELECT model_version FROM model_versions WHERE status = 'champion'"
+        ).fetchone()
+    return row[0] if row else None
+
+
+@pytest.mark.slow
+def test_kedro_run_env_test_leaves_the_main_project_byte_identical(main_project: Path) -> None:
+    before = _snapshot(main_project, skip=("test/",))
+    assert {"stock_lstm.db", "08_reporting/evaluation.json"} <= set(before)
+    assert any(name.startswith("mlflow/") for name in before)
+    # A narrower window than the stored history: on the main database this closed bars.
+    _run(
+        main_project, "-m", "kedro", "run", "--env", "test", "--params", "ingestion.end=2012-10-01"
+    )
+    assert _snapshot(main_project, skip=("test/",)) == before
+    assert _champion(main_project / "data" / "stock_lstm.db") is not None
+    own = main_project / "data" / "test"
+    assert _champion(own / "stock_lstm.db") is not None
+    assert (own / "08_reporting" / "evaluation.json").is_file()
+    assert (own / "mlflow" / "mlflow.db").is_file()
+
+
+@pytest.mark.slow
+def test_a_replay_leaves_the_main_project_byte_identical(main_project: Path) -> None:
+    before = _snapshot(main_project, skip=("replay/",))
+    completed = _run(
+        main_project,
+        "-m",
+        "stock_lstm.cli.daily",
+        "--env",
+        "test",
+        "--replay-from",
+        "2012-10-01",
+        "--days",
+        "2",
+    )
+    assert _snapshot(main_project, skip=("replay/",)) == before
+    champion = _champion(main_project / "data" / "stock_lstm.db")  # read once compared
+    assert champion is not None
+    own = main_project / "data" / "replay"
+    assert f"replaying in {own}" in completed.stdout
+    assert _champion(own / "stock_lstm.db") not in (None, champion)
+    assert any((own / "06_models").rglob("*.onnx"))
+    assert (own / "mlflow" / "mlflow.db").is_file()
