@@ -68,7 +68,7 @@ backtest: setup
 	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,backtest $(KEDRO_ARGS)
 
 # Optuna search of training.model's knobs on validation folds of the period before the backtest's
-# test folds: conf/tuned/parameters_training.yml (a suggestion, git-ignored: `--env tuned`) and
+# test folds: conf/tuned/parameters_training.yml (a suggestion: `--env tuned`) and
 # data/08_reporting/tuning.json; the study in data/07_model_output/optuna.db resumes.
 tune: setup
 	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,tuning $(KEDRO_ARGS)
@@ -82,17 +82,48 @@ interval-scope: setup
 daily: setup
 	$(BIN)/python -m stock_lstm.cli.daily $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
 
-# Replay the bundled snapshot day by day: make replay FROM=2008-10-01 DAYS=21. Everything under
-# data/replay/ (its database, models, reports, MLflow runs): the replay sets the stored history
-# back to FROM, so never in the main data folder. REPLAY_DATABASE_URL names another database.
+# Replay the bundled snapshot day by day: make replay FROM=2008-10-01 DAYS=21. On a database of
+# its own (REPLAY_DATABASE_URL): the replay sets the stored history back to FROM.
 FROM ?=
 DAYS ?= 21
-REPLAY_DATABASE_URL ?=
+REPLAY_DATABASE_URL ?= sqlite:///$(CURDIR)/data/replay.db
 replay: setup
 	@test -n "$(FROM)" || { echo "usage: make replay FROM=YYYY-MM-DD DAYS=N"; exit 2; }
-	$(BIN)/python -m stock_lstm.cli.daily --replay-from $(FROM) --days $(DAYS) \
-		$(if $(REPLAY_DATABASE_URL),--database-url "$(REPLAY_DATABASE_URL)") \
-		$(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
+	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.cli.migrate upgrade
+	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.cli.daily \
+		--replay-from $(FROM) --days $(DAYS) $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
+
+# The Airflow DAGs run for real (docs/scaling.md, "The pipelines on Airflow"): an environment of
+# their own (.venv-airflow, constraints-airflow.txt: Airflow pins fastapi below the API's, so
+# the `train` extra only), the DAGs written by `kedro airflow create`, then `airflow dags test`
+# of the full DAG (env test) and of the daily DAG for two replayed days, on a SQLite metadata
+# database and the PostgreSQL database AIRFLOW_TEST_DATABASE_URL (dropped and created again).
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/airflow_data
+.PHONY: airflow-test lock-airflow
+
+$(AIRFLOW_VENV)/.installed: pyproject.toml constraints-airflow.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet -c constraints-airflow.txt apache-airflow kedro-airflow -e ".[train]"
+	touch $@
+
+airflow-test: $(AIRFLOW_VENV)/.installed
+	AIRFLOW_TEST_DATABASE_URL=$(AIRFLOW_TEST_DATABASE_URL) $(AIRFLOW_VENV)/bin/python deploy/airflow/airflow_test.py
+
+# Re-resolve constraints-airflow.txt: constraints.txt without the API's pins, plus Airflow.
+AIRFLOW_VERSION ?= 3.3.2
+SERVE_PINS := ^(fastapi|fastapi[-_]offline|starlette|prometheus-fastapi-instrumentator|uvicorn)==
+lock-airflow:
+	rm -rf /tmp/stock-lstm-lock-airflow && $(PYTHON) -m venv /tmp/stock-lstm-lock-airflow
+	grep -viE '$(SERVE_PINS)' constraints.txt > /tmp/stock-lstm-lock-airflow/constraints.txt
+	/tmp/stock-lstm-lock-airflow/bin/pip install --quiet -c /tmp/stock-lstm-lock-airflow/constraints.txt \
+		"apache-airflow==$(AIRFLOW_VERSION)" kedro-airflow -e ".[train]"
+	{ echo "# Exact versions of the Airflow environment (make airflow-test: .venv-airflow): apache-airflow,"; \
+	  echo "# kedro-airflow and the project's train extra. Airflow pins fastapi<0.137 (the API's serve"; \
+	  echo "# extra uses 0.165), so this set is resolved apart, from constraints.txt without the serve pins."; \
+	  echo "# Regenerate after changing pyproject.toml or AIRFLOW_VERSION: make lock-airflow"; \
+	  /tmp/stock-lstm-lock-airflow/bin/pip freeze --exclude-editable | grep -v '^-e'; } > constraints-airflow.txt
 
 # Re-resolve the pinned set from pyproject.toml (needs the registry).
 lock:
