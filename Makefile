@@ -68,7 +68,7 @@ backtest: setup
 	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,backtest $(KEDRO_ARGS)
 
 # Optuna search of training.model's knobs on validation folds of the period before the backtest's
-# test folds: conf/tuned/parameters_training.yml (a suggestion: `--env tuned`) and
+# test folds: conf/tuned/parameters_training.yml (a suggestion, git-ignored: `--env tuned`) and
 # data/08_reporting/tuning.json; the study in data/07_model_output/optuna.db resumes.
 tune: setup
 	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,tuning $(KEDRO_ARGS)
@@ -82,16 +82,17 @@ interval-scope: setup
 daily: setup
 	$(BIN)/python -m stock_lstm.cli.daily $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
 
-# Replay the bundled snapshot day by day: make replay FROM=2008-10-01 DAYS=21. On a database of
-# its own (REPLAY_DATABASE_URL): the replay sets the stored history back to FROM.
+# Replay the bundled snapshot day by day: make replay FROM=2008-10-01 DAYS=21. Everything under
+# data/replay/ (its database, models, reports, MLflow runs): the replay sets the stored history
+# back to FROM, so never in the main data folder. REPLAY_DATABASE_URL names another database.
 FROM ?=
 DAYS ?= 21
-REPLAY_DATABASE_URL ?= sqlite:///$(CURDIR)/data/replay.db
+REPLAY_DATABASE_URL ?=
 replay: setup
 	@test -n "$(FROM)" || { echo "usage: make replay FROM=YYYY-MM-DD DAYS=N"; exit 2; }
-	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.cli.migrate upgrade
-	DATABASE_URL=$(REPLAY_DATABASE_URL) $(BIN)/python -m stock_lstm.cli.daily \
-		--replay-from $(FROM) --days $(DAYS) $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
+	$(BIN)/python -m stock_lstm.cli.daily --replay-from $(FROM) --days $(DAYS) \
+		$(if $(REPLAY_DATABASE_URL),--database-url "$(REPLAY_DATABASE_URL)") \
+		$(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
 
 # The Airflow DAGs run for real (docs/scaling.md, "The pipelines on Airflow"): an environment of
 # their own (.venv-airflow, constraints-airflow.txt: Airflow pins fastapi below the API's, so

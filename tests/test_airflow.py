@@ -203,8 +203,10 @@ def test_tasks_hand_over_data_through_the_catalog_only(default_pipeline) -> None
     between nodes must be a catalog entry, never an in-memory one."""
     from kedro.config import OmegaConfigLoader
 
+    from stock_lstm.settings import CONFIG_LOADER_ARGS
+
     catalog = OmegaConfigLoader(
-        str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="base"
+        str(PROJECT_ROOT / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": "base"}
     )["catalog"]
     handed_over = {
         name
