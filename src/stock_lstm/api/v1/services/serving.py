@@ -1,8 +1,8 @@
 """Every worker serves the registry's champion: the start-up load, then a follower thread.
 
-The follower wakes on a PostgreSQL NOTIFY from a promotion (model_registry.RegistryListener) or every
-`registry_poll_s` seconds (SQLite, and the safety net), reads the champion and, when it differs
-from the version served, loads it completely (verified, warmed up) before swapping it in with
+The follower wakes on a PostgreSQL NOTIFY from a promotion (model_registry.RegistryListener)
+or every `registry_poll_s` seconds (SQLite, and the safety net), reads the champion and, when it
+differs from the version served, loads it completely (verified, warmed up) before swapping it in with
 plain attribute assignments: a request already running keeps the ForecastService it was given.
 A version that fails to load leaves the old model serving, and is retried at the next check.
 While the database is unreachable the same loop is the retry. POST /api/v1/model/reload and
