@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stock_lstm.api.app import create_app
-from stock_lstm.api.v1.observability import ACCESS_LOGGER
+from stock_lstm.api.observability import ACCESS_LOGGER
 from stock_lstm.common.logging import RotatingJsonFileHandler, log_file_settings
 from tests.api.conftest import captured, settings_for
 from tests.helpers.database import crud_on

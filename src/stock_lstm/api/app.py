@@ -20,14 +20,14 @@ from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 
 import stock_lstm
-from stock_lstm.api.v1.errors import install_error_handlers
-from stock_lstm.api.v1.observability import (
+from stock_lstm.api.observability import (
     REQUEST_ID_HEADER,
     ApiMetrics,
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     configure_logging,
 )
+from stock_lstm.api.v1.errors import install_error_handlers
 from stock_lstm.api.v1.router import api_router
 from stock_lstm.api.v1.routers import health
 from stock_lstm.api.v1.schemas.predict import MODEL_VERSION_HEADER

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stock_lstm.api.v1.observability import request_id_of
+from stock_lstm.api.observability import request_id_of
 from stock_lstm.api.v1.schemas.errors import error_body, field_error
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from stock_lstm.api.observability import request_id_of
 from stock_lstm.api.v1.errors import ServiceUnavailable
-from stock_lstm.api.v1.observability import request_id_of
 from stock_lstm.api.v1.services.backtest import BacktestReport
 from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
 from stock_lstm.api.v1.services.model_store import NO_MODEL, LoadedModel

@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
+from stock_lstm.api.observability import ApiMetrics
 from stock_lstm.api.v1.errors import (
     InvalidInput,
     ServiceUnavailable,
     no_prices_yet,
     unknown_ticker,
 )
-from stock_lstm.api.v1.observability import ApiMetrics
 from stock_lstm.api.v1.schemas.predict import ForecastStep, PredictRequest, PredictResponse
 from stock_lstm.api.v1.services.model_store import LoadedModel
 from stock_lstm.api.v1.services.prediction_log import PredictionLog

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from stock_lstm.api.v1.observability import ApiMetrics
+from stock_lstm.api.observability import ApiMetrics
 from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
 from stock_lstm.api.v1.services.model_store import (
     NO_CHAMPION,
