@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml constraints.txt
 migrate: setup
 	$(BIN)/python -m stock_lstm.cli.migrate upgrade
 
-# The pipelines' log files (README "Logs"): Kedro applies conf/json_logging.yml, whose handler
+# The pipelines' log files (docs/operations.md "Logs"): Kedro applies conf/json_logging.yml, whose handler
 # and formatter classes it may load only from the allowlisted module. The API reads the same file.
 pipeline backtest tune interval-scope daily replay: export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/json_logging.yml
 pipeline backtest tune interval-scope daily replay: export KEDRO_LOGGING_MODULE_ALLOWLIST := stock_lstm.common.logging
@@ -77,7 +77,7 @@ tune: setup
 # the scope the fixed criterion picks: data/08_reporting/interval_scope.json (a report only).
 interval-scope: setup
 	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,interval_scope $(KEDRO_ARGS)
-# The daily loop (README "The daily loop"): new bars -> cleaning -> features -> monitoring, then
+# The daily loop (docs/operations.md "The daily loop"): new bars -> cleaning -> features -> monitoring, then
 # training and evaluation (promotion if_better) only when the stored decision says retrain.
 daily: setup
 	$(BIN)/python -m stock_lstm.cli.daily $(if $(KEDRO_PARAMS),--params "$(KEDRO_PARAMS)")
