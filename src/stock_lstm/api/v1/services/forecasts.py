@@ -22,16 +22,11 @@ from stock_lstm.api.v1.schemas.predict import ForecastStep, PredictRequest, Pred
 from stock_lstm.api.v1.services.model_store import LoadedModel
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.common.errors import ForecastInputError
+from stock_lstm.common.trading_calendar import next_sessions
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import Database
 
 logger = logging.getLogger(__name__)
-
-
-def next_business_days(last: date, count: int) -> list[date]:
-    """The `count` weekdays after `last` (exchange holidays are not known here)."""
-    days = np.busday_offset(np.datetime64(last, "D"), np.arange(1, count + 1), roll="forward")
-    return days.astype(object).tolist()
 
 
 @dataclass(frozen=True)
@@ -76,7 +71,7 @@ class ForecastService:
                 field=field,
                 type="not_finite",
             )
-        dates = next_business_days(last_date, horizon) if last_date else [None] * horizon
+        dates = next_sessions(last_date, horizon) if last_date else [None] * horizon
         steps = [
             ForecastStep(step=i + 1, date=d, close=c, lower=lo, upper=hi)
             for i, (d, c, lo, hi) in enumerate(
