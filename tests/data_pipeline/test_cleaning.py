@@ -7,6 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from pandera.errors import SchemaError
 
 from stock_lstm.data_pipeline.cleaning import (
     ROW_RULES,
@@ -85,8 +86,42 @@ def test_cleaning_refuses_a_repeated_date_and_sorts_without_a_rule():
         clean_prices(pd.concat([frame, frame.iloc[[2]]], ignore_index=True), PARAMS)
     cleaned, report = clean_prices(frame.iloc[::-1], PARAMS)
     pd.testing.assert_frame_equal(cleaned, frame)
-    assert set(report) == {"rows_in", "rows_out", "dropped", "gaps", "tickers", "parameters"}
+    assert set(report) == {
+        "rows_in",
+        "rows_out",
+        "dropped",
+        "close_only_bars",
+        "rules_skipped_for_close_only",
+        "gaps",
+        "tickers",
+        "parameters",
+    }
+    assert report["close_only_bars"] == {} and report["rules_skipped_for_close_only"] == []
     assert list(report["dropped"]) == list(ROW_RULES)
+
+
+def test_close_only_bars_are_kept_and_the_range_rules_skip_them():
+    """A source with one close per day (data/01_raw/sp500_20): open, high and low all missing
+    is a valid bar; some of them missing is not; the report counts the close-only bars and names
+    the rules they skipped."""
+    frame = pd.concat([bars("AAA", days=6), bars("BBB", days=6)], ignore_index=True)
+    only = frame["ticker"] == "BBB"
+    frame.loc[only, ["open", "high", "low"]] = np.nan
+    frame.loc[only, "volume"] = pd.NA
+    partial = with_defect(frame, 2, open=np.nan)  # AAA row 2: open missing, high/low there
+    cleaned, report = clean_prices(partial, PARAMS)
+    assert report["close_only_bars"] == {"BBB": 6}
+    assert report["rules_skipped_for_close_only"] == ["inconsistent_high_low"]
+    assert report["dropped"]["missing_price"] == {"AAA": 1}
+    assert report["tickers"]["BBB"] == {"rows_in": 6, "rows_out": 6}
+    clean_prices_schema().validate(cleaned)
+    # a close-only bar without a close is still missing its price
+    no_close = with_defect(frame, 8, close=np.nan)
+    _, report = clean_prices(no_close, PARAMS)
+    assert report["dropped"]["missing_price"] == {"BBB": 1}
+    # the schema refuses a partial bar (what cleaning drops) but accepts a close-only one
+    with pytest.raises(SchemaError, match="missing_price"):
+        clean_prices_schema().validate(with_defect(bars(), 2, high=np.nan))
 
 
 def test_drop_duplicate_dates_counts_per_ticker():

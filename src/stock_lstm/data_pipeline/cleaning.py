@@ -31,7 +31,8 @@ from stock_lstm.data_pipeline import schema
 logger = logging.getLogger(__name__)
 
 KEY = list(schema.KEY)
-OHLC = ["open", "high", "low", "close"]  # a bar without one of these is dropped
+OHLC = ["open", "high", "low", "close"]  # a bar without one of these is dropped (but see below)
+RANGE = ["open", "high", "low"]  # all missing together: a close-only bar, kept
 PRICES = list(schema.stage_frame("raw").of_kind("float"))  # OHLC and adj_close, often missing
 DEFAULT_PRICE_TOLERANCE = 1e-6
 
@@ -61,8 +62,14 @@ class CleaningParams:
 # --- row rules: each returns the mask of rows that BREAK it -------------------------------------
 
 
+def close_only(frame: pd.DataFrame) -> pd.Series:
+    """Bars with a close but none of open, high, low: what a close-only source publishes."""
+    return frame[RANGE].isna().all(axis=1) & frame["close"].notna()
+
+
 def _missing_price(frame: pd.DataFrame, _tolerance: float) -> pd.Series:
-    return frame[OHLC].isna().any(axis=1)
+    """No close, or only some of open/high/low (a close-only bar lacks all three: kept)."""
+    return frame[OHLC].isna().any(axis=1) & ~close_only(frame)
 
 
 def _non_finite_price(frame: pd.DataFrame, _tolerance: float) -> pd.Series:
@@ -74,10 +81,12 @@ def _non_positive_price(frame: pd.DataFrame, _tolerance: float) -> pd.Series:
 
 
 def _inconsistent_high_low(frame: pd.DataFrame, tolerance: float) -> pd.Series:
-    """High below open/close/low, or low above open/close (relative float tolerance)."""
+    """High below open/close/low, or low above open/close (relative float tolerance); a
+    close-only bar has no range to check (NaN compares False)."""
     top = frame[["open", "close", "low"]].max(axis=1)
     bottom = frame[["open", "close", "high"]].min(axis=1)
-    return (frame["high"] < top * (1 - tolerance)) | (frame["low"] > bottom * (1 + tolerance))
+    broken = (frame["high"] < top * (1 - tolerance)) | (frame["low"] > bottom * (1 + tolerance))
+    return broken & ~close_only(frame)
 
 
 def _negative_volume(frame: pd.DataFrame, _tolerance: float) -> pd.Series:
@@ -92,6 +101,8 @@ ROW_RULES: dict[str, RowRule] = {
     "inconsistent_high_low": _inconsistent_high_low,
     "negative_volume": _negative_volume,
 }
+# The rules that need open, high or low: a close-only bar skips them (the report says so).
+NEEDS_RANGE = ("inconsistent_high_low",)
 
 
 # --- schemas -----------------------------------------------------------------------------------
@@ -136,7 +147,7 @@ def clean_prices_schema(price_tolerance: float = DEFAULT_PRICE_TOLERANCE) -> pa.
         )
     )
     return pa.DataFrameSchema(
-        _columns("clean", schema.stage_frame("clean").nullable - set(OHLC), coerce=PRICES),
+        _columns("clean", schema.stage_frame("clean").nullable - {"close"}, coerce=PRICES),
         checks=checks,
         unique=KEY,
         strict=True,
@@ -268,10 +279,19 @@ def clean_prices(
         )
 
     rows_out = _per_ticker(current, pd.Series(True, current.index))
+    close_only_bars = _per_ticker(current, close_only(current))
+    if close_only_bars:
+        logger.info(
+            "close-only bars (no open/high/low; rule(s) %s skipped for them): %s",
+            ", ".join(NEEDS_RANGE),
+            ", ".join(f"{t}={n}" for t, n in close_only_bars.items()),
+        )
     report = {
         "rows_in": len(typed),
         "rows_out": len(current),
         "dropped": dropped,
+        "close_only_bars": close_only_bars,
+        "rules_skipped_for_close_only": list(NEEDS_RANGE) if close_only_bars else [],
         "gaps": gaps,
         "tickers": {
             ticker: {"rows_in": n, "rows_out": rows_out.get(ticker, 0)}

@@ -39,9 +39,12 @@ def summary(report: dict[str, Any]) -> str:
         if by
     ]
     gaps = sum(len(found) for found in report["gaps"].values())
+    close_only = report.get("close_only_bars") or {}
+    skipped = ", ".join(report.get("rules_skipped_for_close_only") or [])
     return (
         f"ingestion repaired: {'; '.join(repaired) or 'nothing'}; "
         f"{report['rows_in']} rows in, {report['rows_out']} out; dropped: "
         f"{'; '.join(dropped) or 'none'}; gaps > {report['parameters']['max_gap_days']} days: "
-        f"{gaps}"
+        f"{gaps}; close-only bars: {sum(close_only.values())}"
+        + (f" ({skipped} skipped for them)" if close_only else "")
     )
