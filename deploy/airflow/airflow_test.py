@@ -14,8 +14,8 @@ project root:
    branch, the retries and the timeouts of conf/base/airflow.yml;
 4. `airflow dags test stock-lstm-test` (the whole pipeline on the tiny test parameters), then
    `airflow dags test stock-lstm-test-daily` for two replayed days: 2013-03-04 as the stored
-   decision has it, 2013-03-05 with `monitoring.policy.max_age_days=1`, so the retrain branch
-   runs too;
+   decision has it, 2013-03-05 with drift thresholds of 0 (every feature drifts), so the
+   retrain branch runs too;
 5. the outcome: every task of every run succeeded (or, on a day without a retrain, the retrain
    tasks were skipped by the branch), the data versions, the champion model version, both
    days' monitoring runs and the promotion decision are in PostgreSQL.
@@ -47,7 +47,11 @@ DEFAULT_DATA_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/airflow_data"
 # The replayed days: the test environment's data end on 2013-03-01 (a Friday).
 DAYS = (
     ("2013-03-04", "ingestion.end=2013-03-04"),
-    ("2013-03-05", "ingestion.end=2013-03-05,monitoring.policy.max_age_days=1"),
+    # drift thresholds of 0: every feature drifts, so the stored decision is a retrain
+    (
+        "2013-03-05",
+        "ingestion.end=2013-03-05,monitoring.drift.ks_threshold=0,monitoring.drift.psi_threshold=0",
+    ),
 )
 STAGE_TABLES = ("raw", "clean", "features")
 RETRAIN_TASKS = frozenset({"training", "evaluation", "record-promotion"})
@@ -275,6 +279,7 @@ def main() -> int:
 
         timings[f"dags test {FULL_DAG}"] = run([airflow, "dags", "test", FULL_DAG], env, project)
         check_run(metadata_url, FULL_DAG)
+        branches: set[bool] = set()
         for day, params in DAYS:
             conf = json.dumps({"kedro_params": params})
             print(f"Replayed day {day}:")
@@ -283,6 +288,8 @@ def main() -> int:
             )
             timings[f"dags test {DAILY_DAG} ({day})"] = seconds
             check_run(metadata_url, DAILY_DAG, frozenset() if retrained else RETRAIN_TASKS)
+            branches.add(retrained)
+        _check(branches == {False, True}, "the daily DAG took both branches on the two days")
         print("The project's database:")
         check_project_database(data_url)
     except CheckFailed as failure:
