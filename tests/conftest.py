@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import atexit
+import importlib.abc
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -38,6 +41,88 @@ os.environ["STOCK_LSTM_DATA_DIR"] = "data"
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+# The tiers (README "Tests"). A test's markers follow from the fixtures it uses (directly or
+# through another fixture), so a new test lands in its tier without anyone marking it:
+# `make test` runs every test, `make test-fast` (pytest --fast) those with none of these.
+FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
+    "trained_project": ("slow",),  # every pipeline ran once: a model trained with TensorFlow
+    "replay": ("slow",),  # the daily loop replayed day by day over weeks of the snapshot
+    "postgres_url": ("postgres",),
+    "browser": ("browser",),
+}
+# What the fast tier never does; a test that does it anyway is skipped there, saying why (it
+# runs in the full tier), so the tier's promise holds whatever the markers say.
+FAST_TIER_MARKEXPR = "not slow and not postgres and not browser"
+TENSORFLOW_MODULES = ("tensorflow", "keras", "tf2onnx", "tf_keras")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help=f"the inner loop (make test-fast): -m '{FAST_TIER_MARKEXPR}'; a test that imports "
+        "TensorFlow or starts a subprocess is skipped there (the full tier runs it)",
+    )
+
+
+class _NoTensorFlow(importlib.abc.MetaPathFinder):
+    """Fast tier: importing TensorFlow/Keras skips the test (or module) that does it."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.partition(".")[0] in TENSORFLOW_MODULES:
+            pytest.skip(
+                f"imports {name}: TensorFlow runs in the full tier (make test)",
+                allow_module_level=True,
+            )
+
+
+# Probes of the system that libraries make, not commands under test: platform.processor() asks
+# `uname -p`, a KedroSession records the `git` commit it runs on.
+_SYSTEM_PROBES = {"uname", "git"}
+_running_tests = False
+_execute_child = subprocess.Popen._execute_child
+
+
+def _no_subprocess(popen: subprocess.Popen, args: Any, *rest: Any, **kwargs: Any) -> None:
+    program = Path(str(args if isinstance(args, str | bytes | os.PathLike) else args[0])).name
+    if _running_tests and program not in _SYSTEM_PROBES:
+        pytest.skip(f"starts a subprocess ({program}): runs in the full tier (make test)")
+    _execute_child(popen, args, *rest, **kwargs)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    global _running_tests
+    _running_tests = True
+    try:
+        return (yield)
+    finally:
+        _running_tests = False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("fast"):
+        return
+    config.option.markexpr = " and ".join(
+        f"({expr})" for expr in (config.option.markexpr, FAST_TIER_MARKEXPR) if expr
+    )
+    already = [m for m in TENSORFLOW_MODULES if m in sys.modules]
+    if already:
+        raise pytest.UsageError(f"--fast: {already} imported before the tests started")
+    sys.meta_path.insert(0, _NoTensorFlow())
+    subprocess.Popen._execute_child = _no_subprocess  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test from the fixtures it uses (FIXTURE_MARKERS)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, markers in FIXTURE_MARKERS.items():
+            if fixture in names:
+                for marker in markers:
+                    item.add_marker(marker)
+
 
 def _postgres_base_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
@@ -50,9 +135,29 @@ def _postgres_base_url() -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated to head: each test's database starts as a copy of it, so the
+    migrations run once per session, not once per test."""
+    path = tmp_path_factory.mktemp("template") / "migrated.db"
+    database = Database(f"sqlite:///{path}")
+    database.migrate()
+    database.dispose()  # the last connection closed: the WAL is checkpointed into the file
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> Iterator[str]:
+def sqlite_url(tmp_path: Path, migrated_sqlite_template: Path) -> Iterator[str]:
+    """A SQLite database of the test's own, its schema at head."""
+    shutil.copy(migrated_sqlite_template, tmp_path / "test.db")
     yield f"sqlite:///{tmp_path / 'test.db'}"
+    dispose_engines()
+
+
+@pytest.fixture
+def empty_sqlite_url(tmp_path: Path) -> Iterator[str]:
+    """A SQLite database with no schema yet (for the tests of the migrations themselves)."""
+    yield f"sqlite:///{tmp_path / 'empty.db'}"
     dispose_engines()
 
 
@@ -79,6 +184,14 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Each test that takes this runs on SQLite and on PostgreSQL."""
     return request.getfixturevalue(
         f"{request.param}_url" if request.param == "sqlite" else "postgres_url"
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest) -> str:
+    """`database_url` before any migration: SQLite and PostgreSQL, no schema yet."""
+    return request.getfixturevalue(
+        "empty_sqlite_url" if request.param == "sqlite" else "postgres_url"
     )
 
 

@@ -17,8 +17,6 @@ from stock_lstm.data_pipeline import crud
 from stock_lstm.pipeline_registry import PIPELINE_ORDER
 from tests.conftest import PROJECT_ROOT, TrainedProject, copy_trained_project, kedro_env
 
-pytestmark = pytest.mark.slow
-
 # Left to right in the graph.
 LAYERS = ("raw", "intermediate", "primary", "feature", "model_input", "models", "reporting")
 TABLES = {"raw_prices": "raw", "clean_prices": "clean", "features": "features"}

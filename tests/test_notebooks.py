@@ -41,7 +41,6 @@ def project(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFa
     return copy
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_the_notebook_runs_on_the_trained_project(
     name: str, project: TrainedProject, monkeypatch: pytest.MonkeyPatch

@@ -145,7 +145,6 @@ WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
 def test_reads_and_forecasts_keep_answering_while_a_pipeline_writes(trained_copy, tmp_path):
     """The writer stops at known points: before each version, with the version's rows inserted
     but not committed (the database's write lock held), and after the commit. The API is read at

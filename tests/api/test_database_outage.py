@@ -19,8 +19,6 @@ from tests.api.conftest import settings_for
 from tests.helpers.database import crud_on
 from tests.helpers.outage import WAIT_S, TcpProxy, seed, through, wait_for
 
-pytestmark = pytest.mark.postgres
-
 
 @pytest.fixture
 def proxy(postgres_url: str) -> Iterator[TcpProxy]:

@@ -26,8 +26,6 @@ import pytest
 from tests.conftest import TrainedProject, copy_trained_project, kedro_env
 from tests.helpers.database import crud_on
 
-pytestmark = pytest.mark.slow
-
 KEY = "workers-test-key"
 SERVING = ("onnx_model.onnx", "scaler_params.json", "interval_calibration.json")
 V2, V3 = "2999-01-01T00.00.00.000Z", "2999-01-02T00.00.00.000Z"

@@ -30,8 +30,6 @@ from tests.conftest import PROJECT_ROOT, copy_trained_project
 from tests.helpers.outage import TcpProxy, seed, through, wait_for
 from tests.helpers.reports import backtest_report
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
 TIMEOUT_MS = 60_000
 
 
@@ -328,7 +326,6 @@ def test_readable_at_1280_and_390_px(served_app: Served, browser, viewport: dict
         page.context.close()
 
 
-@pytest.mark.postgres
 def test_database_down_says_what_still_works(
     trained_project, postgres_url: str, browsing: Browsing
 ) -> None:

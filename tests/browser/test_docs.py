@@ -5,11 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 import httpx
-import pytest
 
 from tests.browser.conftest import Browsing, Served
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def block_other_hosts(page, host: str) -> list[str]:

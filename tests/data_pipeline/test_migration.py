@@ -55,8 +55,8 @@ def old_save(connection: sa.Connection, frame: pd.DataFrame, stage: str, parent:
     return version_id
 
 
-def test_full_copy_versions_upgrade_in_place(database_url: str) -> None:
-    engine = get_database(database_url).engine
+def test_full_copy_versions_upgrade_in_place(empty_database_url: str) -> None:
+    engine = get_database(empty_database_url).engine
     upgrade(engine, "0001")
     restated = bars("MSFT", 6)
     restated.loc[2, "close"] = 99.0
@@ -71,35 +71,35 @@ def test_full_copy_versions_upgrade_in_place(database_url: str) -> None:
     with engine.begin() as connection:
         for stage, frame in history:
             ids.append(old_save(connection, frame, stage, None))
-    hashes = {v.id: v.content_hash for v in crud_on(database_url).list_versions()}
+    hashes = {v.id: v.content_hash for v in crud_on(empty_database_url).list_versions()}
     dispose_engines()
 
-    engine = migrated_engine(database_url)  # upgrades to head
+    engine = migrated_engine(empty_database_url)  # upgrades to head
     with engine.connect() as connection:
         raw_rows = connection.execute(sa.text("SELECT count(*) FROM raw_prices")).scalar_one()
     assert raw_rows == 9 + 1 + 1  # 9 first rows, 1 new day, 1 restated close
 
     for version_id, (stage, frame) in zip(ids, history, strict=True):
-        version = crud_on(database_url).get_version(version_id)
+        version = crud_on(empty_database_url).get_version(version_id)
         assert version.hash_method == crud.TABLE_HASH
         assert version.content_hash == hashes[version_id]
-        loaded = crud_on(database_url).load_stage_frame(stage, version_id)
+        loaded = crud_on(empty_database_url).load_stage_frame(stage, version_id)
         assert crud.table_hash(loaded, stage, crud.TABLE_HASH) == hashes[version_id]
         pd.testing.assert_frame_equal(
             loaded.reset_index(drop=True),
             crud.canonical_frame(frame, stage),
             check_dtype=False,
         )
-    summaries = crud_on(database_url).ticker_summaries("raw")
+    summaries = crud_on(empty_database_url).ticker_summaries("raw")
     assert [(s.ticker, s.rows) for s in summaries] == [("MSFT", 6)]
 
     # the next save stores only its change
-    result = crud_on(database_url).save_stage_frame(bars("MSFT", 7), "raw", source="new")
+    result = crud_on(empty_database_url).save_stage_frame(bars("MSFT", 7), "raw", source="new")
     assert result.changes == {"MSFT": crud.TickerChange(new=1, restated=1)}
     assert result.version.hash_method == crud.TICKERS_HASH
-    latest = crud_on(database_url).load_stage_frame("raw")
+    latest = crud_on(empty_database_url).load_stage_frame("raw")
     assert crud.table_hash(latest, "raw") == result.version.content_hash
-    assert len(crud_on(database_url).load_stage_frame("raw", ids[1])) == 10  # still there
+    assert len(crud_on(empty_database_url).load_stage_frame("raw", ids[1])) == 10  # still there
 
 
 def test_the_downgrade_gives_the_full_copies_back(database_url: str) -> None:

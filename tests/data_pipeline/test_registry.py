@@ -163,7 +163,7 @@ def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, databas
 
 
 def test_migration_0003_retires_versions_without_onnx_and_matches_the_models(
-    database_url: str,
+    empty_database_url: str,
 ) -> None:
     from alembic import command
     from alembic.autogenerate import compare_metadata
@@ -174,7 +174,7 @@ def test_migration_0003_retires_versions_without_onnx_and_matches_the_models(
     from stock_lstm.data_pipeline.migrations import alembic_config, upgrade
     from stock_lstm.data_pipeline.orm_models import Base
 
-    engine = get_database(database_url).engine
+    engine = get_database(empty_database_url).engine
     upgrade(engine, "0001")
     with engine.begin() as connection:
         connection.execute(
@@ -186,8 +186,8 @@ def test_migration_0003_retires_versions_without_onnx_and_matches_the_models(
             {"v": A, "t": datetime(2026, 1, 1, tzinfo=UTC)},
         )
     upgrade(engine, "head")
-    assert crud_on(database_url).get_model_version(A).status == "retired"
-    [event] = crud_on(database_url).registry_events()
+    assert crud_on(empty_database_url).get_model_version(A).status == "retired"
+    [event] = crud_on(empty_database_url).registry_events()
     assert (event.to_status, event.actor) == ("retired", "migration 0003")
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)

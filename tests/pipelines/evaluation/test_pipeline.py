@@ -16,8 +16,6 @@ from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.recurrent.inference import KerasForecaster as Forecaster
 from tests.helpers.database import crud_on
 
-pytestmark = pytest.mark.slow
-
 ARTIFACTS = (
     "lstm_model.keras",
     "scaler.pkl",
@@ -32,6 +30,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow  # trains a model in a project copy
 def test_full_tiny_run_writes_every_artifact_and_the_model_row(project_copy: Path) -> None:
     bootstrap_project(project_copy)
     with KedroSession.create(project_path=project_copy, env="test") as session:

@@ -19,8 +19,6 @@ from tests.conftest import environment_parameters
 from tests.helpers.poison import poisoned
 from tests.ml_models.conftest import random_walk_features
 
-pytestmark = pytest.mark.slow
-
 
 def _params() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     found = environment_parameters("test")
@@ -53,6 +51,7 @@ def test_scopes_are_compared_on_the_development_period_only() -> None:
     assert report["scopes"]["ticker"]["coverage"] != report["scopes"]["pooled"]["coverage"]
 
 
+@pytest.mark.slow  # trains a model in a project copy
 def test_make_interval_scope_writes_the_report(project_copy: Path) -> None:
     bootstrap_project(project_copy)
     with KedroSession.create(project_path=project_copy, env="test") as session:
