@@ -60,6 +60,11 @@ def test_the_test_environment_is_tiny_and_offline() -> None:
         "csv_dir": "data/01_raw/snapshot",  # from base
         "yfinance_timeout": 5,
         "overlap_days": 10,  # from base
+        "universe": "snapshot",  # from base
+        "universes": {  # from base
+            "snapshot": ["data/01_raw/snapshot"],
+            "sp500_20": ["data/01_raw/sp500_20"],
+        },
     }
     assert test["cleaning"] == {
         "max_gap_days": 5,

@@ -114,6 +114,51 @@ def test_snapshot_manifest_maps_files_to_tickers():
     assert goog["date"].min() == pd.Timestamp("2004-08-19")
 
 
+SP500_20 = SNAPSHOT.parent / "sp500_20"
+
+
+def test_the_bundled_sp500_universe_is_read_by_the_same_csv_code_as_close_only_bars():
+    manifest = json.loads((SP500_20 / "manifest.json").read_text())
+    assert len(manifest) == 20
+    frame = fetch_prices(
+        "csv", ["AAPL", "XOM"], start="2022-12-01", csv_dir=SNAPSHOT, universe="sp500_20"
+    )
+    assert frame.groupby("ticker").size().to_dict() == {"AAPL": 19, "XOM": 19}
+    assert frame[["open", "high", "low"]].isna().all().all()  # close-only bars
+    assert frame["volume"].isna().all() and (frame["close"] == frame["adj_close"]).all()
+    assert frame.attrs["source"] == "csv(data/01_raw/sp500_20)"
+
+
+def test_universes_pick_their_folders_and_a_ticker_in_two_keeps_the_first():
+    snapshot = sorted(e["ticker"] for e in json.loads((SNAPSHOT / "manifest.json").read_text()))
+    assert sources.universe_tickers("snapshot", SNAPSHOT) == snapshot
+    sp500 = sources.universe_tickers("sp500_20", SNAPSHOT)
+    assert len(sp500) == 20 and "MSFT" in sp500 and "GOOG" not in sp500
+    every = sources.universe_tickers("all", SNAPSHOT)
+    assert every == sorted({*snapshot, *sp500}) and len(every) == 22  # MSFT once
+    # MSFT comes from the snapshot (its traded closes, with open/high/low), not sp500_20
+    msft = fetch_prices("csv", ["MSFT"], start="2017-11-01", csv_dir=SNAPSHOT, universe="all")
+    assert msft["open"].notna().all() and msft["date"].max() == pd.Timestamp("2017-11-10")
+    both = fetch_prices("csv", "all", start="2012-12-28", csv_dir=SNAPSHOT, universe="all")
+    assert sorted(both["ticker"].unique()) == every
+    with pytest.raises(SourceError, match=r"unknown ingestion.universe 'nasdaq'.*snapshot"):
+        sources.universe_folders("nasdaq", SNAPSHOT)
+
+
+def test_a_users_folder_comes_first_in_the_all_universe(tmp_path):
+    write(tmp_path, "MSFT.csv", GOOD)
+    write(tmp_path, "OWN.csv", GOOD)
+    folders = sources.universe_folders("all", tmp_path)
+    assert folders[0] == tmp_path and len(folders) == 3
+    tickers = sources.universe_tickers("all", tmp_path)
+    assert "OWN" in tickers and "GOOG" in tickers and "AAPL" in tickers
+    msft = fetch_prices("csv", ["MSFT"], start=None, csv_dir=tmp_path, universe="all")
+    assert len(msft) == 3  # the user's own MSFT file wins
+    # the snapshot universe is csv_dir alone, exactly as before universes existed
+    assert sources.universe_tickers("snapshot", tmp_path) == ["MSFT", "OWN"]
+    assert "OWN" not in sources.bundled_tickers()
+
+
 def test_csv_dates_are_filtered_inclusively():
     frame = fetch_prices("csv", ["GOOG"], start="2012-01-03", end="2012-01-05", csv_dir=SNAPSHOT)
     assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -59,6 +60,16 @@ def ticker_files(csv_dir: str | Path) -> dict[str, Path]:
     if manifest.exists():
         return {ticker.upper(): folder / name for name, ticker in _read_manifest(manifest)}
     return {path.stem.upper(): path for path in sorted(folder.glob("*.csv"))}
+
+
+def folders_files(folders: Sequence[str | Path]) -> dict[str, Path]:
+    """Ticker → CSV file over several folders: the FIRST folder that has a ticker gives it, so
+    a ticker in two folders keeps one series (the stored history holds one per ticker)."""
+    merged: dict[str, Path] = {}
+    for folder in folders:
+        for ticker, path in ticker_files(folder).items():
+            merged.setdefault(ticker, path)
+    return merged
 
 
 def _read_manifest(path: Path) -> list[tuple[str, str]]:

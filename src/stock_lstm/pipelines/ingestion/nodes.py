@@ -30,6 +30,9 @@ class IngestionParams:
     csv_dir: str = "data/01_raw/snapshot"
     yfinance_timeout: float = 10.0
     overlap_days: int = 10
+    # snapshot (csv_dir), sp500_20 or all (csv_dir, then every bundled folder; first wins)
+    universe: str = "snapshot"
+    universes: dict[str, list[str]] | None = None
 
 
 def ingest_prices(
