@@ -145,3 +145,13 @@ def test_before_any_monitoring_run_the_endpoint_answers_200_with_empty_figures(
     metrics = untrained_client.get("/metrics").text
     assert "# TYPE stock_lstm_monitoring_mae_ratio gauge" in metrics
     assert "stock_lstm_monitoring_mae_ratio{" not in metrics
+
+
+def test_an_unknown_ticker_is_a_404_as_on_every_route(served) -> None:
+    unknown = served.get("/api/v1/monitoring", params={"ticker": "NOPE"})
+    assert unknown.status_code == 404
+    assert "unknown ticker 'NOPE': see GET /api/v1/tickers" in unknown.json()["detail"]
+    prices = served.get("/api/v1/prices/NOPE")  # the same answer
+    assert (prices.status_code, prices.json()) == (404, unknown.json())
+    known = served.get("/api/v1/monitoring", params={"ticker": "MSFT"})
+    assert known.status_code == 200

@@ -16,7 +16,7 @@ router = APIRouter(tags=["model"])
     "/monitoring",
     response_model=MonitoringResponse,
     summary="The champion's realized accuracy against the naive forecast, drift and decisions",
-    responses=error_responses(422, 503),
+    responses=error_responses(404, 422, 503),
 )
 async def get_monitoring(
     report: Monitoring,
@@ -28,5 +28,5 @@ async def get_monitoring(
     """The newest monitoring run (`make daily`): per ticker, the champion's rolling MAE, its
     ratio to the naive forecast's and the interval coverage, the drift of recent returns from
     the training period, and the recent retrain/promotion decisions with their reasons.
-    Before any run: 200 with empty figures and a `message`."""
+    Before any run: 200 with empty figures and a `message`. An unknown `ticker`: 404."""
     return await run_in_threadpool(report.response, ticker)

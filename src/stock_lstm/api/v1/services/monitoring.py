@@ -17,7 +17,9 @@ import pandas as pd
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
+from stock_lstm.api.v1.errors import unknown_ticker
 from stock_lstm.api.v1.schemas.monitoring import (
     DecisionOut,
     DriftOut,
@@ -160,7 +162,11 @@ class MonitoringReport:
             return self._figures
 
     def response(self, ticker: str | None = None) -> MonitoringResponse:
+        """The newest run's figures (of `ticker` only, when given: a ticker the database has
+        never stored is a 404, as on every route taking one)."""
         with self._database.session() as session:
+            if ticker is not None and not _stored(session, ticker):
+                raise unknown_ticker(ticker)
             run = crud.latest_monitoring_run(session)
             decisions = crud.recent_decisions(session) if run is not None else []
         if run is None:
@@ -178,6 +184,15 @@ class MonitoringReport:
         )
         age = run.parameters.get("champion", {}).get("age_trading_days")
         return response.model_copy(update={"champion_age_days": age})
+
+
+def _stored(session: Session, ticker: str) -> bool:
+    """Whether `ticker` has stored prices (True before any price is stored: nothing is unknown
+    yet, and the empty answer says what to run)."""
+    try:
+        return not crud.load_ticker_prices(session, ticker, limit=1).empty
+    except crud.StageError:
+        return True
 
 
 class MonitoringCollector(Collector):
