@@ -31,7 +31,7 @@ from tests.helpers.database import crud_on
 
 TRAINED_THROUGH = "2008-09-30"
 START = "2006-01-01"
-REPLAY_DAYS = 30
+REPLAY_DAYS = 5  # the long-horizon logic: tests/monitoring/test_replay.py, at library level
 TRAFFIC_EVERY = 3  # the API is asked for MSFT on every third replayed day only
 HORIZON = 5  # conf/test's max_horizon
 WINDOW = 20  # parameters_monitoring.yml report.window
@@ -110,7 +110,6 @@ def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -
     dispose_engines()
 
 
-@pytest.mark.slow
 def test_the_daily_loop_replayed_into_autumn_2008(replay: Replay) -> None:
     days = replay.days
     # Before any monitoring run the endpoint answers 200 with empty figures.
