@@ -10,6 +10,7 @@ from stock_lstm.common.settings import (
 )
 from stock_lstm.hooks.input_errors import InputErrorHooks
 from stock_lstm.hooks.lineage import LineageHooks
+from stock_lstm.hooks.run_lock import RunLockHooks
 from stock_lstm.hooks.tracking import ExperimentTrackingHooks
 
 # Telemetry never runs here (the Makefile also exports KEDRO_DISABLE_TELEMETRY=1).
@@ -23,7 +24,9 @@ DISABLE_HOOKS_FOR_PLUGINS = (
 # Bad input data or parameters end a command-line run with a message, not a traceback.
 # Stage tables: derived stages read only what changed and record the version they came from.
 # Every `kedro run` that trains logs one MLflow run (conf/base/mlflow.yml).
-HOOKS = (InputErrorHooks(), LineageHooks(), ExperimentTrackingHooks())
+# One run at a time writes a SQLite database (hooks/run_lock.py); last, so its
+# before_pipeline_run runs first (pluggy calls the last registered first).
+HOOKS = (InputErrorHooks(), LineageHooks(), ExperimentTrackingHooks(), RunLockHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

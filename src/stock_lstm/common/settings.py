@@ -140,6 +140,15 @@ class Settings(BaseSettings):
         alias="REGISTRY_POLL_SECONDS",
         description="a number of seconds above 0",
     )
+    # How long a `kedro run` on a SQLite database waits for another run writing to it (one
+    # writer at a time: hooks/run_lock.py) before it gives up with a one-line message.
+    run_lock_wait_s: float = Field(
+        default=600.0,
+        ge=0,
+        allow_inf_nan=False,
+        alias="RUN_LOCK_WAIT_SECONDS",
+        description="a number of seconds of at least 0",
+    )
 
     @field_validator("project_root", "log_dir")
     @classmethod
