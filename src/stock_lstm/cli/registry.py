@@ -26,7 +26,7 @@ def _list(url: str) -> int:
         return 0
     for v in versions:
         ratio = (v.metrics.get("summary", {}).get("h1") or {}).get("max_mae_ratio")
-        versus = f"h1 MAE / naive {ratio:.4f}" if isinstance(ratio, float) else ""
+        versus = f"worst ticker's h1 MAE / naive {ratio:.4f}" if isinstance(ratio, float) else ""
         print(f"{v.model_version}  {v.status:<9}  trained {v.trained_at:%Y-%m-%d %H:%M}  {versus}")
     return 0
 
@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     promote = commands.add_parser("promote", help="make VERSION the champion")
     promote.add_argument("version")
     promote.add_argument("--reason", default="promoted by hand")
-    commands.add_parser("rollback", help="serve the previous champion again")
+    commands.add_parser(
+        "rollback",
+        help="serve the champion before this one again (repeated: further back)",
+    )
     args = parser.parse_args(argv)
     settings = settings_or_exit()
 

@@ -212,7 +212,7 @@ def rollback(
         previous,
         serving_filepaths,
         actor=actor,
-        reason=f"rollback from {current}",
+        reason=crud.ROLLBACK_REASON.format(version=current),
         verified=verified,
     )
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from stock_lstm.data_pipeline.crud.base import INSERT_CHUNK_ROWS, ping
 from stock_lstm.data_pipeline.crud.model_versions import (
     REGISTRY_CHANNEL,
+    ROLLBACK_REASON,
     ModelVersionInfo,
     Promotion,
     RegistryEvent,
@@ -95,6 +96,7 @@ __all__ = [
     "INSERT_CHUNK_ROWS",
     "REALIZED_SCORE_COLUMNS",
     "REGISTRY_CHANNEL",
+    "ROLLBACK_REASON",
     "ROW_HASH_KEYS",
     "SHADOW_FORECAST_COLUMNS",
     "STAGES",

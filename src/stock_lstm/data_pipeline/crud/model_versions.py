@@ -154,21 +154,31 @@ def champion_version(
     )
 
 
+ROLLBACK_REASON = "rollback from {version}"  # the reason a rollback records (model_registry)
+
+
 def previous_champion(
     session: Session,
 ) -> str | None:
-    """The version most recently replaced as champion (what a rollback serves), or None."""
-    current = session.scalar(
-        select(ModelVersion.model_version).where(ModelVersion.status == "champion")
-    )
-    query = (
-        select(ModelVersionEvent.model_version)
-        .where(ModelVersionEvent.from_status == "champion")
-        .order_by(ModelVersionEvent.id.desc())
-    )
-    if current is not None:
-        query = query.where(ModelVersionEvent.model_version != current)
-    return session.scalars(query.limit(1)).first()
+    """What a rollback serves: the champion before the current one in the event log, or None.
+
+    The champions form a stack: a promotion pushes its version, a rollback (an event whose
+    reason is ROLLBACK_REASON naming the champion it replaced) pops the version it rolled back
+    from. The answer is the version under the top, so repeated rollbacks walk further back
+    (C -> B -> A), never back and forth between two versions."""
+    events = session.execute(
+        select(ModelVersionEvent.model_version, ModelVersionEvent.reason)
+        .where(ModelVersionEvent.to_status == "champion")
+        .order_by(ModelVersionEvent.id)
+    ).all()
+    stack: list[str] = []
+    for version, reason in events:
+        rolled_back = len(stack) >= 2 and reason == ROLLBACK_REASON.format(version=stack[-1])
+        if rolled_back and stack[-2] == version:
+            stack.pop()
+        elif not stack or stack[-1] != version:
+            stack.append(version)
+    return stack[-2] if len(stack) >= 2 else None
 
 
 def promote_model_version(
