@@ -47,6 +47,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "trained_project": ("slow",),  # every pipeline ran once: a model trained with TensorFlow
     "replay": ("slow",),  # the daily loop replayed day by day over weeks of the snapshot
+    # Kedro sessions run in a project copy (each run loads the project's settings and catalog
+    # again): `project` is tests/pipelines/ingestion/test_incremental.py's copy on SQLite and
+    # PostgreSQL.
+    "project_copy": ("slow",),
+    "project": ("slow",),
     "postgres_url": ("postgres",),
     "browser": ("browser",),
 }
@@ -114,14 +119,29 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)  # before -m deselects by these markers
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test from the fixtures it uses (FIXTURE_MARKERS)."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test from the fixtures it uses (FIXTURE_MARKERS); under pytest-xdist, keep on
+    one worker the tests that share an expensive fixture (`--dist loadgroup`)."""
+    grouping = config.pluginmanager.hasplugin("xdist")
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         for fixture, markers in FIXTURE_MARKERS.items():
             if fixture in names:
                 for marker in markers:
                     item.add_marker(marker)
+        if grouping and (group := _shared_fixture_group(item, names)):
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _shared_fixture_group(item: pytest.Item, names: set[str]) -> str | None:
+    """The one session's trained project is trained once, by one worker; a module's
+    module-scoped fixture (a replay, a generated DAG) is built once, by one worker."""
+    if "trained_project" in names:
+        return "trained_project"
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    if any(defs and defs[-1].scope == "module" for defs in definitions.values()):
+        return item.nodeid.split("::")[0]
+    return None
 
 
 def _postgres_base_url() -> str:
@@ -284,6 +304,24 @@ def copy_trained_project(trained: TrainedProject, root: Path) -> TrainedProject:
     database = trained.database_url.removeprefix("sqlite:///")
     relative = Path(database).relative_to(trained.root)
     return TrainedProject(root=root, database_url=f"sqlite:///{root / relative}")
+
+
+@pytest.fixture
+def trained_copy(tmp_path: Path, trained_project: TrainedProject) -> TrainedProject:
+    """A private copy of the trained project (artifacts and SQLite file) a test may alter."""
+    return copy_trained_project(trained_project, tmp_path / "trained-copy")
+
+
+@pytest.fixture
+def trained_project_copy(trained_copy: TrainedProject, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`project_copy` after `session.run()` in env "test", without training again: a private
+    copy of the session's trained project, set up as the working project."""
+    root = trained_copy.root
+    monkeypatch.setenv("DATABASE_URL", trained_copy.database_url)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(root))
+    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
+    monkeypatch.chdir(root)
+    return root
 
 
 def kedro_env(root: Path, database_url: str, **extra: str) -> dict[str, str]:

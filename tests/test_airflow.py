@@ -24,8 +24,6 @@ from tests.conftest import PROJECT_ROOT, kedro_env, make_project_copy
 TEMPLATE = PROJECT_ROOT / "deploy" / "airflow" / "dag_template.j2"
 AIRFLOW_CONFIG = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "airflow.yml").read_text())
 
-pytestmark = pytest.mark.slow
-
 
 class _Task:
     def __init__(self, task_id: str, edges: set[tuple[str, str]]) -> None:

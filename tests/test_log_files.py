@@ -159,7 +159,6 @@ def test_without_the_projects_conf_the_json_lines_go_to_stderr(
     assert [h.name for h in logger.handlers] == ["json_console"] and not logger.propagate
 
 
-@pytest.mark.slow
 def test_a_kedro_run_writes_json_lines_beside_the_console(
     project_copy: Path, sqlite_url: str, tmp_path: Path
 ) -> None:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from stock_lstm.api.app import create_app
 from stock_lstm.common.settings import Settings, get_settings
-from tests.conftest import TrainedProject, copy_trained_project, make_project_copy
+from tests.conftest import TrainedProject, make_project_copy
 
 
 @contextmanager
@@ -55,9 +55,3 @@ def untrained_client(tmp_path: Path, sqlite_url: str) -> Iterator[TestClient]:
     app = create_app(settings_for(root, sqlite_url))
     with TestClient(app) as client:
         yield client
-
-
-@pytest.fixture
-def trained_copy(tmp_path: Path, trained_project: TrainedProject) -> TrainedProject:
-    """A private copy of the trained project (artifacts and SQLite file) a test may alter."""
-    return copy_trained_project(trained_project, tmp_path / "trained-copy")

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -25,7 +24,6 @@ def test_backtest_is_registered_but_not_in_the_default_run() -> None:
     assert not default_nodes & {n.name for n in pipelines["backtest"].nodes}
 
 
-@pytest.mark.slow  # trains a model in a project copy
 def test_tiny_backtest_writes_every_output(project_copy: Path) -> None:
     bootstrap_project(project_copy)
     with KedroSession.create(project_path=project_copy, env="test") as session:

@@ -63,11 +63,9 @@ def test_a_failed_parity_is_never_registered() -> None:
     assert entry["data_version_id"] == 3 and entry["model_version"] == NEW
 
 
-@pytest.mark.slow
-def test_policies_on_real_runs(project_copy: Path) -> None:
+def test_policies_on_real_runs(trained_project_copy: Path) -> None:
+    project_copy = trained_project_copy  # every pipeline ran there once, in env "test"
     bootstrap_project(project_copy)
-    with KedroSession.create(project_path=project_copy, env="test") as session:
-        session.run()
     first = crud_on().champion_version()
     assert first is not None
 

@@ -51,7 +51,6 @@ def test_scopes_are_compared_on_the_development_period_only() -> None:
     assert report["scopes"]["ticker"]["coverage"] != report["scopes"]["pooled"]["coverage"]
 
 
-@pytest.mark.slow  # trains a model in a project copy
 def test_make_interval_scope_writes_the_report(project_copy: Path) -> None:
     bootstrap_project(project_copy)
     with KedroSession.create(project_path=project_copy, env="test") as session:

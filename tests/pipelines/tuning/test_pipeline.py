@@ -83,7 +83,6 @@ def test_a_tuner_reading_a_poisoned_row_would_fail(tmp_path: Path) -> None:
         run_tuning(features, tuning, backtest, training)
 
 
-@pytest.mark.slow  # trains a model in a project copy
 def test_make_tune_writes_the_override_and_logs_trials_as_child_runs(project_copy: Path) -> None:
     bootstrap_project(project_copy)
     with KedroSession.create(project_path=project_copy, env="test") as session:
