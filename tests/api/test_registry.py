@@ -3,10 +3,13 @@ of the registry), and an API process that never imports TensorFlow."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from tests.conftest import kedro_env
 from tests.helpers.app import KEY, app_client
@@ -176,3 +179,59 @@ def test_the_api_process_never_imports_tensorflow(trained_project) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "no tensorflow" in result.stdout
+
+
+UNLOADABLE = {  # what each file holds in a version whose sha256 still match its record
+    "onnx_model": b"not an onnx graph",
+    "scaler_params": b'{"mean": "not numbers"}',
+    "interval_calibration": b'{"level": 0.9, "quantiles": [1.0]}',
+}
+
+
+def unloadable_version(project, name: str) -> str:
+    """NEWER: a copy of the champion whose `name` file does not load, recorded with the
+    sha256 of that file (so only loading it can tell)."""
+    old = only_version(project)
+    copy_version(project, tuple(ARTIFACTS), old, NEWER)
+    path = artifact(project, name, NEWER)
+    path.write_bytes(UNLOADABLE[name])
+    row = crud_on(project.database_url).get_model_version(old)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    record_as(project, old, NEWER, serving_sha256={**row.serving_sha256, name: digest})
+    return old
+
+
+@pytest.mark.parametrize("name", list(ARTIFACTS))
+def test_a_version_that_does_not_load_is_refused_409_before_anything_changes(
+    trained_copy, name
+) -> None:
+    """Its sha256 match the record, so only loading it (session, scaler, calibration, one
+    forecast) can tell: the promotion is refused and nothing is recorded or served."""
+    old = unloadable_version(trained_copy, name)
+    with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
+        events = client.get("/api/v1/models").json()["events"]
+        refused = client.post(f"/api/v1/models/{NEWER}/promote", headers=AUTH)
+        assert refused.status_code == 409, refused.text
+        detail = refused.json()["detail"]
+        assert f"model version {NEWER} cannot be promoted: it does not load" in detail
+        assert str(trained_copy.root) not in refused.text  # names the file, not the path
+        assert client.get("/api/v1/models").json()["events"] == events
+        assert client.post("/api/v1/predict", json=HISTORY).headers["X-Model-Version"] == old
+    assert crud_on(trained_copy.database_url).champion_version() == old
+
+
+def test_the_registry_cli_refuses_a_version_that_does_not_load(trained_copy) -> None:
+    old = unloadable_version(trained_copy, "onnx_model")
+    refused = subprocess.run(
+        [sys.executable, "-m", "stock_lstm.cli.registry", "promote", NEWER],
+        env=kedro_env(trained_copy.root, trained_copy.database_url),
+        capture_output=True,
+        text=True,
+        cwd=trained_copy.root,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(
+        f"Error: model version {NEWER} cannot be promoted: it does not load: onnx_model"
+    )
+    assert "Traceback" not in refused.stderr
+    assert crud_on(trained_copy.database_url).champion_version() == old

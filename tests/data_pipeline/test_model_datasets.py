@@ -94,3 +94,44 @@ def test_model_version_row_needs_its_version_and_artifacts(
     with pytest.raises(DatasetError, match="needs metrics"):
         dataset.save({"model_version": OLD, "trained_at": "2026-02-01", "parameters": {"a": 1}})
     assert crud_on(database_url).get_model_version() is None
+
+
+def test_a_promotion_needs_the_files_to_load_and_registers_nothing_otherwise(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The evaluation's automatic promotion (and so the daily loop's) runs the catalog's load
+    check on exactly the bytes it hashes: serving files that do not load are refused with one
+    line, and nothing is recorded; without a promotion, a candidate needs no load."""
+    from stock_lstm.common.errors import InputError
+
+    model, scaler = artifacts(str(tmp_path))
+    serving = {}
+    for name, content in (
+        ("onnx_model.onnx", b"not an onnx graph"),
+        ("scaler_params.json", b'{"mean": [0.0], "scale": [1.0]}'),
+        ("interval_calibration.json", b'{"level": 0.9}'),
+    ):
+        path = tmp_path / name / NEW / name
+        path.parent.mkdir(parents=True)
+        path.write_bytes(content)
+        serving[name.split(".")[0]] = str(tmp_path / name)
+    checked = ModelVersionDataset(
+        model_filepath=model,
+        scaler_filepath=scaler,
+        serving_filepaths=serving,
+        url=database_url,
+        load_check="stock_lstm.ml_models.serving.onnx_forecaster.forecaster_from_files",
+    )
+    promote = {"promotion": {"promote": True, "reason": "first version of an empty registry"}}
+    with pytest.raises(InputError, match=f"{NEW} cannot be promoted: it does not load: onnx_model"):
+        checked.save(record(**promote))
+    assert crud_on(database_url).get_model_version() is None
+    unchecked = ModelVersionDataset(
+        model_filepath=model, scaler_filepath=scaler, serving_filepaths=serving, url=database_url
+    )
+    with pytest.raises(DatasetError, match="names no load_check"):
+        unchecked.save(record(**promote))
+    assert crud_on(database_url).get_model_version() is None
+
+    checked.save(record())  # a candidate only: promoting it later loads it then
+    assert crud_on(database_url).get_model_version(NEW).status == "candidate"

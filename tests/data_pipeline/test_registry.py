@@ -140,7 +140,14 @@ def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, databas
     (tmp_path / "onnx_model.onnx" / B / "onnx_model.onnx").write_bytes(b"tampered")
     with pytest.raises(PromotionRefused, match=f"{B} cannot be promoted: onnx_model .* sha256"):
         with get_database(database_url).session() as session:
-            model_registry.promote(session, B, dataset.serving_filepaths, actor="ops", reason="x")
+            model_registry.promote(
+                session,
+                B,
+                dataset.serving_filepaths,
+                actor="ops",
+                reason="x",
+                load_check=lambda files: None,  # the sha256 check refuses first
+            )
     (tmp_path / "onnx_model.onnx" / B / "onnx_model.onnx").write_bytes(
         f"{B} onnx_model.onnx".encode()
     )
@@ -151,7 +158,9 @@ def test_only_complete_verified_versions_can_be_promoted(tmp_path: Path, databas
 
     with pytest.raises(PromotionRefused, match="no previous champion"):
         with get_database(database_url).session() as session:
-            model_registry.rollback(session, dataset.serving_filepaths, actor="ops")
+            model_registry.rollback(
+                session, dataset.serving_filepaths, actor="ops", load_check=lambda files: None
+            )
 
     champion = ChampionDataset(
         model_filepath="unused",

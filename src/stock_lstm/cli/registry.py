@@ -1,6 +1,7 @@
 """`python -m stock_lstm.cli.registry list | promote VERSION | rollback`: the model registry from
 the command line, with the same checks as the API (POST /api/v1/models/...): a version that is
-incomplete or fails its sha256 check is refused. Changes are audited with actor `cli`.
+incomplete, fails its sha256 check or does not load (ONNX session, scaler, calibration, one
+forecast) is refused. Changes are audited with actor `cli`.
 
 Works on the project of STOCK_LSTM_PROJECT_ROOT (else this checkout), KEDRO_ENV and
 DATABASE_URL, like the API; every API worker follows the change within REGISTRY_POLL_SECONDS.
@@ -14,6 +15,7 @@ import sys
 from stock_lstm.common.settings import settings_or_exit
 from stock_lstm.data_pipeline import crud, model_registry
 from stock_lstm.data_pipeline.database import get_database
+from stock_lstm.ml_models.serving.onnx_forecaster import forecaster_from_files
 
 ACTOR = "cli"
 
@@ -49,16 +51,24 @@ def main(argv: list[str] | None = None) -> int:
         return _list(settings.database_url)
 
     # The paths of the files a version serves, from the catalog's configuration (no dataset is
-    # created and no TensorFlow imported: a serving install can promote too).
+    # created and no TensorFlow imported: a serving install can promote too); a version is
+    # loaded by the API's own ONNX forecaster before it is promoted.
     files = model_registry.serving_filepaths(settings.project_root, settings.kedro_env)
     try:
         with get_database(settings.database_url).session() as session:
             if args.command == "promote":
                 result = model_registry.promote(
-                    session, args.version, files, actor=ACTOR, reason=args.reason
+                    session,
+                    args.version,
+                    files,
+                    actor=ACTOR,
+                    reason=args.reason,
+                    load_check=forecaster_from_files,
                 )
             else:
-                result = model_registry.rollback(session, files, actor=ACTOR)
+                result = model_registry.rollback(
+                    session, files, actor=ACTOR, load_check=forecaster_from_files
+                )
     except (crud.UnknownModelVersion, model_registry.PromotionRefused) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1

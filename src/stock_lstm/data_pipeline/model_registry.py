@@ -1,5 +1,6 @@
 """The model registry's rules, in one place: which saved versions exist and may be served
-(`saved_versions`, `problem`), changing the champion (`promote`, `rollback`), the evaluation's
+(`saved_versions`, `problem`), changing the champion (`promote`, `rollback`: only to a version
+that loads, checked by the caller's `LoadCheck`), the evaluation's
 promotion policy (`promotion_decision`), and a worker following the champion
 (`RegistryListener`).
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -34,6 +35,13 @@ REGISTRY_DATASET = "model_version_record"  # the catalog entry whose serving_fil
 PROMOTION_POLICIES = ("always", "never", "if_better")
 LISTEN_SLICE_S = 0.5  # a listener looks at its stop event at least this often
 _LISTEN_STATEMENT = 'LISTEN "stock_lstm_model_registry"'  # crud.REGISTRY_CHANNEL, a constant
+
+
+LoadCheck = Callable[[Mapping[str, bytes]], object]
+"""Builds what a worker serves from a version's checked files (bytes by catalog name) and makes
+one forecast, raising when it cannot. The caller passes the serving runtime's
+(`ml_models.serving.onnx_forecaster.forecaster_from_files`): this layer imports no model code.
+Its error messages name files, never where they are stored (they reach HTTP clients)."""
 
 
 class PromotionRefused(ValueError):
@@ -152,7 +160,8 @@ def problem(
             content = read_artifact(filepath, version)
             actual = hashlib.sha256(content).hexdigest() if content is not None else None
         if actual is None:
-            return f"{name} of model version {version} is missing (under {filepath})"
+            # the file's name, not where it is stored: this reaches HTTP clients
+            return f"{name} of model version {version} is missing ({PurePosixPath(filepath).name})"
         if recorded is None:
             return f"model_versions records no sha256 for {name} of model version {version}"
         if actual != recorded:
@@ -166,6 +175,16 @@ def problem(
     return None
 
 
+def load_problem(version: str, files: Mapping[str, bytes], load_check: LoadCheck) -> str | None:
+    """Why `version`'s checked `files` do not make a working forecaster, or None: a file whose
+    sha256 matches its record can still be corrupt (it was recorded so)."""
+    try:
+        load_check(files)
+    except Exception as error:  # any failure to load is the reason, not a crash
+        return f"it does not load: {error}"
+    return None
+
+
 # --- changing the champion (the API and `python -m stock_lstm.cli.registry`) -----------------
 
 
@@ -176,19 +195,25 @@ def promote(
     *,
     actor: str,
     reason: str,
+    load_check: LoadCheck,
     verified: dict[str, bytes] | None = None,
 ) -> crud.Promotion:
-    """Make `version` the champion once it is proven servable, in the caller's transaction
-    (other workers see it once that commits). Raises crud.UnknownModelVersion, or
-    PromotionRefused naming the problem; promoting the champion changes nothing. The
-    registry's lock comes first, so what is read is what the promotion changes. `verified`:
-    see `problem` (the API loads the promoted files from it, so each is hashed once)."""
+    """Make `version` the champion once it is proven servable (every file saved, its sha256
+    the recorded one, and `load_check` builds a forecaster from those bytes and forecasts),
+    in the caller's transaction (other workers see it once that commits). Raises
+    crud.UnknownModelVersion, or PromotionRefused naming the problem; promoting the champion
+    changes nothing. The registry's lock comes first, so what is read is what the promotion
+    changes. `verified`: see `problem` (the API loads the promoted files from it, so each is
+    read and hashed once)."""
     crud.lock_registry(session)
     record = crud.get_model_version(session, version)
     if record is None:
         raise crud.UnknownModelVersion(f"unknown model version {version!r}")
     if record.status != "champion":
-        found = problem(record, version, serving_filepaths, verified=verified)
+        files: dict[str, bytes] = {} if verified is None else verified
+        found = problem(record, version, serving_filepaths, verified=files)
+        if found is None:
+            found = load_problem(version, files, load_check)
         if found is not None:
             raise PromotionRefused(f"model version {version} cannot be promoted: {found}")
     return crud.promote_model_version(session, version, reason=reason, actor=actor)
@@ -199,9 +224,11 @@ def rollback(
     serving_filepaths: Mapping[str, str],
     *,
     actor: str,
+    load_check: LoadCheck,
     verified: dict[str, bytes] | None = None,
 ) -> crud.Promotion:
-    """Promote the version the current champion replaced (under the registry's lock)."""
+    """Promote the version the current champion replaced (under the registry's lock), with
+    `promote`'s checks."""
     crud.lock_registry(session)
     previous = crud.previous_champion(session)
     if previous is None:
@@ -213,6 +240,7 @@ def rollback(
         serving_filepaths,
         actor=actor,
         reason=crud.ROLLBACK_REASON.format(version=current),
+        load_check=load_check,
         verified=verified,
     )
 

@@ -3,6 +3,7 @@ The registry's rules (what may be served, promote, rollback) live in model_regis
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import asdict
@@ -11,13 +12,20 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+from kedro.utils import load_obj
 from kedro_datasets._typing import JSONPreview
 
+from stock_lstm.common.errors import InputError
 from stock_lstm.data_pipeline import crud, model_registry
 from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.datasets.base import redacted_url
 
 logger = logging.getLogger(__name__)
+
+
+class PromotionWithoutLoad(DatasetError, InputError):
+    """The evaluation's promotion of a version whose serving files do not load (or with no load
+    check configured): nothing is registered and the run ends with this one-line message."""
 
 
 class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
@@ -29,8 +37,11 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     dataset adds the sha256 of the files saved under exactly that version: the Keras model and
     scaler (``model_sha256``, ``scaler_sha256``) and every file the API loads
     (``serving_filepaths``, by catalog name, into ``serving_sha256``). A new version becomes a
-    candidate; with ``promote`` the champion. ``load()`` gives the newest row. The filepaths
-    may be local or any fsspec URL (s3://, gcs://, memory://).
+    candidate; with ``promote`` the champion, once ``load_check`` (the dotted path of a
+    `model_registry.LoadCheck`, named in the catalog as dataset types are: this layer imports no
+    model code) has built a forecaster from exactly the bytes whose sha256 are recorded, and
+    made one forecast. ``load()`` gives the newest row. The filepaths may be local or any fsspec
+    URL (s3://, gcs://, memory://).
 
     Only load and save: what may be served, promotion and rollback are the registry's rules
     (data_pipeline/model_registry.py), which read ``serving_filepaths`` from here.
@@ -43,12 +54,14 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         scaler_filepath: str,
         serving_filepaths: dict[str, str] | None = None,
         url: str | None = None,
+        load_check: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._model_filepath = str(model_filepath)
         self._scaler_filepath = str(scaler_filepath)
         self._serving = {name: str(path) for name, path in (serving_filepaths or {}).items()}
         self._url = url
+        self._load_check = load_check
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
@@ -57,6 +70,7 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
             "scaler_filepath": self._scaler_filepath,
             "serving_filepaths": self._serving,
             "url": redacted_url(self._url),
+            "load_check": self._load_check,
         }
 
     @staticmethod
@@ -69,6 +83,29 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
             )
         return digest
 
+    @staticmethod
+    def _read(filepath: str, version: str) -> bytes:
+        content = model_registry.read_artifact(filepath, version)
+        if content is None:
+            raise DatasetError(
+                f"model version {version} has no {PurePosixPath(filepath).name} saved "
+                f"under {filepath}"
+            )
+        return content
+
+    def _check_loads(self, version: str, files: dict[str, bytes]) -> None:
+        """Refuse to promote `version` unless its files (the bytes about to be hashed) load."""
+        if self._load_check is None:
+            raise PromotionWithoutLoad(
+                f"model version {version} cannot be promoted: the catalog's registry entry "
+                "names no load_check to prove it loads"
+            )
+        found = model_registry.load_problem(version, files, load_obj(self._load_check))
+        if found is not None:
+            raise PromotionWithoutLoad(
+                f"model version {version} cannot be promoted: {found}; it is not registered"
+            )
+
     def save(self, data: dict[str, Any]) -> None:
         missing = [
             k for k in ("model_version", "trained_at", "parameters", "metrics") if not data.get(k)
@@ -80,11 +117,15 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         if isinstance(trained_at, str):
             trained_at = datetime.fromisoformat(trained_at)
         promotion = data.get("promotion") or {}
+        promote = bool(promotion.get("promote"))
+        serving = {name: self._read(path, version) for name, path in self._serving.items()}
+        if promote:
+            self._check_loads(version, serving)
         sha256 = {
             "model_sha256": self._sha256(self._model_filepath, version),
             "scaler_sha256": self._sha256(self._scaler_filepath, version),
             "serving_sha256": {
-                name: self._sha256(path, version) for name, path in self._serving.items()
+                name: hashlib.sha256(content).hexdigest() for name, content in serving.items()
             },
         }
         with get_database(self._url).session() as session:
@@ -95,8 +136,9 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
                 data_version_id=data.get("data_version_id"),
                 parameters=data["parameters"],
                 metrics=data["metrics"],
+                training_fingerprint=data.get("training_fingerprint"),
                 **sha256,
-                promote=bool(promotion.get("promote")),
+                promote=promote,
                 reason=str(promotion.get("reason") or "evaluated"),
             )
         logger.info(

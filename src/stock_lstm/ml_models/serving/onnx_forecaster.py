@@ -8,6 +8,7 @@ exported the same way); window and horizon are read from the graph.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,14 @@ import numpy as np
 import onnxruntime
 
 from stock_lstm.ml_models.common.forecasting import Forecaster
+
+# The files a version serves, by catalog name: the ONNX graph's bytes, then JSON documents.
+MODEL_FILE, SCALER_FILE, CALIBRATION_FILE = "onnx_model", "scaler_params", "interval_calibration"
+
+
+class ServingFilesError(ValueError):
+    """A version's serving files do not make a working forecaster; the message names the file
+    (never where it is stored)."""
 
 
 class OnnxForecaster(Forecaster):
@@ -63,3 +72,53 @@ def _dimension(value: Any, where: str) -> int:
             f"the ONNX model's {where} has a dynamic size {value!r} where a fixed one is needed"
         )
     return value
+
+
+def forecaster_from_files(files: Mapping[str, bytes]) -> OnnxForecaster:
+    """The forecaster a worker serves, built from a version's files by catalog name, and proven
+    by one forecast with bands on a fixed history: a file that parses but cannot forecast
+    fails here (ServingFilesError), at load or promotion, never on a request. The registry's
+    promotion calls it as its load check (data_pipeline/model_registry.py `LoadCheck`)."""
+    scaler = _json(files, SCALER_FILE)
+    calibration = _json(files, CALIBRATION_FILE)
+    try:
+        forecaster = OnnxForecaster(files[MODEL_FILE], scaler, calibration)
+    except Exception as error:
+        raise ServingFilesError(f"{_culprit(error)}: {type(error).__name__}: {error}") from error
+    try:
+        forecaster.warm_up()
+        history = _fixed_history(forecaster.min_history)
+        forecast = forecaster.forecast(history, forecaster.max_horizon)
+    except Exception as error:
+        raise ServingFilesError(
+            f"one forecast on a fixed history failed: {type(error).__name__}: {error}"
+        ) from error
+    values = np.stack([forecast.lower, forecast.close, forecast.upper])
+    if not np.isfinite(values).all() or not (values > 0).all():
+        raise ServingFilesError("one forecast on a fixed history is not finite and positive")
+    return forecaster
+
+
+def _json(files: Mapping[str, bytes], name: str) -> Any:
+    try:
+        return json.loads(files[name])
+    except KeyError:
+        raise ServingFilesError(f"{name} is missing") from None
+    except ValueError as error:
+        raise ServingFilesError(f"{name} is not JSON: {error}") from error
+
+
+def _culprit(error: Exception) -> str:
+    """The file an error building the forecaster is about: ONNX Runtime's errors are the
+    graph's; the forecasting core names the calibration in its own messages."""
+    if type(error).__module__.startswith("onnxruntime"):
+        return MODEL_FILE
+    text = str(error)
+    named = [n for n in (MODEL_FILE, CALIBRATION_FILE, SCALER_FILE) if n in text]
+    return " and ".join(named) or f"{SCALER_FILE} or {CALIBRATION_FILE}"
+
+
+def _fixed_history(length: int) -> np.ndarray:
+    """A plausible price path (~100, a small oscillating drift) of `length` closes."""
+    steps = 0.01 * np.sin(np.arange(length, dtype="float64"))
+    return 100.0 * np.exp(np.cumsum(steps))

@@ -10,7 +10,6 @@ is ml_models/serving/onnx_forecaster.py on ONNX Runtime.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +22,7 @@ from stock_lstm.common.settings import Settings
 from stock_lstm.data_pipeline import crud, model_registry
 from stock_lstm.data_pipeline.catalog import open_catalog
 from stock_lstm.data_pipeline.database import Database
-from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster
+from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster, forecaster_from_files
 
 logger = logging.getLogger(__name__)
 
@@ -106,33 +105,12 @@ class ModelStore:
             problem = self.problem(version, verified)
             if problem is not None:
                 raise ModelUnavailable(problem)
-        artifacts = {
-            name: self._load(name, version, verified)
-            for name in (MODEL_DATASET, SCALER_DATASET, CALIBRATION_DATASET)
-        }
-        try:
-            forecaster = OnnxForecaster(
-                artifacts[MODEL_DATASET],
-                artifacts[SCALER_DATASET],
-                artifacts[CALIBRATION_DATASET],
-            )
-            forecaster.warm_up()
+        try:  # the promotion's load check, again: a worker serves what it has proven
+            forecaster = forecaster_from_files(verified)
         except Exception as error:  # a corrupt artifact whose hash matched
-            raise ModelUnavailable(
-                f"model version {version} does not load: {type(error).__name__}: {error}"
-            ) from error
+            raise ModelUnavailable(f"model version {version} does not load: {error}") from error
         logger.info("loaded model version %s", version)
         return LoadedModel(forecaster=forecaster, version=version, loaded_at=datetime.now(UTC))
-
-    def _load(self, name: str, version: str, verified: dict[str, bytes]) -> Any:
-        """A checked file as its dataset loads it: the ONNX graph's bytes, JSON parsed."""
-        try:
-            content = verified[name]
-            return json.loads(content) if self._serving[name].endswith(".json") else content
-        except Exception as error:
-            raise ModelUnavailable(
-                f"cannot load {name!r} of model version {version}: {type(error).__name__}: {error}"
-            ) from error
 
 
 def _database_unavailable(error: Exception, doing: str) -> DatabaseUnavailable:

@@ -23,6 +23,7 @@ from stock_lstm.api.v1.schemas.registry import (
 from stock_lstm.api.v1.services.serving import ModelSwitch, ReloadFailed
 from stock_lstm.data_pipeline import crud, model_registry
 from stock_lstm.data_pipeline.model_registry import PromotionRefused
+from stock_lstm.ml_models.serving.onnx_forecaster import forecaster_from_files
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +62,18 @@ def _model_type(parameters: dict) -> str:
 
 
 def promote(switch: ModelSwitch, version: str, *, actor: str, reason: str) -> PromotionResponse:
-    """Make `version` the champion: 404 unknown, 409 not servable, no-op when it already is."""
+    """Make `version` the champion: 404 unknown, 409 not servable (incomplete, tampered, or its
+    files do not load: built and tried before anything is recorded), no-op when it already is."""
     return _change(
         switch,
         lambda session, files, verified: model_registry.promote(
-            session, version, files, actor=actor, reason=reason, verified=verified
+            session,
+            version,
+            files,
+            actor=actor,
+            reason=reason,
+            load_check=forecaster_from_files,
+            verified=verified,
         ),
     )
 
@@ -75,7 +83,7 @@ def rollback(switch: ModelSwitch, *, actor: str) -> PromotionResponse:
     return _change(
         switch,
         lambda session, files, verified: model_registry.rollback(
-            session, files, actor=actor, verified=verified
+            session, files, actor=actor, load_check=forecaster_from_files, verified=verified
         ),
     )
 
