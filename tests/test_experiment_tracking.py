@@ -20,7 +20,7 @@ from stock_lstm.common.settings import (
     mlflow_tracking_uri,
 )
 from stock_lstm.hooks.tracking import flatten_metrics, metric_key
-from tests.conftest import PROJECT_ROOT, TrainedProject, mlflow_store
+from tests.conftest import PROJECT_ROOT, TrainedProject, copy_trained_project, mlflow_store
 from tests.helpers.database import crud_on
 
 mlflow = pytest.importorskip("mlflow")  # a training install has it; CI installs `dev`
@@ -193,3 +193,38 @@ def test_kedro_mlflow_commands_find_the_project_store(
             context = session.load_context()
     assert context.mlflow.server.mlflow_tracking_uri == mlflow_store(root)
     assert context.mlflow.tracking.experiment.name == "stock_lstm"
+
+
+def _files(folder: Path) -> set[Path]:
+    return {p.relative_to(folder) for p in folder.rglob("*")} if folder.exists() else set()
+
+
+def test_a_copied_project_logs_its_artifacts_into_itself(
+    trained_project: TrainedProject, tmp_path, monkeypatch
+) -> None:
+    """MLflow stores an experiment's artifact root as an absolute file:// URI in its database:
+    a copy (or a container, or a moved checkout) must still write into itself, and its copied
+    runs' artifacts must be read from the copy."""
+    original = trained_project.root / "data" / "mlflow" / "artifacts"
+    before = _files(original)
+    copy = copy_trained_project(trained_project, tmp_path / "copy")
+    monkeypatch.setenv("DATABASE_URL", copy.database_url)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(copy.root))
+    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(copy.root))
+    monkeypatch.chdir(copy.root)
+    bootstrap_project(copy.root)
+    with KedroSession.create(project_path=copy.root, env="test") as session:
+        session.run(pipeline_names=["evaluation"])
+
+    client = mlflow.MlflowClient(tracking_uri=mlflow_store(copy.root))
+    experiment = client.get_experiment_by_name("stock_lstm")
+    root = f"file://{copy.root}/data/mlflow/artifacts"
+    assert experiment.artifact_location == root
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])
+    assert len(runs) == 2  # the copied training run and the copy's own evaluation run
+    assert all(run.info.artifact_uri.startswith(f"{root}/") for run in runs)
+    own = Path(runs[0].info.artifact_uri.removeprefix("file://"))
+    assert (own / "evaluation_report").is_dir()
+    assert _files(original) == before  # nothing written into the original checkout
+    copied = {a.path for a in client.list_artifacts(runs[1].info.run_id)}
+    assert "lstm_model" in copied  # the copied run's artifacts, read from the copy

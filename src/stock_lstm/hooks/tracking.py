@@ -15,6 +15,10 @@ this module logs what only the project knows:
 - each trial of a report's `trials` list (the tuning report: Optuna trials) as a child run of
   the run: its parameters, value, per-fold intermediate values and state.
 
+A local store (SQLite under the data folder) writes artifacts beside itself: MLflow records the
+experiment's artifact root as an absolute file:// URI, so a copied, moved or mounted project
+has it re-rooted to its own folder before a run starts (`reroot_local_artifacts`).
+
 kedro-mlflow (and so mlflow) is imported only when a pipeline runs: the API, which also opens
 Kedro sessions to load its model, never sets MLflow up, and an install without mlflow runs the
 pipelines untracked (the serving image has neither).
@@ -108,6 +112,51 @@ def _command_path() -> str:
     return context.command_path if context is not None else ""
 
 
+def reroot_local_artifacts(
+    tracking_uri: str, experiment_name: str, artifact_location: str | None
+) -> str | None:
+    """Point a local SQLite store's experiment, and the runs it holds, at `artifact_location`
+    (the configured root beside the store) when it names another folder: MLflow stores the root
+    as an absolute file:// URI when the experiment is created, so a copy of the project would
+    otherwise write its runs' artifacts into the original checkout. Returns the old root when
+    it moved, else None. A server's store, or a root that is not a local folder, is left alone.
+    """
+    if not artifact_location or not tracking_uri.startswith("sqlite:///"):
+        return None
+    if not Path(tracking_uri.removeprefix("sqlite:///")).exists():
+        return None  # a new store: MLflow creates the experiment at the configured root
+    from mlflow.store.tracking.dbmodels.models import SqlExperiment, SqlRun
+    from sqlalchemy import create_engine, func, select, update
+    from sqlalchemy.orm import Session
+
+    engine = create_engine(tracking_uri)
+    try:
+        with Session(engine) as session, session.begin():
+            experiment = session.scalars(
+                select(SqlExperiment).where(SqlExperiment.name == experiment_name)
+            ).first()
+            old = experiment.artifact_location if experiment is not None else None
+            if old is None or old == artifact_location or not old.startswith("file:"):
+                return None
+            experiment.artifact_location = artifact_location
+            session.execute(
+                update(SqlRun)
+                .where(
+                    SqlRun.experiment_id == experiment.experiment_id,
+                    SqlRun.artifact_uri.startswith(f"{old}/"),
+                )
+                .values(
+                    artifact_uri=artifact_location + func.substr(SqlRun.artifact_uri, len(old) + 1)
+                )
+            )
+    finally:
+        engine.dispose()
+    logger.info(
+        "MLflow artifacts of %s: %s (the store named %s)", experiment_name, artifact_location, old
+    )
+    return old
+
+
 def _end_run(run_id: str) -> None:
     """kedro-mlflow reopens the run before every node, and MLflow stacks each reopening: end
     them all, or the next session of this process (a test, a notebook) logs into this run."""
@@ -144,6 +193,13 @@ class ExperimentTrackingHooks:
             return False
         self._plugin = MlflowHook()
         self._plugin.after_context_created(self._context)
+        config = getattr(self._context, "mlflow", None)  # kedro-mlflow's, validated URIs
+        if config is not None:
+            reroot_local_artifacts(
+                config.server.mlflow_tracking_uri,
+                config.tracking.experiment.name,
+                config.tracking.experiment.create_experiment_kwargs.artifact_location,
+            )
         return True
 
     @hook_impl
