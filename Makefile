@@ -13,9 +13,8 @@ EXTRAS ?= train,serve,dev
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export MLFLOW_DISABLE_TELEMETRY := true
-# mlflow warns, on every `kedro` command, about a class of kedro-mlflow's we do not use.
-export PYTHONWARNINGS := ignore::UserWarning:mlflow.pyfunc.utils.data_validation
-export TF_CPP_MIN_LOG_LEVEL := 2
+# TensorFlow's C++ lines (start-up, and E0000 ones it prints while training) stay off the console.
+export TF_CPP_MIN_LOG_LEVEL := 3
 export PYTHONDONTWRITEBYTECODE := 1
 # The PostgreSQL tests run against this server; `make test TEST_DATABASE_URL=` skips them locally.
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test

@@ -8,6 +8,7 @@ from stock_lstm.common.settings import (
     mlflow_artifact_location,
     mlflow_tracking_uri,
 )
+from stock_lstm.hooks.console import ConsoleHooks
 from stock_lstm.hooks.input_errors import InputErrorHooks
 from stock_lstm.hooks.lineage import LineageHooks
 from stock_lstm.hooks.run_lock import RunLockHooks
@@ -26,7 +27,14 @@ DISABLE_HOOKS_FOR_PLUGINS = (
 # Every `kedro run` that trains logs one MLflow run (conf/base/mlflow.yml).
 # One run at a time writes a SQLite database (hooks/run_lock.py); last, so its
 # before_pipeline_run runs first (pluggy calls the last registered first).
-HOOKS = (InputErrorHooks(), LineageHooks(), ExperimentTrackingHooks(), RunLockHooks())
+# A piped console gets plain lines, and no note about raw-dictionary parameters (hooks/console.py).
+HOOKS = (
+    ConsoleHooks(),
+    InputErrorHooks(),
+    LineageHooks(),
+    ExperimentTrackingHooks(),
+    RunLockHooks(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

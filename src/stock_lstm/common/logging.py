@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import logging
 import logging.config
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,38 @@ from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 from stock_lstm.common.settings import get_settings, project_root
 
 LOGGING_CONFIG = Path("conf") / "json_logging.yml"  # relative to the project root
+
+
+PIPED_CONSOLE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# TensorFlow's C++ log level unless the environment sets one: 3 keeps its start-up lines and the
+# "E0000 ... NodeDef mentions attribute use_unbounded_threadpool" lines each training prints
+# (a mismatch inside TensorFlow's own build, harmless) off the console. A real failure still
+# raises a Python exception.
+TF_CPP_MIN_LOG_LEVEL = "3"
+
+
+def quiet_console() -> None:
+    """What every `kedro` command runs first (the `kedro.init` entry point, pyproject.toml):
+    TensorFlow's C++ log level (TF_CPP_MIN_LOG_LEVEL) and a plain console when piped."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_CPP_MIN_LOG_LEVEL)
+    plain_console_when_piped()
+
+
+def plain_console_when_piped() -> None:
+    """When the console is not a terminal (piped to a file, `| tee`, CI), one plain line per
+    record instead of rich's table, which wraps every message at 80 columns there. Run by
+    every `kedro` command once Kedro's logging is set up (the `kedro.init` entry point,
+    pyproject.toml); a terminal keeps rich's console."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        console = getattr(handler, "console", None)  # a rich handler's console
+        if console is None or console.is_terminal:
+            continue
+        plain = logging.StreamHandler(console.file)
+        plain.setLevel(handler.level)
+        plain.setFormatter(logging.Formatter(PIPED_CONSOLE_FORMAT))
+        root.removeHandler(handler)
+        root.addHandler(plain)
 
 
 def log_file_settings() -> LogFiles:

@@ -14,6 +14,8 @@ from stock_lstm.ml_models.common.splits import SplitSpec, assign_splits
 
 if TYPE_CHECKING:  # imported where fitted: the API scales with the JSON parameters, no sklearn
     from sklearn.preprocessing import StandardScaler
+else:  # what the annotations resolve to at run time (Kedro reads a node's type hints)
+    StandardScaler = Any
 
 
 def fit_scaler(features: pd.DataFrame, fractions: SplitSpec) -> StandardScaler:
