@@ -96,12 +96,26 @@ def test_the_test_environment_is_tiny_and_offline() -> None:
     assert test["training"]["intervals"] == {"level": 0.90, "vol_window": 5, "scope": "ticker"}
     assert test["evaluation"] == {**BASE["evaluation"], "report_steps": [1, 5]}
     assert test["backtest"] == {
-        "models": ["lstm", "gru", "naive", "drift", "garch"],
+        "models": ["lstm", "gru", "naive", "drift", "median_drift", "garch", "ets", "lightgbm"],
+        "seeds": [7, 8],
+        "scheme": "share",
+        "first_test_year": 2008,
         "folds": 2,
         "test_share": 0.30,
         "validation_days": 40,
-        "refit_every": 1,
+        "refit_every": {"default": 1, "lstm": 4, "gru": 4},
+        "min_history": 0,
         "report_steps": [1, 5],
+        "knobs": {
+            "lightgbm": {
+                "lags": 5,
+                "n_estimators": 10,
+                "learning_rate": 0.05,
+                "num_leaves": 15,
+                "min_child_samples": 20,
+                "seed": 42,
+            }
+        },
     }
     assert test["monitoring"] == BASE["monitoring"]
     tuning = test["tuning"]

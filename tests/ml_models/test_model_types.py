@@ -34,7 +34,7 @@ TRAINING = {
 
 def test_the_table_names_the_networks_and_the_baselines() -> None:
     assert NETWORKS == ("lstm", "gru")
-    assert BASELINES == ("naive", "drift", "garch")
+    assert BASELINES == ("naive", "drift", "median_drift", "garch", "ets", "lightgbm")
     for name in NETWORKS:
         model = build_network(name, TRAINING["model"])
         assert model.name == f"{name}_forecaster"

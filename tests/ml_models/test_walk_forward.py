@@ -145,10 +145,13 @@ def test_naive_and_drift_baselines_match_hand_computation(features: pd.DataFrame
     own = fit_naive(visible, cutoffs, {**PARAMS, "scope": "ticker"}).quantiles
     for ticker, found in scores.items():
         assert own.of(ticker)[0] == pytest.approx(conformal_quantile(found, 0.9))
+    # drift per series, on every row before the test period (train and validation)
     drift = fit_drift(visible, cutoffs, PARAMS)
+    own_mu = visible.loc[visible["ticker"] == "AAA", "log_return"].dropna().mean()
     period = fold_periods(features, make_folds(features, 2, 0.3, 50)[0], 10)["AAA"]
     bands = drift.forecast("AAA", period)
-    np.testing.assert_allclose(bands.close, drift_forecast(period.histories, 5, mu))
+    np.testing.assert_allclose(bands.close, drift_forecast(period.histories, 5, own_mu))
+    assert own_mu != pytest.approx(mu, rel=1e-3)  # not the pooled training drift
     sigma = recent_volatility(log_returns(period.histories), 5)
     np.testing.assert_allclose(
         bands.upper[:, 2], bands.close[:, 2] * np.exp(drift.quantiles.pooled[2] * sigma)

@@ -16,7 +16,9 @@ from functools import partial
 from typing import Any
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.ml_models.common.baselines import fit_drift, fit_garch, fit_naive
+from stock_lstm.ml_models.common.baselines import fit_drift, fit_garch, fit_median_drift, fit_naive
+from stock_lstm.ml_models.common.classical import fit_ets
+from stock_lstm.ml_models.common.gradient_boosting import fit_lightgbm
 from stock_lstm.ml_models.common.walk_forward import Fit
 
 # What a parameters block, training history or calibration from before `model_type` was
@@ -42,15 +44,19 @@ class ModelType:
             raise InputError("a baseline has no network to build")
         return importlib.import_module(self.architecture).build_model
 
-    def fold_fit(self, name: str, training: Mapping[str, Any]) -> Fit:
-        """The walk-forward fit of this model with the `training` block's knobs."""
+    def fold_fit(
+        self, name: str, training: Mapping[str, Any], knobs: Mapping[str, Any] | None = None
+    ) -> Fit:
+        """The walk-forward fit of this model with the `training` block's knobs (and, for a
+        baseline that has some, its own `knobs`: backtest.<model>)."""
         if self.architecture is not None:
             # TensorFlow is imported only when a network is fitted.
             from stock_lstm.ml_models.recurrent.keras_training import fit_network
 
             return partial(fit_network, name, training)
         assert self.baseline is not None
-        return partial(self.baseline, params=baseline_params(training))
+        extra = {"knobs": dict(knobs)} if knobs else {}
+        return partial(self.baseline, params=baseline_params(training), **extra)
 
 
 MODEL_TYPES: dict[str, ModelType] = {
@@ -58,7 +64,10 @@ MODEL_TYPES: dict[str, ModelType] = {
     "gru": ModelType(architecture="stock_lstm.ml_models.gru_model.model"),
     "naive": ModelType(baseline=fit_naive),
     "drift": ModelType(baseline=fit_drift),
+    "median_drift": ModelType(baseline=fit_median_drift),
     "garch": ModelType(baseline=fit_garch),
+    "ets": ModelType(baseline=fit_ets),
+    "lightgbm": ModelType(baseline=fit_lightgbm),
 }
 
 NETWORKS = tuple(name for name, kind in MODEL_TYPES.items() if kind.is_network)

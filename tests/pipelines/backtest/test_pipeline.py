@@ -12,7 +12,7 @@ from kedro.framework.startup import bootstrap_project
 
 from tests.conftest import PROJECT_ROOT
 
-MODELS = {"lstm", "gru", "naive", "drift", "garch"}
+MODELS = {"lstm", "gru", "naive", "drift", "median_drift", "garch", "ets", "lightgbm"}
 
 
 def test_backtest_is_registered_but_not_in_the_default_run() -> None:
@@ -37,6 +37,17 @@ def test_tiny_backtest_writes_every_output(project_copy: Path) -> None:
     assert first["origin"] < first["test_start"] and second["test_end"] == "2013-03-01"
     assert set(report["models"]) == MODELS and report["served_model_type"] == "lstm"
     tickers = {"^GSPC", "GOOG", "MSFT"}
+    assert report["universe"] == sorted(tickers) and report["universe_name"] == "snapshot"
+    for network in ("lstm", "gru"):  # one fit per seed; the extra seeds only as the spread
+        assert report["models"][network]["seeds"] == [7, 8]
+        spread = report["models"][network]["seed_spread"]["GOOG"]["h1"]
+        assert len(spread["mae_ratio_by_seed"]) == 2
+        assert spread["mae_ratio_by_seed"][0] == (
+            report["models"][network]["tickers"]["GOOG"]["h1"]["mae_ratio"]["mean"]
+        )
+    assert not any("@" in name for name in report["models"])
+    for name in MODELS:
+        assert len(report["models"][name]["tickers"]["GOOG"]["coverage_by_step"]) == 5
     for name, model in report["models"].items():
         assert set(model["tickers"]) == tickers
         for ticker in tickers:
@@ -54,7 +65,7 @@ def test_tiny_backtest_writes_every_output(project_copy: Path) -> None:
                     assert entry["mae_ratio"]["folds"] == [1.0, 1.0]
     for ticker in tickers:
         ranked = report["leaderboard"][ticker]["h1"]
-        assert [r["rank"] for r in ranked] == [1, 2, 3, 4, 5]
+        assert [r["rank"] for r in ranked] == list(range(1, len(MODELS) + 1))
         assert {r["model"] for r in ranked} == MODELS
         means = [r["mae_ratio"]["mean"] for r in ranked]
         assert means == sorted(means)
@@ -63,5 +74,5 @@ def test_tiny_backtest_writes_every_output(project_copy: Path) -> None:
     assert len(versions) == 1
     assert json.loads((versions[0] / "backtest.json").read_text()) == report
     table = pd.read_csv(reporting / "backtest_leaderboard.csv")
-    assert len(table) == 3 * 2 * 5 and set(table["model"]) == MODELS
+    assert len(table) == 3 * 2 * len(MODELS) and set(table["model"]) == MODELS
     assert (reporting / "backtest_fold_ratios.png").stat().st_size > 0

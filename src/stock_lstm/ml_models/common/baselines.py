@@ -1,8 +1,13 @@
 """The standard baselines every model is measured against, with 90% intervals of their own.
 
 - naive: close[t+k] = close[t] (a random walk's best forecast);
-- drift: close[t+k] = close[t] * exp(k * mu), mu the mean daily log return of the training rows
-  pooled over tickers: one constant, no learning;
+- drift: close[t+k] = close[t] * exp(k * mu_ticker), mu_ticker the mean daily log return of
+  the ticker's own rows before the test period (every one of them: a drift needs no early
+  stopping); a ticker the fit never saw gets the pooled mean. `drift_rate` (pooled, training
+  rows only) stays the evaluation pipeline's drift;
+- median_drift: close[t+k] = close[t] * exp(m_k), m_k the median k-step log return of the
+  ticker's rows before the test period: the constant that minimises the MAE a network trained
+  on an MAE loss is judged by (the mean-based drift minimises the squared error instead);
 - garch: a constant-mean GARCH(1,1) per ticker from `arch` (Sheppard's well-kept library),
   point forecast close[t] * exp(k * mu_ticker) and Gaussian intervals from the model's own
   k-step variance forecast. It is the classical model of daily returns' volatility clustering,
@@ -10,7 +15,7 @@
   (statsforecast's ETS/ARIMA would fit the levels and pull in numba's compile time for a
   point forecast no better than naive on daily closes.)
 
-Naive and drift get volatility-scaled split-conformal bands calibrated on the validation tail,
+Naive, drift and median_drift get volatility-scaled split-conformal bands calibrated on the validation tail,
 exactly like the neural models (intervals.py), so interval quality is compared, not only point
 error. Every fit sees only rows before the test period; none imports TensorFlow.
 """
@@ -36,10 +41,12 @@ from stock_lstm.ml_models.common.intervals import (
     volatility_bands,
 )
 from stock_lstm.ml_models.common.origins import SplitOrigins, split_origins
-from stock_lstm.ml_models.common.series import log_returns, recent_volatility
+from stock_lstm.ml_models.common.series import log_returns, recent_volatility, ticker_series
 from stock_lstm.ml_models.common.splits import SplitSpec, assign_splits
 
 PointForecast = Callable[[np.ndarray, int], np.ndarray]  # histories (n, m), horizon -> (n, horizon)
+# A point rule that may read the ticker and its whole past: (ticker, origins, horizon) -> (n, horizon)
+PointRule = Callable[[str, SplitOrigins, int], np.ndarray]
 
 
 def naive_forecast(history: np.ndarray, horizon: int) -> np.ndarray:
@@ -65,35 +72,47 @@ def drift_forecast(history: np.ndarray, horizon: int, mu: float) -> np.ndarray:
     return history[:, -1:] * np.exp(mu * steps)[np.newaxis, :]
 
 
+def history_rule(point: PointForecast) -> PointRule:
+    """A rule that reads only each origin's window of closes (the histories)."""
+
+    def rule(_ticker: str, period: SplitOrigins, horizon: int) -> np.ndarray:
+        return point(period.histories, horizon)
+
+    return rule
+
+
 @dataclass(frozen=True)
 class ConformalBaseline:
     """A point rule with volatility-scaled split-conformal bands (intervals.py)."""
 
     name: str
-    point: PointForecast
+    rule: PointRule
     quantiles: IntervalQuantiles
     vol_window: int
 
     def forecast(self, ticker: str, period: SplitOrigins) -> Bands:
-        close = self.point(period.histories, len(self.quantiles.pooled))
+        close = self.rule(ticker, period, len(self.quantiles.pooled))
         sigma = recent_volatility(log_returns(period.histories), self.vol_window)
         return volatility_bands(close, self.quantiles.of(ticker), sigma)
 
 
 def fit_conformal_baseline(
     name: str,
-    point: PointForecast,
+    point: PointForecast | PointRule,
     features: pd.DataFrame,
     fractions: SplitSpec,
     params: Mapping[str, Any],
+    *,
+    reads_ticker: bool = False,
 ) -> ConformalBaseline:
     """Calibrate `point`'s bands on the validation origins (params: window, max_horizon, level,
-    vol_window, scope)."""
+    vol_window, scope). `reads_ticker`: `point` is a PointRule (ticker, origins, horizon)."""
+    rule: PointRule = point if reads_ticker else history_rule(point)  # type: ignore[arg-type]
     window, horizon = int(params["window"]), int(params["max_horizon"])
     vol_window = min(int(params["vol_window"]), window)
     samples = {
         ticker: CalibrationSample(
-            points=point(period.histories, horizon),
+            points=rule(ticker, period, horizon),
             sigmas=recent_volatility(log_returns(period.histories), vol_window),
             targets=[period.step(k)[::2] for k in range(1, horizon + 1)],
         )
@@ -101,7 +120,7 @@ def fit_conformal_baseline(
     }
     scope = str(params.get("scope", "pooled"))
     quantiles, _ = calibrate(samples, float(params["level"]), horizon, scope)
-    return ConformalBaseline(name, point, quantiles, vol_window)
+    return ConformalBaseline(name, rule, quantiles, vol_window)
 
 
 def fit_naive(
@@ -110,20 +129,69 @@ def fit_naive(
     return fit_conformal_baseline("naive", naive_forecast, features, fractions, params)
 
 
+def ticker_drift_rates(features: pd.DataFrame) -> tuple[dict[str, float], float]:
+    """Per ticker, the mean daily log return of every row it has in `features` (the rows before
+    the test period); and the pooled mean, for a ticker the fit never saw."""
+    returns = features[["ticker", "log_return"]].dropna()
+    if returns.empty:
+        raise InputError("no log returns to estimate the drift from")
+    by_ticker = returns.groupby("ticker", sort=True)["log_return"].mean()
+    return {str(t): float(mu) for t, mu in by_ticker.items()}, float(returns["log_return"].mean())
+
+
 def fit_drift(
     features: pd.DataFrame, fractions: SplitSpec, params: Mapping[str, Any]
 ) -> ConformalBaseline:
-    mu = drift_rate(features, fractions)
+    """Each series' own drift, fitted on every row before the test period."""
+    rates, pooled = ticker_drift_rates(_before_test(features, fractions))
 
-    def point(history: np.ndarray, horizon: int) -> np.ndarray:
-        return drift_forecast(history, horizon, mu)
+    def rule(ticker: str, period: SplitOrigins, horizon: int) -> np.ndarray:
+        return drift_forecast(period.histories, horizon, rates.get(ticker, pooled))
 
-    return fit_conformal_baseline("drift", point, features, fractions, params)
+    return fit_conformal_baseline("drift", rule, features, fractions, params, reads_ticker=True)
+
+
+def median_log_changes(closes: np.ndarray, horizon: int) -> np.ndarray:
+    """m_k = median over t of log(closes[t+k] / closes[t]) for k = 1..horizon."""
+    logs = np.log(closes)
+    out = np.full(horizon, np.nan)
+    for k in range(1, horizon + 1):
+        if logs.size > k:
+            out[k - 1] = float(np.median(logs[k:] - logs[:-k]))
+    return out
+
+
+def fit_median_drift(
+    features: pd.DataFrame, fractions: SplitSpec, params: Mapping[str, Any]
+) -> ConformalBaseline:
+    """close[t] * exp(median k-step log return), per series, on every row before the test."""
+    horizon = int(params["max_horizon"])
+    seen = _before_test(features, fractions)
+    medians = {
+        ticker: median_log_changes(series.closes, horizon)
+        for ticker, series in ticker_series(seen).items()
+    }
+    pooled = np.nanmedian(np.stack(list(medians.values())), axis=0)
+
+    def rule(ticker: str, period: SplitOrigins, steps: int) -> np.ndarray:
+        m = np.nan_to_num(medians.get(ticker, pooled)[:steps], nan=0.0)
+        return period.histories[:, -1:] * np.exp(m)[np.newaxis, :]
+
+    return fit_conformal_baseline(
+        "median_drift", rule, features, fractions, params, reads_ticker=True
+    )
+
+
+def _before_test(features: pd.DataFrame, fractions: SplitSpec) -> pd.DataFrame:
+    """The rows a baseline may fit on: every row before the test period (train and validation)."""
+    split = assign_splits(features, fractions)
+    return split[split["split"] != "test"]
 
 
 # --- GARCH(1,1), arch ----------------------------------------------------------------------
 
 PERCENT = 100.0  # arch's optimiser is tuned for returns in percent
+GARCH_MIN_RETURNS = 100
 
 
 @dataclass(frozen=True)
@@ -137,7 +205,10 @@ class GarchBaseline:
 
     def forecast(self, ticker: str, period: SplitOrigins) -> Bands:
         if ticker not in self.parameters:
-            raise InputError(f"garch baseline: no parameters fitted for ticker {ticker!r}")
+            raise InputError(
+                f"garch baseline: no parameters fitted for ticker {ticker!r} (it had fewer "
+                f"than {GARCH_MIN_RETURNS} returns before the test period, or none)"
+            )
         params = self.parameters[ticker]
         returns = pd.Series(PERCENT * log_returns(period.closes))  # label i = return into row i+1
         fixed = arch_model(returns, mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
@@ -166,11 +237,8 @@ def fit_garch(
     for ticker, rows in split[split["split"] != "test"].groupby("ticker", sort=True):
         returns = rows["log_return"].to_numpy(dtype="float64")
         returns = returns[np.isfinite(returns)]
-        if returns.size < 100:
-            raise InputError(
-                f"garch baseline: ticker {ticker!r} has {returns.size} returns before the test "
-                "period, too few to fit GARCH(1,1) (need 100)"
-            )
+        if returns.size < GARCH_MIN_RETURNS:
+            continue  # too short to fit: forecasting it raises, naming the ticker
         model = arch_model(PERCENT * returns, mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter; the fit is still usable

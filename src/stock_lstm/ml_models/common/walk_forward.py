@@ -120,6 +120,71 @@ def make_folds(
     return folds
 
 
+def make_yearly_folds(
+    features: pd.DataFrame, first_test_year: int, validation_days: int
+) -> list[Fold]:
+    """One fold per calendar year from `first_test_year` to the last year any ticker reaches.
+
+    The calendar is the union of the tickers' trading dates, so no series is cut at another
+    one's end: each ticker is tested on its own dates inside each year it covers (a ticker that
+    ended in March is tested to March; one that ends earlier is no longer tested). Fold Y's
+    fits see every row before Y's first trading day (expanding window); its validation tail is
+    the `validation_days` trading days just before.
+    """
+    if validation_days < 1:
+        raise InputError(f"backtest: validation_days must be >= 1, got {validation_days}")
+    by_ticker = {t: s.dates for t, s in ticker_series(features).items()}
+    if not by_ticker:
+        raise InputError("backtest: the features frame has no rows")
+    every = np.unique(np.concatenate(list(by_ticker.values())))
+    years = pd.DatetimeIndex(every).year.to_numpy()
+    first_start = int(np.searchsorted(years, first_test_year))
+    if first_start >= len(every) or first_start - validation_days < 1:
+        raise InputError(
+            f"backtest: the tickers' calendar ({pd.Timestamp(every[0]):%Y-%m-%d} to "
+            f"{pd.Timestamp(every[-1]):%Y-%m-%d}, {', '.join(sorted(by_ticker))}) has no test "
+            f"year from {first_test_year} on with a {validation_days}-day validation tail and a "
+            "training period before it"
+        )
+    folds = []
+    for number, year in enumerate(range(int(years[first_start]), int(years[-1]) + 1)):
+        start = int(np.searchsorted(years, year))
+        end = int(np.searchsorted(years, year, side="right")) - 1
+        folds.append(
+            Fold(
+                number=number + 1,
+                validation_start=pd.Timestamp(every[start - validation_days]),
+                origin=pd.Timestamp(every[start - 1]),
+                test_start=pd.Timestamp(every[start]),
+                test_end=pd.Timestamp(every[end]),
+                common_start=pd.Timestamp(every[0]),
+            )
+        )
+    return folds
+
+
+FOLD_SCHEMES = ("yearly", "share")
+
+
+def backtest_folds(features: pd.DataFrame, backtest: Mapping[str, Any]) -> list[Fold]:
+    """The backtest's folds from its parameters: `scheme: yearly` (one test fold per calendar
+    year from `first_test_year`) or `share` (`folds` equal slices of the last `test_share` of
+    the tickers' common calendar). Tuning reads only the rows before the first of them."""
+    scheme = str(backtest.get("scheme", "share"))
+    if scheme not in FOLD_SCHEMES:
+        raise InputError(f"backtest.scheme {scheme!r}: use one of {', '.join(FOLD_SCHEMES)}")
+    if scheme == "yearly":
+        return make_yearly_folds(
+            features, int(backtest["first_test_year"]), int(backtest["validation_days"])
+        )
+    return make_folds(
+        features,
+        int(backtest["folds"]),
+        float(backtest["test_share"]),
+        int(backtest["validation_days"]),
+    )
+
+
 def visible_rows(features: pd.DataFrame, fold: Fold) -> pd.DataFrame:
     """The rows a fold's fits may see: every date before its test period."""
     dates = pd.to_datetime(features["date"])
@@ -200,6 +265,44 @@ POINT_METRICS = ("mae", "rmse", "mape", "directional_accuracy")
 INTERVAL_METRICS = ("coverage", "mean_width", "winkler")
 
 
+@dataclass
+class StepErrors:
+    """One model's test forecasts of one ticker at one step, every fold concatenated in date
+    order: what a significance test on the forecast errors needs (origins dated, so a panel
+    test can average the loss differential over tickers per date)."""
+
+    origin_dates: list[np.ndarray]
+    origin_close: list[np.ndarray]
+    actual: list[np.ndarray]
+    forecast: list[np.ndarray]
+    lower: list[np.ndarray]
+    upper: list[np.ndarray]
+
+    @classmethod
+    def empty(cls) -> StepErrors:
+        return cls([], [], [], [], [], [])
+
+    def add(self, period: SplitOrigins, bands: Bands, k: int) -> None:
+        valid, origin, actual = period.step(k)
+        self.origin_dates.append(period.dates[period.origins[valid]])
+        self.origin_close.append(origin)
+        self.actual.append(actual)
+        self.forecast.append(bands.close[valid, k - 1])
+        self.lower.append(bands.lower[valid, k - 1])
+        self.upper.append(bands.upper[valid, k - 1])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every field as one array (empty when the ticker was never tested at this step)."""
+        return {
+            name: np.concatenate(parts) if parts else np.empty(0)
+            for name, parts in vars(self).items()
+        }
+
+
+# errors[model][ticker][k]: what `run_walk_forward(..., errors=...)` fills in
+ErrorStore = dict[str, dict[str, dict[int, StepErrors]]]
+
+
 def run_walk_forward(
     features: pd.DataFrame,
     folds: Sequence[Fold],
@@ -209,17 +312,26 @@ def run_walk_forward(
     window: int,
     steps: Sequence[int],
     level: float,
-    refit_every: int = 1,
+    refit_every: int | Mapping[str, int] = 1,
+    min_history: int = 0,
+    variants: Mapping[str, tuple[str, int]] | None = None,
+    errors: ErrorStore | None = None,
 ) -> dict[str, Any]:
     """Fit every model per fold (every `refit_every` folds; between refits the last fit is
     reused: it saw even less), forecast every test origin, and report per model, ticker and
     step the per-fold scores and their mean and spread, plus the leaderboard. `baselines` names
     the fits that are baselines (the table of model types says which): every model's MAE is
-    also compared with the best of them."""
+    also compared with the best of them.
+
+    `refit_every` may differ per model (a mapping with a `default`). A ticker is tested in a
+    fold only when it has at least `min_history` rows before the fold's test period (its own
+    calendar: a ticker that starts late joins the later folds). `variants` names fits that are
+    another seed of a model (fit name -> (model, seed)): they are scored like the others but
+    reported only as that model's `seed_spread`, not as models of their own. `errors`, when
+    given, is filled with every model's dated test forecasts per ticker and report step."""
     if "naive" not in fits:
         raise InputError("backtest: the naive baseline is required (every ratio is to it)")
-    if refit_every < 1:
-        raise InputError(f"backtest: refit_every must be >= 1, got {refit_every}")
+    every_of = _refit_schedule(refit_every, fits)
     unknown = [name for name in baselines if name not in fits]
     if unknown:
         raise InputError(f"backtest: baseline(s) {', '.join(unknown)} have no fit")
@@ -229,53 +341,154 @@ def run_walk_forward(
     scores: dict[str, dict[str, dict[int, list[dict[str, Any] | None]]]] = {
         m: {t: {k: [] for k in steps} for t in tickers} for m in fits
     }
+    horizon_hits: dict[str, dict[str, list[np.ndarray]]] = {
+        m: {t: [] for t in tickers} for m in fits
+    }
     fitted: dict[str, FoldModel] = {}
     fit_seconds = {name: 0.0 for name in fits}
+    fit_counts = {name: 0 for name in fits}
+    fold_seconds = []
     fold_records = []
+    history = {t: s.dates for t, s in ticker_series(features).items()}
     for index, fold in enumerate(folds):
-        refit = index % refit_every == 0
-        if refit:
+        fold_started = time.perf_counter()
+        refitted = [name for name in fits if index % every_of[name] == 0]
+        if refitted:
             visible = visible_rows(features, fold)
-            for name, fit in fits.items():
+            for name in refitted:
                 started = time.perf_counter()
-                fitted[name] = fit(visible, fold.cutoffs())
+                fitted[name] = fits[name](visible, fold.cutoffs())
                 fit_seconds[name] += time.perf_counter() - started
+                fit_counts[name] += 1
                 logger.info("fold %d: fitted %s", fold.number, name)
-        fold_records.append({**fold.as_dict(), "refit": refit})
         periods = fold_periods(features, fold, window)
+        tested = [
+            t
+            for t in tickers
+            if t in periods
+            and np.searchsorted(history[t], fold.test_start.to_datetime64()) >= min_history
+        ]
+        fold_records.append(
+            {
+                **fold.as_dict(),
+                "refit": bool(refitted),
+                "refitted": refitted,
+                "tickers": tested,
+            }
+        )
         for ticker in tickers:
-            period = periods.get(ticker)
+            period = periods.get(ticker) if ticker in tested else None
             bands = {
                 name: model.forecast(ticker, period)
                 for name, model in fitted.items()
                 if period is not None
             }
+            if period is not None:
+                for name in fits:
+                    horizon_hits[name][ticker].append(_hits_by_step(period, bands[name]))
             for k in steps:
                 for name in fits:
                     has_target = period is not None and period.step(k)[0].any()
                     scores[name][ticker][k].append(
                         step_scores(period, bands[name], k, level) if has_target else None
                     )
-    models = {
+                    if has_target and errors is not None:
+                        store = errors.setdefault(name, {}).setdefault(ticker, {})
+                        store.setdefault(k, StepErrors.empty()).add(period, bands[name], k)
+        fold_seconds.append(round(time.perf_counter() - fold_started, 2))
+        fold_records[-1]["seconds"] = fold_seconds[-1]
+    variants = dict(variants or {})
+    everything = {
         name: {
             "tickers": {
                 t: {f"h{k}": _aggregate(scores, name, t, k, baselines) for k in steps}
                 for t in tickers
             },
             "fit_seconds": round(fit_seconds[name], 2),
+            "fits": fit_counts[name],
+            "seconds_per_fit": round(fit_seconds[name] / max(fit_counts[name], 1), 3),
         }
         for name in fits
     }
+    for name, entry in everything.items():
+        for ticker, by_fold in horizon_hits[name].items():
+            entry["tickers"][ticker]["coverage_by_step"] = _coverage_by_step(by_fold)
+    models = {name: entry for name, entry in everything.items() if name not in variants}
+    for parent, entry in models.items():
+        own = [(n, seed) for n, (model, seed) in variants.items() if model == parent]
+        if own:
+            entry["seed_spread"] = _seed_spread(everything, parent, own, tickers, steps)
     return {
         "folds": fold_records,
         "interval_level": level,
         "report_steps": list(steps),
         "window": window,
-        "refit_every": refit_every,
+        "refit_every": dict(every_of),
+        "min_history": min_history,
+        "fold_seconds": fold_seconds,
         "baselines": baselines,
         "models": models,
         "leaderboard": leaderboard(models, tickers, steps),
     }
+
+
+def _refit_schedule(refit_every: int | Mapping[str, int], fits: Mapping[str, Any]) -> dict:
+    """Each fit's refit interval in folds (a mapping: per model, else its `default`; a seed
+    variant `lstm@43` follows `lstm`)."""
+    if isinstance(refit_every, Mapping):
+        default = int(refit_every.get("default", 1))
+        every = {
+            name: int(refit_every.get(name, refit_every.get(name.split("@")[0], default)))
+            for name in fits
+        }
+    else:
+        every = dict.fromkeys(fits, int(refit_every))
+    bad = {name: n for name, n in every.items() if n < 1}
+    if bad:
+        raise InputError(f"backtest: refit_every must be >= 1, got {bad}")
+    return every
+
+
+def _hits_by_step(period: SplitOrigins, bands: Bands) -> np.ndarray:
+    """(steps, 2): per step, how many test targets fell inside the band and how many there were."""
+    out = np.zeros((bands.close.shape[1], 2))
+    for k in range(1, bands.close.shape[1] + 1):
+        valid, _, actual = period.step(k)
+        inside = (bands.lower[valid, k - 1] <= actual) & (actual <= bands.upper[valid, k - 1])
+        out[k - 1] = inside.sum(), valid.sum()
+    return out
+
+
+def _coverage_by_step(by_fold: Sequence[np.ndarray]) -> list[float | None]:
+    """Every step's coverage over every test origin of every fold (None: no target)."""
+    if not by_fold:
+        return []
+    total = np.sum(by_fold, axis=0)
+    return [None if n == 0 else round(float(h / n), 4) for h, n in total]
+
+
+def _seed_spread(
+    everything: Mapping[str, Any],
+    parent: str,
+    variants: Sequence[tuple[str, int]],
+    tickers: Sequence[str],
+    steps: Sequence[int],
+) -> dict[str, Any]:
+    """Per ticker and step, each seed's mean MAE ratio to naive, and their range and std: how
+    much of a difference between two networks one seed's luck could make."""
+    names = [parent, *(name for name, _ in variants)]
+    out: dict[str, Any] = {}
+    for ticker in tickers:
+        out[ticker] = {}
+        for k in steps:
+            means = [everything[n]["tickers"][ticker][f"h{k}"]["mae_ratio"]["mean"] for n in names]
+            kept = np.array([m for m in means if m is not None], dtype="float64")
+            out[ticker][f"h{k}"] = {
+                "mae_ratio_by_seed": means,
+                "range": float(kept.max() - kept.min()) if kept.size else None,
+                "std": float(kept.std(ddof=1)) if kept.size > 1 else None,
+            }
+    return out
 
 
 def _aggregate(

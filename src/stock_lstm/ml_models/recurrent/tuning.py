@@ -22,6 +22,7 @@ from stock_lstm.ml_models.common.intervals import INTERVAL_SCOPES
 from stock_lstm.ml_models.common.metrics import coverage
 from stock_lstm.ml_models.common.walk_forward import (
     Fold,
+    backtest_folds,
     fold_periods,
     make_folds,
     spread,
@@ -37,12 +38,7 @@ TUNABLE = ("units", "layers", "dropout", "learning_rate", "window", "loss")
 
 def development_rows(features: pd.DataFrame, backtest: Mapping[str, Any]) -> pd.DataFrame:
     """The rows before the backtest's first test fold: all the tuner may read."""
-    first = make_folds(
-        features,
-        int(backtest["folds"]),
-        float(backtest["test_share"]),
-        int(backtest["validation_days"]),
-    )[0]
+    first = backtest_folds(features, backtest)[0]
     dates = pd.to_datetime(features["date"])
     development = features.loc[dates < first.test_start].copy()
     development.attrs = dict(features.attrs)

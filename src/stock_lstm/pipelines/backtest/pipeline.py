@@ -16,7 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 run_backtest,
-                inputs=["features", "params:backtest", "params:training"],
+                inputs=["features", "params:backtest", "params:training", "params:ingestion"],
                 outputs="backtest_report",
                 name="run_backtest",
             ),
