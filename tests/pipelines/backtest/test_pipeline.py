@@ -42,8 +42,9 @@ def test_tiny_backtest_writes_every_output(project_copy: Path) -> None:
         assert report["models"][network]["seeds"] == [7, 8]
         spread = report["models"][network]["seed_spread"]["GOOG"]["h1"]
         assert len(spread["mae_ratio_by_seed"]) == 2
-        assert spread["mae_ratio_by_seed"][0] == (
-            report["models"][network]["tickers"]["GOOG"]["h1"]["mae_ratio"]["mean"]
+        assert (
+            spread["mae_ratio_by_seed"][0]
+            == (report["models"][network]["tickers"]["GOOG"]["h1"]["mae_ratio"]["mean"])
         )
     assert not any("@" in name for name in report["models"])
     for name in MODELS:
