@@ -45,6 +45,7 @@ def test_the_variables_are_the_documented_ones() -> None:
             "LOG_LEVEL",
             "MLFLOW_TRACKING_URI",
             "REGISTRY_POLL_SECONDS",
+            "RUN_LOCK_WAIT_SECONDS",
             "LOG_DIR",
             "LOG_FILE_MAX_BYTES",
             "LOG_FILE_BACKUPS",
