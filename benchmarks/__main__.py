@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
-from benchmarks import daily, monitoring, pipeline, serving, storage, versioning  # noqa: E402
+from benchmarks import (  # noqa: E402
+    backtest,
+    daily,
+    monitoring,
+    pipeline,
+    serving,
+    storage,
+    versioning,
+)
 from benchmarks.common import RESULTS_PATH, BenchmarkSkipped, Options, machine  # noqa: E402
 
 SECTIONS = {
@@ -22,6 +30,7 @@ SECTIONS = {
     "serving": serving.run,
     "monitoring": monitoring.run,
     "daily": daily.run,
+    "backtest": backtest.run,
 }
 
 
