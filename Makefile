@@ -72,9 +72,17 @@ bench: setup
 	$(BIN)/python -m benchmarks
 
 # Walk-forward backtest of every model (data/08_reporting/backtest.json); the data stages first,
-# so it works on a fresh clone (on unchanged data they store nothing new).
+# so it works on a fresh clone (on unchanged data they store nothing new). UNIVERSE=snapshot (the
+# default: ^GSPC, GOOG, MSFT, ~5 min), sp500_20 or all (ingests the bundled 20 S&P 500 stocks
+# too, then backtests every stored ticker of the universe plus your own).
+# More parameters: PARAMS=ingestion.source=csv (Kedro keeps only the last --params, so not
+# through KEDRO_ARGS).
+UNIVERSE ?= snapshot
+PARAMS ?=
+comma := ,
 backtest: setup
-	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,backtest $(KEDRO_ARGS)
+	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,backtest \
+		--params "ingestion.universe=$(UNIVERSE)$(if $(PARAMS),$(comma)$(PARAMS))" $(KEDRO_ARGS)
 
 # Optuna search of training.model's knobs on validation folds of the period before the backtest's
 # test folds: conf/tuned/parameters_training.yml (a suggestion, git-ignored: `--env tuned`) and
