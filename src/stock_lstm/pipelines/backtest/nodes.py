@@ -114,6 +114,8 @@ def run_backtest(
     models = list(backtest["models"])
     seeds = [int(s) for s in backtest.get("seeds") or []]
     fits = model_fits(models, training, seeds, backtest.get("knobs"))
+    # every model's dated test forecasts per ticker and report step: what the significance
+    # tests (Diebold-Mariano per ticker and pooled per date, SPA, MCS) read
     errors: ErrorStore = {}
     report = run_walk_forward(
         chosen,
