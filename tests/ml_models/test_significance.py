@@ -1,0 +1,142 @@
+"""The significance tests against hand computations and constructed cases: DM with HAC variance
+(an autocorrelated loss differential a plain variance would call significant), the HLN factor,
+Holm, Pesaran–Timmermann, SPA and the model confidence set."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from stock_lstm.ml_models.common.significance import (
+    diebold_mariano,
+    geometric_mean_ratio,
+    hln_factor,
+    holm,
+    model_confidence_set,
+    pesaran_timmermann,
+    superior_predictive_ability,
+)
+
+
+def test_dm_uses_a_hac_variance_where_a_plain_one_would_reject() -> None:
+    # a 10-step loss differential: MA(9) of white noise (overlapping targets), shifted by a
+    # mean a plain t-test calls significant
+    horizon, n = 10, 500
+    noise = np.random.default_rng(7).standard_normal(n + horizon - 1)
+    d = np.convolve(noise, np.ones(horizon), mode="valid") + 1.0
+    plain_t = d.mean() / (d.std(ddof=1) / np.sqrt(n))
+    plain_p = 2 * stats.t.sf(abs(plain_t), n - 1)
+    assert plain_p < 0.05  # the plain variance would claim a difference
+
+    result = diebold_mariano(d, horizon)
+
+    assert result.lags is not None and result.lags >= horizon - 1
+    assert result.p_value is not None and result.p_value > 0.05
+    assert result.n == n
+
+
+def test_dm_statistic_and_hln_correction_match_a_hand_computation() -> None:
+    d = np.array([0.4, -0.1, 0.3, 0.5, -0.2, 0.1, 0.6, 0.2, -0.3, 0.4, 0.0, 0.3])
+    n, horizon, lags = d.size, 2, 1
+    centred = d - d.mean()
+    gamma0 = centred @ centred / n
+    gamma1 = centred[1:] @ centred[:-1] / n
+    long_run = gamma0 + 2 * (1 - 1 / (lags + 1)) * gamma1  # Bartlett weight for lag 1
+    dm = d.mean() / np.sqrt(long_run / n)
+    factor = np.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n)
+    expected_p = 2 * stats.t.sf(abs(dm * factor), n - 1)
+
+    result = diebold_mariano(d, horizon, lags=lags)
+
+    assert hln_factor(n, horizon) == pytest.approx(factor)
+    assert result.statistic == pytest.approx(dm * factor)
+    assert result.p_value == pytest.approx(expected_p)
+    with pytest.raises(ValueError, match="too short"):
+        diebold_mariano(d, horizon=5, lags=2)
+
+
+def test_dm_on_identical_forecasts_finds_no_difference() -> None:
+    result = diebold_mariano(np.zeros(100), 1)
+    assert result.statistic is None
+    assert result.p_value == 1.0
+
+
+def test_dm_sign_says_which_model_has_the_lower_loss() -> None:
+    d = np.random.default_rng(1).standard_normal(400) - 0.5  # the model's loss is lower
+    result = diebold_mariano(d, 1)
+    assert result.statistic is not None and result.statistic < 0
+    assert result.p_value is not None and result.p_value < 0.001
+
+
+def test_holm_matches_statsmodels_and_a_hand_computation() -> None:
+    p = {"A": 0.01, "B": 0.04, "C": 0.03, "D": None}
+
+    adjusted = holm(p)
+
+    # by hand: sorted 0.01, 0.03, 0.04 times 3, 2, 1, then running maximum
+    assert adjusted == pytest.approx({"A": 0.03, "B": 0.06, "C": 0.06, "D": None})
+    reference = multipletests([0.01, 0.04, 0.03], method="holm")[1]
+    assert [adjusted[k] for k in "ABC"] == pytest.approx(list(reference))
+    assert holm({"A": None}) == {"A": None}
+
+
+def test_pesaran_timmermann_matches_a_hand_computation() -> None:
+    forecast_up = np.array([1, 1, 0, 0, 1, 0, 1, 0], dtype=bool)
+    actual_up = np.array([1, 1, 0, 0, 0, 1, 1, 0], dtype=bool)
+    n, hit, px, py = 8, 6 / 8, 0.5, 0.5
+    expected = py * px + (1 - py) * (1 - px)  # 0.5
+    var_hit = expected * (1 - expected) / n
+    var_expected = 4 * py * px * (1 - py) * (1 - px) / n**2  # the other two terms are 0
+    statistic = (hit - expected) / np.sqrt(var_hit - var_expected)
+
+    result = pesaran_timmermann(forecast_up, actual_up)
+
+    assert result.statistic == pytest.approx(statistic)
+    assert result.p_value == pytest.approx(stats.norm.sf(statistic))
+
+
+def test_pesaran_timmermann_is_undefined_for_a_forecast_that_is_always_up() -> None:
+    actual_up = np.random.default_rng(3).random(300) < 0.53
+    result = pesaran_timmermann(np.ones(300, dtype=bool), actual_up)
+    # its hit rate is the base rate: no directional skill can be shown
+    assert result.statistic is None and result.p_value is None
+
+
+def _losses(seed: int = 11, n: int = 600) -> tuple[np.ndarray, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    benchmark = np.abs(rng.standard_normal(n))
+    models = pd.DataFrame(
+        {
+            "better": 0.5 * benchmark + 0.05 * np.abs(rng.standard_normal(n)),
+            "same": np.abs(rng.standard_normal(n)),
+            "worse": benchmark + 0.5,
+        }
+    )
+    return benchmark, models
+
+
+def test_spa_finds_the_model_that_beats_the_benchmark() -> None:
+    benchmark, models = _losses()
+    p = superior_predictive_ability(benchmark, models, block_size=10, reps=500, seed=1)
+    assert p < 0.01
+    no_better = superior_predictive_ability(
+        benchmark, models[["same", "worse"]], block_size=10, reps=500, seed=1
+    )
+    assert no_better > 0.10
+
+
+def test_model_confidence_set_keeps_only_the_clearly_best_model() -> None:
+    benchmark, models = _losses()
+    losses = models.assign(naive=benchmark)
+    assert model_confidence_set(losses, size=0.10, block_size=10, reps=500, seed=1) == ["better"]
+
+
+def test_avg_rel_mae_is_the_weighted_geometric_mean() -> None:
+    assert geometric_mean_ratio([0.5, 2.0, None], [10, 10, 5]) == pytest.approx(1.0)
+    assert geometric_mean_ratio([0.9, 1.2], [300, 100]) == pytest.approx(
+        np.exp((300 * np.log(0.9) + 100 * np.log(1.2)) / 400)
+    )
+    assert geometric_mean_ratio([None], [3]) is None
