@@ -124,6 +124,7 @@ class RunLockHooks:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        self._release()  # a run whose other before_pipeline_run hook failed: no error hook ran
         if self._database is None:
             return
         lock = RunLock(self._database)
