@@ -12,6 +12,7 @@ import pandas as pd
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.data_pipeline.sources import bundled_tickers, universe_tickers
+from stock_lstm.ml_models.common.skill import add_skill, skill_params
 from stock_lstm.ml_models.common.walk_forward import (
     ErrorStore,
     Fit,
@@ -133,6 +134,7 @@ def run_backtest(
     for name in NETWORKS:
         if name in report["models"] and seeds:
             report["models"][name]["seeds"] = seeds
+    add_skill(report, errors, **skill_params(backtest))
     return {
         "data_version": features.attrs.get("version_id"),
         "served_model_type": model_type_of(training),
