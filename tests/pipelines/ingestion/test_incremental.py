@@ -246,3 +246,70 @@ def test_a_daily_yahoo_run_asks_only_for_the_overlap(project: Path, monkeypatch)
         assert newest(stage).rows_added == 1 and newest(stage).rows_closed == 0
     run(source="yfinance", tickers="MSFT", end=f"{day:%Y-%m-%d}")  # no new bar: nothing written
     assert len(crud_on().list_versions()) == versions + 3
+
+
+def current_tables() -> dict[str, pd.DataFrame]:
+    return {stage: crud_on().load_stage_frame(stage) for stage in STAGES}
+
+
+def assert_nothing_changed(versions: list, tables: dict[str, pd.DataFrame]) -> None:
+    assert crud_on().list_versions() == versions
+    for stage, frame in current_tables().items():
+        pd.testing.assert_frame_equal(frame, tables[stage])
+
+
+def test_a_narrower_window_keeps_every_stored_bar(project: Path) -> None:
+    run(end=FIRST_END)
+    versions, tables = crud_on().list_versions(), current_tables()
+    run(end="2012-06-29")  # an earlier end: the bars after it are not fetched, not removed
+    assert_nothing_changed(versions, tables)
+    report = json.loads(Path("data/08_reporting/ingestion_report.json").read_text())
+    assert report["outside_requested_range"] == "kept"
+    run(start="2012-09-03", end=FIRST_END)  # a later start
+    assert_nothing_changed(versions, tables)
+
+
+def test_a_csv_with_a_gap_keeps_the_bars_it_lacks(project: Path) -> None:
+    folder = user_folder(project)
+    run(csv_dir=str(folder), end=FIRST_END)
+    versions, tables = crud_on().list_versions(), current_tables()
+    goog = pd.read_csv(folder / "GOOG.csv")
+    goog[~goog["Date"].str.startswith("2012-10")].to_csv(folder / "GOOG.csv", index=False)
+    run(csv_dir=str(folder), end=FIRST_END)
+    assert_nothing_changed(versions, tables)
+
+
+def without_goog(folder: Path) -> None:
+    """The folder as a user's that lacks a stored ticker (GOOG): its file and manifest entry."""
+    (folder / "GOOG.csv").unlink()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    kept = [entry for entry in manifest if entry["ticker"] != "GOOG"]
+    (folder / "manifest.json").write_text(json.dumps(kept))
+
+
+def test_a_folder_lacking_a_stored_ticker_keeps_it(project: Path) -> None:
+    folder = user_folder(project)
+    run(csv_dir=str(folder), end=FIRST_END)
+    versions, tables = crud_on().list_versions(), current_tables()
+    without_goog(folder)
+    run(csv_dir=str(folder), tickers="all", end=FIRST_END)
+    assert_nothing_changed(versions, tables)
+
+
+def test_a_restatement_inside_a_narrower_window_closes_only_that_bar(project: Path) -> None:
+    folder = user_folder(project)
+    run(csv_dir=str(folder), end=FIRST_END)
+    msft = pd.read_csv(folder / "MSFT.csv")
+    row = msft.index[msft["Date"] == "2012-06-15"][0]
+    msft.loc[row, "Volume"] = int(msft.loc[row, "Volume"]) + 100
+    msft.to_csv(folder / "MSFT.csv", index=False)
+    count = newest("raw").row_count
+    run(csv_dir=str(folder), start="2012-06-01", end="2012-06-29")
+
+    raw = newest("raw")
+    assert (raw.rows_added, raw.rows_closed, raw.row_count) == (1, 1, count)
+    assert [
+        (c.ticker, c.rows_new, c.rows_restated, c.rows_removed)
+        for c in crud_on().ticker_changes(raw.id)
+    ] == [("MSFT", 0, 1, 0)]
+    assert crud_on().load_stage_frame("raw")["date"].max() == pd.Timestamp(FIRST_END)

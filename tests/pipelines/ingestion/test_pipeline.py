@@ -33,6 +33,7 @@ def test_repeated_and_unsorted_dates_are_repaired_and_reported(tmp_path, caplog)
     assert report == {
         "source": f"csv({tmp_path.as_posix()})",
         "rows": 4,
+        "outside_requested_range": "kept",
         "tickers": {
             "ABC": {
                 "source": f"csv({tmp_path.as_posix()})",

@@ -5,7 +5,10 @@ the version that added it (`valid_from`) until the version that replaced or remo
 (`valid_to`, null while it is current), so the table as of version V is the rows with
 ``valid_from <= V`` and ``valid_to`` null or ``> V``. A save compares each ticker of the frame
 with what is stored and writes only the difference: new bars, restated bars (the old row
-closed, a new row added) and bars no longer given (closed). A ticker whose rows are unchanged
+closed, a new row added) and, in a derived stage, bars no longer given (closed). A source
+stage's save (``keep_missing``: raw) never closes a bar it was not given: a narrower window, a
+file with a gap or a source that returns fewer rows leaves the stored bars as they are. A
+ticker whose rows are unchanged
 writes nothing; a save that changes nothing writes no version at all. Tickers the frame does not
 mention keep their rows: ticker sets accumulate, and `remove_ticker` is the one way to drop one.
 
@@ -123,6 +126,7 @@ def _plan_save(
     incoming: pd.DataFrame,
     windows: Mapping[str, date | None],
     stored: Mapping[str, TickerState],
+    keep_missing: bool,
 ) -> _Plan:
     """The rows to add and close so that each ticker's rows from its window's start on (all
     when None) equal `incoming`'s. A ticker whose stored rows all reappear unchanged only gets
@@ -178,7 +182,9 @@ def _plan_save(
     inserts = [incoming.iloc[np.concatenate(appended)]] if appended else []
     closes = []
     if to_diff:
-        diffed, closed, diff_plans = _diff(session, stage, incoming, hashes, to_diff, stored)
+        diffed, closed, diff_plans = _diff(
+            session, stage, incoming, hashes, to_diff, stored, keep_missing
+        )
         inserts.append(diffed)
         closes.append(closed)
         plans.update(diff_plans)
@@ -197,8 +203,10 @@ def _diff(
     hashes: np.ndarray,
     windows: Mapping[str, date | None],
     stored: Mapping[str, TickerState],
+    keep_missing: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, _TickerPlan]]:
-    """New, restated and removed rows of the `windows` tickers, compared with what is stored."""
+    """New, restated and removed rows of the `windows` tickers, compared with what is stored
+    (with `keep_missing`, a stored row the frame lacks is kept, not removed)."""
     mine = incoming["ticker"].isin(list(windows)).to_numpy()
     given = incoming[mine]
     given_hashes = hashes[mine]
@@ -218,7 +226,7 @@ def _diff(
         differs |= unequal.to_numpy(dtype=bool)
     restated = both & differs
     new = (merged["_merge"] == "right_only").to_numpy()
-    removed = (merged["_merge"] == "left_only").to_numpy()
+    removed = (merged["_merge"] == "left_only").to_numpy() & (not keep_missing)
     added_at = merged.loc[restated | new, "_given"].astype(int).to_numpy()
     inserted = given.iloc[np.sort(added_at)]
     closing = merged.loc[restated | removed, ["ticker", "date"]].reset_index(drop=True)
@@ -252,6 +260,11 @@ def _diff(
         row_count = state.row_count - n_closed + n_added
         if row_count == 0:
             new_state = TickerState(ticker, None, 0, None, None)
+        elif keep_missing:  # nothing closed for good: the range only grows
+            given_first, given_last = (d.date() for d in given_range.loc[ticker])
+            first = min(state.first_date, given_first)
+            last = max(state.last_date, given_last)
+            new_state = TickerState(ticker, _hash_text(total), row_count, first, last)
         else:
             start = windows[ticker]
             covers_all = start is None or start <= state.first_date
@@ -293,6 +306,7 @@ def save_stage_frame(
     source: str,
     parent_id: int | None = None,
     since: Mapping[str, date | None] | None = None,
+    keep_missing: bool = False,
 ) -> SaveResult:
     """Store what `frame` changes in `stage` as one new version; nothing when it changes nothing.
 
@@ -301,6 +315,9 @@ def save_stage_frame(
     leaves older ones alone. Rows of the frame before that date are ignored (a lookback).
     A ticker named in ``since`` but absent from the frame loses its rows from that date.
     Tickers neither in the frame nor in ``since`` are untouched.
+
+    ``keep_missing`` (a source stage, raw: what a fetch gives is not the whole truth) keeps
+    every stored row the frame lacks, so a save only adds bars and restates the bars it gives.
 
     The version row, the ticker states and every data row land together or not at all: they
     are written in the caller's transaction, after taking the stage's lock (`_lock_stage`),
@@ -321,7 +338,7 @@ def save_stage_frame(
     if parent_id is not None and session.get(DataVersion, parent_id) is None:
         raise StageError(f"cannot save stage {stage!r}: parent version {parent_id} does not exist")
     stored = _ticker_states(session, stage, tickers=list(windows)) if windows else {}
-    plan = _plan_save(session, stage, incoming, windows, stored)
+    plan = _plan_save(session, stage, incoming, windows, stored, keep_missing)
     plans = plan.tickers
     if not plans:
         return SaveResult(VersionInfo.of(latest) if latest is not None else None, False)

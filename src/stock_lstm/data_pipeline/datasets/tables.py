@@ -90,7 +90,9 @@ class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     ``lookback_rows`` (declared on the derived entry) before their first change.
 
     ``save(frame)`` stores what the frame changes as one new version in one transaction, or
-    nothing. A raw frame replaces each of its tickers from its first date in the frame on; a
+    nothing. A raw frame (no ``parent_stage``) adds its new bars and restates the bars it gives
+    that differ, and never closes a stored bar it lacks (a narrower window, a gap in a file or
+    a source that returns fewer rows removes nothing: only `crud.remove_ticker` does); a
     derived frame replaces what its ``attrs["lineage"]`` says (else each of its tickers whole),
     and records the parent version read (else the parent stage's newest). The version's source
     is the frame's ``attrs["source"]`` when a price source labelled it, else ``source``.
@@ -185,7 +187,13 @@ class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 parent_id = parent.id if parent is not None else None
             with database.session() as session:
                 result = crud.save_stage_frame(
-                    session, data, self.stage, source=source, parent_id=parent_id, since=since
+                    session,
+                    data,
+                    self.stage,
+                    source=source,
+                    parent_id=parent_id,
+                    since=since,
+                    keep_missing=self.parent_stage is None,
                 )
         except (crud.FrameSchemaError, crud.StageError) as error:
             raise DatasetError(str(error)) from error

@@ -44,7 +44,8 @@ def ingest_prices(
 
     From Yahoo, a ticker already stored is asked only for its bars from the newest
     `overlap_days` of `stored_raw_tail` on; a CSV file is read whole. Either way the raw_prices
-    save stores only what differs from the stored rows.
+    save stores only what differs from the stored rows, and keeps every stored bar outside the
+    requested range or missing from the source (only `remove-ticker` drops bars).
 
     raw_prices is keyed by (version, ticker, date) and gives its rows back sorted, so a source's
     repeated or out-of-order dates cannot be stored as they came: they are repaired here (the
@@ -64,6 +65,8 @@ def ingest_prices(
     report = {
         "source": label,
         "rows": len(prices),
+        # the raw save never closes a stored bar that was not fetched (VersionedTableDataset)
+        "outside_requested_range": "kept",
         "tickers": {
             ticker: {
                 "source": used[ticker],
@@ -77,6 +80,9 @@ def ingest_prices(
         },
     }
     logger.info(
-        "ingested %d rows of %d ticker(s) from %s", len(prices), prices["ticker"].nunique(), label
+        "ingested %d rows of %d ticker(s) from %s; stored bars outside the requested range: kept",
+        len(prices),
+        prices["ticker"].nunique(),
+        label,
     )
     return prices, report
