@@ -116,6 +116,7 @@ def test_the_test_environment_is_tiny_and_offline() -> None:
                 "seed": 42,
             }
         },
+        "significance": {"level": 0.05, "mcs_size": 0.10, "bootstrap_reps": 200, "seed": 42},
     }
     assert test["monitoring"] == BASE["monitoring"]
     tuning = test["tuning"]
