@@ -223,3 +223,17 @@ def test_clean_schema_refuses_what_cleaning_would_drop():
         clean_prices_schema().validate(with_defect(bars(), 2, high=1.0))
     with pytest.raises(Exception, match="dates not increasing within a ticker"):
         clean_prices_schema().validate(bars().iloc[::-1])
+
+
+def test_the_bundled_sp500_universe_cleans_as_close_only_bars():
+    """Ingested from data/01_raw/sp500_20 by the same CSV code, every bar is close-only: none is
+    dropped, and the report says the range rule was skipped for them."""
+    from stock_lstm.data_pipeline.sources import fetch_prices
+
+    raw = fetch_prices(
+        "csv", ["AAPL", "KO"], start="2021-01-01", csv_dir="unused", universe="sp500_20"
+    )
+    cleaned, report = clean_prices(raw, PARAMS)
+    assert report["rows_out"] == report["rows_in"] == len(raw) == len(cleaned)
+    assert report["close_only_bars"] == {t: c["rows_in"] for t, c in report["tickers"].items()}
+    assert report["rules_skipped_for_close_only"] == ["inconsistent_high_low"]
