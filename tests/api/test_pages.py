@@ -60,6 +60,10 @@ def test_backtest_before_any_backtest_is_a_normal_state(untrained_client) -> Non
         "message": "no backtest yet: run `make backtest`",
         "folds": [],
         "leaderboard": {},
+        "universe": [],
+        "models": {},
+        "significance": {},
+        "significance_level": None,
     }
 
 
@@ -71,6 +75,50 @@ def test_backtest_serves_the_reports_leaderboard(untrained_client) -> None:
     assert body["available"] is True and body["message"] is None
     assert body["folds"] == report["folds"]
     assert body["leaderboard"] == report["leaderboard"]
+
+
+def test_backtest_serves_what_the_significance_tests_claim(untrained_client) -> None:
+    report = backtest_report(["MSFT", "GOOG"])
+    cell = {
+        "dm": {"statistic": -3.1, "p_value": 0.002, "p_holm": 0.004, "lags": 4},
+        "positive_share": 0.97,
+        "base_rate": 0.53,
+        "direction": {"hit_rate": 0.53, "pt_statistic": None, "pt_p_value": None},
+        "mae_ratio_pooled": 0.991,
+        "mae": {"mean": 1.2, "std": 0.1, "folds": [1.1, 1.3]},  # per-fold figures: not served
+    }
+    report["universe"] = ["GOOG", "MSFT"]
+    report["models"]["lstm"] = {
+        "seeds": [42, 43, 44],
+        "tickers": {"MSFT": {"h1": cell, "coverage_by_step": [0.9, 0.88]}},
+        "summary": {
+            "h1": {"avg_rel_mae": 0.995, "significant_wins": ["MSFT"], "significant_losses": []}
+        },
+        "seed_spread": {"MSFT": {"h1": {"mae_ratio_by_seed": [0.99, 1.0], "range": 0.01}}},
+    }
+    report["significance"] = {
+        "level": 0.05,
+        "mcs_size": 0.1,
+        "h1": {"spa_p_value": 0.03, "mcs": ["lstm", "naive"], "dates": 500},
+    }
+    path = untrained_client.app.state.backtest_report.path
+    path.write_text(json.dumps(report))
+    body = untrained_client.get("/api/v1/backtest").json()
+    assert body["universe"] == ["GOOG", "MSFT"]
+    lstm = body["models"]["lstm"]
+    assert lstm["seeds"] == [42, 43, 44]
+    assert lstm["summary"]["h1"]["significant_wins"] == ["MSFT"]
+    assert lstm["summary"]["h1"]["avg_rel_mae"] == 0.995
+    assert lstm["seed_spread"]["MSFT"]["h1"]["range"] == 0.01
+    served = lstm["tickers"]["MSFT"]
+    assert served["coverage_by_step"] == [0.9, 0.88]
+    assert served["h1"]["dm"] == cell["dm"]
+    assert served["h1"]["positive_share"] == 0.97 and served["h1"]["base_rate"] == 0.53
+    assert "mae" not in served["h1"]
+    assert body["significance"] == {
+        "h1": {"spa_p_value": 0.03, "mcs": ["lstm", "naive"], "dates": 500}
+    }
+    assert body["significance_level"] == 0.05
 
 
 @pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"leaderboard": {"MSFT": 3}}'])

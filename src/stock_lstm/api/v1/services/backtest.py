@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from stock_lstm.api.v1.errors import ServiceUnavailable
-from stock_lstm.api.v1.schemas.backtest import BacktestResponse
+from stock_lstm.api.v1.schemas.backtest import (
+    BacktestResponse,
+    ModelSkill,
+    StepSignificance,
+    StepSkill,
+    TickerSkill,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,16 +68,54 @@ class BacktestReport:
             report = json.loads(text)
             if not isinstance(report, dict):
                 raise ValueError("the report is not a JSON object")
+            significance = report.get("significance") or {}
             return BacktestResponse(
                 available=True,
                 message=None,
                 folds=report.get("folds") or [],
                 leaderboard=report.get("leaderboard") or {},
+                universe=report.get("universe") or [],
+                models={
+                    name: _model_skill(entry)
+                    for name, entry in (report.get("models") or {}).items()
+                },
+                significance={
+                    key: StepSignificance(**value)
+                    for key, value in significance.items()
+                    if _is_step(key) and isinstance(value, dict)
+                },
+                significance_level=significance.get("level"),
             )
-        except ValueError as error:  # half-written or of another shape: say so, rerun fixes it
+        except (
+            ValueError,
+            TypeError,
+            AttributeError,
+        ) as error:  # half-written or of another shape: say so, rerun fixes it
             logger.warning("backtest report %s is unreadable: %s", self.path, error)
             raise ServiceUnavailable(
                 f"backtest report {self.shown_as} is unreadable ({type(error).__name__}): "
                 "rerun `make backtest`",
                 type="backtest_unreadable",
             ) from error
+
+
+def _is_step(key: str) -> bool:
+    return key.startswith("h") and key[1:].isdigit()
+
+
+def _model_skill(entry: dict[str, Any]) -> ModelSkill:
+    """What the API serves of one model's report entry: seeds, summaries, seed spread, and per
+    ticker the coverage by step and each step's tests (not the per-fold figures)."""
+    tickers = {
+        ticker: TickerSkill(
+            coverage_by_step=cells.get("coverage_by_step") or [],
+            **{key: StepSkill(**cell) for key, cell in cells.items() if _is_step(key)},
+        )
+        for ticker, cells in (entry.get("tickers") or {}).items()
+    }
+    return ModelSkill(
+        seeds=entry.get("seeds"),
+        summary=entry.get("summary") or {},
+        seed_spread=entry.get("seed_spread") or {},
+        tickers=tickers,
+    )
