@@ -41,9 +41,13 @@ pipeline backtest tune interval-scope daily replay: export KEDRO_LOGGING_MODULE_
 
 # Extra `kedro run` arguments, e.g. KEDRO_ARGS="--params ingestion.source=csv" (snapshot only).
 KEDRO_ARGS ?=
+# make pipeline FORCE=1: train and evaluate even when the data, parameters and code are unchanged.
+FORCE ?=
 
+# Every pipeline of `kedro run`, training and evaluation only when their inputs changed
+# (python -m stock_lstm.cli.pipeline; --env and --params in KEDRO_ARGS).
 pipeline: setup
-	$(BIN)/kedro run $(KEDRO_ARGS)
+	$(BIN)/python -m stock_lstm.cli.pipeline $(KEDRO_ARGS) $(if $(FORCE),--params training.force=true)
 
 serve: setup
 	$(BIN)/uvicorn stock_lstm.api.app:app --host $(HOST) --port $(PORT) --workers 1 --no-access-log

@@ -168,6 +168,9 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     # The MLflow run that trained this version (experiment tracking); none when untracked.
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # sha256 of what the version was trained from: the features data version, the training
+    # parameters and the code (common/fingerprint.py); a run with the same one trains nothing.
+    training_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     # The registry: `candidate` (evaluated, servable), `champion` (the one every API worker
     # serves; at most one, enforced by a partial unique index) or `retired`.
     status: Mapped[str] = mapped_column(

@@ -37,6 +37,7 @@ class ModelVersionInfo:
     mlflow_run_id: str | None = None
     status: str = "candidate"
     serving_sha256: dict[str, str] | None = None
+    training_fingerprint: str | None = None  # common/fingerprint.py; None before migration 0006
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,11 @@ def record_model_version(
     reason: str = "evaluated",
     actor: str = "evaluation",
     mlflow_run_id: str | None = None,
+    training_fingerprint: str | None = None,
 ) -> ModelVersionInfo:
     """Insert (a new candidate, audited) or update (re-evaluation, status kept) one model
     version's row; with `promote`, make it the champion in the same transaction. An update
-    keeps the row's MLflow run id unless one is given."""
+    keeps the row's MLflow run id and training fingerprint unless one is given."""
     lock_registry(session)
     row = _model_row(session, model_version)
     created = row is None
@@ -104,6 +106,8 @@ def record_model_version(
     row.scaler_sha256 = scaler_sha256
     if mlflow_run_id is not None:
         row.mlflow_run_id = mlflow_run_id
+    if training_fingerprint is not None:
+        row.training_fingerprint = training_fingerprint
     row.serving_sha256 = serving_sha256
     session.flush()
     if created:
@@ -111,6 +115,17 @@ def record_model_version(
     if promote:
         _promote(session, row, reason=reason, actor=actor)
     return _model_info(row)
+
+
+def model_version_trained_from(session: Session, fingerprint: str) -> ModelVersionInfo | None:
+    """The newest version trained from these inputs (its `training_fingerprint`), or None."""
+    row = session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.training_fingerprint == fingerprint)
+        .order_by(ModelVersion.id.desc())
+        .limit(1)
+    ).first()
+    return _model_info(row) if row is not None else None
 
 
 def set_model_version_mlflow_run(session: Session, model_version: str, mlflow_run_id: str) -> None:

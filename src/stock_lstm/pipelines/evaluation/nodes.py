@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stock_lstm.common.errors import InputError
+from stock_lstm.common.fingerprint import training_fingerprint
 from stock_lstm.data_pipeline.model_registry import promotion_decision
 from stock_lstm.ml_models.recurrent.evaluate import model_version_record
 
@@ -22,7 +23,8 @@ def registry_entry(
     policy: str,
 ) -> dict[str, Any]:
     """The model_versions record: the evaluation's fields (evaluate.model_version_record), the
-    ONNX parity and validation comparison in its metrics, and the promotion decision. A version
+    fingerprint of the training's inputs (common/fingerprint.py), the ONNX parity and
+    validation comparison in its metrics, and the promotion decision. A version
     whose ONNX export does not compute what the Keras model computes is never a candidate:
     the run stops here."""
     fields = model_version_record(report, calibration, training_history, parameters)
@@ -37,6 +39,7 @@ def registry_entry(
     metrics = {**fields["metrics"], "onnx_parity": dict(parity), "validation": dict(comparison)}
     return {
         **fields,
+        "training_fingerprint": training_fingerprint(calibration.get("data_version"), parameters),
         "metrics": metrics,
         "promotion": promotion_decision(policy, comparison, version),
     }
