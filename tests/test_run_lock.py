@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from stock_lstm.hooks.run_lock import RunLock, RunLocked, sqlite_file
-from tests.conftest import kedro_env, make_project_copy
+from tests.conftest import kedro_env
 
 # Another run in the middle of a long save: it holds the run lock and SQLite's write lock
 # (BEGIN IMMEDIATE) until the test writes a line to its stdin.
@@ -40,9 +40,9 @@ OTHER_RUN = textwrap.dedent(
 
 
 def test_a_second_kedro_run_stops_with_one_line_naming_the_run_it_waited_for(
-    tmp_path: Path,
+    project_copy: Path,
 ) -> None:
-    root = make_project_copy(tmp_path / "project")
+    root = project_copy
     database = root / "data" / "test" / "stock_lstm.db"
     database.parent.mkdir(parents=True, exist_ok=True)
     env = kedro_env(root, f"sqlite:///{database}", RUN_LOCK_WAIT_SECONDS="1")
