@@ -140,3 +140,19 @@ def test_avg_rel_mae_is_the_weighted_geometric_mean() -> None:
         np.exp((300 * np.log(0.9) + 100 * np.log(1.2)) / 400)
     )
     assert geometric_mean_ratio([None], [3]) is None
+
+
+def test_models_identical_to_naive_share_its_verdict() -> None:
+    # a network shrunk to naive at every step has naive's losses exactly
+    benchmark, models = _losses()
+    losses = models.assign(naive=benchmark, lstm=benchmark)
+    assert model_confidence_set(losses, size=0.10, block_size=10, reps=300, seed=1) == ["better"]
+    tied = pd.DataFrame({"naive": benchmark, "lstm": benchmark, "worse": benchmark + 0.5})
+    assert model_confidence_set(tied, size=0.10, block_size=10, reps=300, seed=1) == [
+        "lstm",
+        "naive",
+    ]
+    only_naive = pd.DataFrame({"lstm": benchmark})
+    assert (
+        superior_predictive_ability(benchmark, only_naive, block_size=10, reps=100, seed=1) == 1.0
+    )

@@ -136,9 +136,13 @@ def superior_predictive_ability(
 ) -> float:
     """Hansen's SPA test (arch.bootstrap.SPA): the consistent p-value of "no model has a lower
     expected loss than the benchmark". Small: at least one model beats it."""
+    benchmark = np.asarray(benchmark, dtype="float64")
+    differs = [name for name in models if not np.array_equal(models[name], benchmark)]
+    if not differs:  # every model IS the benchmark (a network shrunk to naive): none beats it
+        return 1.0
     test = SPA(
-        np.asarray(benchmark, dtype="float64"),
-        models.to_numpy(dtype="float64"),
+        benchmark,
+        models[differs].to_numpy(dtype="float64"),
         block_size=block_size,
         reps=reps,
         seed=seed,
@@ -152,10 +156,19 @@ def model_confidence_set(
 ) -> list[str]:
     """Hansen–Lunde–Nason model confidence set (arch.bootstrap.MCS, range statistic): the
     models (columns) not eliminated at level `size`, i.e. those the data cannot tell apart
-    from the best."""
-    test = MCS(losses, size=size, reps=reps, block_size=block_size, method="R", seed=seed)
+    from the best. Models with identical losses (a network shrunk to naive is naive) are tested
+    once and share the verdict: arch's elimination cannot rank two equal columns."""
+    groups: dict[str, list[str]] = {}
+    for name in losses.columns:
+        twin = next((g for g in groups if np.array_equal(losses[g], losses[name])), None)
+        groups.setdefault(twin or name, []).append(name)
+    if len(groups) == 1:
+        return sorted(str(name) for name in losses.columns)
+    test = MCS(
+        losses[list(groups)], size=size, reps=reps, block_size=block_size, method="R", seed=seed
+    )
     test.compute()
-    return sorted(str(name) for name in test.included)
+    return sorted(str(name) for kept in test.included for name in groups[kept])
 
 
 def geometric_mean_ratio(ratios: Sequence[float | None], weights: Sequence[int]) -> float | None:
