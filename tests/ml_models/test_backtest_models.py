@@ -196,3 +196,19 @@ def test_networks_are_fitted_once_per_seed_and_baselines_read_their_knobs() -> N
     assert fits["lstm@6"].args[1]["fit"]["seed"] == 6 and fits["lstm"].args[1]["fit"]["seed"] == 5
     assert fits["lightgbm"].keywords["knobs"] == KNOBS
     assert seed_variants(fits) == {"lstm@6": ("lstm", 6), "lstm@9": ("lstm", 9)}
+
+
+def test_the_backtest_takes_the_universes_stored_tickers_and_the_users_own() -> None:
+    from stock_lstm.pipelines.backtest.nodes import backtest_tickers
+
+    stored = pd.DataFrame({"ticker": ["^GSPC", "AAPL", "MSFT", "OWN"]})
+    snapshot = {"universe": "snapshot", "csv_dir": "data/01_raw/snapshot"}
+    assert backtest_tickers(stored, snapshot) == ["MSFT", "OWN", "^GSPC"]
+    assert backtest_tickers(stored, {**snapshot, "universe": "sp500_20"}) == [
+        "AAPL",
+        "MSFT",
+        "OWN",
+    ]
+    assert backtest_tickers(stored, {**snapshot, "universe": "all"}) == sorted(stored["ticker"])
+    with pytest.raises(InputError, match="make backtest UNIVERSE=sp500_20"):
+        backtest_tickers(pd.DataFrame({"ticker": ["^GSPC"]}), {**snapshot, "universe": "sp500_20"})
