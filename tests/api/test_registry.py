@@ -235,3 +235,28 @@ def test_the_registry_cli_refuses_a_version_that_does_not_load(trained_copy) -> 
     )
     assert "Traceback" not in refused.stderr
     assert crud_on(trained_copy.database_url).champion_version() == old
+
+
+def test_a_rollback_to_a_version_that_no_longer_loads_is_refused_409(trained_copy) -> None:
+    """Rollback promotes the previous champion with the same load check."""
+    old = only_version(trained_copy)
+    copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
+    record_as(trained_copy, old, NEWER)
+    with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
+        promoted = client.post(f"/api/v1/models/{NEWER}/promote", headers=AUTH)
+        assert promoted.status_code == 200, promoted.text
+        path = artifact(trained_copy, "onnx_model", old)
+        path.write_bytes(UNLOADABLE["onnx_model"])
+        row = crud_on(trained_copy.database_url).get_model_version(old)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        record_as(
+            trained_copy, old, old, serving_sha256={**row.serving_sha256, "onnx_model": digest}
+        )
+        refused = client.post("/api/v1/models/rollback", headers=AUTH)
+        assert refused.status_code == 409, refused.text
+        assert (
+            f"model version {old} cannot be promoted: it does not load: onnx_model"
+            in (refused.json()["detail"])
+        )
+        assert client.post("/api/v1/predict", json=HISTORY).headers["X-Model-Version"] == NEWER
+    assert crud_on(trained_copy.database_url).champion_version() == NEWER
