@@ -117,7 +117,17 @@ function renderBacktest() {
   drawLeaderboardChart(rows);
 }
 
-// Each model's MAE ratio to the naive forecast with its spread over the folds; 1 = naive.
+// Each model's MAE ratio to the naive forecast with its spread over the folds; 1 = naive. One
+// trace holds every dot; the legend's entries say which colour is a network, which a baseline,
+// and what the dotted line is.
+const BASELINES = ["naive", "drift"];
+const NETWORK_COLOUR = "#1f6feb";
+const BASELINE_COLOUR = "#9aa5b4";
+
+function legendEntry(name, mode, style) {
+  return { name, type: "scatter", mode, x: [null], y: [null], hoverinfo: "skip", ...style };
+}
+
 function drawLeaderboardChart(rows) {
   const shown = rows.filter((r) => r.mae_ratio && r.mae_ratio.mean !== null).reverse();
   const chart = $("leaderboard-chart");
@@ -132,15 +142,20 @@ function drawLeaderboardChart(rows) {
         y: shown.map((r) => r.model),
         x: shown.map((r) => r.mae_ratio.mean),
         error_x: { type: "data", array: shown.map((r) => r.mae_ratio.std || 0), visible: true },
-        marker: { size: 10, color: shown.map((r) => (["naive", "drift"].includes(r.model) ? "#9aa5b4" : "#1f6feb")) },
+        marker: { size: 10, color: shown.map((r) => (BASELINES.includes(r.model) ? BASELINE_COLOUR : NETWORK_COLOUR)) },
         hovertemplate: "%{y}: %{x:.3f}<extra></extra>",
+        showlegend: false,
       },
+      legendEntry("network (mean ± sd over folds)", "markers", { marker: { size: 10, color: NETWORK_COLOUR } }),
+      legendEntry("baseline", "markers", { marker: { size: 10, color: BASELINE_COLOUR } }),
+      legendEntry("1 = naive", "lines", { line: { dash: "dot", color: "#5b6574" } }),
     ],
     {
-      margin: { l: 70, r: 10, t: 5, b: 40 },
+      margin: { l: 70, r: 10, t: 30, b: 40 },
       xaxis: { title: { text: "MAE ÷ naive MAE (mean ± sd over folds)" }, zeroline: false },
       shapes: [{ type: "line", x0: 1, x1: 1, yref: "paper", y0: 0, y1: 1, line: { dash: "dot", color: "#5b6574" } }],
-      showlegend: false,
+      showlegend: true,
+      legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", font: { size: 11 } },
     },
     { responsive: true, displaylogo: false, staticPlot: false },
   );

@@ -28,6 +28,11 @@ async function start() {
   bindControls();
   const wanted = readUrl();
   if (wanted.horizon) setHorizon(wanted.horizon);
+  if (wanted.invalidHorizon !== null) {
+    notice("warn", [
+      `The address asked for horizon ${JSON.stringify(wanted.invalidHorizon)}, which is not a whole number of business days from 1 to 30: showing ${state.horizon} instead.`,
+    ]);
+  }
 
   const openapi = await getJSON("/openapi.json");
   state.paths = new Set(Object.keys(openapi.paths || {}));
@@ -94,8 +99,11 @@ function bindControls() {
     forecastOwnPrices().catch((error) => setMessage("own-error", error.message));
   });
   $("own-file").addEventListener("change", async (event) => {
-    const file = event.target.files[0];
+    const input = event.target;
+    const file = input.files[0];
     if (file) $("own-prices").value = await file.text();
+    // Forget the choice, so choosing the same file again (after editing it) reads it again.
+    input.value = "";
   });
 }
 

@@ -131,6 +131,12 @@ function visibleRange(traces, range) {
   return [low - pad, high + pad];
 }
 
+// Stored closes shown before the forecast at first: three times the horizon, at least 20, so
+// the forecast spans about a quarter of the chart (a fifth at short horizons).
+export function defaultViewRows(horizon) {
+  return Math.max(20, 3 * horizon);
+}
+
 function drawPriceChart(history, forecast, horizon) {
   const lastDate = history.dates[history.dates.length - 1];
   const lastClose = history.closes[history.closes.length - 1];
@@ -143,8 +149,9 @@ function drawPriceChart(history, forecast, horizon) {
     traces.push(...bandTraces(dates, forecast, lastDate, lastClose));
     end = dates[dates.length - 1];
   }
-  const startView = new Date(lastDate);
-  startView.setMonth(startView.getMonth() - 6);
+  // The default view: the last DEFAULT_VIEW_ROWS(horizon) stored closes and the forecast, so the
+  // forecast and its band take a readable share of the width (the buttons widen the view).
+  const first = Math.max(0, history.dates.length - defaultViewRows(horizon));
   const layout = {
     margin: { l: 50, r: 10, t: 10, b: 30 },
     legend: { orientation: "h", y: 1.12 },
@@ -152,7 +159,7 @@ function drawPriceChart(history, forecast, horizon) {
     yaxis: { title: { text: `${history.ticker} close` }, fixedrange: false },
     xaxis: {
       type: "date",
-      range: [startView.toISOString().slice(0, 10), end],
+      range: [history.dates[first], end],
       rangeslider: { visible: true, thickness: 0.08, yaxis: { rangemode: "auto" } },
       rangeselector: {
         buttons: [

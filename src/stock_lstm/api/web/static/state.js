@@ -16,10 +16,14 @@ export const state = {
 
 export function readUrl() {
   const params = new URLSearchParams(window.location.search);
-  const horizon = Number(params.get("horizon"));
+  const asked = params.get("horizon");
+  const horizon = Number(asked);
+  const valid = asked !== null && asked.trim() !== "" && Number.isInteger(horizon) && horizon >= 1 && horizon <= 30;
   return {
     ticker: params.get("ticker") ? params.get("ticker").toUpperCase() : null,
-    horizon: Number.isInteger(horizon) && horizon >= 1 && horizon <= 30 ? horizon : null,
+    horizon: valid ? horizon : null,
+    // what the address asked for when it was not a horizon (the page says so), else null
+    invalidHorizon: asked !== null && !valid ? asked : null,
   };
 }
 
