@@ -1,6 +1,7 @@
 // The accuracy panel: the walk-forward backtest leaderboard and the champion's realized accuracy.
 
 import { getJSON } from "./api.js";
+import { hideSignificance, renderSignificance } from "./significance.js";
 import { state } from "./state.js";
 import { $, fmt, pct, row, setMessage, stepKey } from "./ui.js";
 
@@ -69,6 +70,7 @@ function renderRealized() {
 
 function hideLeaderboard() {
   $("leaderboard").hidden = true;
+  hideSignificance();
   const chart = $("leaderboard-chart");
   if (chart.dataset.state !== "empty") Plotly.purge(chart);
   chart.dataset.state = "empty";
@@ -115,6 +117,7 @@ function renderBacktest() {
   );
   table.hidden = false;
   drawLeaderboardChart(rows);
+  renderSignificance(backtest, state.ticker, key);
 }
 
 // Each model's MAE ratio to the naive forecast with its spread over the folds; 1 = naive. One
