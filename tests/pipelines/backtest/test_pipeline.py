@@ -64,6 +64,26 @@ def test_tiny_backtest_writes_every_output(project_copy: Path) -> None:
                     assert entry[metric]["mean"] is not None
                 if name == "naive":
                     assert entry["mae_ratio"]["folds"] == [1.0, 1.0]
+    # what the report may claim: DM against naive (Holm across tickers), SPA, MCS
+    for name, model in report["models"].items():
+        for k in (1, 5):
+            summary = model["summary"][f"h{k}"]
+            claimed = summary["significant_wins"] + summary["significant_losses"]
+            assert set(claimed) <= tickers
+            for ticker in claimed:
+                assert model["tickers"][ticker][f"h{k}"]["dm"]["p_holm"] < 0.05
+            if name == "naive":
+                assert summary["avg_rel_mae"] == 1.0 and claimed == []
+            for ticker in tickers:
+                cell = model["tickers"][ticker][f"h{k}"]
+                assert {"statistic", "p_value", "p_holm"} <= set(cell["dm"])
+                assert "positive_share" in cell and "base_rate" in cell
+                if name == "naive":  # no change forecast is ever "up"
+                    assert cell["positive_share"] == 0.0
+    for k in (1, 5):
+        step = report["significance"][f"h{k}"]
+        assert step["mcs"] and set(step["mcs"]) <= MODELS
+        assert 0 <= step["spa_p_value"] <= 1
     for ticker in tickers:
         ranked = report["leaderboard"][ticker]["h1"]
         assert [r["rank"] for r in ranked] == list(range(1, len(MODELS) + 1))
@@ -77,3 +97,5 @@ def test_tiny_backtest_writes_every_output(project_copy: Path) -> None:
     table = pd.read_csv(reporting / "backtest_leaderboard.csv")
     assert len(table) == 3 * 2 * len(MODELS) and set(table["model"]) == MODELS
     assert (reporting / "backtest_fold_ratios.png").stat().st_size > 0
+    headline = (reporting / "headline.md").read_text()
+    assert headline.startswith("# Backtest headline") and "## Step 5" in headline

@@ -84,8 +84,8 @@ def headline_markdown(report: Mapping[str, Any]) -> str:
         )
         lines += [
             "",
-            f"SPA test (does any model beat naive, over all tickers): p = {_fmt(spa)}: "
-            f"{verdict}. Model confidence set ({1 - float(significance.get('mcs_size', 0.1)):.0%}): "
+            f"SPA test on the panel (does any model beat naive on average over the tickers, "
+            f"each in units of its naive MAE): p = {_fmt(spa)}: {verdict}. Model confidence set ({1 - float(significance.get('mcs_size', 0.1)):.0%}): "
             f"{_listed(step.get('mcs') or [])}.",
             "",
         ]
