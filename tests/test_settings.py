@@ -40,6 +40,15 @@ def test_the_variables_are_the_documented_ones() -> None:
             "KEDRO_ENV",
             "API_KEY",
             "API_KEY_NAME",
+            "API_KEYS",
+            "API_KEYS_FILE",
+            "API_KEY_MAX_FAILURES",
+            "API_KEY_FAILURE_WINDOW_SECONDS",
+            "HEADER_TIMEOUT_SECONDS",
+            "BODY_TIMEOUT_SECONDS",
+            "MAX_HEADER_BYTES",
+            "KEEP_ALIVE_SECONDS",
+            "PREDICTION_SPOOL_DIR",
             "CORS_ORIGINS",
             "MAX_BODY_BYTES",
             "LOG_LEVEL",
@@ -90,7 +99,7 @@ def test_values_are_read_and_follow_the_environment(clean_environment) -> None:
     clean_environment.setenv("MAX_BODY_BYTES", "1024")
     clean_environment.setenv("LOG_LEVEL", "debug")
     clean_environment.setenv("REGISTRY_POLL_SECONDS", "0.5")
-    clean_environment.setenv("API_KEY", "s3cret")
+    clean_environment.setenv("API_KEY", "s3cret-0123456789abcdef")
     clean_environment.setenv("KEDRO_ENV", "test")
     settings = get_settings()
     assert settings.database_url == "postgresql+psycopg://u@h:5432/db"
@@ -98,7 +107,7 @@ def test_values_are_read_and_follow_the_environment(clean_environment) -> None:
     assert settings.max_body_bytes == 1024
     assert settings.log_level == "DEBUG"
     assert settings.registry_poll_s == 0.5
-    assert (settings.api_key, settings.kedro_env) == ("s3cret", "test")
+    assert (settings.api_key, settings.kedro_env) == ("s3cret-0123456789abcdef", "test")
 
     clean_environment.setenv("MAX_BODY_BYTES", "2048")  # no stale value
     assert get_settings().max_body_bytes == 2048

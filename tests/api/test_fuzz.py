@@ -26,6 +26,8 @@ MAX_EXAMPLES = 40  # per operation and generation mode: bounded, well under a mi
 @pytest.fixture(scope="module")
 def fuzzed_schema(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory):
     project = copy_trained_project(trained_project, tmp_path_factory.mktemp("fuzz") / "project")
+    global SERVER_FOLDER
+    SERVER_FOLDER = str(project.root)
     app = create_app(
         settings_for(project.root, project.database_url, api_key=secrets.token_hex(16))
     )
@@ -43,6 +45,7 @@ def fuzzed_schema(trained_project: TrainedProject, tmp_path_factory: pytest.Temp
     return schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
 
 
+SERVER_FOLDER = "/"  # the fuzzed project's folder, set by the fixture
 REJECTIONS = [400, 401, 403, 404, 405, 406, 409, 415, 422, 428, 429]
 # (method, path, has inputs): operations without any input get no negative cases.
 OPERATIONS = [
@@ -75,6 +78,11 @@ def every_4xx_carries_a_message(ctx, response, case) -> None:
         assert body["detail"].strip(), f"empty detail in a {response.status_code}"
 
 
+def no_server_path(ctx, response, case) -> None:
+    """No answer shows where the project lives on the server (issue 28, finding 5)."""
+    assert SERVER_FOLDER not in response.text, response.text[:300]
+
+
 def no_5xx(ctx, response, case) -> None:
     """The app is healthy here: any 5xx (even a documented 503) means the fuzzer broke it."""
     assert response.status_code < 500, f"{response.status_code}: {response.text[:300]}"
@@ -93,7 +101,9 @@ def test_the_api_survives_its_own_schema_fuzzed(fuzzed_schema, method, path, mod
         suppress_health_check=list(HealthCheck),
     )
     def fuzz(case) -> None:
-        case.call_and_validate(additional_checks=[every_4xx_carries_a_message, no_5xx])
+        case.call_and_validate(
+            additional_checks=[every_4xx_carries_a_message, no_5xx, no_server_path]
+        )
 
     fuzz()
 

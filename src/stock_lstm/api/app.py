@@ -9,7 +9,9 @@ Run with `make serve` (uvicorn stock_lstm.api.app:app, one worker, 127.0.0.1:800
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,18 +29,27 @@ from stock_lstm.api.observability import (
     RequestContextMiddleware,
     configure_logging,
 )
+from stock_lstm.api.v1.dependencies.security import KeyRing
 from stock_lstm.api.v1.errors import install_error_handlers
 from stock_lstm.api.v1.router import api_router
 from stock_lstm.api.v1.routers import health
 from stock_lstm.api.v1.schemas.predict import MODEL_VERSION_HEADER
 from stock_lstm.api.v1.services.backtest import BacktestReport
 from stock_lstm.api.v1.services.forecasts import NoForecasts
+from stock_lstm.api.v1.services.health import DatabaseCheck, path_hider
 from stock_lstm.api.v1.services.model_store import NO_MODEL
 from stock_lstm.api.v1.services.monitoring import MonitoringCollector, MonitoringReport
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.api.v1.services.serving import ModelSwitch
 from stock_lstm.api.web.pages import install_pages
-from stock_lstm.common.settings import Settings, get_settings, settings_or_exit
+from stock_lstm.common.errors import SettingsError
+from stock_lstm.common.settings import (
+    DEFAULT_DATA_DIR,
+    Settings,
+    data_folder,
+    get_settings,
+    settings_or_exit,
+)
 from stock_lstm.data_pipeline.catalog import open_catalog
 from stock_lstm.data_pipeline.database import get_database
 
@@ -78,13 +89,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = app.state
         # Connects to nothing yet: a database that is down is retried by each user of it.
         state.database = get_database(settings.database_url)
+        state.database_check = DatabaseCheck(state.database)
         state.monitoring_report = MonitoringReport(state.database)
         collector = MonitoringCollector(state.monitoring_report)
         metrics.registry.register(collector)
         state.prediction_log = PredictionLog(
             state.database,
+            spool_dir=settings.spool_folder,
             on_written=metrics.predictions_logged.inc,
-            on_failed=metrics.prediction_log_failed.inc,
+            on_failed=metrics.prediction_log_dropped.inc,
         )
         state.prediction_log.start()
         catalog, catalog_error = open_project_catalog(settings)
@@ -95,9 +108,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state, settings, state.database, state.prediction_log, metrics
         )
         state.model_switch.start(catalog, catalog_error)
+        restore_sighup = reload_keys_on_sighup(state.key_ring)
         try:
             yield
         finally:
+            restore_sighup()
             state.model_switch.close()
             state.prediction_log.close()
             metrics.registry.unregister(collector)
@@ -113,6 +128,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.key_ring = KeyRing(settings)  # a bad API_KEYS_FILE stops start-up here
+    # What a client reads names artifacts and versions, never the server's folders.
+    app.state.hide_paths = path_hider(
+        settings.project_root,
+        data_folder(settings.project_root, settings.data_dir or DEFAULT_DATA_DIR),
+    )
     app.state.metrics = metrics
     app.state.model, app.state.model_error = None, NO_MODEL
     app.state.forecast_service = NoForecasts(NO_MODEL)
@@ -148,5 +169,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-# What `uvicorn stock_lstm.api.app:app` serves; a bad setting ends it with a one-line message.
-app = create_app(settings_or_exit())
+def reload_keys_on_sighup(key_ring: KeyRing) -> Callable[[], None]:
+    """`kill -HUP <worker>` re-reads API_KEYS_FILE; returns what puts the old handler back. Only
+    the main thread may set a handler (uvicorn's: yes; a test client's: no, nothing to do)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+        return lambda: None
+    previous = signal.signal(signal.SIGHUP, lambda signum, frame: key_ring.reload())
+    return lambda: signal.signal(signal.SIGHUP, previous)
+
+
+def app_or_exit() -> FastAPI:
+    """The app of the environment's settings; a bad setting ends the process with one line."""
+    try:
+        return create_app(settings_or_exit())
+    except SettingsError as error:
+        raise SystemExit(f"Error: {error}") from None
+
+
+# What `uvicorn stock_lstm.api.app:app` serves.
+app = app_or_exit()

@@ -168,7 +168,7 @@ class ApiMetrics:
     registry: CollectorRegistry
     forecasts_served: Counter
     predictions_logged: Counter
-    prediction_log_failed: Counter
+    prediction_log_dropped: Counter
     model_info: Gauge
 
     @classmethod
@@ -188,9 +188,9 @@ class ApiMetrics:
                 "Forecast rows written to the predictions table.",
                 registry=registry,
             ),
-            prediction_log_failed=Counter(
-                "stock_lstm_prediction_log_failed",
-                "Forecast rows that could not be written to the predictions table.",
+            prediction_log_dropped=Counter(
+                "prediction_log_dropped",
+                "Served forecasts that could not be recorded in the predictions table.",
                 registry=registry,
             ),
             model_info=Gauge(

@@ -7,7 +7,9 @@ bad value stops start-up with a `SettingsError` naming the variable, not a trace
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +30,40 @@ DEFAULT_MAX_BODY_BYTES = 512 * 1024
 DEFAULT_LOG_FILE_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_LOG_FILE_BACKUPS = 5
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+MIN_API_KEY_LENGTH = 16
+_KEY_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+def check_api_key(key: str) -> None:
+    """A weak key (short, or whitespace: it could never match a header) stops start-up."""
+    if not key.strip():
+        raise ValueError("an API key is whitespace only")
+    if len(key) < MIN_API_KEY_LENGTH:
+        raise ValueError(f"an API key is shorter than {MIN_API_KEY_LENGTH} characters")
+
+
+def parse_api_keys(text: str) -> tuple[tuple[str, str], ...]:
+    """`name:key` pairs separated by commas or new lines (blank lines and `#` comments
+    skipped), as (name, key); ValueError names what is wrong, never the key."""
+    keys: list[tuple[str, str]] = []
+    for number, entry in enumerate(re.split(r"[,\n]", text), start=1):
+        entry = entry.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        name, separator, key = entry.partition(":")
+        name, key = name.strip(), key.strip()
+        if not separator or not _KEY_NAME.match(name):
+            raise ValueError(f"entry {number} is not name:key")
+        try:
+            check_api_key(key)
+        except ValueError as error:
+            raise ValueError(f"key {name!r}: {error}") from None
+        if name in {n for n, _ in keys}:
+            raise ValueError(f"key name {name!r} is used twice")
+        keys.append((name, key))
+    return tuple(keys)
 
 
 # The main data folder, relative to the project root. A Kedro environment meant for trying
@@ -85,7 +121,34 @@ class Settings(BaseSettings):
     kedro_env: str | None = Field(
         default=None, alias="KEDRO_ENV", description="a Kedro environment name"
     )
-    api_key: str | None = Field(default=None, alias="API_KEY", description="a secret string")
+    # The keys of the endpoints that change state: API_KEY (one key, named API_KEY_NAME in the
+    # audit trail), API_KEYS (name:key,... several, so a key is rotated without downtime) and
+    # API_KEYS_FILE (name:key lines, re-read on SIGHUP or when the file changes).
+    api_key: str | None = Field(
+        default=None,
+        alias="API_KEY",
+        description=f"a key of at least {MIN_API_KEY_LENGTH} characters",
+    )
+    api_keys: Annotated[tuple[tuple[str, str], ...], NoDecode] = Field(
+        default=(),
+        alias="API_KEYS",
+        description=f"comma-separated name:key pairs, each key of at least {MIN_API_KEY_LENGTH} "
+        "characters, names unique",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, alias="API_KEYS_FILE", description="a file of name:key lines"
+    )
+    # Failed key attempts a client may make per window before it is answered 429.
+    api_key_max_failures: int = Field(
+        default=10, ge=1, alias="API_KEY_MAX_FAILURES", description="a whole number of at least 1"
+    )
+    api_key_failure_window_s: float = Field(
+        default=60.0,
+        gt=0,
+        allow_inf_nan=False,
+        alias="API_KEY_FAILURE_WINDOW_SECONDS",
+        description="a number of seconds above 0",
+    )
     # Origins allowed by CORS, comma-separated in the environment; none = CORS closed.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), alias="CORS_ORIGINS", description="comma-separated origins"
@@ -150,10 +213,74 @@ class Settings(BaseSettings):
         description="a number of seconds of at least 0",
     )
 
+    # Slow or oversized clients (api/server.py, observability.py): a request's headers must
+    # arrive within HEADER_TIMEOUT_SECONDS and be at most MAX_HEADER_BYTES; each part of its
+    # body within BODY_TIMEOUT_SECONDS (else 408 and the connection closes); an idle keep-alive
+    # connection is closed after KEEP_ALIVE_SECONDS.
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        alias="HEADER_TIMEOUT_SECONDS",
+        description="a number of seconds above 0",
+    )
+    body_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        alias="BODY_TIMEOUT_SECONDS",
+        description="a number of seconds above 0",
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        alias="MAX_HEADER_BYTES",
+        description="a whole number of bytes of at least 1024",
+    )
+    keep_alive_s: int = Field(
+        default=5,
+        ge=1,
+        alias="KEEP_ALIVE_SECONDS",
+        description="a whole number of seconds of at least 1",
+    )
+    # Where each API worker spools the forecasts it served until they are in the database
+    # (api/v1/services/prediction_log.py). Unset: beside a SQLite database file
+    # (<file>.prediction-spool), else <data folder>/prediction-spool.
+    prediction_spool_dir: Path | None = Field(
+        default=None, alias="PREDICTION_SPOOL_DIR", description="a folder path"
+    )
+
     @field_validator("project_root", "log_dir")
     @classmethod
     def _absolute(cls, folder: Path) -> Path:
         return folder.resolve()
+
+    @property
+    def spool_folder(self) -> Path:
+        """PREDICTION_SPOOL_DIR, else the default above: one spool per database, so a worker
+        never replays forecasts into a database they were not served from."""
+        if self.prediction_spool_dir is not None:
+            return self.prediction_spool_dir.resolve()
+        prefix = "sqlite:///"
+        path = self.database_url.removeprefix(prefix).partition("?")[0].removeprefix("file:")
+        if self.database_url.startswith(prefix) and path and path != ":memory:":
+            return Path(path).resolve().with_name(Path(path).name + ".prediction-spool")
+        digest = hashlib.sha256(self.database_url.encode()).hexdigest()[:12]
+        return data_folder(self.project_root, self.data_dir or DEFAULT_DATA_DIR) / (
+            f"prediction-spool/{digest}"
+        )
+
+    @field_validator("api_key")
+    @classmethod
+    def _strong_key(cls, key: str | None) -> str | None:
+        if key is not None:
+            check_api_key(key)
+        return key
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _named_keys(cls, keys: Any) -> Any:
+        return parse_api_keys(keys) if isinstance(keys, str) else keys
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -170,6 +297,9 @@ class Settings(BaseSettings):
         return level.upper()
 
 
+_SECRETS = {"API_KEY", "API_KEYS"}
+
+
 def _message(error: ValidationError) -> str:
     """One line naming each bad variable: "MAX_BODY_BYTES: expected a whole number of bytes, got
     'abc'"."""
@@ -181,6 +311,10 @@ def _message(error: ValidationError) -> str:
         variable = str(problem["loc"][0]) if problem["loc"] else "settings"
         field = by_variable.get(variable)
         expected = field.description if field else problem["msg"]
+        if variable in _SECRETS:  # say what is wrong with a key, never the key
+            reason = str(problem.get("ctx", {}).get("error", "")) or problem["msg"]
+            problems.append(f"{variable}: expected {expected}: {reason}")
+            continue
         problems.append(f"{variable}: expected {expected}, got {problem['input']!r}")
     return "; ".join(problems)
 

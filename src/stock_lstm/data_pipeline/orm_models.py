@@ -228,9 +228,12 @@ class Prediction(Base):
     horizon: Mapped[int] = mapped_column(Integer, nullable=False)
     values: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
     latency_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    # The serving worker's key for this forecast: a spool replayed after a crash stores it once.
+    log_key: Mapped[str | None] = mapped_column(String(40))
 
     __table_args__ = (
         Index("ix_predictions_created_at", "created_at"),
+        Index("ux_predictions_log_key", "log_key", unique=True),
         Index("ix_predictions_ticker_created_at", "ticker", "created_at"),
     )
 

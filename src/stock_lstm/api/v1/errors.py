@@ -24,11 +24,20 @@ class ApiError(Exception):
     status_code = 400
     headers: dict[str, str] | None = None
 
-    def __init__(self, message: str, *, field: str | None = None, type: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.field = field
         self.type = type
+        if headers is not None:
+            self.headers = headers
 
 
 class InvalidInput(ApiError):
@@ -97,9 +106,17 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     return JSONResponse(error_body(detail, errors[:100]), status_code=422)
 
 
-async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-    detail = f"{exc.field}: {exc.message}" if exc.field else exc.message
-    errors = [field_error(exc.field, exc.message, exc.type)] if exc.field else []
+def _hide_paths(request: Request, text: str) -> str:
+    """`text` without the server's folders (app.state.hide_paths): a client learns which
+    artifact and version, never where they are stored."""
+    hide = getattr(request.app.state, "hide_paths", None)
+    return hide(text) if hide is not None else text
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    message = _hide_paths(request, exc.message)
+    detail = f"{exc.field}: {message}" if exc.field else message
+    errors = [field_error(exc.field, message, exc.type)] if exc.field else []
     return JSONResponse(
         error_body(detail, errors), status_code=exc.status_code, headers=exc.headers
     )
@@ -109,7 +126,7 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
 _UNPARSABLE_BODY = "There was an error parsing the body"
 
 
-async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     if exc.status_code == 400 and exc.detail == _UNPARSABLE_BODY:
         # The same answer as any other malformed JSON body: 422 naming the body.
         message = "malformed JSON: the body cannot be parsed (too deeply nested, or not UTF-8)"
@@ -118,12 +135,21 @@ async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
             status_code=422,
         )
     return JSONResponse(
-        error_body(str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        error_body(_hide_paths(request, str(exc.detail))),
+        status_code=exc.status_code,
+        headers=exc.headers,
     )
 
 
 async def _database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
     logger.error("database error: %s", exc)
+    if "readonly" in str(getattr(exc, "orig", exc)).lower().replace("-", "").replace(" ", ""):
+        return JSONResponse(
+            error_body(
+                "the database is read-only: nothing was changed; try again once it takes writes"
+            ),
+            status_code=503,
+        )
     return JSONResponse(
         error_body(f"database unavailable ({type(exc).__name__}); try again later"),
         status_code=503,

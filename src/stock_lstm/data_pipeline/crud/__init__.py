@@ -20,7 +20,7 @@ one patches the module that looks it up, e.g. `crud.stage_write`).
 
 from sqlalchemy.orm import Session
 
-from stock_lstm.data_pipeline.crud.base import INSERT_CHUNK_ROWS, ping
+from stock_lstm.data_pipeline.crud.base import INSERT_CHUNK_ROWS, ping, probe_write
 from stock_lstm.data_pipeline.crud.model_versions import (
     REGISTRY_CHANNEL,
     ROLLBACK_REASON,
@@ -138,6 +138,7 @@ __all__ = [
     "lock_registry",
     "model_version_trained_from",
     "ping",
+    "probe_write",
     "previous_champion",
     "promote_model_version",
     "record_decision",

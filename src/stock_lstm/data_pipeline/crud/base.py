@@ -8,10 +8,11 @@ from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, false, func, select, text, update
 from sqlalchemy.orm import Session
 
-from stock_lstm.data_pipeline.orm_models import DataVersion
+from stock_lstm.data_pipeline.database import _BUSY_TIMEOUT_PRAGMA as BUSY_TIMEOUT_PRAGMA
+from stock_lstm.data_pipeline.orm_models import DataVersion, Prediction
 
 INSERT_CHUNK_ROWS = 5_000
 _Info = TypeVar("_Info")
@@ -50,3 +51,17 @@ def ping(
 ) -> None:
     """Raise when the database does not answer."""
     session.execute(select(1))
+
+
+def probe_write(session: Session) -> None:
+    """Raise when the database refuses writes (a read-only file or server): a DELETE that
+    matches no row still takes the write path. The caller rolls back; no row is touched. On
+    SQLite it does not wait behind another writer (a lock is "locked", not "read-only")."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        session.execute(text("PRAGMA busy_timeout=0"))
+    try:
+        session.execute(delete(Prediction).where(false()))
+    finally:
+        if sqlite:
+            session.execute(text(BUSY_TIMEOUT_PRAGMA))

@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from stock_lstm.data_pipeline.orm_models import Prediction
@@ -16,11 +18,22 @@ from stock_lstm.data_pipeline.orm_models import Prediction
 
 def record_predictions(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert served forecasts (the API batches them off the request path, one transaction per
-    batch)."""
+    batch). A row whose `log_key` is already stored is skipped: a worker's spool replayed after
+    a crash stores each forecast once."""
     if not rows:
         return 0
-    session.execute(insert(Prediction), list(rows))
+    dialect = session.get_bind().dialect.name
+    if dialect in _UPSERT_INSERTS:
+        statement = _UPSERT_INSERTS[dialect](Prediction).on_conflict_do_nothing(
+            index_elements=["log_key"]
+        )
+    else:
+        statement = insert(Prediction)
+    session.execute(statement, list(rows))
     return len(rows)
+
+
+_UPSERT_INSERTS = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}
 
 
 def load_logged_forecasts(session: Session, since: datetime | None = None) -> pd.DataFrame:

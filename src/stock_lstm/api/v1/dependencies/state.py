@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from stock_lstm.api.observability import request_id_of
+from stock_lstm.api.v1.dependencies.security import RequireApiKey
 from stock_lstm.api.v1.errors import ServiceUnavailable
 from stock_lstm.api.v1.services.backtest import BacktestReport
 from stock_lstm.api.v1.services.forecasts import ForecastService, NoForecasts
@@ -68,9 +69,9 @@ async def get_backtest_report(request: Request) -> BacktestReport:
     return request.app.state.backtest_report
 
 
-async def get_actor(request: Request) -> str:
-    """Who changes the registry, for its audit trail: the API key's name."""
-    return request.app.state.settings.api_key_name
+async def get_actor(key_name: Annotated[str, RequireApiKey]) -> str:
+    """Who changes the registry, for its audit trail: the name of the API key used."""
+    return key_name
 
 
 AppSettings = Annotated[Settings, Depends(get_app_settings)]

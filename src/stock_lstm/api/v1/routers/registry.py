@@ -43,7 +43,7 @@ def list_models(session: SessionDep) -> ModelsResponse:
     "/models/rollback",
     response_model=PromotionResponse,
     summary="Serve the previous champion again (needs X-API-Key)",
-    responses=error_responses(401, 409, 503),
+    responses=error_responses(401, 409, 429, 503),
     dependencies=[RequireApiKey],
 )
 async def rollback(switch: Switch, actor: Actor) -> PromotionResponse:
@@ -55,7 +55,7 @@ async def rollback(switch: Switch, actor: Actor) -> PromotionResponse:
     "/models/{version}/promote",
     response_model=PromotionResponse,
     summary="Make a version the champion every worker serves (needs X-API-Key)",
-    responses=error_responses(401, 404, 409, 422, 503),
+    responses=error_responses(401, 404, 409, 422, 429, 503),
     dependencies=[RequireApiKey],
 )
 async def promote(

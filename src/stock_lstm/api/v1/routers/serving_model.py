@@ -33,7 +33,7 @@ def get_model(model: ServingModel, session: SessionDep, settings: AppSettings) -
     "/model/reload",
     response_model=ReloadResponse,
     summary="Converge now: serve the registry's champion without waiting (needs X-API-Key)",
-    responses=error_responses(401, 503),
+    responses=error_responses(401, 429, 503),
     dependencies=[RequireApiKey],
 )
 async def reload_model(switch: Switch) -> ReloadResponse:

@@ -54,6 +54,7 @@ def error_responses(*codes: int) -> dict[int | str, dict]:
         404: "Unknown ticker or no such resource",
         409: "The registry refuses the change (incomplete version, sha256 mismatch...)",
         413: "Request body larger than the configured limit",
+        429: "Too many failed X-API-Key attempts from this client; see Retry-After",
         422: "Invalid input; the message names the field",
         503: "No trained model loaded (run `make pipeline` first) or database down",
     }

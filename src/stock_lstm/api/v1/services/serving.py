@@ -68,12 +68,27 @@ class ModelSwitch:
         self._follower: threading.Thread | None = None
         self._listener = RegistryListener(database)
         self._last_failure: str | None = None
+        self._champion_checked = False
+        self.champion: str | None = None  # the registry's, at the last check
         self.store: ModelStore | None = None
 
     @property
     def served_version(self) -> str | None:
         model = self._state.model
         return model.version if model is not None else None
+
+    def serving(self) -> str:
+        """ "champion" when this worker serves the registry's champion (as of its last check,
+        at most REGISTRY_POLL_SECONDS old), else "stale: <why>"."""
+        served = self.served_version
+        if served is None:
+            return "stale: no model is served"
+        if not self._champion_checked or served == self.champion:
+            return "champion"
+        if self.champion is None:
+            return f"stale: the registry has no champion, serving {served}"
+        why = self._last_failure or "not loaded yet"
+        return f"stale: the champion is {self.champion}, {why}"
 
     @property
     def error(self) -> str | None:
@@ -133,6 +148,7 @@ class ModelSwitch:
                 if self.store is None:
                     raise ModelUnavailable(self._state.model_error or NO_MODEL)
                 champion = self.store.champion()
+                self.champion, self._champion_checked = champion, True
                 if champion is None:
                     raise ModelUnavailable(NO_CHAMPION)
                 if champion == current:

@@ -1,0 +1,142 @@
+"""API keys (issue 28, finding 6): weak keys stop start-up, several named keys, rotation without
+a restart (API_KEYS_FILE re-read when it changes and on SIGHUP), failed attempts rate-limited."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from stock_lstm.api.app import app_or_exit, create_app
+from stock_lstm.api.v1.dependencies import security
+from tests.api.conftest import settings_for
+from tests.conftest import kedro_env, make_project_copy
+from tests.helpers.server import bound_socket, start_uvicorn, stop, url_of, wait_healthy
+
+ALICE, BOB, CAROL = "alice-key-0123456789", "bob-key-0123456789ab", "carol-key-0123456789"
+RELOAD = "/api/v1/model/reload"  # behind the key; with no model it then answers 503
+
+
+def status(client: TestClient | httpx.Client, key: str | None) -> int:
+    headers = {"X-API-Key": key} if key is not None else {}
+    return client.post(RELOAD, headers=headers).status_code
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project_copy(tmp_path / "project")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("API_KEY", "x"),
+        ("API_KEY", "   "),
+        ("API_KEY", " " * 20),
+        ("API_KEYS", f"alice:{ALICE},bob:short"),
+        ("API_KEYS", f"alice:{ALICE},alice:{BOB}"),
+        ("API_KEYS", "no-separator-0123456789"),
+    ],
+)
+def test_a_weak_key_stops_start_up_with_one_line(monkeypatch, variable, value) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as stopped:
+        app_or_exit()
+    message = str(stopped.value)
+    assert message.startswith(f"Error: {variable}: ") and "\n" not in message
+    assert repr(value) not in message and ALICE not in message  # no key is echoed
+
+
+def test_a_keys_file_that_does_not_parse_stops_start_up(monkeypatch, tmp_path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text(f"alice:{ALICE}\nbob:tiny\n")
+    monkeypatch.setenv("API_KEYS_FILE", str(keys))
+    with pytest.raises(SystemExit) as stopped:
+        app_or_exit()
+    assert str(stopped.value).startswith("Error: API_KEYS_FILE: key 'bob'")
+
+
+def test_several_named_keys_each_open_the_door(project, sqlite_url) -> None:
+    settings = settings_for(project, sqlite_url, api_keys=(("alice", ALICE), ("bob", BOB)))
+    with TestClient(create_app(settings)) as client:
+        assert status(client, ALICE) == 503  # past the key check: no model to reload
+        assert status(client, BOB) == 503
+        assert status(client, CAROL) == 401
+
+
+def test_the_single_api_key_still_works_under_its_name(project, sqlite_url) -> None:
+    settings = settings_for(project, sqlite_url, api_key=ALICE)
+    with TestClient(create_app(settings)) as client:
+        assert status(client, ALICE) == 503
+        assert status(client, BOB) == 401
+        assert client.app.state.key_ring.names == ["api-key"]
+
+
+def test_a_key_is_rotated_through_the_keys_file_without_a_restart(
+    project, sqlite_url, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(security, "FILE_CHECK_INTERVAL_S", 0.0)
+    keys = tmp_path / "keys"
+    keys.write_text(f"# rotated by ops\nalice:{ALICE}\n")
+    settings = settings_for(project, sqlite_url, api_keys_file=keys)
+    with TestClient(create_app(settings)) as client:
+        assert (status(client, ALICE), status(client, BOB)) == (503, 401)
+        keys.write_text(f"alice:{ALICE}\nbob:{BOB}\n")  # step 1: both keys open
+        assert (status(client, ALICE), status(client, BOB)) == (503, 503)
+        keys.write_text(f"bob:{BOB}\n")  # step 2: the old key is gone
+        assert (status(client, ALICE), status(client, BOB)) == (401, 503)
+        keys.write_text("bob:tiny\n")  # a bad edit keeps the keys that work
+        assert status(client, BOB) == 503
+
+
+def test_repeated_failures_get_429_with_retry_after(project, sqlite_url) -> None:
+    settings = settings_for(
+        project, sqlite_url, api_key=ALICE, api_key_max_failures=3, api_key_failure_window_s=60.0
+    )
+    with TestClient(create_app(settings)) as client:
+        assert [status(client, f"guess-{i:016d}") for i in range(3)] == [401, 401, 401]
+        blocked = client.post(RELOAD, headers={"X-API-Key": "guess-9999999999999999"})
+        assert blocked.status_code == 429
+        assert 1 <= int(blocked.headers["Retry-After"]) <= 60
+        assert "too many failed" in blocked.json()["detail"]
+        assert status(client, ALICE) == 429  # even the right key waits: no guessing on
+
+
+def test_the_block_ends_when_the_window_passes(project, sqlite_url) -> None:
+    settings = settings_for(
+        project, sqlite_url, api_key=ALICE, api_key_max_failures=2, api_key_failure_window_s=0.5
+    )
+    with TestClient(create_app(settings)) as client:
+        assert [status(client, None) for _ in range(3)] == [401, 401, 429]
+        time.sleep(0.6)
+        assert status(client, ALICE) == 503
+
+
+def test_sighup_reloads_the_keys_file_of_a_running_server(project, sqlite_url, tmp_path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text(f"alice:{ALICE}\n")
+    env = kedro_env(project, sqlite_url, API_KEYS_FILE=str(keys), API_KEY="")
+    with bound_socket() as sock:
+        url = url_of(sock)
+        server = start_uvicorn(sock, env, tmp_path / "server.log")
+        try:
+            wait_healthy(url, server, accept=(200, 503))
+            with httpx.Client(base_url=url, timeout=10) as client:
+                assert (status(client, ALICE), status(client, CAROL)) == (503, 401)
+                stamp = keys.stat()
+                keys.write_text(f"carol:{CAROL}\n")  # same size and time: only SIGHUP tells
+                os.utime(keys, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+                server.send_signal(signal.SIGHUP)
+                deadline = time.monotonic() + 10
+                while status(client, CAROL) != 503:
+                    assert time.monotonic() < deadline, "SIGHUP did not reload the keys"
+                    time.sleep(0.1)
+                assert status(client, ALICE) == 401
+            assert server.poll() is None  # SIGHUP did not end it
+        finally:
+            stop(server)
