@@ -38,6 +38,12 @@ def layer_order(pipeline: Pipeline, layers: dict[str, str]) -> list[str]:
         for name in node.inputs:
             children[name].add(f"node:{node.name}")
         children[f"node:{node.name}"] |= set(node.outputs)
+    # kedro-viz also draws each namespace as one node, from its inputs to its outputs
+    for namespace in {n.namespace.split(".")[0] for n in pipeline.nodes if n.namespace}:
+        part = pipeline.only_nodes_with_namespaces([namespace])
+        for name in part.inputs():
+            children[name].add(f"namespace:{namespace}")
+        children[f"namespace:{namespace}"] |= {o for n in part.nodes for o in n.outputs}
     downstream: dict[str, set[str]] = {}
 
     def below(name: str) -> set[str]:
