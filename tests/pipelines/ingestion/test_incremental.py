@@ -313,3 +313,17 @@ def test_a_restatement_inside_a_narrower_window_closes_only_that_bar(project: Pa
         for c in crud_on().ticker_changes(raw.id)
     ] == [("MSFT", 0, 1, 0)]
     assert crud_on().load_stage_frame("raw")["date"].max() == pd.Timestamp(FIRST_END)
+
+
+def test_a_source_returning_fewer_rows_keeps_the_stored_ones(project: Path, monkeypatch) -> None:
+    table = pd.read_csv(SNAPSHOT / "MSFT.csv", index_col="Date", parse_dates=True)
+    monkeypatch.setattr(yf_source.yf, "download", RangedYahoo(table.rename_axis("Date")))
+    run(source="yfinance", tickers="MSFT", end=FIRST_END)
+    versions, tables = crud_on().list_versions(), current_tables()
+    # Yahoo now lacks the last week it gave (inside the overlap a daily run asks for again)
+    fewer = table[
+        (table.index < pd.Timestamp("2013-01-24")) | (table.index > pd.Timestamp(FIRST_END))
+    ]
+    monkeypatch.setattr(yf_source.yf, "download", RangedYahoo(fewer.rename_axis("Date")))
+    run(source="yfinance", tickers="MSFT", end=FIRST_END)
+    assert_nothing_changed(versions, tables)
