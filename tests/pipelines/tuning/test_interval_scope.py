@@ -14,6 +14,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.ml_models.common.walk_forward import make_folds
+from stock_lstm.ml_models.recurrent.tuning import choose_scope
 from stock_lstm.pipelines.interval_scope.nodes import compare_interval_scopes
 from tests.conftest import environment_parameters
 from tests.helpers.poison import poisoned
@@ -45,10 +46,46 @@ def test_scopes_are_compared_on_the_development_period_only() -> None:
         assert all(len(c["folds"]) == 2 and 0 <= c["mean"] <= 1 for c in cells)
         errors[scope] = np.mean([abs(c["mean"] - 0.9) for c in cells])
         assert found["mean_abs_coverage_error"] == pytest.approx(errors[scope])
-    chosen = min(errors, key=lambda s: (errors[s], s != "pooled"))
-    assert report["chosen"] == chosen
+    assert report["chosen"] == choose_scope(report["scopes"], 0.9, (0.87, 0.93))[0]
+    for found in report["scopes"].values():  # the Winkler criterion from its own cells
+        cells = [
+            found["winkler"][t][f"h{k}"]["mean"] for t in ("AAA", "BBB", "CCC") for k in (1, 5)
+        ]
+        assert found["winkler_geometric_mean"] == pytest.approx(np.exp(np.mean(np.log(cells))))
     # per-ticker calibration gives (some) bands of their own: the comparison is not of twins
     assert report["scopes"]["ticker"]["coverage"] != report["scopes"]["pooled"]["coverage"]
+
+
+def _scope(coverage: float, winkler: float) -> dict[str, float]:
+    return {
+        "mean_coverage": coverage,
+        "mean_abs_coverage_error": abs(coverage - 0.9),
+        "winkler_geometric_mean": winkler,
+    }
+
+
+def test_the_scope_is_chosen_by_winkler_among_those_covering_within_the_band() -> None:
+    band = (0.87, 0.93)
+    # closer coverage but wider, worse bands: coverage alone would pick "ticker"
+    chosen, reason = choose_scope(
+        {"pooled": _scope(0.875, 40.0), "ticker": _scope(0.901, 43.0)}, 0.9, band
+    )
+    assert chosen == "pooled" and "lowest Winkler" in reason
+    # a scope outside the band is not eligible however narrow its bands
+    assert (
+        choose_scope({"pooled": _scope(0.85, 30.0), "ticker": _scope(0.90, 43.0)}, 0.9, band)[0]
+        == "ticker"
+    )
+    # a tie goes to pooled
+    assert (
+        choose_scope({"ticker": _scope(0.9, 40.0), "pooled": _scope(0.88, 40.0)}, 0.9, band)[0]
+        == "pooled"
+    )
+    # none in the band: the closest coverage, and the reason says so
+    chosen, reason = choose_scope(
+        {"pooled": _scope(0.80, 30.0), "ticker": _scope(0.95, 43.0)}, 0.9, band
+    )
+    assert chosen == "ticker" and reason.startswith("no scope covers")
 
 
 def test_make_interval_scope_writes_the_report(project_copy: Path) -> None:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.intervals import INTERVAL_SCOPES
-from stock_lstm.ml_models.common.metrics import coverage
+from stock_lstm.ml_models.common.metrics import coverage, winkler_score
 from stock_lstm.ml_models.common.walk_forward import (
     Fold,
     backtest_folds,
@@ -162,19 +162,21 @@ def interval_scope_report(
     training: Mapping[str, Any],
     steps: Sequence[int],
     scopes: Sequence[str] = INTERVAL_SCOPES,
+    coverage_band: tuple[float, float] = (0.87, 0.93),
 ) -> dict[str, Any]:
-    """Which `training.intervals.scope` covers best, judged inside the development period only.
+    """Which `training.intervals.scope` gives the best bands, judged inside the development period only.
 
     Per development fold the network is fitted once (training's knobs) and calibrated on the
     fold's validation tail once per scope; the coverage of each scope's bands is measured on
     the fold's own test slice, which still lies before the backtest's first test fold. The
-    criterion, fixed before any run: the mean over tickers and `steps` of |fold-mean coverage
-    - level|; the lowest wins, a tie goes to "pooled" (the simpler)."""
+    criterion (`choose_scope`): among the scopes whose coverage lies in `coverage_band`, the
+    lowest Winkler score; a tie goes to "pooled" (the simpler)."""
     level = float(training["intervals"]["level"])
     window = int(training["model"]["window"])
     model_type = model_type_of(training)
     # found[scope][ticker][k] = coverage per fold (None where the fold has no target)
     found: dict[str, dict[str, dict[int, list[float | None]]]] = {s: {} for s in scopes}
+    scores: dict[str, dict[str, dict[int, list[float | None]]]] = {s: {} for s in scopes}
     for fold in folds:
         visible = visible_rows(development, fold)
         fitted = fit_network_per_scope(model_type, training, visible, fold.cutoffs(), scopes)
@@ -189,6 +191,14 @@ def interval_scope_report(
                         else None
                     )
                     found[scope].setdefault(ticker, {}).setdefault(k, []).append(value)
+                    score = (
+                        winkler_score(
+                            actual, bands.lower[valid, k - 1], bands.upper[valid, k - 1], level
+                        )
+                        if valid.any()
+                        else None
+                    )
+                    scores[scope].setdefault(ticker, {}).setdefault(k, []).append(score)
     by_scope = {}
     for scope in scopes:
         cells = {
@@ -201,17 +211,27 @@ def interval_scope_report(
             for cell in by_step.values()
             if cell["mean"] is not None
         ]
+        winkler = {
+            ticker: {f"h{k}": spread(values) for k, values in by_step.items()}
+            for ticker, by_step in scores[scope].items()
+        }
+        means = [c["mean"] for by_step in cells.values() for c in by_step.values()]
+        widths = [c["mean"] for by_step in winkler.values() for c in by_step.values()]
         by_scope[scope] = {
             "coverage": cells,
+            "winkler": winkler,
+            "mean_coverage": _mean_or_none(means),
             "mean_abs_coverage_error": float(np.mean(errors)) if errors else None,
+            "winkler_geometric_mean": _geometric_mean_or_none(widths),
         }
-    scored = [s for s in scopes if by_scope[s]["mean_abs_coverage_error"] is not None]
-    if not scored:
-        raise InputError("interval scope: no development fold has a test target to score")
-    best = min(scored, key=lambda s: (by_scope[s]["mean_abs_coverage_error"], s != "pooled"))
+    best, reason = choose_scope(by_scope, level, coverage_band)
     return {
-        "criterion": "mean over tickers and steps of |fold-mean coverage - level| on the "
-        "development folds' test slices (before the backtest's first test fold); lowest wins",
+        "criterion": "among the scopes whose mean coverage over tickers and steps lies in "
+        f"[{coverage_band[0]}, {coverage_band[1]}], the lowest Winkler score (geometric mean over "
+        "tickers and steps of the fold-mean score), on the development folds' test slices "
+        "(before the backtest's first test fold); none in the band: the closest coverage",
+        "coverage_band": list(coverage_band),
+        "reason": reason,
         "level": level,
         "model_type": model_type,
         "steps": list(steps),
@@ -220,3 +240,43 @@ def interval_scope_report(
         "chosen": best,
         "current": str(training["intervals"].get("scope", "pooled")),
     }
+
+
+def _mean_or_none(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return float(np.mean(kept)) if kept else None
+
+
+def _geometric_mean_or_none(values: Sequence[float | None]) -> float | None:
+    """Scale-free across tickers: the ratio of two scopes' geometric means is the geometric
+    mean of their per-cell ratios, so a high-priced ticker does not decide alone."""
+    kept = [v for v in values if v is not None and v > 0]
+    return float(np.exp(np.mean(np.log(kept)))) if kept else None
+
+
+def choose_scope(
+    by_scope: Mapping[str, Mapping[str, Any]], level: float, coverage_band: tuple[float, float]
+) -> tuple[str, str]:
+    """The scope with the lowest Winkler score among those whose mean coverage lies in
+    `coverage_band` (a tie: "pooled"); when none does, the one whose coverage is closest to
+    `level`. Coverage alone would prefer bands that cover well however wide they are."""
+    low, high = coverage_band
+    scored = [
+        s
+        for s, found in by_scope.items()
+        if found.get("mean_coverage") is not None
+        and found.get("mean_abs_coverage_error") is not None
+    ]
+    if not scored:
+        raise InputError("interval scope: no development fold has a test target to score")
+    eligible = [
+        s
+        for s in scored
+        if low <= by_scope[s]["mean_coverage"] <= high
+        and by_scope[s].get("winkler_geometric_mean") is not None
+    ]
+    if eligible:
+        best = min(eligible, key=lambda s: (by_scope[s]["winkler_geometric_mean"], s != "pooled"))
+        return best, f"lowest Winkler score of the scopes covering within [{low}, {high}]"
+    best = min(scored, key=lambda s: (by_scope[s]["mean_abs_coverage_error"], s != "pooled"))
+    return best, f"no scope covers within [{low}, {high}]: the closest coverage to {level}"
