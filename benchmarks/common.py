@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,14 +32,14 @@ class Options:
 
 
 @contextmanager
-def postgres_schema(base: str) -> Iterator[str]:
+def postgres_schema(base: str, prefix: str = "bench_") -> Iterator[str]:
     """A URL of `base` whose tables live in a new schema, dropped (and its engines disposed)
-    afterwards: a benchmark leaves the shared test database as it found it."""
+    afterwards: a benchmark or test leaves the shared test database as it found it."""
     from sqlalchemy import create_engine, text
 
     from stock_lstm.data_pipeline.database import dispose_engines
 
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -49,6 +51,45 @@ def postgres_schema(base: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def on_both_databases(measure: Callable[[str], dict[str, Any]], name: str) -> dict[str, Any]:
+    """`measure(url)` on a temporary SQLite file `<name>.db`, then on a private schema of
+    TEST_DATABASE_URL's PostgreSQL (skipped, saying so, when it is unset)."""
+    from stock_lstm.data_pipeline.database import dispose_engines
+
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="stock-lstm-bench-") as tmp:
+        try:
+            results["sqlite"] = measure(f"sqlite:///{Path(tmp) / f'{name}.db'}")
+        finally:
+            dispose_engines()
+    base = os.environ.get("TEST_DATABASE_URL")
+    if base:
+        with postgres_schema(base) as url:
+            results["postgresql"] = measure(url)
+    else:
+        results["postgresql"] = {"skipped": "TEST_DATABASE_URL unset"}
+    return results
+
+
+def uvicorn_command(port: int, workers: int) -> list[str]:
+    """The API as `make serve` starts it, on 127.0.0.1:`port`, quiet but for warnings."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "stock_lstm.api.app:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
 
 
 def latency_stats(seconds: list[float]) -> dict[str, float]:

@@ -12,7 +12,6 @@ import asyncio
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import BenchmarkSkipped, Options, latency_stats, rss_mb, time_calls
+from benchmarks.common import (
+    BenchmarkSkipped,
+    Options,
+    latency_stats,
+    rss_mb,
+    time_calls,
+    uvicorn_command,
+)
 
 HISTORY = 61  # closes in the HTTP body: the "61 prices"
 START_REPEATS = 5  # start-up is timed this often (the median is judged: the CPUs are shared)
@@ -245,21 +251,7 @@ def http(options: Options, workers: int, database_url: str, measure: Any = None)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "stock_lstm.api.app:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    command = uvicorn_command(port, workers)
     with tempfile.TemporaryDirectory(prefix="stock-lstm-bench-") as tmp:
         log_path = Path(tmp) / "server.log"
         with open(log_path, "wb") as log:

@@ -6,13 +6,11 @@ schema, dropped afterwards): the figures behind "ingesting ~15k rows takes secon
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Options, postgres_schema
+from benchmarks.common import Options, on_both_databases
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "01_raw" / "snapshot"
 
@@ -44,26 +42,11 @@ def _measure(frame, url: str) -> dict[str, Any]:
     }
 
 
-def _postgres(frame, base: str) -> dict[str, Any]:
-    with postgres_schema(base) as url:
-        return _measure(frame, url)
-
-
 def run(options: Options | None = None) -> dict[str, Any]:
     """Read the snapshot from its first bar (not from ingestion.start), then store and load it."""
-    from stock_lstm.data_pipeline.database import dispose_engines
     from stock_lstm.data_pipeline.sources import fetch_prices
 
     started = time.perf_counter()
     frame = fetch_prices("csv", "all", start="1900-01-01", csv_dir=SNAPSHOT)
     results: dict[str, Any] = {"read_csv_s": round(time.perf_counter() - started, 3)}
-    with tempfile.TemporaryDirectory(prefix="stock-lstm-bench-") as tmp:
-        try:
-            results["sqlite"] = _measure(frame, f"sqlite:///{Path(tmp) / 'storage.db'}")
-        finally:
-            dispose_engines()
-    base = os.environ.get("TEST_DATABASE_URL")
-    results["postgresql"] = (
-        _postgres(frame, base) if base else {"skipped": "TEST_DATABASE_URL unset"}
-    )
-    return results
+    return {**results, **on_both_databases(lambda url: _measure(frame, url), "storage")}

@@ -26,7 +26,13 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.common import BenchmarkSkipped, Options, latency_stats, postgres_schema, time_calls
+from benchmarks.common import (
+    BenchmarkSkipped,
+    Options,
+    latency_stats,
+    on_both_databases,
+    time_calls,
+)
 from benchmarks.pipeline import _project_copy
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "01_raw" / "snapshot"
@@ -164,14 +170,7 @@ def _measure(url: str, calls: int) -> dict[str, Any]:
     }
 
 
-def _postgres(base: str, calls: int) -> dict[str, Any]:
-    with postgres_schema(base) as url:
-        return _measure(url, calls)
-
-
 def run(options: Options | None = None) -> dict[str, Any]:
-    from stock_lstm.data_pipeline.database import dispose_engines
-
     calls = options.calls if options is not None else 1000
     results: dict[str, Any] = {
         "data": (
@@ -181,13 +180,4 @@ def run(options: Options | None = None) -> dict[str, Any]:
         "targets": "one new day: <= 500 rows per stage, <= 15 s ingestion->features on SQLite; "
         "single-ticker load p50 <= 10 ms",
     }
-    with tempfile.TemporaryDirectory(prefix="stock-lstm-bench-") as tmp:
-        try:
-            results["sqlite"] = _measure(f"sqlite:///{Path(tmp) / 'versioning.db'}", calls)
-        finally:
-            dispose_engines()
-    base = os.environ.get("TEST_DATABASE_URL")
-    results["postgresql"] = (
-        _postgres(base, calls) if base else {"skipped": "TEST_DATABASE_URL unset"}
-    )
-    return results
+    return {**results, **on_both_databases(lambda url: _measure(url, calls), "versioning")}

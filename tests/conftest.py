@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,8 @@ from typing import Any
 
 import pytest
 from kedro.config import OmegaConfigLoader
-from sqlalchemy import create_engine, text
 
+from benchmarks.common import postgres_schema
 from stock_lstm.data_pipeline.database import Database, dispose_engines, get_database
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
@@ -184,19 +183,8 @@ def empty_sqlite_url(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A schema of its own, dropped afterwards: independent of what earlier runs left behind."""
-    base = _postgres_base_url()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        dispose_engines()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(_postgres_base_url(), prefix="t_") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.common import uvicorn_command
 from tests.conftest import TrainedProject, copy_trained_project, kedro_env
 from tests.helpers.database import crud_on
 
@@ -100,21 +101,7 @@ def fleet(request, trained_project: TrainedProject, tmp_path: Path) -> Iterator[
     for index in range(2):
         port = free_port()
         log = open(tmp_path / f"worker{index}.log", "wb")  # noqa: SIM115 - closed below
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "stock_lstm.api.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        command = uvicorn_command(port, workers=1)
         processes.append((subprocess.Popen(command, env=env, stdout=log, stderr=log), log))
         urls.append(f"http://127.0.0.1:{port}")
     try:
