@@ -121,7 +121,7 @@ def test_the_test_environment_is_tiny_and_offline() -> None:
     assert test["monitoring"] == BASE["monitoring"]
     tuning = test["tuning"]
     assert (tuning["n_trials"], tuning["seed"], tuning["folds"]) == (3, 7, 2)
-    assert tuning["study_name"] == "validation" and tuning["test_share"] == 0.30
+    assert tuning["study_name"] == "fold_test" and tuning["test_share"] == 0.30
     assert tuning["pruner"] == {"n_startup_trials": 1, "n_warmup_steps": 0}
     # `layers: null` takes base's knob out of the tiny search (run_tuning skips null knobs).
     assert tuning["search_space"] == {

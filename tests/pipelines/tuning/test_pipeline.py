@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import optuna
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from stock_lstm.ml_models.common.walk_forward import make_folds
+from stock_lstm.ml_models.common.intervals import Bands
+from stock_lstm.ml_models.common.walk_forward import make_folds, validation_mae_ratio
 from stock_lstm.ml_models.recurrent import tuning as tuning_module
 from stock_lstm.ml_models.recurrent.tuning import development_rows, tuning_folds
 from stock_lstm.pipelines.tuning.nodes import run_tuning, suggested_override
@@ -123,7 +125,7 @@ def test_a_hopeless_trial_is_pruned_after_its_first_fold(monkeypatch: pytest.Mon
     monkeypatch.setattr(tuning_module, "fit_network", lambda _t, params, *_: params["model"])
     monkeypatch.setattr(
         tuning_module,
-        "validation_mae_ratio",
+        "fold_test_mae_ratio",
         lambda _f, _fold, model, *_: fits.append(model["units"]) or model["units"] / 10,
     )
     training = _test_params("training")
@@ -142,3 +144,33 @@ def test_a_hopeless_trial_is_pruned_after_its_first_fold(monkeypatch: pytest.Mon
     states = [t.state.name for t in study.trials]
     assert states == ["COMPLETE", "PRUNED", "PRUNED"]  # 4 is the default: never pruned
     assert fits == [4, 4, 4, 8, 9]
+
+
+class _Scaled:
+    """A fixed model: every step's forecast is the origin's close times 1.01."""
+
+    def forecast(self, ticker, period):
+        close = np.repeat(period.histories[:, -1:] * 1.01, 5, axis=1)
+        return Bands(close=close, lower=close, upper=close)
+
+
+def test_a_trial_is_scored_on_its_folds_test_slice_not_the_tail_it_was_stopped_on() -> None:
+    features = random_walk_features({"AAA": 700, "BBB": 700}, seed=2)
+    folds = tuning_module.tuning_folds(features, {**_test_params("tuning"), "folds": 2})
+    fold = folds[0]
+    ratios = []
+    for ticker in ("AAA", "BBB"):
+        closes = features.loc[features["ticker"] == ticker, "close"].to_numpy()
+        dates = features.loc[features["ticker"] == ticker, "date"].to_numpy()
+        first = int(np.searchsorted(dates, fold.test_start.to_datetime64()))
+        last = int(np.searchsorted(dates, fold.test_end.to_datetime64(), side="right"))
+        for k in (1, 5):
+            origins = np.arange(first, last - k)  # targets inside the fold's test slice
+            naive = np.mean(np.abs(closes[origins + k] - closes[origins]))
+            model = np.mean(np.abs(closes[origins + k] - 1.01 * closes[origins]))
+            ratios.append(model / naive)
+
+    score = tuning_module.fold_test_mae_ratio(features, fold, _Scaled(), 10, [1, 5])
+
+    assert score == pytest.approx(np.mean(ratios))
+    assert score != pytest.approx(validation_mae_ratio(features, fold, _Scaled(), 10, [1, 5]))

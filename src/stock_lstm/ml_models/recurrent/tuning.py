@@ -3,8 +3,10 @@
 The tuner sees only the development period: the rows before the backtest's first test fold, so
 nothing `make backtest` judges a model on has informed the choice. Inside it, walk-forward
 folds (common/walk_forward.make_folds) fit each trial's network exactly as `kedro run` does
-(keras_training.fit_network) on the rows before the fold's own test slice, and score it on the
-fold's validation tail (walk_forward.validation_mae_ratio). The fold's test slice is never read.
+(keras_training.fit_network) on the rows before the fold's own test slice, and score it on that
+test slice (`fold_test_mae_ratio`): data the trial was neither fitted, early-stopped nor shrunk
+on. Scoring on the validation tail the trial was stopped and shrunk on favoured a shrinkage of 0,
+which is exactly naive (scores piled up at 1.0).
 """
 
 from __future__ import annotations
@@ -19,14 +21,13 @@ import pandas as pd
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.intervals import INTERVAL_SCOPES
-from stock_lstm.ml_models.common.metrics import coverage, winkler_score
+from stock_lstm.ml_models.common.metrics import coverage, mae, winkler_score
 from stock_lstm.ml_models.common.walk_forward import (
     Fold,
     backtest_folds,
     fold_periods,
     make_folds,
     spread,
-    validation_mae_ratio,
     visible_rows,
 )
 from stock_lstm.ml_models.model_types import model_type_of
@@ -107,7 +108,8 @@ def validation_objective(
     steps: Sequence[int],
     deadline: float,
 ):
-    """Optuna's objective: mean validation MAE ratio to naive over the folds. The running mean
+    """Optuna's objective: the mean over the folds of the MAE ratio to naive on each fold's own
+    test slice (`fold_test_mae_ratio`). The running mean
     is reported after each fold, so the pruner stops a hopeless trial early; a trial still
     running at `deadline` (time.monotonic) is stopped too. The defaults' trial is never pruned:
     it is what the best trial is compared with."""
@@ -123,7 +125,7 @@ def validation_objective(
         for index, fold in enumerate(folds):
             model = fit_network(model_type, params, development, fold.cutoffs())
             window = int(params["model"]["window"])
-            scores.append(validation_mae_ratio(development, fold, model, window, steps))
+            scores.append(fold_test_mae_ratio(development, fold, model, window, steps))
             trial.report(float(np.mean(scores)), step=index)
             last = index == len(folds) - 1
             if not last and not is_default:
@@ -135,6 +137,28 @@ def validation_objective(
         return float(np.mean(scores))
 
     return objective
+
+
+def fold_test_mae_ratio(
+    development: pd.DataFrame, fold: Fold, model: Any, window: int, steps: Sequence[int]
+) -> float:
+    """The model's MAE over the naive forecast's on the development fold's own test slice
+    (after its validation tail, before the backtest's first test fold), averaged over tickers
+    and `steps`: what tuning minimises."""
+    ratios = []
+    for ticker, period in fold_periods(development, fold, window).items():
+        close = model.forecast(ticker, period).close
+        for k in steps:
+            valid, origin, actual = period.step(k)
+            naive = mae(actual, origin) if valid.any() else 0.0
+            if naive != 0.0:  # NaN (a missing close) propagates: it must not pass unseen
+                ratios.append(mae(actual, close[valid, k - 1]) / naive)
+    if not ratios:
+        raise InputError(
+            f"tuning: development fold {fold.number}'s test slice has no origin with a target "
+            f"at steps {list(steps)}"
+        )
+    return float(np.mean(ratios))
 
 
 def trial_record(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
