@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import fsspec
 from kedro.io import DatasetError
@@ -81,24 +81,27 @@ def newest_artifact_version(filepath: str) -> str:
     return versions[0]
 
 
-def read_artifact(filepath: str, version: str) -> bytes | None:
-    """The bytes of the artifact file saved at `version`, or None when there is no such file."""
+T = TypeVar("T")
+
+
+def _read_saved(filepath: str, version: str, read: Callable[[BinaryIO], T]) -> T | None:
+    """`read` of the open artifact file saved at `version`, or None when there is no such file."""
     fs, path = _filesystem(filepath)
     artifact = _artifact_path(path, version)
     if not fs.exists(artifact):
         return None
     with fs.open(artifact, "rb") as handle:
-        return handle.read()
+        return read(handle)
+
+
+def read_artifact(filepath: str, version: str) -> bytes | None:
+    """The bytes of the artifact file saved at `version`, or None when there is no such file."""
+    return _read_saved(filepath, version, lambda handle: handle.read())
 
 
 def artifact_sha256(filepath: str, version: str) -> str | None:
     """sha256 of the artifact file saved at `version`, or None when there is no such file."""
-    fs, path = _filesystem(filepath)
-    artifact = _artifact_path(path, version)
-    if not fs.exists(artifact):
-        return None
-    with fs.open(artifact, "rb") as handle:
-        return stream_sha256(handle)
+    return _read_saved(filepath, version, stream_sha256)
 
 
 def stream_sha256(handle: BinaryIO) -> str:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from kedro.io import AbstractDataset, DatasetError
 from kedro.utils import load_obj
@@ -19,6 +20,8 @@ from stock_lstm.common.errors import InputError
 from stock_lstm.data_pipeline import crud, model_registry
 from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.datasets.base import redacted_url
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -74,24 +77,23 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         }
 
     @staticmethod
-    def _sha256(filepath: str, version: str) -> str:
-        digest = model_registry.artifact_sha256(filepath, version)
-        if digest is None:
+    def _saved(read: Callable[[str, str], T | None], filepath: str, version: str) -> T:
+        """`read(filepath, version)`, or a DatasetError naming the file the version lacks."""
+        found = read(filepath, version)
+        if found is None:
             raise DatasetError(
                 f"model version {version} has no {PurePosixPath(filepath).name} saved "
                 f"under {filepath}"
             )
-        return digest
+        return found
 
-    @staticmethod
-    def _read(filepath: str, version: str) -> bytes:
-        content = model_registry.read_artifact(filepath, version)
-        if content is None:
-            raise DatasetError(
-                f"model version {version} has no {PurePosixPath(filepath).name} saved "
-                f"under {filepath}"
-            )
-        return content
+    @classmethod
+    def _sha256(cls, filepath: str, version: str) -> str:
+        return cls._saved(model_registry.artifact_sha256, filepath, version)
+
+    @classmethod
+    def _read(cls, filepath: str, version: str) -> bytes:
+        return cls._saved(model_registry.read_artifact, filepath, version)
 
     def _check_loads(self, version: str, files: dict[str, bytes]) -> None:
         """Refuse to promote `version` unless its files (the bytes about to be hashed) load."""

@@ -58,6 +58,21 @@ class Fold:
     test_end: pd.Timestamp
     common_start: pd.Timestamp
 
+    @classmethod
+    def on_calendar(
+        cls, number: int, calendar: np.ndarray, start: int, end: int, validation_days: int
+    ) -> Fold:
+        """Fold `number` testing calendar[start..end], validated on the `validation_days` dates
+        just before; its fits may see the calendar from its first date."""
+        return cls(
+            number=number,
+            validation_start=pd.Timestamp(calendar[start - validation_days]),
+            origin=pd.Timestamp(calendar[start - 1]),
+            test_start=pd.Timestamp(calendar[start]),
+            test_end=pd.Timestamp(calendar[end]),
+            common_start=pd.Timestamp(calendar[0]),
+        )
+
     def cutoffs(self) -> SplitDates:
         return SplitDates(
             validation_start=self.validation_start,
@@ -104,20 +119,10 @@ def make_folds(
             f"{', '.join(sorted(by_ticker))}) is too short for {n_folds} folds over its last "
             f"{test_share:.0%} with a {validation_days}-day validation tail and a training period"
         )
-    folds = []
-    for number, rows in enumerate(np.array_split(np.arange(first_test, len(common)), n_folds)):
-        start = int(rows[0])
-        folds.append(
-            Fold(
-                number=number + 1,
-                validation_start=pd.Timestamp(common[start - validation_days]),
-                origin=pd.Timestamp(common[start - 1]),
-                test_start=pd.Timestamp(common[start]),
-                test_end=pd.Timestamp(common[int(rows[-1])]),
-                common_start=pd.Timestamp(common_start),
-            )
-        )
-    return folds
+    return [
+        Fold.on_calendar(number + 1, common, int(rows[0]), int(rows[-1]), validation_days)
+        for number, rows in enumerate(np.array_split(np.arange(first_test, len(common)), n_folds))
+    ]
 
 
 def make_yearly_folds(
@@ -150,16 +155,7 @@ def make_yearly_folds(
     for number, year in enumerate(range(int(years[first_start]), int(years[-1]) + 1)):
         start = int(np.searchsorted(years, year))
         end = int(np.searchsorted(years, year, side="right")) - 1
-        folds.append(
-            Fold(
-                number=number + 1,
-                validation_start=pd.Timestamp(every[start - validation_days]),
-                origin=pd.Timestamp(every[start - 1]),
-                test_start=pd.Timestamp(every[start]),
-                test_end=pd.Timestamp(every[end]),
-                common_start=pd.Timestamp(every[0]),
-            )
-        )
+        folds.append(Fold.on_calendar(number + 1, every, start, end, validation_days))
     return folds
 
 
