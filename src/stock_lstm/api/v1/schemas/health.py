@@ -4,31 +4,28 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from stock_lstm.api.v1.schemas.examples import with_examples
 
 
 class HealthResponse(BaseModel):
-    model_config = ConfigDict(
-        protected_namespaces=(),
-        json_schema_extra={
-            "examples": [
-                {
-                    "status": "ok",
-                    "model_version": "2026-01-05T10.00.00.000Z",
-                    "serving": "champion",
-                    "database": "ok",
-                    "reasons": [],
-                },
-                {
-                    "status": "degraded",
-                    "model_version": "2026-01-05T10.00.00.000Z",
-                    "serving": "stale: the champion is 2026-01-06T09.00.00.000Z, still serving "
-                    "2026-01-05T10.00.00.000Z: onnx_model of model version "
-                    "2026-01-06T09.00.00.000Z is missing (onnx_model.onnx)",
-                    "database": "read-only",
-                    "reasons": ["..."],
-                },
-            ]
+    model_config = with_examples(
+        {
+            "status": "ok",
+            "model_version": "2026-01-05T10.00.00.000Z",
+            "serving": "champion",
+            "database": "ok",
+            "reasons": [],
+        },
+        {
+            "status": "degraded",
+            "model_version": "2026-01-05T10.00.00.000Z",
+            "serving": "stale: the champion is 2026-01-06T09.00.00.000Z, still serving "
+            "2026-01-05T10.00.00.000Z: onnx_model of model version "
+            "2026-01-06T09.00.00.000Z is missing (onnx_model.onnx)",
+            "database": "read-only",
+            "reasons": ["..."],
         },
     )
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
+
+from stock_lstm.api.v1.schemas.examples import with_examples
 
 
 def _utc(moment: datetime) -> datetime:
@@ -46,36 +48,31 @@ class ServingOut(BaseModel):
 
 
 class ModelResponse(BaseModel):
-    model_config = ConfigDict(
-        protected_namespaces=(),
-        json_schema_extra={
-            "examples": [
-                {
-                    "model_version": "2026-01-05T10.00.00.000Z",
-                    "trained_at": "2026-01-05T10:00:00Z",
-                    "data_version": {
-                        "id": 3,
-                        "stage": "features",
-                        "created_at": "2026-01-05T09:59:00Z",
-                        "source": "feature_engineering",
-                        "row_count": 8000,
-                        "parent_id": 2,
-                    },
-                    "parameters": {"window": 60, "max_horizon": 30},
-                    "metrics": {"tickers": {"MSFT": {"h1": {"mae_ratio": 0.99}}}},
-                    "artifacts": {"model_sha256": "ab12...", "scaler_sha256": "cd34..."},
-                    "serving": {
-                        "min_history": 61,
-                        "max_horizon": 30,
-                        "interval_level": 0.9,
-                        "interval_tickers": [],
-                        "loaded_at": "2026-01-05T10:05:00Z",
-                    },
-                    "mlflow_run_id": "3f2b8c4d5e6f47a8b9c0d1e2f3a4b5c6",
-                    "mlflow_run_url": "http://mlflow.internal:5000/#/runs/3f2b8c4d5e6f47a8b9c0d1e2f3a4b5c6",
-                }
-            ]
-        },
+    model_config = with_examples(
+        {
+            "model_version": "2026-01-05T10.00.00.000Z",
+            "trained_at": "2026-01-05T10:00:00Z",
+            "data_version": {
+                "id": 3,
+                "stage": "features",
+                "created_at": "2026-01-05T09:59:00Z",
+                "source": "feature_engineering",
+                "row_count": 8000,
+                "parent_id": 2,
+            },
+            "parameters": {"window": 60, "max_horizon": 30},
+            "metrics": {"tickers": {"MSFT": {"h1": {"mae_ratio": 0.99}}}},
+            "artifacts": {"model_sha256": "ab12...", "scaler_sha256": "cd34..."},
+            "serving": {
+                "min_history": 61,
+                "max_horizon": 30,
+                "interval_level": 0.9,
+                "interval_tickers": [],
+                "loaded_at": "2026-01-05T10:05:00Z",
+            },
+            "mlflow_run_id": "3f2b8c4d5e6f47a8b9c0d1e2f3a4b5c6",
+            "mlflow_run_url": "http://mlflow.internal:5000/#/runs/3f2b8c4d5e6f47a8b9c0d1e2f3a4b5c6",
+        }
     )
 
     model_version: str
@@ -101,18 +98,13 @@ class ModelResponse(BaseModel):
 
 
 class ReloadResponse(BaseModel):
-    model_config = ConfigDict(
-        protected_namespaces=(),
-        json_schema_extra={
-            "examples": [
-                {
-                    "model_version": "2026-01-06T09.00.00.000Z",
-                    "previous_version": "2026-01-05T10.00.00.000Z",
-                    "changed": True,
-                    "loaded_at": "2026-01-06T09.05.00Z",
-                }
-            ]
-        },
+    model_config = with_examples(
+        {
+            "model_version": "2026-01-06T09.00.00.000Z",
+            "previous_version": "2026-01-05T10.00.00.000Z",
+            "changed": True,
+            "loaded_at": "2026-01-06T09.05.00Z",
+        }
     )
 
     model_version: str = Field(description="The version served from now on.")

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stock_lstm.api.v1.schemas.examples import with_examples
+
 
 class RealizedOut(BaseModel):
     window: int = Field(description="Trading days of the ticker's own calendar, up to as_of.")
@@ -53,50 +55,45 @@ class DecisionOut(BaseModel):
 
 
 class MonitoringResponse(BaseModel):
-    model_config = ConfigDict(
-        protected_namespaces=(),
-        json_schema_extra={
-            "examples": [
-                {
-                    "model_version": "2026-01-05T10.00.00.000Z",
-                    "as_of": "2026-02-13",
-                    "tickers": {
-                        "MSFT": {
-                            "realized": {
-                                "window": 20,
-                                "n": 400,
-                                "mae": 6.1,
-                                "naive_mae": 6.0,
-                                "mae_ratio": 1.017,
-                                "coverage": 0.91,
-                            },
-                            "drift": {"ks": 0.12, "psi": 0.18, "flag": False},
-                        }
+    model_config = with_examples(
+        {
+            "model_version": "2026-01-05T10.00.00.000Z",
+            "as_of": "2026-02-13",
+            "tickers": {
+                "MSFT": {
+                    "realized": {
+                        "window": 20,
+                        "n": 400,
+                        "mae": 6.1,
+                        "naive_mae": 6.0,
+                        "mae_ratio": 1.017,
+                        "coverage": 0.91,
                     },
-                    "decisions": [
-                        {
-                            "kind": "retrain",
-                            "as_of": "2026-02-13",
-                            "model_version": "2026-01-05T10.00.00.000Z",
-                            "retrain": False,
-                            "reasons": [
-                                "no trigger: no ticker's 20-day MAE ratio to naive above 1.05 "
-                                "on 5 trading days in a row, no drift, champion 28 of at most "
-                                "250 trading days old"
-                            ],
-                        }
-                    ],
-                    "forecast_counts": {
-                        "scored": 700,
-                        "partial": 29,
-                        "pending": 21,
-                        "no_ticker": 12,
-                        "unknown_ticker": 0,
-                        "unknown_origin": 0,
-                    },
+                    "drift": {"ks": 0.12, "psi": 0.18, "flag": False},
                 }
-            ]
-        },
+            },
+            "decisions": [
+                {
+                    "kind": "retrain",
+                    "as_of": "2026-02-13",
+                    "model_version": "2026-01-05T10.00.00.000Z",
+                    "retrain": False,
+                    "reasons": [
+                        "no trigger: no ticker's 20-day MAE ratio to naive above 1.05 "
+                        "on 5 trading days in a row, no drift, champion 28 of at most "
+                        "250 trading days old"
+                    ],
+                }
+            ],
+            "forecast_counts": {
+                "scored": 700,
+                "partial": 29,
+                "pending": 21,
+                "no_ticker": 12,
+                "unknown_ticker": 0,
+                "unknown_origin": 0,
+            },
+        }
     )
 
     model_version: str | None = Field(
