@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 import click
+import mlflow
 import pytest
 from kedro.framework.project import pipelines
 from kedro.framework.session import KedroSession
@@ -22,8 +23,6 @@ from stock_lstm.common.settings import (
 from stock_lstm.hooks.tracking import flatten_metrics, metric_key
 from tests.conftest import PROJECT_ROOT, TrainedProject, copy_trained_project, mlflow_store
 from tests.helpers.database import crud_on
-
-mlflow = pytest.importorskip("mlflow")  # a training install has it; CI installs `dev`
 
 
 def test_report_numbers_become_metric_names_at_any_depth() -> None:

@@ -173,7 +173,6 @@ def test_the_command_line_tools_exit_with_the_line(clean_environment, capsys) ->
 
 
 def test_create_app_refuses_a_bad_setting(clean_environment) -> None:
-    pytest.importorskip("fastapi")
     from stock_lstm.api.app import create_app
 
     clean_environment.setenv("MAX_BODY_BYTES", "abc")
@@ -182,7 +181,6 @@ def test_create_app_refuses_a_bad_setting(clean_environment) -> None:
 
 
 def test_uvicorn_exits_non_zero_with_the_line_on_stderr() -> None:
-    pytest.importorskip("uvicorn")
     environment = {**os.environ, "MAX_BODY_BYTES": "abc"}
     result = subprocess.run(
         [sys.executable, "-m", "uvicorn", "stock_lstm.api.app:app", "--port", "0"],

@@ -219,9 +219,9 @@ def test_no_rows_give_an_empty_result_and_bad_thresholds_are_refused():
 
 
 def test_clean_schema_refuses_what_cleaning_would_drop():
-    with pytest.raises(Exception, match="inconsistent_high_low"):
+    with pytest.raises(SchemaError, match="inconsistent_high_low"):
         clean_prices_schema().validate(with_defect(bars(), 2, high=1.0))
-    with pytest.raises(Exception, match="dates not increasing within a ticker"):
+    with pytest.raises(SchemaError, match="dates not increasing within a ticker"):
         clean_prices_schema().validate(bars().iloc[::-1])
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import get_database
@@ -165,7 +166,7 @@ def test_a_save_that_fails_midway_leaves_no_trace(database_url, monkeypatch):
 
 def test_a_duplicate_key_rolls_the_whole_save_back(database_url):
     frame = pd.concat([bars(days=4), bars(days=1)])  # (MSFT, 2020-01-02) twice
-    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+    with pytest.raises(IntegrityError, match="(?i)unique|duplicate"):
         crud_on(database_url).save_stage_frame(frame, "raw", source="csv")
     assert _row_counts(database_url) == (0, 0)
 

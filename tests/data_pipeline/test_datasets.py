@@ -21,6 +21,7 @@ from stock_lstm.data_pipeline.datasets import (
     VersionedTableDataset,
     request_changes,
 )
+from stock_lstm.data_pipeline.schema import StageError
 from tests.helpers.bars import bars
 from tests.helpers.database import crud_on
 
@@ -89,7 +90,7 @@ def test_load_of_an_empty_stage_is_a_dataset_error_naming_it(database_url):
 
 
 def test_unknown_stage_and_bad_data_are_refused():
-    with pytest.raises(Exception, match="unknown stage 'prices'"):
+    with pytest.raises(StageError, match="unknown stage 'prices'"):
         VersionedTableDataset(stage="prices")
     with pytest.raises(DatasetError, match="saves a pandas DataFrame"):
         VersionedTableDataset(stage="raw", url="sqlite://").save([1, 2])
