@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from stock_lstm.common.errors import InputError
+from stock_lstm.pipelines.monitoring import nodes
 from stock_lstm.pipelines.monitoring.nodes import monitor_champion
 
 FEATURES = pd.DataFrame(
@@ -37,11 +38,24 @@ def test_an_already_monitored_features_version_is_skipped() -> None:
     "last",
     [{"data_version_id": 6, "model_version": "v1"}, {"data_version_id": 7, "model_version": "v0"}],
 )
-def test_a_new_bar_or_a_new_champion_is_monitored(last: dict) -> None:
-    # Not skipped: the node goes on to build the champion's forecaster from its artifacts,
-    # which these stand-ins lack.
-    with pytest.raises(KeyError, match="interval_calibration"):
-        monitor_champion(_unbuildable_champion("v1"), FEATURES, EMPTY, EMPTY, last, {})
+def test_a_new_bar_or_a_new_champion_is_monitored(last: dict, monkeypatch) -> None:
+    # Not skipped: the node goes on to build the champion's forecaster from its record (a
+    # stand-in records the call and stops the run there; a full run is in
+    # test_champion_record.py).
+    built: list[dict] = []
+
+    class Built(Exception):
+        pass
+
+    def build(record: dict) -> None:
+        built.append(record)
+        raise Built
+
+    monkeypatch.setattr(nodes, "champion_from_record", build)
+    champion = _unbuildable_champion("v1")
+    with pytest.raises(Built):
+        monitor_champion(champion, FEATURES, EMPTY, EMPTY, last, {})
+    assert built == [champion]
 
 
 def test_a_champion_that_fails_its_checks_stops_the_run_naming_the_problem() -> None:
