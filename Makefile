@@ -49,8 +49,11 @@ FORCE ?=
 pipeline: setup
 	$(BIN)/python -m stock_lstm.cli.pipeline $(KEDRO_ARGS) $(if $(FORCE),--params training.force=true)
 
+# The guarded protocol (src/stock_lstm/api/server.py) cuts off slow and oversized request headers:
+# HEADER_TIMEOUT_SECONDS, MAX_HEADER_BYTES, KEEP_ALIVE_SECONDS (.env.example).
+SERVE_HTTP := stock_lstm.api.server:GuardedHttpToolsProtocol
 serve: setup
-	$(BIN)/uvicorn stock_lstm.api.app:app --host $(HOST) --port $(PORT) --workers 1 --no-access-log
+	$(BIN)/uvicorn stock_lstm.api.app:app --host $(HOST) --port $(PORT) --workers 1 --no-access-log --http $(SERVE_HTTP)
 
 run: pipeline serve
 

@@ -23,6 +23,7 @@ def test_health_ok(served) -> None:
     assert response.json() == {
         "status": "ok",
         "model_version": served.app.state.model.version,
+        "serving": "champion",
         "database": "ok",
         "reasons": [],
     }

@@ -50,7 +50,7 @@ from stock_lstm.common.settings import (
     get_settings,
     settings_or_exit,
 )
-from stock_lstm.data_pipeline.catalog import open_catalog
+from stock_lstm.data_pipeline.catalog import environment_database, open_catalog
 from stock_lstm.data_pipeline.database import get_database
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,20 @@ def open_project_catalog(settings: Settings) -> tuple[Any | None, Exception | No
         configure_logging(settings.log_level)
 
 
+def project_database_url(settings: Settings) -> str:
+    """The database of the Kedro environment served (KEDRO_ENV), the one its pipelines write
+    to (DATABASE_URL wins): `KEDRO_ENV=test` never opens the main database. If the project's
+    configuration cannot be read, DATABASE_URL's default (and /health names the catalog error)."""
+    try:
+        return environment_database(settings.project_root, settings.kedro_env, settings)
+    except Exception as error:
+        logger.error("cannot read the environment's database from the configuration: %s", error)
+        return settings.database_url
+    finally:
+        # Kedro's bootstrap re-applies its logging config, resetting our loggers.
+        configure_logging(settings.log_level)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app; nothing is loaded until the lifespan starts (so importing stays cheap).
     Without `settings`, the environment's (a bad value raises SettingsError naming it)."""
@@ -88,14 +102,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = app.state
         # Connects to nothing yet: a database that is down is retried by each user of it.
-        state.database = get_database(settings.database_url)
+        database_url = project_database_url(settings)
+        state.database = get_database(database_url)
         state.database_check = DatabaseCheck(state.database)
         state.monitoring_report = MonitoringReport(state.database)
         collector = MonitoringCollector(state.monitoring_report)
         metrics.registry.register(collector)
         state.prediction_log = PredictionLog(
             state.database,
-            spool_dir=settings.spool_folder,
+            spool_dir=settings.model_copy(update={"database_url": database_url}).spool_folder,
             on_written=metrics.predictions_logged.inc,
             on_failed=metrics.prediction_log_dropped.inc,
         )
@@ -145,7 +160,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Added innermost first: the request-id/log middleware wraps everything, the size limit
     # runs before any body is parsed.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+    )
     if settings.cors_origins:  # closed unless CORS_ORIGINS lists origins
         app.add_middleware(
             CORSMiddleware,

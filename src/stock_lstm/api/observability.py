@@ -5,6 +5,7 @@ The middlewares are plain ASGI (no BaseHTTPMiddleware): they add microseconds, n
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -90,16 +91,25 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
+# The status logged and counted for a request whose client went away before the answer
+# (nginx's "client closed request"): not a server error.
+CLIENT_CLOSED = 499
+
+
 class BodySizeLimitMiddleware:
-    """Answer 413 (in the API's error body) to a request body over `max_bytes`.
+    """Answer 413 (in the API's error body) to a request body over `max_bytes`, and 408 when a
+    part of the body does not arrive within `timeout_s`.
 
     The body is read here, up to the limit, and replayed to the app: a declared Content-Length
     over the limit is refused before reading anything, a chunked body as soon as it exceeds it.
+    A client that disconnects meanwhile is answered CLIENT_CLOSED (499; uvicorn sends nothing
+    to a closed connection), so the access log and the metrics count it as the client's.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -112,8 +122,15 @@ class BodySizeLimitMiddleware:
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    message = await receive()
+            except TimeoutError:
+                detail = f"body: not received within {self.timeout_s:g} s"
+                await _answer(send, 408, detail, "timeout")
+                return
             if message["type"] == "http.disconnect":
+                await _answer(send, CLIENT_CLOSED, "client closed the request", "client_closed")
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -135,20 +152,26 @@ class BodySizeLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
-        detail = f"body: request body larger than {self.max_bytes} bytes"
-        body = json.dumps(error_body(detail, [field_error("body", detail, "too_large")])).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+        await _answer(
+            send, 413, f"body: request body larger than {self.max_bytes} bytes", "too_large"
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+async def _answer(send: Send, status: int, detail: str, kind: str) -> None:
+    """The API's error body, and the connection closed after it."""
+    body = json.dumps(error_body(detail, [field_error("body", detail, kind)])).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

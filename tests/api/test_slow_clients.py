@@ -1,0 +1,155 @@
+"""Slow and oversized clients are cut off, and a client that leaves is not a server error
+(issue 28, finding 2). A real uvicorn, started as `make serve` starts it, and raw sockets."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PROJECT_ROOT, kedro_env, make_project_copy
+from tests.helpers.server import bound_socket, start_uvicorn, stop, url_of, wait_healthy
+
+TIMEOUT_S = 2  # HEADER_TIMEOUT_SECONDS and BODY_TIMEOUT_SECONDS of the server under test
+BOUND_S = TIMEOUT_S + 4  # a cut-off connection is closed within this
+SERVE_HTTP = re.search(r"^SERVE_HTTP := (\S+)$", (PROJECT_ROOT / "Makefile").read_text(), re.M)
+
+
+@pytest.fixture
+def server(tmp_path: Path, sqlite_url: str) -> Iterator[tuple[str, Path]]:
+    assert SERVE_HTTP, "the Makefile's serve target names its protocol (SERVE_HTTP)"
+    root = make_project_copy(tmp_path / "project")
+    env = kedro_env(
+        root,
+        sqlite_url,
+        HEADER_TIMEOUT_SECONDS=str(TIMEOUT_S),
+        BODY_TIMEOUT_SECONDS=str(TIMEOUT_S),
+        LOG_DIR=str(tmp_path / "logs"),
+    )
+    with bound_socket() as sock:
+        url = url_of(sock)
+        process = start_uvicorn(sock, env, tmp_path / "server.log", "--http", SERVE_HTTP[1])
+        try:
+            wait_healthy(url, process, accept=(200, 503))
+            yield url, tmp_path / "logs"
+        finally:
+            stop(process)
+            print((tmp_path / "server.log").read_text(errors="replace")[-3000:])
+
+
+def connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=BOUND_S)
+    return sock
+
+
+def trickle(sock: socket.socket, data: bytes, interval_s: float = 0.5) -> tuple[bytes, float]:
+    """Send `data` a byte at a time; what the server answered and after how long it closed."""
+    started = time.monotonic()
+    sock.settimeout(interval_s)
+    answer = b""
+    for byte in data:
+        try:
+            sock.sendall(bytes([byte]))
+        except OSError:  # the server has closed the connection
+            break
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            break
+        answer += chunk
+        if time.monotonic() - started > BOUND_S:
+            break
+    sock.settimeout(BOUND_S)
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except OSError:
+        pass
+    return answer, time.monotonic() - started
+
+
+def test_headers_sent_a_byte_at_a_time_are_cut_off_with_408(server) -> None:
+    url, _ = server
+    with connect(url) as sock:
+        answer, elapsed = trickle(sock, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 60)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert elapsed < BOUND_S
+
+
+def test_twenty_slow_clients_are_all_cut_off_in_time(server) -> None:
+    url, _ = server
+    sockets = [connect(url) for _ in range(20)]
+    started = time.monotonic()
+    try:
+        for sock in sockets:
+            sock.sendall(b"GET /health HTTP/1.1\r\n")
+        for sock in sockets:
+            sock.settimeout(BOUND_S)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 408")
+        assert time.monotonic() - started < BOUND_S
+        assert httpx.get(f"{url}/health", timeout=10).status_code in (200, 503)  # still serving
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_body_that_stalls_gets_408(server) -> None:
+    url, _ = server
+    with connect(url) as sock:
+        sock.sendall(
+            b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"prices": ['
+        )
+        started = time.monotonic()
+        answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"not received within" in answer
+        assert time.monotonic() - started < BOUND_S
+
+
+@pytest.mark.parametrize("size", [64 * 1024, 8 * 1024 * 1024])
+def test_oversized_headers_are_refused_with_431(server, size) -> None:
+    url, _ = server
+    with connect(url) as sock:
+        request = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+        try:
+            sock.sendall(request)
+        except OSError:  # closed while sending: the answer is already waiting
+            pass
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+
+
+def test_a_client_that_leaves_mid_body_is_not_a_server_error(server) -> None:
+    url, logs = server
+    for _ in range(3):
+        with connect(url) as sock:
+            sock.sendall(
+                b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 100\r\n\r\n{"prices": ['
+            )
+            time.sleep(0.2)
+    deadline = time.monotonic() + BOUND_S
+    while time.monotonic() < deadline:
+        metrics = httpx.get(f"{url}/metrics", timeout=10).text
+        predict = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("http_requests_total") and "/api/v1/predict" in line
+        ]
+        if predict:
+            break
+        time.sleep(0.2)
+    assert predict and all('status="5xx"' not in line for line in predict), predict
+    assert any('status="4xx"' in line for line in predict), predict
+    access = (logs / "api.log").read_text() if (logs / "api.log").exists() else ""
+    assert '"status": 499' in access or '"status":499' in access, access[-2000:]
+    assert '"status": 500' not in access
