@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,13 @@ from typing import Any
 import pytest
 from kedro.config import OmegaConfigLoader
 
-from tests.conftest import PROJECT_ROOT, TrainedProject, copy_trained_project
+from stock_lstm.data_pipeline.database import dispose_engines
+from tests.conftest import (
+    PROJECT_ROOT,
+    TrainedProject,
+    copy_trained_project,
+    make_project_copy,
+)
 
 # What names the main project's folders; each test below unsets them, as a user's shell has them.
 MAIN_VARIABLES = ("DATABASE_URL", "STOCK_LSTM_DATA_DIR", "MLFLOW_TRACKING_URI", "KEDRO_ENV")
@@ -70,6 +77,50 @@ def test_set_variables_still_name_the_database_and_the_folder(
     catalog = _config("test", "catalog")
     assert catalog["raw_prices"]["url"] == f"sqlite:///{tmp_path / 'mine.db'}"
     assert catalog["lstm_model"]["filepath"] == f"{tmp_path}/elsewhere/06_models/lstm_model.keras"
+
+
+@pytest.mark.usefixtures("no_main_variables")
+def test_the_environment_database_is_the_one_its_pipelines_write_to(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from stock_lstm.data_pipeline.catalog import environment_database
+
+    for env, folder in (("test", "data/test"), (None, "data")):
+        database = environment_database(PROJECT_ROOT, env)
+        assert database == f"sqlite:///{PROJECT_ROOT / folder / 'stock_lstm.db'}"
+        assert database == _config(env or "base", "catalog")["raw_prices"]["url"]
+    monkeypatch.setenv("STOCK_LSTM_DATA_DIR", str(tmp_path / "elsewhere"))
+    assert environment_database(PROJECT_ROOT, "test") == (
+        f"sqlite:///{tmp_path / 'elsewhere' / 'stock_lstm.db'}"
+    )
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'mine.db'}")
+    assert environment_database(PROJECT_ROOT, "test") == f"sqlite:///{tmp_path / 'mine.db'}"
+
+
+@pytest.mark.usefixtures("no_main_variables")
+def test_the_api_in_an_environment_opens_that_environments_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, migrated_sqlite_template: Path
+) -> None:
+    """KEDRO_ENV=test without DATABASE_URL: the API reads data/test/stock_lstm.db, where
+    `kedro run --env test` writes (and its artifacts live), never the main database."""
+    from fastapi.testclient import TestClient
+
+    from stock_lstm.api.app import create_app
+
+    root = make_project_copy(tmp_path / "project")
+    own = root / "data" / "test" / "stock_lstm.db"
+    own.parent.mkdir()
+    shutil.copy(migrated_sqlite_template, own)
+    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
+    monkeypatch.setenv("KEDRO_ENV", "test")
+    try:
+        with TestClient(create_app()) as client:
+            assert client.get("/health").json()["database"] == "ok"
+            assert client.app.state.database.url == f"sqlite:///{own}"
+    finally:
+        dispose_engines()
+    # Neither the main database nor its prediction spool was created.
+    assert not list((root / "data").glob("stock_lstm.db*"))
 
 
 def _snapshot(root: Path, skip: tuple[str, ...]) -> dict[str, str]:

@@ -29,11 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from stock_lstm.common.settings import (
-    DEFAULT_DATA_DIR,
-    environment_database_url,
-    settings_or_exit,
-)
+from stock_lstm.common.settings import settings_or_exit
+from stock_lstm.data_pipeline.catalog import environment_database
 
 if TYPE_CHECKING:
     from stock_lstm.data_pipeline.database import Database
@@ -142,19 +139,6 @@ def record_promotion(database: Database, reasons: list[str]) -> dict[str, Any]:
         crud.record_decision(session, promotion)
     logger.info("daily: candidate %s %s", candidate.model_version, verdict["reason"])
     return promotion
-
-
-def environment_database(root: Path, env: str | None) -> str:
-    """The database the Kedro environment `env` writes to (its globals.yml `data_dir`, or
-    DATABASE_URL), read as a `kedro run` in that environment reads it."""
-    from kedro.framework.project import settings
-    from kedro.framework.startup import bootstrap_project
-
-    bootstrap_project(root)
-    loader = settings.CONFIG_LOADER_CLASS(
-        conf_source=str(root / settings.CONF_SOURCE), env=env, **settings.CONFIG_LOADER_ARGS
-    )
-    return environment_database_url(str(loader["globals"].get("data_dir", DEFAULT_DATA_DIR)))
 
 
 @contextlib.contextmanager

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stock_lstm.cli.daily import environment_database, parse_params
+from stock_lstm.cli.daily import parse_params
 from stock_lstm.common.settings import settings_or_exit
+from stock_lstm.data_pipeline.catalog import environment_database
 
 logger = logging.getLogger(__name__)
 DATA_PIPELINES = ("ingestion", "cleaning", "feature_engineering")

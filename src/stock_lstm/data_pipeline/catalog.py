@@ -6,6 +6,9 @@ session does (the project's settings: config loader, catalog class) from `catalo
 credentials alone, with every relative file path made absolute under the project (also our
 datasets' `*_filepath` and `serving_filepaths`, which Kedro's own conversion skips), so the
 process may run from any folder. Datasets are created lazily, on first use.
+
+It also names an environment's database (`environment_database`), so the API and the commands
+open the one its pipelines write to.
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from kedro.config import MissingConfigException
+
+from stock_lstm.common.settings import (
+    DEFAULT_DATA_DIR,
+    Settings,
+    default_database_url,
+    get_settings,
+)
 
 
 def open_catalog(project_root: Path, env: str | None) -> Any:
@@ -35,6 +45,22 @@ def catalog_config(project_root: Path, env: str | None) -> dict[str, Any]:
     return _absolute_paths(
         Path(project_root).resolve(), _config_loader(project_root, env)["catalog"]
     )
+
+
+def environment_database(
+    project_root: Path, env: str | None, settings: Settings | None = None
+) -> str:
+    """The database the Kedro environment `env` writes to, as a `kedro run` there opens it:
+    DATABASE_URL when set (in `settings`, default: the process's), else <data_dir>/stock_lstm.db
+    of its conf/<env>/globals.yml (STOCK_LSTM_DATA_DIR wins), so `--env test` never opens the
+    main database."""
+    settings = settings or get_settings()
+    if "database_url" in settings.model_fields_set:
+        return settings.database_url
+    data_dir = settings.data_dir or str(
+        _config_loader(project_root, env)["globals"].get("data_dir", DEFAULT_DATA_DIR)
+    )
+    return default_database_url(Path(project_root).resolve(), data_dir)
 
 
 def _config_loader(project_root: Path, env: str | None) -> Any:
