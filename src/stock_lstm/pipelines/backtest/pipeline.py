@@ -9,11 +9,13 @@ from kedro.pipeline import Pipeline, node
 from stock_lstm.ml_models.common.headline import headline_markdown
 from stock_lstm.ml_models.common.plots import plot_fold_ratios
 from stock_lstm.ml_models.common.walk_forward import leaderboard_table
+from stock_lstm.pipelines import stage_pipeline
 from stock_lstm.pipelines.backtest.nodes import archive_report, run_backtest
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
+    return stage_pipeline(
+        "backtest",
         [
             node(
                 run_backtest,
@@ -46,6 +48,4 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_fold_ratios",
             ),
         ],
-        namespace="backtest",
-        prefix_datasets_with_namespace=False,
     )

@@ -10,9 +10,8 @@ from typing import Any
 import pandas as pd
 
 from stock_lstm.ml_models.recurrent.tuning import (
-    development_rows,
+    development_folds,
     interval_scope_report,
-    tuning_folds,
 )
 
 
@@ -23,8 +22,7 @@ def compare_interval_scopes(
     training: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Coverage of every interval scope on the development folds' test slices, and the pick."""
-    development = development_rows(features, backtest)
-    folds = tuning_folds(development, tuning)
+    development, folds = development_folds(features, tuning, backtest)
     report = interval_scope_report(
         development, folds, training, [int(k) for k in tuning["score_steps"]]
     )

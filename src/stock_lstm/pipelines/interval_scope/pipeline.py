@@ -5,21 +5,14 @@ Registered, but not in `__default__`: `make interval-scope`."""
 
 from __future__ import annotations
 
-from kedro.pipeline import Pipeline, node
+from kedro.pipeline import Pipeline
 
+from stock_lstm.pipelines import stage_pipeline
 from stock_lstm.pipelines.interval_scope.nodes import compare_interval_scopes
+from stock_lstm.pipelines.tuning.pipeline import development_node
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
-        [
-            node(
-                compare_interval_scopes,
-                inputs=["features", "params:tuning", "params:backtest", "params:training"],
-                outputs="interval_scope_report",
-                name="compare_interval_scopes",
-            ),
-        ],
-        namespace="interval_scope",
-        prefix_datasets_with_namespace=False,
+    return stage_pipeline(
+        "interval_scope", [development_node(compare_interval_scopes, "interval_scope_report")]
     )

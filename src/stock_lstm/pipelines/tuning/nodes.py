@@ -24,9 +24,8 @@ from stock_lstm.ml_models.model_types import model_type_of
 from stock_lstm.ml_models.recurrent.tuning import (
     check_search_space,
     default_knobs,
-    development_rows,
+    development_folds,
     trial_record,
-    tuning_folds,
     validation_objective,
     with_knobs,
 )
@@ -80,8 +79,7 @@ def run_tuning(
     model_type = model_type_of(training)
     defaults = default_knobs(training, space)
     check_search_space(space, defaults)
-    development = development_rows(features, backtest)
-    folds = tuning_folds(development, tuning)
+    development, folds = development_folds(features, tuning, backtest)
     steps = [int(k) for k in tuning["score_steps"]]
     budget = float(tuning["timeout_minutes"]) * 60
     study = open_study(tuning, model_type)

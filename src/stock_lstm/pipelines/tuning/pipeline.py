@@ -4,20 +4,30 @@
 
 from __future__ import annotations
 
-from kedro.pipeline import Pipeline, node
+from collections.abc import Callable
 
+from kedro.pipeline import Node, Pipeline, node
+
+from stock_lstm.pipelines import stage_pipeline
 from stock_lstm.pipelines.tuning.nodes import run_tuning, suggested_override
 
 
+def development_node(func: Callable[..., object], output: str) -> Node:
+    """A node named after `func` that judges on the development period, as the tuner does:
+    it reads the features and the tuning, backtest and training parameters."""
+    return node(
+        func,
+        inputs=["features", "params:tuning", "params:backtest", "params:training"],
+        outputs=output,
+        name=func.__name__,
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
+    return stage_pipeline(
+        "tuning",
         [
-            node(
-                run_tuning,
-                inputs=["features", "params:tuning", "params:backtest", "params:training"],
-                outputs="tuning_report",
-                name="run_tuning",
-            ),
+            development_node(run_tuning, "tuning_report"),
             node(
                 suggested_override,
                 inputs=["tuning_report", "params:training"],
@@ -25,6 +35,4 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="write_tuned_parameters",
             ),
         ],
-        namespace="tuning",
-        prefix_datasets_with_namespace=False,
     )
