@@ -56,6 +56,14 @@ def tuning_folds(development: pd.DataFrame, tuning: Mapping[str, Any]) -> list[F
     )
 
 
+def development_folds(
+    features: pd.DataFrame, tuning: Mapping[str, Any], backtest: Mapping[str, Any]
+) -> tuple[pd.DataFrame, list[Fold]]:
+    """The development period (`development_rows`) and the tuner's folds over it."""
+    development = development_rows(features, backtest)
+    return development, tuning_folds(development, tuning)
+
+
 def check_search_space(space: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
     """Every knob is tunable and the current default lies in its range, so the defaults can
     be scored as a trial of the same study (the comparison the report makes)."""
