@@ -18,8 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 from slugify import slugify
+from sqlalchemy.engine import make_url
 
 from tests.conftest import PROJECT_ROOT, kedro_env, make_project_copy
+
+# An Airflow connection password with the characters a URL must escape (not a real secret).
+AWKWARD_PASSWORD = "p@ss/wd"
 
 TEMPLATE = PROJECT_ROOT / "deploy" / "airflow" / "dag_template.j2"
 AIRFLOW_CONFIG = yaml.safe_load((PROJECT_ROOT / "conf" / "base" / "airflow.yml").read_text())
@@ -357,12 +361,16 @@ def test_the_database_url_comes_from_the_airflow_connection_or_the_environment(
     connections["stock_lstm_database"] = types.SimpleNamespace(
         conn_type="postgres",
         login="stock",
-        password="p@ss/word",
+        password=AWKWARD_PASSWORD,
         host="db.internal",
         port=5433,
         schema="stock_lstm",
         extra_dejson={"sslmode": "require"},
     )
-    assert namespace["_database_url"]() == (
-        "postgresql+psycopg://stock:p%40ss%2Fword@db.internal:5433/stock_lstm?sslmode=require"
-    )
+    url = namespace["_database_url"]()
+    # the password's "@" and "/" are escaped, so the URL parses back to every part of the connection
+    assert url.startswith("postgresql+psycopg://stock:") and "%40" in url and "%2F" in url
+    parsed = make_url(url)
+    assert (parsed.username, parsed.password) == ("stock", AWKWARD_PASSWORD)
+    assert (parsed.host, parsed.port, parsed.database) == ("db.internal", 5433, "stock_lstm")
+    assert dict(parsed.query) == {"sslmode": "require"}
