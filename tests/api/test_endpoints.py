@@ -83,12 +83,15 @@ def test_model_shows_version_data_and_metrics_next_to_naive(served) -> None:
     assert len(body["artifacts"]["model_sha256"]) == 64
     assert body["serving"]["min_history"] == served.app.state.model.forecaster.min_history
     assert body["serving"]["interval_tickers"] == ["GOOG", "MSFT", "^GSPC"]  # scope "ticker"
-    text = json.dumps(body["metrics"])
-    assert "naive" in text and "lstm" in text
-    # the MLflow run that trained it; no link to a local store (`kedro mlflow ui` opens that)
     record = crud_on(served.app.state.settings.database_url).get_model_version(
         body["model_version"]
     )
+    # the evaluation's figures as recorded, each step the LSTM's next to naive's
+    assert body["metrics"] == json.loads(json.dumps(record.metrics))
+    for ticker in ("GOOG", "MSFT", "^GSPC"):
+        step = body["metrics"]["tickers"][ticker]["h1"]
+        assert step["mae_ratio"] == pytest.approx(step["lstm"]["mae"] / step["naive"]["mae"])
+    # the MLflow run that trained it; no link to a local store (`kedro mlflow ui` opens that)
     assert body["mlflow_run_id"] == record.mlflow_run_id and len(body["mlflow_run_id"]) == 32
     assert body["mlflow_run_url"] is None
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
@@ -55,13 +57,19 @@ def test_tiny_backtest_writes_every_output(project_copy: Path) -> None:
             for k in (1, 5):
                 entry = model["tickers"][ticker][f"h{k}"]
                 assert len(entry["mae_ratio"]["folds"]) == 2
-                assert entry["mae_ratio"]["mean"] > 0 and entry["mae_ratio"]["std"] is not None
-                assert 0 <= entry["interval"]["coverage"]["mean"] <= 1
-                assert (
-                    entry["interval"]["winkler"]["mean"] >= entry["interval"]["mean_width"]["mean"]
-                )
+                ratios = entry["mae_ratio"]["folds"]
+                assert entry["mae_ratio"]["mean"] == pytest.approx(np.mean(ratios))
+                assert entry["mae_ratio"]["std"] == pytest.approx(np.std(ratios, ddof=1))
+                interval = entry["interval"]
+                for covered, winkler, width in zip(
+                    interval["coverage"]["folds"],
+                    interval["winkler"]["folds"],
+                    interval["mean_width"]["folds"],
+                    strict=True,
+                ):  # the Winkler score adds a penalty exactly when an actual falls outside
+                    assert (winkler > width) == (covered < 1)
                 for metric in ("mae", "rmse", "mape", "directional_accuracy"):
-                    assert entry[metric]["mean"] is not None
+                    assert entry[metric]["mean"] == pytest.approx(np.mean(entry[metric]["folds"]))
                 if name == "naive":
                     assert entry["mae_ratio"]["folds"] == [1.0, 1.0]
     # what the report may claim: DM against naive (Holm across tickers), SPA, MCS

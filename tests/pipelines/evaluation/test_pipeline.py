@@ -51,14 +51,15 @@ def test_full_tiny_run_writes_every_artifact_and_the_model_row(trained_project_c
     assert {e["test_start"] for e in report["tickers"].values()} == {report["split"]["test_start"]}
     assert set(report["tickers"]) == {"^GSPC", "GOOG", "MSFT"}
     for entry in report["tickers"].values():
-        assert entry["n_test"] > 0
         for k in (1, 5):
             step = entry[f"h{k}"]
+            assert step["n"] == entry["n_test"] - k  # every test origin with a target k days on
             for key in ("mae", "mape", "directional_accuracy"):
                 assert np.isfinite(step["lstm"][key])
-            assert step["naive"]["mae"] > 0 and step["mae_ratio"] > 0
+            assert step["mae_ratio"] == pytest.approx(step["lstm"]["mae"] / step["naive"]["mae"])
             assert step["drift"]["mae_ratio"] == step["drift"]["mae"] / step["naive"]["mae"]
-            assert 0 <= step["interval"]["coverage"] <= 1 and step["interval"]["mean_width"] > 0
+            covered = step["interval"]["coverage"] * step["n"]  # a count of covered origins
+            assert covered == pytest.approx(round(covered)) and step["interval"]["mean_width"] > 0
     plots = project_copy / "data/08_reporting"
     assert sorted(p.name for p in (plots / "backtest_plots").iterdir()) == [
         "GOOG.png",
