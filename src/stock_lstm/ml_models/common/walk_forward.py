@@ -212,19 +212,30 @@ def validation_periods(features: pd.DataFrame, fold: Fold, window: int) -> dict[
     return _periods(features, fold.validation_start, fold.origin, window)
 
 
-def validation_mae_ratio(
-    features: pd.DataFrame, fold: Fold, model: FoldModel, window: int, steps: Sequence[int]
-) -> float:
-    """The model's MAE over the naive forecast's on the fold's validation tail, averaged over
-    tickers and `steps` (below 1 beats naive): what tuning minimises. Reads no test row."""
+def mae_ratios(
+    periods: Mapping[str, SplitOrigins], model: FoldModel, steps: Sequence[int]
+) -> list[float]:
+    """Per ticker of `periods` and step: the model's MAE over the naive forecast's (a step
+    whose naive MAE is 0, or that has no origin, is left out)."""
     ratios = []
-    for ticker, period in validation_periods(visible_rows(features, fold), fold, window).items():
+    for ticker, period in periods.items():
         close = model.forecast(ticker, period).close
         for k in steps:
             valid, origin, actual = period.step(k)
             naive = mae(actual, origin) if valid.any() else 0.0
             if naive != 0.0:  # NaN (a missing close) propagates: it must not pass unseen
                 ratios.append(mae(actual, close[valid, k - 1]) / naive)
+    return ratios
+
+
+def validation_mae_ratio(
+    features: pd.DataFrame, fold: Fold, model: FoldModel, window: int, steps: Sequence[int]
+) -> float:
+    """The model's MAE over the naive forecast's on the fold's validation tail, averaged over
+    tickers and `steps` (below 1 beats naive): what tuning minimises. Reads no test row."""
+    ratios = mae_ratios(
+        validation_periods(visible_rows(features, fold), fold, window), model, steps
+    )
     if not ratios:
         raise InputError(
             f"tuning: fold {fold.number}'s validation tail has no origin with a target at "

@@ -21,11 +21,12 @@ import pandas as pd
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.intervals import INTERVAL_SCOPES
-from stock_lstm.ml_models.common.metrics import coverage, mae, winkler_score
+from stock_lstm.ml_models.common.metrics import coverage, winkler_score
 from stock_lstm.ml_models.common.walk_forward import (
     Fold,
     backtest_folds,
     fold_periods,
+    mae_ratios,
     make_folds,
     spread,
     visible_rows,
@@ -153,14 +154,7 @@ def fold_test_mae_ratio(
     """The model's MAE over the naive forecast's on the development fold's own test slice
     (after its validation tail, before the backtest's first test fold), averaged over tickers
     and `steps`: what tuning minimises."""
-    ratios = []
-    for ticker, period in fold_periods(development, fold, window).items():
-        close = model.forecast(ticker, period).close
-        for k in steps:
-            valid, origin, actual = period.step(k)
-            naive = mae(actual, origin) if valid.any() else 0.0
-            if naive != 0.0:  # NaN (a missing close) propagates: it must not pass unseen
-                ratios.append(mae(actual, close[valid, k - 1]) / naive)
+    ratios = mae_ratios(fold_periods(development, fold, window), model, steps)
     if not ratios:
         raise InputError(
             f"tuning: development fold {fold.number}'s test slice has no origin with a target "
