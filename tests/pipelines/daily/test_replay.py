@@ -21,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from prometheus_client.parser import text_string_to_metric_families
 
 from stock_lstm.api.app import create_app
 from stock_lstm.cli.daily import DailyOutcome, run_daily
@@ -180,8 +181,22 @@ def test_the_daily_loop_replayed_into_autumn_2008(replay: Replay) -> None:
     assert flagged
     for ticker in flagged:
         assert f'stock_lstm_monitoring_drift{{ticker="{ticker}"}} 1.0' in replay.metrics
-    assert "stock_lstm_monitoring_mae_ratio{" in replay.metrics
-    assert "stock_lstm_champion_age_days" in replay.metrics
+    # the gauges are the report's figures
+    gauges = {
+        (sample.name, sample.labels.get("ticker")): sample.value
+        for family in text_string_to_metric_families(replay.metrics)
+        for sample in family.samples
+    }
+    ratios = {
+        ticker: figures["realized"]["mae_ratio"]
+        for ticker, figures in replay.monitoring["tickers"].items()
+        if figures["realized"]["mae_ratio"] is not None
+    }
+    assert ratios
+    for ticker, ratio in ratios.items():
+        assert gauges[("stock_lstm_monitoring_mae_ratio", ticker)] == pytest.approx(ratio)
+    assert replay.monitoring["champion_age_days"] is not None
+    assert gauges[("stock_lstm_champion_age_days", None)] == replay.monitoring["champion_age_days"]
 
     # The candidate becomes champion only if it beats the champion on the validation window,
     # and the decision's reason is stored.
