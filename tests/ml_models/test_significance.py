@@ -156,3 +156,14 @@ def test_models_identical_to_naive_share_its_verdict() -> None:
     assert (
         superior_predictive_ability(benchmark, only_naive, block_size=10, reps=100, seed=1) == 1.0
     )
+
+
+def test_dm_keeps_the_k_minus_1_window_when_the_automatic_bandwidth_is_undefined():
+    # Demeaned autocovariances that sum to zero (one +1 next to one -1) leave the Newey-West
+    # bandwidth rule dividing by zero; the test falls back to its k-1 window instead of failing.
+    d = np.zeros(60)
+    d[10], d[11] = 1.0, -1.0
+    result = diebold_mariano(d, horizon=5)
+    assert result.lags == 4
+    assert result.statistic == pytest.approx(0.0)
+    assert result.p_value == pytest.approx(1.0)

@@ -48,8 +48,12 @@ def long_run_variance(x: np.ndarray, lags: int) -> float:
 
 def hac_lags(x: np.ndarray, horizon: int) -> int:
     """At least horizon-1 (k-step targets overlap by k-1 days), more when the Newey–West
-    automatic bandwidth asks for more."""
-    automatic = int(np.ceil(Bartlett(np.asarray(x, dtype="float64")[:, None]).bandwidth))
+    automatic bandwidth asks for more. The automatic rule divides by a sum of autocovariances
+    that can be exactly zero (a sparse differential); the k-1 window then stands alone."""
+    try:
+        automatic = int(np.ceil(Bartlett(np.asarray(x, dtype="float64")[:, None]).bandwidth))
+    except ZeroDivisionError:
+        automatic = 0
     return max(horizon - 1, automatic)
 
 
