@@ -50,16 +50,24 @@ def test_gru_inference_equals_its_keras_output(snapshot_features: pd.DataFrame) 
     np.testing.assert_allclose(single.close, expected[3], rtol=1e-5)
 
 
+def _random_head_network(
+    steps: int, seed: int
+) -> tuple[keras.Model, np.ndarray, np.ndarray, np.random.Generator]:
+    """A GRU whose output head has random weights and no bias, 400 random inputs, its outputs
+    on them and the generator (to draw targets from)."""
+    model = build_model(WINDOW, steps, units=2)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(400, WINDOW, 1)).astype("float32")
+    model.layers[-1].set_weights(
+        [rng.normal(0, 1, (2, steps)).astype("float32"), np.zeros(steps, "float32")]
+    )
+    return model, x, model.predict(x, verbose=0), rng
+
+
 def test_shrinkage_picks_the_validation_best_factor_per_step() -> None:
     """Output = 2 * target at step 1 (best factor 0.5), = target at step 2 (factor 1), and
     unrelated noise at step 3 (factor 0: naive)."""
-    model = build_model(WINDOW, 3, units=2)
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(400, WINDOW, 1)).astype("float32")
-    model.layers[-1].set_weights(
-        [rng.normal(0, 1, (2, 3)).astype("float32"), np.zeros(3, "float32")]
-    )
-    output = model.predict(x, verbose=0)
+    model, x, output, rng = _random_head_network(3, seed=4)
     y = np.stack([output[:, 0] / 2, output[:, 1], rng.normal(0, 1, 400)], axis=1)
     factors = shrink_toward_naive(model, x, y, 128)["factors"]
     assert factors[:2] == [0.5, 1.0] and factors[2] < 0.2
@@ -82,13 +90,7 @@ def test_the_gate_folds_naive_into_the_head_where_validation_shows_no_skill() ->
     """Output = 2 * target at step 1 (skill: factor 0.5 kept); at step 2 a target that the
     output barely tracks (the best factor is small but non-zero, yet not significantly better
     than naive: gated to 0, the step's output is exactly naive)."""
-    model = build_model(WINDOW, 2, units=2)
-    rng = np.random.default_rng(6)
-    x = rng.normal(size=(400, WINDOW, 1)).astype("float32")
-    model.layers[-1].set_weights(
-        [rng.normal(0, 1, (2, 2)).astype("float32"), np.zeros(2, "float32")]
-    )
-    output = model.predict(x, verbose=0)
+    model, x, output, rng = _random_head_network(2, seed=6)
     y = np.stack([output[:, 0] / 2, 0.02 * output[:, 1] + rng.normal(0, 1, 400)], axis=1)
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
