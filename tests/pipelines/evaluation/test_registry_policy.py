@@ -4,6 +4,7 @@ becomes the champion; a version whose ONNX export fails parity is never register
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kedro.framework.session import KedroSession
@@ -63,36 +64,27 @@ def test_a_failed_parity_is_never_registered() -> None:
     assert entry["data_version_id"] == 3 and entry["model_version"] == NEW
 
 
+def _run(project: Path, pipeline: str, **params: Any) -> None:
+    """`pipeline` in env test of `project`, with `params` as runtime parameters."""
+    with KedroSession.create(project_path=project, env="test", runtime_params=params) as session:
+        session.run(pipeline_name=pipeline)
+
+
 def test_policies_on_real_runs(trained_project_copy: Path) -> None:
     project_copy = trained_project_copy  # every pipeline ran there once, in env "test"
     bootstrap_project(project_copy)
     first = crud_on().champion_version()
     assert first is not None
 
-    with KedroSession.create(
-        project_path=project_copy,
-        env="test",
-        runtime_params={"training": {"fit": {"seed": 3}}},
-    ) as session:
-        session.run(pipeline_name="training")
-    with KedroSession.create(
-        project_path=project_copy,
-        env="test",
-        runtime_params={"evaluation": {"promote": "never"}},
-    ) as session:
-        session.run(pipeline_name="evaluation")
+    _run(project_copy, "training", training={"fit": {"seed": 3}})
+    _run(project_copy, "evaluation", evaluation={"promote": "never"})
     second = crud_on().get_model_version()
     assert second.model_version != first and second.status == "candidate"
     assert crud_on().champion_version() == first
     scores = second.metrics["validation"]
     assert scores["champion_version"] == first and set(scores["mae"]) == {"candidate", "champion"}
 
-    with KedroSession.create(
-        project_path=project_copy,
-        env="test",
-        runtime_params={"evaluation": {"promote": "if_better"}},
-    ) as session:
-        session.run(pipeline_name="evaluation")
+    _run(project_copy, "evaluation", evaluation={"promote": "if_better"})
     better = scores["mae"]["candidate"] < scores["mae"]["champion"]
     assert (crud_on().champion_version() == second.model_version) is better
     latest = crud_on().registry_events(limit=1)[0]
