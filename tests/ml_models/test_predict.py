@@ -12,9 +12,7 @@ from stock_lstm.ml_models.common.forecasting import Forecast
 from stock_lstm.ml_models.common.scaling import fit_scaler, target_divisors
 from stock_lstm.ml_models.lstm_model.model import build_model
 from stock_lstm.ml_models.recurrent.inference import KerasForecaster
-
-FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
-WINDOW, HORIZON = 8, 4
+from tests.ml_models.test_onnx_forecaster import CALIBRATION, FRACTIONS, HORIZON, WINDOW
 
 
 @pytest.fixture
@@ -32,14 +30,7 @@ def model() -> keras.Model:
 @pytest.fixture
 def forecaster(model: keras.Model, snapshot_features: pd.DataFrame) -> KerasForecaster:
     scaler = fit_scaler(snapshot_features, FRACTIONS)
-    calibration = {
-        "level": 0.9,
-        "vol_window": 5,
-        "window": WINDOW,
-        "max_horizon": HORIZON,
-        "quantiles": [1.5, 1.6, 1.7, 1.8],
-    }
-    return KerasForecaster(model, scaler, calibration)
+    return KerasForecaster(model, scaler, CALIBRATION)
 
 
 @pytest.fixture
