@@ -54,7 +54,9 @@ def _random_head_network(
     steps: int, seed: int
 ) -> tuple[keras.Model, np.ndarray, np.ndarray, np.random.Generator]:
     """A GRU whose output head has random weights and no bias, 400 random inputs, its outputs
-    on them and the generator (to draw targets from)."""
+    on them and the generator (to draw targets from). The GRU's own weights start from a fixed
+    seed as well: unseeded, the tests below passed or failed with the initialisation."""
+    keras.utils.set_random_seed(3)
     model = build_model(WINDOW, steps, units=2)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(400, WINDOW, 1)).astype("float32")
