@@ -146,8 +146,8 @@ def main_project(trained_project: TrainedProject, tmp_path: Path) -> Path:
         sqlite3.connect(project.root / "data" / "stock_lstm.db") as target,
     ):
         source.backup(target)  # the whole database, what its write-ahead log holds too
-    for path in trained.parent.glob(f"{trained.name}*"):
-        path.unlink()
+    for path in trained.parent.glob(f"{trained.name}*"):  # its WAL files and prediction spool
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
     return project.root
 
 

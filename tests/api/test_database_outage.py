@@ -57,6 +57,8 @@ def test_the_api_rides_out_a_database_outage(trained_project, postgres_url, prox
 
         # 3. It goes away while serving.
         proxy.down()
+        # /health caches its database check for DATABASE_CHECK_TTL_S: the outage shows within it
+        wait_for(lambda: client.get("/health").status_code == 503, "/health seeing the outage")
         health = client.get("/health")
         assert health.status_code == 503
         assert health.json()["database"] == "unavailable"
