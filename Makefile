@@ -63,9 +63,9 @@ lint: setup
 	$(BIN)/lint-imports
 # The full suite, what CI runs: on two workers (the tests of the one trained test project share
 # a worker, which trains it once), the 25 slowest tests listed (pyproject.toml addopts), and a
-# coverage report whose total may not fall below the floor: 73 %, what `pytest --fast --cov=stock_lstm`
-# measured (a lower bound of the full suite's figure, which covers more).
-COVERAGE_FLOOR := 73
+# coverage report whose total may not fall below the floor: the full suite covers 94 % of
+# stock_lstm's statements (README "Tests"); 90 % leaves room for a local run without PostgreSQL.
+COVERAGE_FLOOR := 90
 test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup --cov=stock_lstm --cov-report=term:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR)
