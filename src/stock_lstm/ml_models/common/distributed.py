@@ -1,0 +1,286 @@
+"""Independent pieces of work (the backtest's fits, the tuning's trials) as Dask tasks.
+
+One home for the Dask client: `run_tasks(tasks, workers=n, retries=r)` runs every task and
+returns their results in the tasks' order.
+
+- `workers=1` and no `DASK_SCHEDULER_ADDRESS`: in this process, one after another (Dask is not
+  even imported);
+- `DASK_SCHEDULER_ADDRESS=tcp://host:8786`: on that existing cluster (whose workers have the
+  project installed: the Dockerfile's image, docs/scaling.md); a scheduler that does not answer
+  within `CONNECT_TIMEOUT_S` stops the run with a message naming the address;
+- else a `LocalCluster` of `workers` processes with one thread each (TensorFlow and LightGBM
+  then keep to their process).
+
+A task that raises is run again up to `retries` times; one whose worker dies (killed, out of
+memory) is rescheduled by the scheduler (up to its `allowed-failures`). A task that still
+fails stops the run with an error naming it, and the remaining tasks are cancelled: the
+caller returns nothing, so nothing partial is saved. Progress (done / total, ETA) is logged as
+tasks finish, and the dashboard's link when a cluster runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import resource
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from stock_lstm.common.errors import InputError, SettingsError
+
+logger = logging.getLogger(__name__)
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+CONNECT_TIMEOUT_S = 5
+# LocalCluster's dashboard; when the port is taken Dask serves it on another one (the log
+# says which).
+DASHBOARD_ADDRESS = ":8787"
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A large argument several tasks read (a fold's rows): sent to the cluster once, not with
+    every task."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Task:
+    """`function(*args)`, named for the console and errors (e.g. "fold 3 lstm seed 43").
+    An argument wrapped in `Shared` is sent to the cluster once for every task that reads it."""
+
+    name: str
+    function: Callable[..., Any]
+    args: tuple[Any, ...] = field(default=())
+
+
+@dataclass
+class RunStats:
+    """Where `run_tasks` ran and what it cost: filled in when passed as its `stats`."""
+
+    workers: int = 1
+    cluster: str = "in-process"
+    wall_seconds: float = 0.0
+    # per worker (the in-process run: this process), MiB
+    peak_rss_mib: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "workers": self.workers,
+            "cluster": self.cluster,
+            "wall_seconds": round(self.wall_seconds, 2),
+            "peak_rss_mib": dict(self.peak_rss_mib),
+        }
+
+
+class TaskFailed(RuntimeError):
+    """A task that failed for good (after its retries): the message names it."""
+
+
+def scheduler_address() -> str | None:
+    """The existing cluster's scheduler (`DASK_SCHEDULER_ADDRESS`), or None."""
+    address = os.environ.get(SCHEDULER_ENV, "").strip()
+    return address or None
+
+
+def check_workers(workers: Any, what: str = "workers") -> int:
+    """`workers` as a count >= 1 (InputError naming `what` otherwise)."""
+    try:
+        count = int(workers)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1 or isinstance(workers, bool) or count != workers:
+        raise InputError(f"{what} must be a whole number >= 1, got {workers!r}")
+    return count
+
+
+def uses_dask(workers: int) -> bool:
+    """Whether `run_tasks(..., workers=workers)` runs on a Dask cluster."""
+    return scheduler_address() is not None or workers > 1
+
+
+@contextmanager
+def dask_client(workers: int) -> Iterator[Any]:
+    """A `distributed.Client`: on `DASK_SCHEDULER_ADDRESS`'s cluster, else on a LocalCluster of
+    `workers` single-threaded processes (closed on exit)."""
+    from dask.distributed import Client, LocalCluster
+
+    address = scheduler_address()
+    if address is not None:
+        try:
+            client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except (OSError, TimeoutError) as exc:
+            raise SettingsError(
+                f"{SCHEDULER_ENV}={address}: no Dask scheduler answered within "
+                f"{CONNECT_TIMEOUT_S} s ({type(exc).__name__}); start one there (`dask "
+                f"scheduler`) or unset {SCHEDULER_ENV} to run on this machine"
+            ) from None
+        with client:
+            _log_cluster(client, f"the Dask cluster at {address}")
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=DASHBOARD_ADDRESS,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        _log_cluster(client, f"a local Dask cluster of {workers} worker processes")
+        yield client
+
+
+def _log_cluster(client: Any, what: str) -> None:
+    workers = len(client.scheduler_info().get("workers", {}))
+    logger.info("running on %s (%d workers); dashboard: %s", what, workers, client.dashboard_link)
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    *,
+    workers: int = 1,
+    retries: int = 0,
+    what: str = "fit",
+    stats: RunStats | None = None,
+) -> list[Any]:
+    """Every task's result, in the tasks' order (module docstring: where they run). `stats`,
+    when given, is filled with where they ran, the wall time and the peak memory per worker."""
+    workers = check_workers(workers)
+    if retries < 0:
+        raise InputError(f"retries must be >= 0, got {retries}")
+    stats = stats if stats is not None else RunStats()
+    started = time.perf_counter()
+    progress = _Progress(len(tasks), what)
+    if not uses_dask(workers):
+        results = [_run_here(task, progress, what) for task in tasks]
+        stats.workers, stats.cluster = 1, "in-process"
+        stats.peak_rss_mib = {"in-process": peak_rss_mib()}
+    else:
+        with dask_client(workers) as client:
+            stats.workers = len(client.scheduler_info().get("workers", {}))
+            stats.cluster = scheduler_address() or "local"
+            results = _run_on(client, tasks, retries, progress, what)
+            stats.peak_rss_mib = _peak_memory(client)
+    stats.wall_seconds = time.perf_counter() - started
+    return results
+
+
+def _run_here(task: Task, progress: _Progress, what: str) -> Any:
+    args = [arg.value if isinstance(arg, Shared) else arg for arg in task.args]
+    try:
+        result = task.function(*args)
+    except Exception as exc:
+        raise _failure(task, what, exc, retries=0) from exc
+    progress.done(task.name)
+    return result
+
+
+def _run_on(
+    client: Any, tasks: Sequence[Task], retries: int, progress: _Progress, what: str
+) -> list[Any]:
+    from dask.distributed import as_completed
+
+    run = uuid.uuid4().hex[:8]
+    progress.started = time.perf_counter()  # the ETA from the first task on, not start-up
+    scattered: dict[int, Any] = {}
+
+    def resolve(arg: Any) -> Any:
+        if not isinstance(arg, Shared):
+            return arg
+        if id(arg.value) not in scattered:
+            scattered[id(arg.value)] = client.scatter(arg.value, hash=False)
+        return scattered[id(arg.value)]
+
+    futures = {}
+    for task in tasks:
+        future = client.submit(
+            task.function,
+            *(resolve(arg) for arg in task.args),
+            key=f"{what}-{_slug(task.name)}-{run}",
+            pure=False,
+            retries=retries,
+        )
+        futures[future.key] = (future, task)
+    by_key = {}
+    try:
+        for future in as_completed([future for future, _ in futures.values()]):
+            task = futures[future.key][1]
+            if future.status != "finished":
+                exc = future.exception()
+                raise _failure(task, what, exc, retries) from exc
+            by_key[future.key] = future.result()
+            progress.done(task.name)
+    finally:
+        client.cancel([future for future, _ in futures.values()])
+        client.cancel(list(scattered.values()))
+    return [by_key[key] for key in futures]
+
+
+def _failure(task: Task, what: str, exc: BaseException, retries: int) -> Exception:
+    tried = f" (tried {retries + 1} times)" if retries else ""
+    message = f"{what} {task.name!r} failed{tried}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, InputError):
+        return InputError(message)
+    return TaskFailed(message)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9@.]+", "_", name).strip("_")
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
+
+
+def _peak_memory(client: Any) -> dict[str, float]:
+    """Each live worker's peak resident memory (MiB), logged; a restarted worker counts from
+    its restart."""
+    try:
+        peaks = dict(sorted(client.run(peak_rss_mib).items()))
+    except Exception:  # a worker that left: the figure is a courtesy, not part of the run
+        return {}
+    logger.info(
+        "peak memory per worker (MiB): %s",
+        ", ".join(f"{worker}: {mib}" for worker, mib in peaks.items()),
+    )
+    return peaks
+
+
+class _Progress:
+    """Logs "fit 12/84 done (fold 3 lstm seed 43), ETA 3m10s" as tasks finish."""
+
+    def __init__(self, total: int, what: str) -> None:
+        self.total, self.what = total, what
+        self.count = 0
+        self.started = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        self.count += 1
+        elapsed = time.perf_counter() - self.started
+        left = elapsed / self.count * (self.total - self.count)
+        eta = f", ETA {_duration(left)}" if self.count < self.total else ""
+        logger.info(
+            "%s %d/%d done (%s) after %s%s",
+            self.what,
+            self.count,
+            self.total,
+            name,
+            _duration(elapsed),
+            eta,
+        )
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
