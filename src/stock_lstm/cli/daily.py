@@ -4,9 +4,10 @@
    With no new bar the data stages store nothing and the monitoring is skipped.
 2. Only when that run's monitoring decided to retrain (or the registry has no champion yet):
    the training and evaluation pipelines, with `evaluation.promote=if_better`, so the new
-   version is a candidate that becomes champion only if it beats the champion on the most
-   recent validation window. The promotion decision and its reason are recorded next to the
-   retrain decision (table monitoring_decisions, GET /api/v1/monitoring).
+   version is a candidate that becomes champion only if it beats the champion on the newest
+   rows, which neither model was fitted or stopped on (ml_models/serving/model_comparison.py).
+   The promotion decision and its reason are recorded next to the retrain decision (table
+   monitoring_decisions, GET /api/v1/monitoring).
 
 Kedro pipelines are static graphs, so the branch lives here, in a few lines that read the
 stored decision. Works on the project of STOCK_LSTM_PROJECT_ROOT (else this checkout),
@@ -127,7 +128,7 @@ def record_promotion(database: Database, reasons: list[str]) -> dict[str, Any]:
     with database.session() as session:
         candidate = crud.get_model_version(session)
         verdict = model_registry.promotion_decision(
-            PROMOTION_POLICY, candidate.metrics["validation"], candidate.model_version
+            PROMOTION_POLICY, candidate.metrics["comparison"], candidate.model_version
         )
         promotion = {
             "kind": "promotion",

@@ -257,7 +257,10 @@ def promotion_decision(
     """Whether `model_version` becomes the champion, and why (the reason is audited).
 
     The first version of an empty registry always does, whatever the policy: something must
-    be served. `if_better`: its validation MAE must beat the champion's on the same window.
+    be served. `if_better`: its MAE must beat the champion's on the same window, one neither
+    model was fitted, early-stopped or calibrated on (`comparison`: the evaluation's
+    `champion_comparison`, ml_models/serving/model_comparison.py); without such a window the
+    champion stays.
     """
     if policy not in PROMOTION_POLICIES:
         raise InputError(
@@ -272,24 +275,25 @@ def promotion_decision(
         return {"promote": True, "reason": "promote: always (the newest evaluated version wins)"}
     if policy == "never":
         return {"promote": False, "reason": "promote: never (promote it by hand)"}
-    scores = comparison["mae"]
-    if "champion" not in scores:
+    if comparison.get("champion_problem") is not None:
         return {
             "promote": True,
             "reason": f"promote: if_better; champion {champion} cannot be scored: "
-            f"{comparison.get('champion_problem')}",
+            f"{comparison['champion_problem']}",
+        }
+    scores = comparison["mae"]
+    if "champion" not in scores:
+        return {
+            "promote": False,
+            "reason": f"promote: if_better; no window neither model saw: "
+            f"{comparison.get('window_problem')}; champion {champion} kept",
         }
     candidate, incumbent = scores["candidate"], scores["champion"]
-    window = f"validation {comparison['validation_start']}..{comparison['test_start']}"
-    if candidate < incumbent:
-        return {
-            "promote": True,
-            "reason": f"promote: if_better; validation MAE {candidate:.6g} < champion "
-            f"{champion}'s {incumbent:.6g} ({window})",
-        }
+    window = f"unseen window {comparison['window_start']}..{comparison['window_end']}"
+    verdict = "<" if candidate < incumbent else ">="
     return {
-        "promote": False,
-        "reason": f"promote: if_better; validation MAE {candidate:.6g} >= champion "
+        "promote": candidate < incumbent,
+        "reason": f"promote: if_better; MAE {candidate:.6g} {verdict} champion "
         f"{champion}'s {incumbent:.6g} ({window})",
     }
 

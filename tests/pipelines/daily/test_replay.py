@@ -198,17 +198,17 @@ def test_the_daily_loop_replayed_into_autumn_2008(replay: Replay) -> None:
     assert replay.monitoring["champion_age_days"] is not None
     assert gauges[("stock_lstm_champion_age_days", None)] == replay.monitoring["champion_age_days"]
 
-    # The candidate becomes champion only if it beats the champion on the validation window,
+    # The candidate becomes champion only if it beats the champion on the window neither saw,
     # and the decision's reason is stored.
     candidate = crud_on().get_model_version()
     assert candidate.model_version != replay.champion_before
-    mae = candidate.metrics["validation"]["mae"]
+    mae = candidate.metrics["comparison"]["mae"]
     better = mae["candidate"] < mae["champion"]
     assert (crud_on().champion_version() == candidate.model_version) is better
     decisions = crud_on().recent_decisions()
     promotion = next(d for d in decisions if d["kind"] == "promotion")
     assert promotion["promoted"] is better
     assert promotion["model_version"] == candidate.model_version
-    assert promotion["reasons"][0].startswith("promote: if_better; validation MAE")
+    assert promotion["reasons"][0].startswith("promote: if_better; MAE")
     retrain = next(d for d in decisions if d["kind"] == "retrain")
     assert retrain["retrain"] and f"{retrain['as_of']}" == days[-1]

@@ -16,7 +16,7 @@ from stock_lstm.pipelines.evaluation.nodes import registry_entry
 from tests.helpers.database import crud_on
 
 NEW = "2026-01-02T00.00.00.000Z"
-WINDOW = {"validation_start": "2012-10-23", "test_start": "2012-12-27"}
+WINDOW = {"window_start": "2012-12-27", "window_end": "2013-03-01", "window_problem": None}
 
 
 def comparison(version: str | None, **mae: float) -> dict:
@@ -37,7 +37,7 @@ def test_the_policy_decides_against_a_champion(policy: str, scores: dict, promot
     assert decision["promote"] is promoted
     assert decision["reason"].startswith(f"promote: {policy}")
     if policy == "if_better":
-        assert "2012-10-23..2012-12-27" in decision["reason"]
+        assert "unseen window 2012-12-27..2013-03-01" in decision["reason"]
 
 
 @pytest.mark.parametrize("policy", ["always", "never", "if_better"])
@@ -81,7 +81,7 @@ def test_policies_on_real_runs(trained_project_copy: Path) -> None:
     second = crud_on().get_model_version()
     assert second.model_version != first and second.status == "candidate"
     assert crud_on().champion_version() == first
-    scores = second.metrics["validation"]
+    scores = second.metrics["comparison"]
     assert scores["champion_version"] == first and set(scores["mae"]) == {"candidate", "champion"}
 
     _run(project_copy, "evaluation", evaluation={"promote": "if_better"})

@@ -23,9 +23,9 @@ def registry_entry(
     policy: str,
 ) -> dict[str, Any]:
     """The model_versions record: the evaluation's fields (evaluate.model_version_record), the
-    fingerprint of the training's inputs (common/fingerprint.py), the ONNX parity and
-    validation comparison in its metrics, and the promotion decision. A version
-    whose ONNX export does not compute what the Keras model computes is never a candidate:
+    fingerprint of the training's inputs (common/fingerprint.py), the ONNX parity and the
+    comparison with the champion on a window neither saw (`comparison`) in its metrics, and
+    the promotion decision. A version whose ONNX export does not compute what the Keras model computes is never a candidate:
     the run stops here."""
     fields = model_version_record(report, calibration, training_history, parameters)
     version = str(fields["model_version"])
@@ -36,7 +36,7 @@ def registry_entry(
             f"{parity['tolerance']:.3g}, evaluation.onnx_parity.max_abs_diff): it is not "
             "registered; see data/08_reporting/onnx_parity.json"
         )
-    metrics = {**fields["metrics"], "onnx_parity": dict(parity), "validation": dict(comparison)}
+    metrics = {**fields["metrics"], "onnx_parity": dict(parity), "comparison": dict(comparison)}
     return {
         **fields,
         "training_fingerprint": training_fingerprint(calibration.get("data_version"), parameters),

@@ -24,7 +24,7 @@ class ModelVersionOut(BaseModel):
     metrics: dict[str, Any] = Field(
         description="The evaluation's record: per ticker and step the model's test metrics next "
         "to the naive forecast's (`tickers`, `summary`), the ONNX parity (`onnx_parity`) and "
-        "the validation comparison with the champion (`validation`)."
+        "the comparison with the champion on a window neither model saw (`comparison`)."
     )
     parameters: dict[str, Any]
     serving_sha256: dict[str, str] | None = Field(
