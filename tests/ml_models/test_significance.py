@@ -71,6 +71,21 @@ def test_dm_sign_says_which_model_has_the_lower_loss() -> None:
     assert result.p_value is not None and result.p_value < 0.001
 
 
+def test_dm_one_sided_less_is_the_lower_tail_of_the_same_statistic() -> None:
+    rng = np.random.default_rng(2)
+    for shift in (-0.2, 0.2):  # the model's loss lower, then higher
+        d = rng.standard_normal(300) + shift
+        two_sided = diebold_mariano(d, 3)
+        less = diebold_mariano(d, 3, alternative="less")
+        assert less.statistic == two_sided.statistic and less.lags == two_sided.lags
+        assert less.p_value == pytest.approx(stats.t.cdf(two_sided.statistic, 299))
+        half = two_sided.p_value / 2
+        assert less.p_value == pytest.approx(half if shift < 0 else 1 - half)
+    assert diebold_mariano(np.zeros(50), 2, alternative="less").p_value == 1.0
+    with pytest.raises(ValueError, match="alternative must be one of"):
+        diebold_mariano(d, 3, alternative="greater")
+
+
 def test_holm_matches_statsmodels_and_a_hand_computation() -> None:
     p = {"A": 0.01, "B": 0.04, "C": 0.03, "D": None}
 

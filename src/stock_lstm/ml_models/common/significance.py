@@ -63,15 +63,25 @@ def hln_factor(n: int, horizon: int) -> float:
     return float(np.sqrt((n + 1 - 2 * horizon + horizon * (horizon - 1) / n) / n))
 
 
+DM_ALTERNATIVES = ("two-sided", "less")
+
+
 def diebold_mariano(
-    loss_differential: np.ndarray, horizon: int, lags: int | None = None
+    loss_differential: np.ndarray,
+    horizon: int,
+    lags: int | None = None,
+    alternative: str = "two-sided",
 ) -> TestResult:
-    """Two-sided Diebold–Mariano test of "equal expected loss" on d = loss_model - loss_other.
+    """Diebold–Mariano test of "equal expected loss" on d = loss_model - loss_other.
 
     The mean of d over its HAC standard error (Bartlett kernel, `lags` >= horizon-1; None:
     the larger of horizon-1 and the automatic bandwidth), times the HLN factor, against
     Student's t with n-1 degrees of freedom. Negative statistic: the model's loss is lower.
+    `alternative`: "two-sided" (the backtest's), or "less" (one-sided: the model's expected
+    loss is lower; the training's skill gate). Identical losses: p = 1 either way.
     """
+    if alternative not in DM_ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {DM_ALTERNATIVES}, got {alternative!r}")
     d = np.asarray(loss_differential, dtype="float64")
     d = d[np.isfinite(d)]
     n = int(d.size)
@@ -89,7 +99,10 @@ def diebold_mariano(
     if variance <= 0:
         return TestResult(None, None, n, lags)
     statistic = d.mean() / np.sqrt(variance) * hln_factor(n, horizon)
-    p_value = 2.0 * stats.t.sf(abs(statistic), df=n - 1)
+    if alternative == "less":
+        p_value = stats.t.cdf(statistic, df=n - 1)
+    else:
+        p_value = 2.0 * stats.t.sf(abs(statistic), df=n - 1)
     return TestResult(float(statistic), float(p_value), n, lags)
 
 

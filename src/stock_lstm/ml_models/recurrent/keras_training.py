@@ -19,12 +19,11 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from arch.covariance.kernel import Bartlett
-from scipy import stats
 
 from stock_lstm.ml_models.common.intervals import Bands
 from stock_lstm.ml_models.common.origins import SplitOrigins
 from stock_lstm.ml_models.common.scaling import fit_scaler
+from stock_lstm.ml_models.common.significance import diebold_mariano
 from stock_lstm.ml_models.common.splits import SplitDates, split_dates
 from stock_lstm.ml_models.common.windows import build_windows
 from stock_lstm.ml_models.model_types import model_type_of, network_type
@@ -148,20 +147,18 @@ SHRINK_GRID = np.linspace(0.0, 1.0, 21)
 
 
 def skill_p_values(model_errors: np.ndarray, naive_errors: np.ndarray) -> np.ndarray:
-    """Per step (column), the one-sided Diebold–Mariano p-value of "the model's absolute error
-    is smaller than naive's": d = |e_model| - |e_naive|, t = mean(d) / its HAC standard error
-    (Bartlett kernel, Newey–West automatic bandwidth: overlapping k-step targets and volatility
-    clustering make d autocorrelated), p = Phi(t). Small p = validation shows real skill.
+    """Per step k (column k-1), the one-sided Diebold–Mariano p-value of "the model's absolute
+    error is smaller than naive's" on d = |e_model| - |e_naive|: the backtest's test
+    (significance.diebold_mariano, alternative "less": HAC variance with at least k-1 lags, as
+    overlapping k-step targets and volatility clustering make d autocorrelated, and the HLN
+    correction). Small p = validation shows real skill; 1 where the model IS naive at that
+    step or the test is undefined (too few windows): no skill shown.
     """
     differences = np.abs(model_errors) - np.abs(naive_errors)
     p_values = []
-    for column in differences.T:
-        if not np.any(column):  # the model IS naive at this step: no skill to show
-            p_values.append(1.0)
-            continue
-        long_run = float(Bartlett(column[:, None]).cov.long_run[0, 0])
-        t = column.mean() / np.sqrt(max(long_run, np.finfo(float).tiny) / len(column))
-        p_values.append(float(stats.norm.cdf(t)))
+    for step, column in enumerate(differences.T, start=1):
+        p_value = diebold_mariano(column, step, alternative="less").p_value
+        p_values.append(1.0 if p_value is None else p_value)
     return np.array(p_values)
 
 
