@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: setup run pipeline serve test test-fast lint bench backtest tune interval-scope daily replay lock migrate clean
+.PHONY: setup run pipeline serve test test-fast lint bench backtest docs-reports tune interval-scope daily replay lock migrate clean
 
 setup: $(STAMP)
 
@@ -75,8 +75,12 @@ test: lint
 test-fast: setup
 	$(BIN)/pytest --fast
 
+# Every benchmark (docs/performance.md), or some: make bench BENCH=serving. Each section's
+# figures go to benchmarks/results.json stamped with its date, machine and git commit; a section
+# that fails is recorded "failed" with its error (and the command exits 1).
+BENCH ?=
 bench: setup
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks $(BENCH)
 
 # Walk-forward backtest of every model (data/08_reporting/backtest.json); the data stages first,
 # so it works on a fresh clone (on unchanged data they store nothing new). UNIVERSE=snapshot (the
@@ -90,6 +94,13 @@ comma := ,
 backtest: setup
 	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,backtest \
 		--params "ingestion.universe=$(UNIVERSE)$(if $(PARAMS),$(comma)$(PARAMS))" $(KEDRO_ARGS)
+
+# The figures the README and docs/results.md quote: extracts of the reports in data/08_reporting
+# (those present) committed as docs/reports/*.json, and every generated table rendered from them
+# (python -m stock_lstm.cli.headline --write-docs). Run it after make backtest, pipeline, tune or
+# interval-scope; tests/test_report_docs.py checks the tables equal the committed extracts.
+docs-reports: setup
+	$(BIN)/python -m stock_lstm.cli.headline --write-docs
 
 # Optuna search of training.model's knobs on validation folds of the period before the backtest's
 # test folds: conf/tuned/parameters_training.yml (a suggestion, git-ignored: `--env tuned`) and
