@@ -1,10 +1,14 @@
-"""Helpers shared by benchmark sections: timing statistics, the trained model, machine facts."""
+"""Helpers shared by benchmark sections: timing statistics, project copies, servers on bound
+sockets, and the provenance (date, machine, commit) each section's figures are stamped with."""
 
 from __future__ import annotations
 
 import os
 import platform
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -12,16 +16,23 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = Path(__file__).resolve().parent / "results.json"
 
 
-class BenchmarkSkipped(RuntimeError):
-    """A section cannot run here; the message says what to do."""
+class BenchmarkFailed(RuntimeError):
+    """A section's run went wrong (a command failed, a check did not hold); the message says
+    what. `python -m benchmarks` records the section as "failed" with it (as any exception)."""
+
+
+# The older name, still imported by some sections: a failure all the same, never a skip.
+BenchmarkSkipped = BenchmarkFailed
 
 
 @dataclass(frozen=True)
@@ -117,14 +128,89 @@ def time_calls(fn: Callable[[], Any], calls: int, warm_up: int = 20) -> list[flo
 
 
 def machine() -> dict[str, Any]:
-    import tensorflow as tf
+    """The machine a figure was measured on: CPU model and count, OS, Python, TensorFlow's
+    version (read from its metadata: importing it would cost seconds and memory)."""
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        tensorflow: str | None = version("tensorflow")
+    except PackageNotFoundError:
+        tensorflow = None
     return {
-        "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
+        "tensorflow": tensorflow,
     }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit(root: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """The commit the code was at, and whether tracked files differed from it (`dirty`):
+    {"sha": None, ...} outside a git checkout."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    sha = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") if sha else None
+    return {
+        "sha": sha.strip() if sha else None,
+        "dirty": bool(status.strip()) if status is not None else None,
+    }
+
+
+def provenance() -> dict[str, Any]:
+    """The stamp of one section's run: when, on what machine, at which commit."""
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "commit": git_commit(),
+    }
+
+
+def project_copy(root: Path) -> Path:
+    """A temporary project at `root`: pyproject.toml, conf (without local secrets) and the
+    bundled raw snapshot; src is a symlink to this checkout's."""
+    root.mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", root)
+    (root / "src").mkdir()
+    (root / "src" / "stock_lstm").symlink_to(PROJECT_ROOT / "src" / "stock_lstm")
+    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
+    (root / "conf" / "local").mkdir()
+    shutil.copytree(PROJECT_ROOT / "data" / "01_raw", root / "data" / "01_raw")
+    return root
+
+
+def bound_socket() -> socket.socket:
+    """A listening loopback socket on a port the kernel picked, for a server to be handed
+    (`--fd`): no port is released and bound again, so no other process can take it between.
+
+    With TCP_NODELAY, which the connections it accepts inherit: uvicorn wraps an `--fd` socket
+    as AF_UNIX, so its event loop does not set it on them as it does with `--host/--port`, and
+    Nagle's algorithm held a response's second write for the client's delayed ACK (~40 ms)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    return sock
 
 
 def rss_mb(pid: int) -> dict[str, float]:

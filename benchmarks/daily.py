@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import BenchmarkSkipped, Options
-from benchmarks.pipeline import _project_copy
+from benchmarks.common import BenchmarkFailed, Options, project_copy
 
 START = "2005-01-01"
 TRAINED_THROUGH = "2013-02-27"
@@ -35,7 +34,7 @@ def _daily(root: Path, env: dict[str, str], end: str) -> tuple[float, str]:
     )
     wall = time.perf_counter() - started
     if completed.returncode != 0:
-        raise BenchmarkSkipped(
+        raise BenchmarkFailed(
             f"`{' '.join(command[1:])}` failed:\n{(completed.stdout + completed.stderr)[-2000:]}"
         )
     return wall, completed.stdout
@@ -43,7 +42,7 @@ def _daily(root: Path, env: dict[str, str], end: str) -> tuple[float, str]:
 
 def run(options: Options) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        root = _project_copy(Path(folder) / "project")
+        root = project_copy(Path(folder) / "project")
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{root / 'data' / 'daily.db'}",
@@ -58,16 +57,16 @@ def run(options: Options) -> dict[str, Any]:
             train, cwd=root, env=env, capture_output=True, text=True, timeout=1800
         )
         if completed.returncode != 0:
-            raise BenchmarkSkipped(f"training the champion failed:\n{completed.stderr[-2000:]}")
+            raise BenchmarkFailed(f"training the champion failed:\n{completed.stderr[-2000:]}")
         _daily(root, env, DAYS[0])
         new_bar_s, new_bar_out = _daily(root, env, DAYS[1])
         no_bar_s, no_bar_out = _daily(root, env, DAYS[1])
     if "retrain: False" not in new_bar_out or "monitored: True" not in new_bar_out:
-        raise BenchmarkSkipped(
+        raise BenchmarkFailed(
             f"the timed day was not a monitored day without retrain:\n{new_bar_out}"
         )
     if "monitored: False" not in no_bar_out:
-        raise BenchmarkSkipped(f"the rerun monitored again:\n{no_bar_out}")
+        raise BenchmarkFailed(f"the rerun monitored again:\n{no_bar_out}")
     return {
         "tickers": 3,
         "history_from": START,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,26 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import BenchmarkSkipped, Options
+from benchmarks.common import BenchmarkFailed, Options, project_copy
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Ingestion reads the bundled snapshot, never the network: the figure must not depend on
 # Yahoo Finance being reachable (the default `auto` source falls back to the same files).
 STAGE_PARAMS = {"ingestion": "ingestion.source=csv"}
 STAGE_TIMEOUT_S = 3600
 _COMPLETED = re.compile(r"completed\s+(?:\S+\.py:\d+\s+)?successfully in ([\d.]+) sec")
-
-
-def _project_copy(root: Path) -> Path:
-    """pyproject.toml, conf (without local secrets), the raw snapshot; src is a symlink."""
-    root.mkdir(parents=True)
-    shutil.copy(PROJECT_ROOT / "pyproject.toml", root)
-    (root / "src").mkdir()
-    (root / "src" / "stock_lstm").symlink_to(PROJECT_ROOT / "src" / "stock_lstm")
-    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    shutil.copytree(PROJECT_ROOT / "data" / "01_raw", root / "data" / "01_raw")
-    return root
+_project_copy = project_copy  # the older name, still imported by benchmarks/backtest.py
 
 
 def _run_stage(stage: str, root: Path, env: dict[str, str]) -> dict[str, Any]:
@@ -51,7 +38,7 @@ def _run_stage(stage: str, root: Path, env: dict[str, str]) -> dict[str, Any]:
     wall = time.perf_counter() - started
     output = completed.stdout + completed.stderr
     if completed.returncode != 0:
-        raise BenchmarkSkipped(
+        raise BenchmarkFailed(
             f"`{' '.join(command[2:])}` failed (exit {completed.returncode}):\n{output[-2000:]}"
         )
     match = _COMPLETED.search(output)
@@ -89,7 +76,7 @@ def run(options: Options | None = None) -> dict[str, Any]:
     from stock_lstm.pipeline_registry import PIPELINE_ORDER
 
     with tempfile.TemporaryDirectory(prefix="stock-lstm-bench-") as tmp:
-        root = _project_copy(Path(tmp) / "project")
+        root = project_copy(Path(tmp) / "project")
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         env = {
             **os.environ,

@@ -27,13 +27,13 @@ from typing import Any
 import pandas as pd
 
 from benchmarks.common import (
-    BenchmarkSkipped,
+    BenchmarkFailed,
     Options,
     latency_stats,
     on_both_databases,
+    project_copy,
     time_calls,
 )
-from benchmarks.pipeline import _project_copy
 
 SNAPSHOT = Path(__file__).resolve().parents[1] / "data" / "01_raw" / "snapshot"
 SERIES = ("GSPC.csv", "MSFT.csv")
@@ -68,7 +68,7 @@ def _kedro_run(root: Path, env: dict[str, str], folder: Path) -> dict[str, Any]:
     wall = time.perf_counter() - started
     output = completed.stdout + completed.stderr
     if completed.returncode != 0:
-        raise BenchmarkSkipped(f"kedro run failed (exit {completed.returncode}):\n{output[-2000:]}")
+        raise BenchmarkFailed(f"kedro run failed (exit {completed.returncode}):\n{output[-2000:]}")
     match = _COMPLETED.search(output)
     return {"wall_s": round(wall, 2), "kedro_run_s": float(match.group(1)) if match else None}
 
@@ -110,7 +110,7 @@ def _measure(url: str, calls: int) -> dict[str, Any]:
 
     get_database(url).migrate()  # outside the timed region
     with tempfile.TemporaryDirectory(prefix="stock-lstm-versioning-") as tmp:
-        root = _project_copy(Path(tmp) / "project")
+        root = project_copy(Path(tmp) / "project")
         folder, drop = Path(tmp) / "relabelled", Path(tmp) / "daily_drop"
         env = {
             **os.environ,
@@ -145,7 +145,7 @@ def _measure(url: str, calls: int) -> dict[str, Any]:
     written = {}
     for stage in STAGES:
         if after[stage].id == before[stage].id:
-            raise BenchmarkSkipped(f"the new day wrote no {stage} version")
+            raise BenchmarkFailed(f"the new day wrote no {stage} version")
         written[stage] = {
             "rows_added": after[stage].rows_added,
             "rows_closed": after[stage].rows_closed,
