@@ -87,13 +87,14 @@ bench: setup
 # default: ^GSPC, GOOG, MSFT, ~5 min), sp500_20 or all (ingests the bundled 20 S&P 500 stocks
 # too, then backtests every stored ticker of the universe plus your own).
 # More parameters: PARAMS=ingestion.source=csv (Kedro keeps only the last --params, so not
-# through KEDRO_ARGS).
+# through KEDRO_ARGS). WORKERS=n: the fits as tasks of a local Dask cluster of n processes
+# (backtest.workers; DASK_SCHEDULER_ADDRESS=tcp://host:8786 uses that cluster: docs/scaling.md).
 UNIVERSE ?= snapshot
 PARAMS ?=
 comma := ,
 backtest: setup
 	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,backtest \
-		--params "ingestion.universe=$(UNIVERSE)$(if $(PARAMS),$(comma)$(PARAMS))" $(KEDRO_ARGS)
+		--params "ingestion.universe=$(UNIVERSE)$(if $(WORKERS),$(comma)backtest.workers=$(WORKERS))$(if $(PARAMS),$(comma)$(PARAMS))" $(KEDRO_ARGS)
 
 # The figures the README and docs/results.md quote: extracts of the reports in data/08_reporting
 # (those present) committed as docs/reports/*.json, and every generated table rendered from them
