@@ -170,6 +170,14 @@ class Server:
             int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()
         ]
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time its workers used so far (all their threads)."""
+        ticks = 0
+        for pid in self.worker_pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def failure(self, what: str) -> BenchmarkFailed:
         tail = self.log.read_text(errors="replace")[-2000:]
         return BenchmarkFailed(f"{self.name}: {what}; its log:\n{tail}")
@@ -378,12 +386,17 @@ def _interleaved_latency(servers: dict[str, Server], bodies: dict[str, bytes], c
 
 def _throughput(servers: dict[str, Server], bodies: dict[str, bytes], count: int, clients: int):
     """`count` requests per endpoint with `clients` in flight, in ROUNDS bursts per endpoint,
-    the endpoints alternating: requests/s, p50/p99 and errors of each."""
+    the endpoints alternating: requests/s, p50/p99 and errors of each, and the server's CPU
+    time per request (its workers' user + system time over the bursts: what other work on the
+    machine does not inflate, unlike latency)."""
     runs: dict[str, list[dict[str, Any]]] = {e: [] for e in ENDPOINTS}
     for i in range(ROUNDS):
         for endpoint in ENDPOINTS[i % 3 :] + ENDPOINTS[: i % 3]:
-            burst = _burst(servers[endpoint].address, bodies[endpoint], count // ROUNDS, clients)
+            server = servers[endpoint]
+            burst = _burst(server.address, bodies[endpoint], count // ROUNDS, clients)
+            cpu_before = server.cpu_seconds()
             runs[endpoint].append(asyncio.run(burst))
+            runs[endpoint][-1]["cpu_s"] = server.cpu_seconds() - cpu_before
     cells = {}
     for endpoint, bursts in runs.items():
         durations = [d for b in bursts for d in b["durations"]]
@@ -393,6 +406,9 @@ def _throughput(servers: dict[str, Server], bodies: dict[str, bytes], count: int
             "p50_ms": stats["p50_ms"],
             "p99_ms": stats["p99_ms"],
             "n": stats["n"],
+            "server_cpu_ms_per_request": round(
+                1000 * sum(b["cpu_s"] for b in bursts) / max(stats["n"], 1), 3
+            ),
             "errors": sum(b["errors"] for b in bursts) + (count // ROUNDS * ROUNDS - stats["n"]),
         }
     return cells
@@ -537,6 +553,16 @@ def table(figures: dict[str, Any]) -> str:
             )
             in_flight = f"{workers}, {level.split('_')[0]}"
             lines.append(f"  {in_flight:<20}{row}")
+    cpu = one["throughput"][f"{CLIENTS[0]}_clients"]
+    floor_cpu = cpu["minimal"]["server_cpu_ms_per_request"]
+    lines.append(
+        f"server CPU ms per request (1 worker, {CLIENTS[0]} in flight; not inflated by load): "
+        + ", ".join(
+            f"{e} {cpu[e]['server_cpu_ms_per_request']:.3f}"
+            + (f" ({cpu[e]['server_cpu_ms_per_request'] / floor_cpu:.2f}x)" if floor_cpu else "")
+            for e in ENDPOINTS
+        )
+    )
     rss = one["worker_rss_mib"]
     starts = figures["cold_start_to_first_health_200"]
     lines.append(f"worker RSS: API {max(rss['api'])} MiB, minimal {max(rss['minimal'])} MiB")

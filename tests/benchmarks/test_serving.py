@@ -103,3 +103,48 @@ def test_the_targets_are_the_api_over_the_minimal_app() -> None:
         "cold_start_s": (1.2, True),
         "errors": (3, False),
     }
+
+
+def test_the_table_shows_each_endpoint_against_the_floor() -> None:
+    def cell(p50: float, cpu: float) -> dict:
+        return {
+            "requests_per_s": 1000 / p50,
+            "p50_ms": p50,
+            "p99_ms": 2 * p50,
+            "n": 8,
+            "server_cpu_ms_per_request": cpu,
+            "errors": 0,
+        }
+
+    def entry(workers: int) -> dict:
+        return {
+            "workers": workers,
+            "latency": {"minimal": cell(0.8, 0), "prices": cell(1.0, 0), "ticker": cell(2.0, 0)},
+            "throughput": {
+                f"{clients}_clients": {
+                    "minimal": cell(1.0, 0.4),
+                    "prices": cell(1.2, 0.6),
+                    "ticker": cell(1.6, 1.0),
+                }
+                for clients in serving.CLIENTS
+            },
+            "worker_rss_mib": {"api": [150.0] * workers, "minimal": [100.0] * workers},
+            "errors": 0,
+        }
+
+    figures = {
+        "1_worker": entry(1),
+        "2_workers": entry(2),
+        "cold_start_to_first_health_200": {
+            "api": {"median_s": 1.2, "runs_s": [1.2]},
+            "minimal": {"median_s": 0.9, "runs_s": [0.9]},
+        },
+    }
+    figures["targets"] = serving.targets(figures)
+    lines = serving.table(figures).splitlines()
+
+    [ticker] = [line for line in lines if serving.LABELS["ticker"] in line]
+    assert ticker.split()[-3:] == ["2.000", "4.000", "2.50"]
+    [cpu] = [line for line in lines if line.startswith("server CPU")]
+    assert "prices 0.600 (1.50x)" in cpu and "ticker 1.000 (2.50x)" in cpu
+    assert any("stored_ticker_p50_over_minimal" in line and "NOT met" in line for line in lines)
