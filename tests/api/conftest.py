@@ -1,4 +1,6 @@
-"""API fixtures: one app over the session's trained project, one over a project with no model."""
+"""API fixtures: the session's fixed project (a registered fixed ONNX model, no TensorFlow) and
+an app serving it, a private copy of it per test, and an app over a project with no model.
+The end-to-end tests that need a really trained model take `trained_project` themselves."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from stock_lstm.api.app import create_app
 from stock_lstm.common.settings import Settings, get_settings
-from tests.conftest import TrainedProject, make_project_copy
+from tests.conftest import TrainedProject, copy_trained_project, make_project_copy
+from tests.helpers.fixed_project import build_fixed_project
 
 
 @contextmanager
@@ -41,9 +44,25 @@ def settings_for(root: Path, database_url: str, **overrides) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def served(trained_project: TrainedProject) -> Iterator[TestClient]:
-    """A client of the app serving the session's trained model (lifespan run once)."""
-    app = create_app(settings_for(trained_project.root, trained_project.database_url))
+def fixed_project(
+    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_template: Path
+) -> TrainedProject:
+    """A project copy as the API sees a trained one (clean prices, a champion's files and
+    registry row), its model the fixed ONNX graph of tests/helpers/fixed_project.py."""
+    root = tmp_path_factory.mktemp("fixed") / "project"
+    return build_fixed_project(root, migrated_sqlite_template)
+
+
+@pytest.fixture
+def fixed_copy(tmp_path: Path, fixed_project: TrainedProject) -> TrainedProject:
+    """A private copy of the fixed project (artifacts and SQLite file) a test may alter."""
+    return copy_trained_project(fixed_project, tmp_path / "fixed-copy")
+
+
+@pytest.fixture(scope="session")
+def served(fixed_project: TrainedProject) -> Iterator[TestClient]:
+    """A client of the app serving the fixed project's champion (lifespan run once)."""
+    app = create_app(settings_for(fixed_project.root, fixed_project.database_url))
     with TestClient(app) as client:
         yield client
 

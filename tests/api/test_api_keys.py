@@ -28,7 +28,8 @@ def status(client: TestClient | httpx.Client, key: str | None) -> int:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
+def bare_project(tmp_path: Path) -> Path:
+    """A project copy where no pipeline ran (the keys guard the registry endpoints)."""
     return make_project_copy(tmp_path / "project")
 
 
@@ -61,16 +62,16 @@ def test_a_keys_file_that_does_not_parse_stops_start_up(monkeypatch, tmp_path) -
     assert str(stopped.value).startswith("Error: API_KEYS_FILE: key 'bob'")
 
 
-def test_several_named_keys_each_open_the_door(project, sqlite_url) -> None:
-    settings = settings_for(project, sqlite_url, api_keys=(("alice", ALICE), ("bob", BOB)))
+def test_several_named_keys_each_open_the_door(bare_project, sqlite_url) -> None:
+    settings = settings_for(bare_project, sqlite_url, api_keys=(("alice", ALICE), ("bob", BOB)))
     with TestClient(create_app(settings)) as client:
         assert status(client, ALICE) == 503  # past the key check: no model to reload
         assert status(client, BOB) == 503
         assert status(client, CAROL) == 401
 
 
-def test_the_single_api_key_still_works_under_its_name(project, sqlite_url) -> None:
-    settings = settings_for(project, sqlite_url, api_key=ALICE)
+def test_the_single_api_key_still_works_under_its_name(bare_project, sqlite_url) -> None:
+    settings = settings_for(bare_project, sqlite_url, api_key=ALICE)
     with TestClient(create_app(settings)) as client:
         assert status(client, ALICE) == 503
         assert status(client, BOB) == 401
@@ -78,12 +79,12 @@ def test_the_single_api_key_still_works_under_its_name(project, sqlite_url) -> N
 
 
 def test_a_key_is_rotated_through_the_keys_file_without_a_restart(
-    project, sqlite_url, tmp_path, monkeypatch
+    bare_project, sqlite_url, tmp_path, monkeypatch
 ) -> None:
     monkeypatch.setattr(security, "FILE_CHECK_INTERVAL_S", 0.0)
     keys = tmp_path / "keys"
     keys.write_text(f"# rotated by ops\nalice:{ALICE}\n")
-    settings = settings_for(project, sqlite_url, api_keys_file=keys)
+    settings = settings_for(bare_project, sqlite_url, api_keys_file=keys)
     with TestClient(create_app(settings)) as client:
         assert (status(client, ALICE), status(client, BOB)) == (503, 401)
         keys.write_text(f"alice:{ALICE}\nbob:{BOB}\n")  # step 1: both keys open
@@ -94,9 +95,13 @@ def test_a_key_is_rotated_through_the_keys_file_without_a_restart(
         assert status(client, BOB) == 503
 
 
-def test_repeated_failures_get_429_with_retry_after(project, sqlite_url) -> None:
+def test_repeated_failures_get_429_with_retry_after(bare_project, sqlite_url) -> None:
     settings = settings_for(
-        project, sqlite_url, api_key=ALICE, api_key_max_failures=3, api_key_failure_window_s=60.0
+        bare_project,
+        sqlite_url,
+        api_key=ALICE,
+        api_key_max_failures=3,
+        api_key_failure_window_s=60.0,
     )
     with TestClient(create_app(settings)) as client:
         assert [status(client, f"guess-{i:016d}") for i in range(3)] == [401, 401, 401]
@@ -107,9 +112,13 @@ def test_repeated_failures_get_429_with_retry_after(project, sqlite_url) -> None
         assert status(client, ALICE) == 429  # even the right key waits: no guessing on
 
 
-def test_the_block_ends_when_the_window_passes(project, sqlite_url) -> None:
+def test_the_block_ends_when_the_window_passes(bare_project, sqlite_url) -> None:
     settings = settings_for(
-        project, sqlite_url, api_key=ALICE, api_key_max_failures=2, api_key_failure_window_s=0.5
+        bare_project,
+        sqlite_url,
+        api_key=ALICE,
+        api_key_max_failures=2,
+        api_key_failure_window_s=0.5,
     )
     with TestClient(create_app(settings)) as client:
         assert [status(client, None) for _ in range(3)] == [401, 401, 429]
@@ -117,10 +126,12 @@ def test_the_block_ends_when_the_window_passes(project, sqlite_url) -> None:
         assert status(client, ALICE) == 503
 
 
-def test_sighup_reloads_the_keys_file_of_a_running_server(project, sqlite_url, tmp_path) -> None:
+def test_sighup_reloads_the_keys_file_of_a_running_server(
+    bare_project, sqlite_url, tmp_path
+) -> None:
     keys = tmp_path / "keys"
     keys.write_text(f"alice:{ALICE}\n")
-    env = kedro_env(project, sqlite_url, API_KEYS_FILE=str(keys), API_KEY="")
+    env = kedro_env(bare_project, sqlite_url, API_KEYS_FILE=str(keys), API_KEY="")
     with bound_socket() as sock:
         url = url_of(sock)
         server = start_uvicorn(sock, env, tmp_path / "server.log")

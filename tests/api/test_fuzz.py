@@ -2,8 +2,9 @@
 
 Valid and invalid requests are generated for every operation; each answer must not be a 5xx,
 must match the schema (status code, content type, body), and every 4xx must carry a message.
-The app serves the session's tiny trained model over a private copy of its database, with an
-API key set, so the reload, promote and rollback endpoints are fuzzed too (and never let in: the key is not guessed).
+The app serves the fixed project's champion (tests/helpers/fixed_project.py) over a private
+copy of it, with an API key set, so the reload, promote and rollback endpoints are fuzzed too
+(and never let in: the key is not guessed).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ MAX_EXAMPLES = 40  # per operation and generation mode: bounded, well under a mi
 
 
 @pytest.fixture(scope="module")
-def fuzzed_schema(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory):
-    project = copy_trained_project(trained_project, tmp_path_factory.mktemp("fuzz") / "project")
+def fuzzed_schema(fixed_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory):
+    project = copy_trained_project(fixed_project, tmp_path_factory.mktemp("fuzz") / "project")
     global SERVER_FOLDER
     SERVER_FOLDER = str(project.root)
     app = create_app(

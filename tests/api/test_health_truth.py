@@ -47,28 +47,28 @@ def test_health_reports_a_writable_database_as_ok(tmp_path: Path, sqlite_url: st
     assert not any("database" in reason for reason in body["reasons"])
 
 
-def test_a_promotion_on_a_read_only_database_says_read_only(trained_copy: TrainedProject) -> None:
-    champion = only_version(trained_copy)
-    record_as(trained_copy, champion, NEWER)  # a candidate with the champion's (valid) files
+def test_a_promotion_on_a_read_only_database_says_read_only(fixed_copy: TrainedProject) -> None:
+    champion = only_version(fixed_copy)
+    record_as(fixed_copy, champion, NEWER)  # a candidate with the champion's (valid) files
     for name in ("onnx_model.onnx", "scaler_params.json", "interval_calibration.json"):
-        folder = trained_copy.root / "data" / "06_models" / name
+        folder = fixed_copy.root / "data" / "06_models" / name
         shutil.copytree(folder / champion, folder / NEWER)
-    project = TrainedProject(trained_copy.root, read_only(trained_copy.database_url))
+    project = TrainedProject(fixed_copy.root, read_only(fixed_copy.database_url))
     with app_client(project, api_key=KEY, registry_poll_s=3600.0) as client:
         response = client.post(f"/api/v1/models/{NEWER}/promote", headers=AUTH)
         health = client.get("/health").json()
     assert response.status_code == 503, response.text
     assert "read-only" in response.json()["detail"]
     assert health["database"] == "read-only" and health["model_version"] == champion
-    assert crud_on(trained_copy.database_url).champion_version() == champion
+    assert crud_on(fixed_copy.database_url).champion_version() == champion
 
 
-def test_a_worker_that_cannot_load_the_champion_says_stale(trained_copy: TrainedProject) -> None:
-    served = only_version(trained_copy)
-    record_as(trained_copy, served, NEWER)  # recorded, but its files were never saved
-    with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
+def test_a_worker_that_cannot_load_the_champion_says_stale(fixed_copy: TrainedProject) -> None:
+    served = only_version(fixed_copy)
+    record_as(fixed_copy, served, NEWER)  # recorded, but its files were never saved
+    with app_client(fixed_copy, api_key=KEY, registry_poll_s=3600.0) as client:
         assert client.get("/health").json()["serving"] == "champion"
-        crud_on(trained_copy.database_url).promote_model_version(
+        crud_on(fixed_copy.database_url).promote_model_version(
             NEWER, reason="promoted behind the API's back", actor="test"
         )
         assert client.post("/api/v1/model/reload", headers=AUTH).status_code == 503
@@ -79,7 +79,7 @@ def test_a_worker_that_cannot_load_the_champion_says_stale(trained_copy: Trained
     assert body["model_version"] == served
     assert body["serving"].startswith(f"stale: the champion is {NEWER}, still serving {served}")
     assert "onnx_model" in body["serving"]
-    assert str(trained_copy.root) not in response.text
+    assert str(fixed_copy.root) not in response.text
     assert forecast.headers["X-Model-Version"] == served  # the old model keeps answering
 
 

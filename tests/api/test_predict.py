@@ -1,4 +1,5 @@
-"""POST /api/v1/predict against the tiny model trained in the test environment."""
+"""POST /api/v1/predict against the fixed project's champion (tests/helpers/fixed_project.py),
+and end to end against the tiny model trained in the test environment."""
 
 from __future__ import annotations
 
@@ -10,33 +11,33 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stock_lstm.api.v1.schemas.predict import MAX_PRICES
+from stock_lstm.ml_models.serving.onnx_forecaster import forecaster_from_files
 from tests.conftest import TrainedProject
+from tests.helpers.app import app_client
 from tests.helpers.database import crud_on
+from tests.helpers.registry import ARTIFACTS, artifact, only_version
 
 KERAS_TOLERANCE = 1e-5  # relative: ONNX Runtime against Keras, float32 inside both
+SAME_FILES = 1e-12  # relative: the served forecaster against one built from the same files
 
 
 @pytest.fixture(scope="module")
-def forecaster(trained_project: TrainedProject):
-    """The Keras model's forecaster (TensorFlow, training's artifacts: lstm_model, the pickled
-    scaler): the API's ONNX Runtime forecasts must equal it."""
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
+def forecaster(fixed_project: TrainedProject):
+    """A forecaster built from the champion's own files: what the API must serve."""
+    version = only_version(fixed_project)
+    return forecaster_from_files(
+        {name: artifact(fixed_project, name, version).read_bytes() for name in ARTIFACTS}
+    )
 
-    from stock_lstm.ml_models.recurrent.inference import KerasForecaster as Forecaster
 
-    bootstrap_project(trained_project.root)
-    with KedroSession.create(project_path=trained_project.root, env="test") as session:
-        catalog = session.load_context().catalog
-        return Forecaster(
-            catalog.load("lstm_model"), catalog.load("scaler"), catalog.load("interval_calibration")
-        )
+def _history(min_history: int) -> list[float]:
+    steps = np.random.default_rng(3).normal(0.0005, 0.015, min_history + 9)
+    return [round(float(v), 4) for v in 50.0 * np.exp(np.cumsum(steps))]
 
 
 @pytest.fixture(scope="module")
 def history(forecaster) -> list[float]:
-    steps = np.random.default_rng(3).normal(0.0005, 0.015, forecaster.min_history + 9)
-    return [round(float(v), 4) for v in 50.0 * np.exp(np.cumsum(steps))]
+    return _history(forecaster.min_history)
 
 
 def _flush(client: TestClient) -> None:
@@ -48,22 +49,26 @@ def _count(client: TestClient) -> int:
     return crud_on(client.app.state.settings.database_url).count_predictions()
 
 
-def test_prices_mode_equals_the_forecaster(served, forecaster, history) -> None:
+def _check_prices_mode(client: TestClient, forecaster, history, rtol: float) -> None:
     for horizon in sorted({1, 2, forecaster.max_horizon}):
-        response = served.post("/api/v1/predict", json={"prices": history, "horizon": horizon})
+        response = client.post("/api/v1/predict", json={"prices": history, "horizon": horizon})
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["ticker"] is None and body["last_date"] is None
         assert body["horizon"] == horizon
-        assert body["model_version"] == served.app.state.model.version
+        assert body["model_version"] == client.app.state.model.version
         assert response.headers["X-Model-Version"] == body["model_version"]
         assert [p["step"] for p in body["predictions"]] == list(range(1, horizon + 1))
         assert all(p["date"] is None for p in body["predictions"])
         expected = forecaster.forecast(history, horizon)
         for key in ("close", "lower", "upper"):
             got = np.array([p[key] for p in body["predictions"]])
-            np.testing.assert_allclose(got, getattr(expected, key), rtol=KERAS_TOLERANCE)
+            np.testing.assert_allclose(got, getattr(expected, key), rtol=rtol)
         assert all(p["lower"] <= p["close"] <= p["upper"] for p in body["predictions"])
+
+
+def test_prices_mode_equals_the_forecaster(served, forecaster, history) -> None:
+    _check_prices_mode(served, forecaster, history, SAME_FILES)
 
 
 def test_horizon_defaults_to_one(served, history) -> None:
@@ -71,14 +76,12 @@ def test_horizon_defaults_to_one(served, history) -> None:
     assert body["horizon"] == 1 and len(body["predictions"]) == 1
 
 
-def test_ticker_mode_uses_the_newest_stored_closes_and_business_days(
-    served, forecaster, trained_project
-) -> None:
-    stored = crud_on(trained_project.database_url).load_ticker_prices(
+def _check_ticker_mode(client: TestClient, forecaster, rtol: float) -> None:
+    stored = crud_on(client.app.state.settings.database_url).load_ticker_prices(
         "MSFT", limit=forecaster.min_history
     )
     horizon = forecaster.max_horizon
-    response = served.post("/api/v1/predict", json={"ticker": "msft", "horizon": horizon})
+    response = client.post("/api/v1/predict", json={"ticker": "msft", "horizon": horizon})
     assert response.status_code == 200, response.text
     body = response.json()
     last = stored["date"].iloc[-1].date()
@@ -95,7 +98,30 @@ def test_ticker_mode_uses_the_newest_stored_closes_and_business_days(
     assert not np.allclose(expected.upper, pooled.upper)  # the test env calibrates per ticker
     for key in ("lower", "upper"):
         got = np.array([p[key] for p in body["predictions"]])
-        np.testing.assert_allclose(got, getattr(expected, key), rtol=KERAS_TOLERANCE)
+        np.testing.assert_allclose(got, getattr(expected, key), rtol=rtol)
+
+
+def test_ticker_mode_uses_the_newest_stored_closes_and_business_days(served, forecaster) -> None:
+    _check_ticker_mode(served, forecaster, SAME_FILES)
+
+
+def test_the_trained_models_onnx_forecasts_equal_keras(trained_project: TrainedProject) -> None:
+    """End to end: the app serving the model trained in the test environment answers what its
+    Keras model forecasts (TensorFlow, training's artifacts: lstm_model, the pickled scaler)."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+
+    bootstrap_project(trained_project.root)
+    with KedroSession.create(project_path=trained_project.root, env="test") as session:
+        catalog = session.load_context().catalog
+        keras = KerasForecaster(
+            catalog.load("lstm_model"), catalog.load("scaler"), catalog.load("interval_calibration")
+        )
+    with app_client(trained_project) as client:
+        _check_prices_mode(client, keras, _history(keras.min_history), KERAS_TOLERANCE)
+        _check_ticker_mode(client, keras, KERAS_TOLERANCE)
 
 
 def test_every_forecast_is_written_to_predictions(served, history, forecaster) -> None:

@@ -37,11 +37,11 @@ def test_models_lists_versions_statuses_metrics_and_events(served) -> None:
     ]
 
 
-def test_promote_and_rollback_answer_404_409_and_no_op(trained_copy) -> None:
-    old = only_version(trained_copy)
-    copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
-    record_as(trained_copy, old, NEWER)
-    with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
+def test_promote_and_rollback_answer_404_409_and_no_op(fixed_copy) -> None:
+    old = only_version(fixed_copy)
+    copy_version(fixed_copy, tuple(ARTIFACTS), old, NEWER)
+    record_as(fixed_copy, old, NEWER)
+    with app_client(fixed_copy, api_key=KEY, registry_poll_s=3600.0) as client:
         unknown = client.post("/api/v1/models/1999-01-01T00.00.00.000Z/promote", headers=AUTH)
         assert unknown.status_code == 404
         assert "unknown model version '1999-01-01T00.00.00.000Z'" in unknown.json()["detail"]
@@ -61,7 +61,7 @@ def test_promote_and_rollback_answer_404_409_and_no_op(trained_copy) -> None:
         }
         assert len(client.get("/api/v1/models").json()["events"]) == events  # nothing recorded
 
-        onnx = artifact(trained_copy, "onnx_model", NEWER)
+        onnx = artifact(fixed_copy, "onnx_model", NEWER)
         original = onnx.read_bytes()
         onnx.write_bytes(original + b"\0")
         refused = client.post(f"/api/v1/models/{NEWER}/promote", headers=AUTH)
@@ -92,17 +92,17 @@ def test_promote_and_rollback_answer_404_409_and_no_op(trained_copy) -> None:
         back = client.post("/api/v1/models/rollback", headers=AUTH).json()
         assert (back["champion"], back["previous"], back["served_here"]) == (old, NEWER, old)
         assert client.post("/api/v1/predict", json=HISTORY).headers["X-Model-Version"] == old
-    assert crud_on(trained_copy.database_url).champion_version() == old
+    assert crud_on(fixed_copy.database_url).champion_version() == old
 
 
-def test_a_promotion_reads_and_hashes_each_artifact_once(trained_copy, monkeypatch) -> None:
+def test_a_promotion_reads_and_hashes_each_artifact_once(fixed_copy, monkeypatch) -> None:
     """The promoting worker serves the very bytes its promotion checked: no second read."""
     from stock_lstm.data_pipeline import model_registry
 
-    old = only_version(trained_copy)
-    copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
-    record_as(trained_copy, old, NEWER)
-    with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
+    old = only_version(fixed_copy)
+    copy_version(fixed_copy, tuple(ARTIFACTS), old, NEWER)
+    record_as(fixed_copy, old, NEWER)
+    with app_client(fixed_copy, api_key=KEY, registry_poll_s=3600.0) as client:
         reads = []
         read, sha256 = model_registry.read_artifact, model_registry.artifact_sha256
         monkeypatch.setattr(
@@ -117,11 +117,11 @@ def test_a_promotion_reads_and_hashes_each_artifact_once(trained_copy, monkeypat
     assert reads == [NEWER] * len(ARTIFACTS)
 
 
-def test_the_registry_cli_promotes_with_the_same_checks(trained_copy) -> None:
-    old = only_version(trained_copy)
-    copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
-    record_as(trained_copy, old, NEWER)
-    env = kedro_env(trained_copy.root, trained_copy.database_url)
+def test_the_registry_cli_promotes_with_the_same_checks(fixed_copy) -> None:
+    old = only_version(fixed_copy)
+    copy_version(fixed_copy, tuple(ARTIFACTS), old, NEWER)
+    record_as(fixed_copy, old, NEWER)
+    env = kedro_env(fixed_copy.root, fixed_copy.database_url)
 
     def cli(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -129,18 +129,18 @@ def test_the_registry_cli_promotes_with_the_same_checks(trained_copy) -> None:
             env=env,
             capture_output=True,
             text=True,
-            cwd=trained_copy.root,
+            cwd=fixed_copy.root,
         )
 
-    artifact(trained_copy, "interval_calibration", NEWER).unlink()
+    artifact(fixed_copy, "interval_calibration", NEWER).unlink()
     refused = cli("promote", NEWER)
     assert refused.returncode == 1
     assert (
         f"Error: model version {NEWER} cannot be promoted: interval_calibration" in refused.stderr
     )
     shutil.copy(
-        artifact(trained_copy, "interval_calibration", old),
-        artifact(trained_copy, "interval_calibration", NEWER),
+        artifact(fixed_copy, "interval_calibration", old),
+        artifact(fixed_copy, "interval_calibration", NEWER),
     )
     done = cli("promote", NEWER, "--reason", "by hand")
     assert done.returncode == 0, done.stderr
@@ -148,8 +148,8 @@ def test_the_registry_cli_promotes_with_the_same_checks(trained_copy) -> None:
     listed = cli("list").stdout.splitlines()
     assert listed[0].startswith(f"{NEWER}  champion") and listed[1].startswith(f"{old}  retired")
     assert cli("rollback").returncode == 0
-    assert crud_on(trained_copy.database_url).champion_version() == old
-    assert crud_on(trained_copy.database_url).registry_events()[0].actor == "cli"
+    assert crud_on(fixed_copy.database_url).champion_version() == old
+    assert crud_on(fixed_copy.database_url).registry_events()[0].actor == "cli"
 
 
 def test_the_api_process_never_imports_tensorflow(trained_project) -> None:
@@ -203,55 +203,53 @@ def unloadable_version(project, name: str) -> str:
 
 @pytest.mark.parametrize("name", list(ARTIFACTS))
 def test_a_version_that_does_not_load_is_refused_409_before_anything_changes(
-    trained_copy, name
+    fixed_copy, name
 ) -> None:
     """Its sha256 match the record, so only loading it (session, scaler, calibration, one
     forecast) can tell: the promotion is refused and nothing is recorded or served."""
-    old = unloadable_version(trained_copy, name)
-    with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
+    old = unloadable_version(fixed_copy, name)
+    with app_client(fixed_copy, api_key=KEY, registry_poll_s=3600.0) as client:
         events = client.get("/api/v1/models").json()["events"]
         refused = client.post(f"/api/v1/models/{NEWER}/promote", headers=AUTH)
         assert refused.status_code == 409, refused.text
         detail = refused.json()["detail"]
         assert f"model version {NEWER} cannot be promoted: it does not load" in detail
-        assert str(trained_copy.root) not in refused.text  # names the file, not the path
+        assert str(fixed_copy.root) not in refused.text  # names the file, not the path
         assert client.get("/api/v1/models").json()["events"] == events
         assert client.post("/api/v1/predict", json=HISTORY).headers["X-Model-Version"] == old
-    assert crud_on(trained_copy.database_url).champion_version() == old
+    assert crud_on(fixed_copy.database_url).champion_version() == old
 
 
-def test_the_registry_cli_refuses_a_version_that_does_not_load(trained_copy) -> None:
-    old = unloadable_version(trained_copy, "onnx_model")
+def test_the_registry_cli_refuses_a_version_that_does_not_load(fixed_copy) -> None:
+    old = unloadable_version(fixed_copy, "onnx_model")
     refused = subprocess.run(
         [sys.executable, "-m", "stock_lstm.cli.registry", "promote", NEWER],
-        env=kedro_env(trained_copy.root, trained_copy.database_url),
+        env=kedro_env(fixed_copy.root, fixed_copy.database_url),
         capture_output=True,
         text=True,
-        cwd=trained_copy.root,
+        cwd=fixed_copy.root,
     )
     assert refused.returncode == 1
     assert refused.stderr.startswith(
         f"Error: model version {NEWER} cannot be promoted: it does not load: onnx_model"
     )
     assert "Traceback" not in refused.stderr
-    assert crud_on(trained_copy.database_url).champion_version() == old
+    assert crud_on(fixed_copy.database_url).champion_version() == old
 
 
-def test_a_rollback_to_a_version_that_no_longer_loads_is_refused_409(trained_copy) -> None:
+def test_a_rollback_to_a_version_that_no_longer_loads_is_refused_409(fixed_copy) -> None:
     """Rollback promotes the previous champion with the same load check."""
-    old = only_version(trained_copy)
-    copy_version(trained_copy, tuple(ARTIFACTS), old, NEWER)
-    record_as(trained_copy, old, NEWER)
-    with app_client(trained_copy, api_key=KEY, registry_poll_s=3600.0) as client:
+    old = only_version(fixed_copy)
+    copy_version(fixed_copy, tuple(ARTIFACTS), old, NEWER)
+    record_as(fixed_copy, old, NEWER)
+    with app_client(fixed_copy, api_key=KEY, registry_poll_s=3600.0) as client:
         promoted = client.post(f"/api/v1/models/{NEWER}/promote", headers=AUTH)
         assert promoted.status_code == 200, promoted.text
-        path = artifact(trained_copy, "onnx_model", old)
+        path = artifact(fixed_copy, "onnx_model", old)
         path.write_bytes(UNLOADABLE["onnx_model"])
-        row = crud_on(trained_copy.database_url).get_model_version(old)
+        row = crud_on(fixed_copy.database_url).get_model_version(old)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        record_as(
-            trained_copy, old, old, serving_sha256={**row.serving_sha256, "onnx_model": digest}
-        )
+        record_as(fixed_copy, old, old, serving_sha256={**row.serving_sha256, "onnx_model": digest})
         refused = client.post("/api/v1/models/rollback", headers=AUTH)
         assert refused.status_code == 409, refused.text
         assert (
@@ -259,4 +257,4 @@ def test_a_rollback_to_a_version_that_no_longer_loads_is_refused_409(trained_cop
             in (refused.json()["detail"])
         )
         assert client.post("/api/v1/predict", json=HISTORY).headers["X-Model-Version"] == NEWER
-    assert crud_on(trained_copy.database_url).champion_version() == NEWER
+    assert crud_on(fixed_copy.database_url).champion_version() == NEWER
