@@ -9,15 +9,18 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kedro.config import OmegaConfigLoader
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
-from benchmarks.common import postgres_schema
 from stock_lstm.data_pipeline.database import Database, dispose_engines, get_database
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
@@ -52,6 +55,7 @@ FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "project_copy": ("slow",),
     "project": ("slow",),
     "postgres_url": ("postgres",),
+    "empty_postgres_url": ("postgres",),
     "browser": ("browser",),
 }
 # What the fast tier never does; a test that does it anyway is skipped there, saying why (it
@@ -180,10 +184,48 @@ def empty_sqlite_url(tmp_path: Path) -> Iterator[str]:
     dispose_engines()
 
 
+@contextmanager
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """A database of its own on TEST_DATABASE_URL's server (a copy of the database `template`
+    when given), dropped afterwards: independent of what earlier runs left behind."""
+    base = _postgres_base_url()
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(
+            text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        )
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        dispose_engines()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template() -> Iterator[str]:
+    """The name of one PostgreSQL database migrated to head: each test's database is a copy of
+    it (CREATE DATABASE ... TEMPLATE), so the migrations run once per session, not per test."""
+    with _postgres_database() as url:
+        database = Database(url)
+        database.migrate()
+        database.dispose()  # a template is copied only while nobody is connected to it
+        yield make_url(url).database
+
+
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A schema of its own, dropped afterwards: independent of what earlier runs left behind."""
-    with postgres_schema(_postgres_base_url(), prefix="t_") as url:
+def postgres_url(migrated_postgres_template: str) -> Iterator[str]:
+    """A PostgreSQL database of the test's own, its schema at head."""
+    with _postgres_database(template=migrated_postgres_template) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A PostgreSQL database with no schema yet (for the tests of the migrations themselves)."""
+    with _postgres_database() as url:
         yield url
 
 
@@ -199,7 +241,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 def empty_database_url(request: pytest.FixtureRequest) -> str:
     """`database_url` before any migration: SQLite and PostgreSQL, no schema yet."""
     return request.getfixturevalue(
-        "empty_sqlite_url" if request.param == "sqlite" else "postgres_url"
+        "empty_sqlite_url" if request.param == "sqlite" else "empty_postgres_url"
     )
 
 
