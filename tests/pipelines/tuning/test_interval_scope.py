@@ -13,29 +13,32 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.walk_forward import make_folds
-from stock_lstm.ml_models.recurrent.tuning import choose_scope
+from stock_lstm.ml_models.recurrent.tuning import checked_coverage_band, choose_scope
 from stock_lstm.pipelines.interval_scope.nodes import compare_interval_scopes
 from tests.conftest import environment_parameters
 from tests.helpers.poison import poisoned
 from tests.ml_models.conftest import random_walk_features
 
 
-def _params() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def _params() -> tuple[dict[str, Any], ...]:
     found = environment_parameters("test")
-    return found["tuning"], found["backtest"], found["training"]
+    return found["tuning"], found["backtest"], found["training"], found["interval_scope"]
 
 
 def test_scopes_are_compared_on_the_development_period_only() -> None:
-    tuning, backtest, training = _params()
+    tuning, backtest, training, interval_scope = _params()
+    interval_scope = {"coverage_band": [0.8, 0.95]}  # not the default: the parameter is used
     clean = random_walk_features({"AAA": 700, "BBB": 700, "CCC": 650}, seed=3)
     first_test = make_folds(
         clean, backtest["folds"], backtest["test_share"], backtest["validation_days"]
     )[0].test_start
 
-    report = compare_interval_scopes(poisoned(clean, first_test), tuning, backtest, training)
+    params = (tuning, backtest, training, interval_scope)
+    report = compare_interval_scopes(poisoned(clean, first_test), *params)
 
-    assert report == compare_interval_scopes(clean, tuning, backtest, training)
+    assert report == compare_interval_scopes(clean, *params)
     assert report["development_end"] < f"{first_test:%Y-%m-%d}"
     assert all(fold["test_end"] <= report["development_end"] for fold in report["folds"])
     assert set(report["scopes"]) == {"pooled", "ticker"}
@@ -48,7 +51,8 @@ def test_scopes_are_compared_on_the_development_period_only() -> None:
             assert cell["mean"] == pytest.approx(np.mean(cell["folds"]))
         errors[scope] = np.mean([abs(c["mean"] - 0.9) for c in cells])
         assert found["mean_abs_coverage_error"] == pytest.approx(errors[scope])
-    assert report["chosen"] == choose_scope(report["scopes"], 0.9, (0.87, 0.93))[0]
+    assert report["coverage_band"] == [0.8, 0.95] and "[0.8, 0.95]" in report["criterion"]
+    assert report["chosen"] == choose_scope(report["scopes"], 0.9, (0.8, 0.95))[0]
     for found in report["scopes"].values():  # the Winkler criterion from its own cells
         cells = [
             found["winkler"][t][f"h{k}"]["mean"] for t in ("AAA", "BBB", "CCC") for k in (1, 5)
@@ -90,6 +94,14 @@ def test_the_scope_is_chosen_by_winkler_among_those_covering_within_the_band() -
     assert chosen == "ticker" and reason.startswith("no scope covers")
 
 
+def test_the_coverage_band_is_a_parameter_around_the_level() -> None:
+    assert environment_parameters("base")["interval_scope"]["coverage_band"] == [0.87, 0.93]
+    assert checked_coverage_band([0.85, 0.95], 0.9) == (0.85, 0.95)
+    for band in ([0.91, 0.95], [0.8, 1.2], [0.93, 0.87], "0.9", [0.9]):
+        with pytest.raises(InputError, match=r"interval_scope.coverage_band is"):
+            checked_coverage_band(band, 0.9)
+
+
 def test_make_interval_scope_writes_the_report(project_copy: Path) -> None:
     bootstrap_project(project_copy)
     with KedroSession.create(project_path=project_copy, env="test") as session:
@@ -99,4 +111,5 @@ def test_make_interval_scope_writes_the_report(project_copy: Path) -> None:
     path = project_copy / "data" / "08_reporting" / "interval_scope.json"
     report = json.loads(path.read_text())
     assert report["chosen"] in ("pooled", "ticker") and report["model_type"] == "lstm"
+    assert report["coverage_band"] == [0.87, 0.93]  # conf/base/parameters_interval_scope.yml
     assert set(report["scopes"]["ticker"]["coverage"]) == {"^GSPC", "GOOG", "MSFT"}

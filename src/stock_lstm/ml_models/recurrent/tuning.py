@@ -187,8 +187,8 @@ def interval_scope_report(
     folds: Sequence[Fold],
     training: Mapping[str, Any],
     steps: Sequence[int],
+    coverage_band: Sequence[float],
     scopes: Sequence[str] = INTERVAL_SCOPES,
-    coverage_band: tuple[float, float] = (0.87, 0.93),
 ) -> dict[str, Any]:
     """Which `training.intervals.scope` gives the best bands, judged inside the development period only.
 
@@ -198,6 +198,7 @@ def interval_scope_report(
     criterion (`choose_scope`): among the scopes whose coverage lies in `coverage_band`, the
     lowest Winkler score; a tie goes to "pooled" (the simpler)."""
     level = float(training["intervals"]["level"])
+    coverage_band = checked_coverage_band(coverage_band, level)
     window = int(training["model"]["window"])
     model_type = model_type_of(training)
     # found[scope][ticker][k] = coverage per fold (None where the fold has no target)
@@ -278,6 +279,24 @@ def _geometric_mean_or_none(values: Sequence[float | None]) -> float | None:
     mean of their per-cell ratios, so a high-priced ticker does not decide alone."""
     kept = [v for v in values if v is not None and v > 0]
     return float(np.exp(np.mean(np.log(kept)))) if kept else None
+
+
+def checked_coverage_band(band: Any, level: float) -> tuple[float, float]:
+    """`interval_scope.coverage_band` as (low, high): two numbers with 0 < low <= level <= high
+    < 1, else an InputError naming the parameter."""
+    try:
+        low, high = (float(v) for v in band)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"interval_scope.coverage_band is {band!r}; give two coverages [low, high], "
+            "e.g. [0.87, 0.93]"
+        ) from None
+    if not 0.0 < low <= level <= high < 1.0:
+        raise InputError(
+            f"interval_scope.coverage_band is [{low}, {high}]; it must lie within (0, 1) and "
+            f"contain training.intervals.level ({level})"
+        )
+    return low, high
 
 
 def choose_scope(

@@ -20,11 +20,17 @@ def compare_interval_scopes(
     tuning: Mapping[str, Any],
     backtest: Mapping[str, Any],
     training: Mapping[str, Any],
+    interval_scope: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Coverage of every interval scope on the development folds' test slices, and the pick."""
+    """Coverage of every interval scope on the development folds' test slices, and the pick
+    (by Winkler score among the scopes covering within `interval_scope.coverage_band`)."""
     development, folds = development_folds(features, tuning, backtest)
     report = interval_scope_report(
-        development, folds, training, [int(k) for k in tuning["score_steps"]]
+        development,
+        folds,
+        training,
+        [int(k) for k in tuning["score_steps"]],
+        interval_scope["coverage_band"],
     )
     return {
         "data_version": features.attrs.get("version_id"),

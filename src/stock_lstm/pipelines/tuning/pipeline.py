@@ -12,12 +12,12 @@ from stock_lstm.pipelines import stage_pipeline
 from stock_lstm.pipelines.tuning.nodes import run_tuning, suggested_override
 
 
-def development_node(func: Callable[..., object], output: str) -> Node:
+def development_node(func: Callable[..., object], output: str, *more: str) -> Node:
     """A node named after `func` that judges on the development period, as the tuner does:
-    it reads the features and the tuning, backtest and training parameters."""
+    it reads the features and the tuning, backtest and training parameters (then `more`)."""
     return node(
         func,
-        inputs=["features", "params:tuning", "params:backtest", "params:training"],
+        inputs=["features", "params:tuning", "params:backtest", "params:training", *more],
         outputs=output,
         name=func.__name__,
     )
