@@ -9,6 +9,8 @@ it remains when the block raises.
 - `stage_hashing`, `stage_versions`, `stage_write`, `stage_read`: the stage tables, versioned
   by change (raw_prices, clean_prices, features);
 - `model_versions`: the model registry's table and audit trail;
+- `closes`: a ticker's newest closes as an array, and the stage's newest version (the API's
+  forecasts; no pandas);
 - `predictions`: the log of served forecasts;
 - `monitoring`: monitoring runs, shadow forecasts, scores, drift, decisions;
 - `base`: what they share.
@@ -16,144 +18,108 @@ it remains when the block raises.
 Callers write ``crud.save_stage_frame(...)``: every name is re-exported here, and the private
 `_latest`, `_records`, `_typed_frame` that migration 0002 and tests reach (a test that patches
 one patches the module that looks it up, e.g. `crud.stage_write`).
+
+Imported lazily (PEP 562): `crud.x` imports the module that holds `x` on first use, so a
+process that only reads the registry or a ticker's closes (an API worker) never imports
+pandas, which the stage modules need.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from stock_lstm.data_pipeline.crud.base import INSERT_CHUNK_ROWS, ping, probe_write
-from stock_lstm.data_pipeline.crud.model_versions import (
-    REGISTRY_CHANNEL,
-    ROLLBACK_REASON,
-    ModelVersionInfo,
-    Promotion,
-    RegistryEvent,
-    UnknownModelVersion,
-    champion_version,
-    get_model_version,
-    list_model_versions,
-    lock_registry,
-    model_version_trained_from,
-    previous_champion,
-    promote_model_version,
-    record_model_version,
-    registry_events,
-    set_model_version_mlflow_run,
-)
-from stock_lstm.data_pipeline.crud.monitoring import (
-    DRIFT_RESULT_COLUMNS,
-    REALIZED_SCORE_COLUMNS,
-    SHADOW_FORECAST_COLUMNS,
-    MonitoringRunInfo,
-    MonitoringSave,
-    latest_monitoring_run,
-    load_drift_results,
-    load_realized_scores,
-    load_shadow_forecasts,
-    recent_decisions,
-    record_decision,
-    save_monitoring_run,
-)
-from stock_lstm.data_pipeline.crud.predictions import load_logged_forecasts, record_predictions
-from stock_lstm.data_pipeline.crud.stage_hashing import (
-    FLOAT_HASH_FORMAT,
-    ROW_HASH_KEYS,
-    TABLE_HASH,
-    TICKERS_HASH,
-    canonical_frame,
-    content_hash,
-    table_hash,
-    ticker_hash,
-)
-from stock_lstm.data_pipeline.crud.stage_read import (
-    StageChanges,
-    TickerSummary,
-    TickerVersionInfo,
-    get_version,
-    latest_version,
-    list_versions,
-    load_stage_changes,
-    load_stage_frame,
-    load_ticker_prices,
-    stored_tails,
-    ticker_changes,
-    ticker_summaries,
-)
-from stock_lstm.data_pipeline.crud.stage_versions import (
-    STAGES,
-    SaveResult,
-    TickerChange,
-    TickerState,
-    VersionInfo,
-)
-from stock_lstm.data_pipeline.crud.stage_versions import _latest as _latest
-from stock_lstm.data_pipeline.crud.stage_versions import _typed_frame as _typed_frame
-from stock_lstm.data_pipeline.crud.stage_write import _records as _records
-from stock_lstm.data_pipeline.crud.stage_write import remove_ticker, save_stage_frame
-from stock_lstm.data_pipeline.schema import FrameSchemaError, StageError, stage_columns
+_EXPORTS: dict[str, tuple[str, ...]] = {  # module (crud's own, or schema) -> its names
+    "base": ("INSERT_CHUNK_ROWS", "ping", "probe_write"),
+    "closes": ("StageVersionProbe", "StoredCloses", "newest_closes"),
+    "model_versions": (
+        "REGISTRY_CHANNEL",
+        "ROLLBACK_REASON",
+        "ModelVersionInfo",
+        "Promotion",
+        "RegistryEvent",
+        "UnknownModelVersion",
+        "champion_version",
+        "get_model_version",
+        "list_model_versions",
+        "lock_registry",
+        "model_version_trained_from",
+        "previous_champion",
+        "promote_model_version",
+        "record_model_version",
+        "registry_events",
+        "set_model_version_mlflow_run",
+    ),
+    "monitoring": (
+        "DRIFT_RESULT_COLUMNS",
+        "REALIZED_SCORE_COLUMNS",
+        "SHADOW_FORECAST_COLUMNS",
+        "MonitoringRunInfo",
+        "MonitoringSave",
+        "latest_monitoring_run",
+        "load_drift_results",
+        "load_realized_scores",
+        "load_shadow_forecasts",
+        "recent_decisions",
+        "record_decision",
+        "save_monitoring_run",
+    ),
+    "predictions": ("load_logged_forecasts", "record_predictions"),
+    "stage_hashing": (
+        "FLOAT_HASH_FORMAT",
+        "ROW_HASH_KEYS",
+        "TABLE_HASH",
+        "TICKERS_HASH",
+        "canonical_frame",
+        "content_hash",
+        "table_hash",
+        "ticker_hash",
+    ),
+    "stage_read": (
+        "StageChanges",
+        "TickerSummary",
+        "TickerVersionInfo",
+        "get_version",
+        "latest_version",
+        "list_versions",
+        "load_stage_changes",
+        "load_stage_frame",
+        "load_ticker_prices",
+        "stored_tails",
+        "ticker_changes",
+        "ticker_summaries",
+    ),
+    "stage_versions": (
+        "STAGES",
+        "SaveResult",
+        "TickerChange",
+        "TickerState",
+        "VersionInfo",
+        "_latest",
+        "_typed_frame",
+    ),
+    "stage_write": ("_records", "remove_ticker", "save_stage_frame"),
+    "schema": ("FrameSchemaError", "StageError", "stage_columns"),
+}
+_OWNER = {name: module for module, names in _EXPORTS.items() for name in names}
+_SUBMODULES = frozenset(_EXPORTS) - {"schema"}
 
-__all__ = [
-    "DRIFT_RESULT_COLUMNS",
-    "FLOAT_HASH_FORMAT",
-    "INSERT_CHUNK_ROWS",
-    "REALIZED_SCORE_COLUMNS",
-    "REGISTRY_CHANNEL",
-    "ROLLBACK_REASON",
-    "ROW_HASH_KEYS",
-    "SHADOW_FORECAST_COLUMNS",
-    "STAGES",
-    "TABLE_HASH",
-    "TICKERS_HASH",
-    "FrameSchemaError",
-    "ModelVersionInfo",
-    "MonitoringRunInfo",
-    "MonitoringSave",
-    "Promotion",
-    "RegistryEvent",
-    "SaveResult",
-    "Session",
-    "StageChanges",
-    "StageError",
-    "TickerChange",
-    "TickerState",
-    "TickerSummary",
-    "TickerVersionInfo",
-    "UnknownModelVersion",
-    "VersionInfo",
-    "canonical_frame",
-    "champion_version",
-    "content_hash",
-    "get_model_version",
-    "get_version",
-    "latest_monitoring_run",
-    "latest_version",
-    "list_model_versions",
-    "list_versions",
-    "load_drift_results",
-    "load_logged_forecasts",
-    "load_realized_scores",
-    "load_shadow_forecasts",
-    "load_stage_changes",
-    "load_stage_frame",
-    "load_ticker_prices",
-    "lock_registry",
-    "model_version_trained_from",
-    "ping",
-    "probe_write",
-    "previous_champion",
-    "promote_model_version",
-    "record_decision",
-    "record_model_version",
-    "record_predictions",
-    "recent_decisions",
-    "registry_events",
-    "remove_ticker",
-    "save_stage_frame",
-    "save_monitoring_run",
-    "set_model_version_mlflow_run",
-    "stage_columns",
-    "stored_tails",
-    "table_hash",
-    "ticker_changes",
-    "ticker_hash",
-    "ticker_summaries",
-]
+__all__ = ["Session", *sorted(_OWNER)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _OWNER:
+        module = _OWNER[name]
+        package = __name__ if module != "schema" else __name__.rpartition(".")[0]
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        globals()[name] = value  # looked up once
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_OWNER, *_SUBMODULES})

@@ -21,10 +21,10 @@ from stock_lstm.api.v1.errors import (
 from stock_lstm.api.v1.schemas.predict import ForecastStep, PredictRequest, PredictResponse
 from stock_lstm.api.v1.services.model_store import LoadedModel
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
+from stock_lstm.api.v1.services.stored_closes import NoStoredPrices, StoredClosesCache
 from stock_lstm.common.errors import ForecastInputError
 from stock_lstm.common.trading_calendar import next_sessions
-from stock_lstm.data_pipeline import crud
-from stock_lstm.data_pipeline.database import Database
+from stock_lstm.data_pipeline.crud.closes import StoredCloses
 
 logger = logging.getLogger(__name__)
 
@@ -34,16 +34,28 @@ class ForecastService:
     model: LoadedModel
     log: PredictionLog
     metrics: ApiMetrics
-    database: Database  # a ticker's history is read in a session of its own (none for a list)
+    closes: StoredClosesCache  # a ticker's newest closes, current with the newest data version
 
     async def predict_async(self, request: PredictRequest, request_id: str) -> PredictResponse:
         """From the event loop: a sent history is forecast inline (about a millisecond of CPU,
-        cheaper than a thread hop); a ticker's history is read from the database in a thread."""
+        cheaper than a thread hop), and so is a ticker whose cached closes are of the newest
+        data version when that check reads a local file (SQLite); a ticker's closes read from
+        the database, or checked over the network, are read in a thread."""
         if request.prices is not None:
             return self.predict(request, request_id)
+        if self.closes.local:
+            try:
+                stored = self.closes.cached(str(request.ticker), self.model.forecaster.min_history)
+            except Exception:  # the thread's read answers the error (503 when it persists)
+                stored = None
+            if stored is not None:
+                return self.predict(request, request_id, stored)
         return await run_in_threadpool(self.predict, request, request_id)
 
-    def predict(self, request: PredictRequest, request_id: str) -> PredictResponse:
+    def predict(
+        self, request: PredictRequest, request_id: str, stored: StoredCloses | None = None
+    ) -> PredictResponse:
+        """`stored`: the ticker's closes when the caller has them already (else read here)."""
         started = time.perf_counter()
         forecaster = self.model.forecaster
         horizon = request.horizon
@@ -54,7 +66,8 @@ class ForecastService:
             closes = np.asarray(request.prices, dtype=np.float64)
         else:
             mode, field, ticker = "ticker", "ticker", str(request.ticker)
-            closes, last_date = self._stored_closes(ticker)
+            stored = stored or self._stored_closes(ticker)
+            closes, last_date = stored.closes, stored.last_date
         try:
             forecast = forecaster.forecast(closes, horizon, ticker)
         except ForecastInputError as error:  # predict.py's checks: the one home of the rules
@@ -109,22 +122,21 @@ class ForecastService:
             predictions=steps,
         )
 
-    def _stored_closes(self, ticker: str) -> tuple[np.ndarray, date]:
+    def _stored_closes(self, ticker: str) -> StoredCloses:
         needed = self.model.forecaster.min_history
         try:
-            with self.database.session() as session:
-                frame = crud.load_ticker_prices(session, ticker, limit=needed)
-        except crud.StageError as error:
+            stored = self.closes.get(ticker, needed)
+        except NoStoredPrices as error:
             raise no_prices_yet() from error
-        if frame.empty:
+        if stored is None:
             raise unknown_ticker(ticker)
-        if len(frame) < needed:
+        if stored.closes.size < needed:
             raise InvalidInput(
-                f"{ticker!r} has only {len(frame)} stored closes, the model needs {needed}",
+                f"{ticker!r} has only {stored.closes.size} stored closes, the model needs {needed}",
                 field="ticker",
                 type="too_short",
             )
-        return frame["close"].to_numpy(dtype=np.float64), frame["date"].iloc[-1].date()
+        return stored
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from stock_lstm.api.v1.services.model_store import (
     ModelUnavailable,
 )
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
+from stock_lstm.api.v1.services.stored_closes import StoredClosesCache
 from stock_lstm.common.settings import Settings
 from stock_lstm.data_pipeline.database import Database
 from stock_lstm.data_pipeline.model_registry import RegistryListener
@@ -67,6 +68,7 @@ class ModelSwitch:
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
         self._listener = RegistryListener(database)
+        self.closes = StoredClosesCache(database)  # shared by every version served
         self._last_failure: str | None = None
         self._champion_checked = False
         self.champion: str | None = None  # the registry's, at the last check
@@ -121,6 +123,7 @@ class ModelSwitch:
         if self._follower is not None:
             self._follower.join(timeout=10)
         self._listener.close()
+        self.closes.close()
 
     def _follow(self) -> None:
         while not self._stop.is_set():
@@ -174,7 +177,7 @@ class ModelSwitch:
         old = state.model
         # The service first: it carries its own model, so a request sees one consistent pair.
         state.forecast_service = (
-            ForecastService(model, self._log, self._metrics, self._database)
+            ForecastService(model, self._log, self._metrics, self.closes)
             if model is not None
             else NoForecasts(error or NO_MODEL)
         )
