@@ -147,10 +147,12 @@ def test_rows_wait_in_the_spool_while_the_database_refuses_them(tmp_path) -> Non
     """A locked database is waited out: nothing is dropped, everything arrives once."""
     refusing = threading.Event()
     refusing.set()
+    refused = threading.Semaphore(0)  # released once per refused write
     stored: list[dict] = []
 
     def writer(rows):
         if refusing.is_set():
+            refused.release()
             raise OperationalError("INSERT", {}, Exception("database is locked"))
         stored.extend(rows)
         return len(rows)
@@ -161,7 +163,8 @@ def test_rows_wait_in_the_spool_while_the_database_refuses_them(tmp_path) -> Non
     log.start()
     for i in range(30):
         log.submit(_spooled_row(i))
-    time.sleep(0.3)
+    for _ in range(3):  # refused and retried three times, not a moment assumed long enough
+        assert refused.acquire(timeout=10), "the log stopped retrying the locked database"
     assert stored == [] and log.failed == 0 and log.pending()
     refusing.clear()
     assert log.flush(timeout_s=10)

@@ -226,17 +226,23 @@ def test_model_versions_and_predictions(database_url):
 def test_simultaneous_saves_of_the_same_content_store_one_version(database_url, monkeypatch):
     """Both writers read "no version yet" unless saves of a stage are serialised."""
     import threading
-    import time
 
     crud_on(database_url).save_stage_frame(bars(days=2), "raw", source="seed")  # migrate first
     original = crud._latest
+    # Unserialised, both writers meet here after reading the latest version, so both read "no
+    # version yet" whatever the scheduling; serialised, the second cannot reach it while the
+    # first waits, and the first goes on when the wait times out.
+    both_read = threading.Barrier(2, timeout=1.0)
 
-    def slow_latest(session, stage):
+    def latest_then_meet(session, stage):
         found = original(session, stage)
-        time.sleep(0.5)  # widen the read-then-insert window
+        try:
+            both_read.wait()
+        except threading.BrokenBarrierError:
+            pass
         return found
 
-    monkeypatch.setattr(crud.stage_write, "_latest", slow_latest)
+    monkeypatch.setattr(crud.stage_write, "_latest", latest_then_meet)
     results, errors = [], []
 
     def save():
