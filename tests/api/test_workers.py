@@ -11,34 +11,27 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
-from benchmarks.common import uvicorn_command
 from tests.conftest import TrainedProject, copy_trained_project, kedro_env
 from tests.helpers.database import crud_on
+from tests.helpers.server import bound_socket, start_uvicorn, stop, url_of, wait_healthy
 
 KEY = "workers-test-key"
 SERVING = ("onnx_model.onnx", "scaler_params.json", "interval_calibration.json")
 V2, V3 = "2999-01-01T00.00.00.000Z", "2999-01-02T00.00.00.000Z"
 LOAD_MARGIN_S = 5.0  # a check finds the change; loading and warming the ONNX model takes this
-START_TIMEOUT_S = 180
 HISTORY = [100.0 + (i % 7) * 0.3 + i * 0.05 for i in range(80)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+LOAD_THREADS = 4  # thread t sends its requests to worker t % 2
 
 
 @dataclasses.dataclass
@@ -97,42 +90,27 @@ def fleet(request, trained_project: TrainedProject, tmp_path: Path) -> Iterator[
         REGISTRY_POLL_SECONDS=str(poll_s),
         LOG_LEVEL="WARNING",
     )
-    processes, urls = [], []
-    for index in range(2):
-        port = free_port()
-        log = open(tmp_path / f"worker{index}.log", "wb")  # noqa: SIM115 - closed below
-        command = uvicorn_command(port, workers=1)
-        processes.append((subprocess.Popen(command, env=env, stdout=log, stderr=log), log))
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        for (process, _), url in zip(processes, urls, strict=True):
-            wait_ready(url, process)
-        # The bound: SQLite's poll; on PostgreSQL a NOTIFY wakes the workers long before it.
-        bound = (poll_s if request.param == "sqlite" else 0.0) + LOAD_MARGIN_S
-        yield Fleet(urls, versions, bound, database_url)
-    finally:
-        for process, log in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            log.close()
-        for index in range(2):  # shown by pytest when the test fails
-            sys.stderr.write((tmp_path / f"worker{index}.log").read_text(errors="replace")[-3000:])
-
-
-def wait_ready(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the worker at {url} exited with {process.returncode}"
+    logs = [tmp_path / f"worker{index}.log" for index in range(2)]
+    with ExitStack() as stack:
+        # Each worker serves on a socket the test bound first (no free port picked, released
+        # and bound again later, which another process could take in between).
+        sockets = [stack.enter_context(bound_socket()) for _ in logs]
+        processes = []
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"the worker at {url} did not become healthy")
+            for sock, log in zip(sockets, logs, strict=True):
+                processes.append(start_uvicorn(sock, env, log))
+            urls = [url_of(sock) for sock in sockets]
+            for process, url in zip(processes, urls, strict=True):
+                wait_healthy(url, process)
+            # The bound: SQLite's poll; on PostgreSQL a NOTIFY wakes the workers long before it.
+            bound = (poll_s if request.param == "sqlite" else 0.0) + LOAD_MARGIN_S
+            yield Fleet(urls, versions, bound, database_url)
+        finally:
+            for process in processes:
+                stop(process)
+            for log in logs:  # shown by pytest when the test fails
+                if log.exists():
+                    sys.stderr.write(log.read_text(errors="replace")[-3000:])
 
 
 def forecast_version(url: str, client: httpx.Client | None = None) -> str:
@@ -185,31 +163,45 @@ def test_every_worker_follows_promotion_and_rollback(fleet: Fleet) -> None:
 
 def test_a_promotion_under_load_fails_nothing_and_shows_only_champions(fleet: Fleet) -> None:
     v1, v2, never = fleet.versions
-    stop = threading.Event()
-    seen: list[str] = []
+    done = threading.Event()
+    seen: list[list[str]] = [[] for _ in range(LOAD_THREADS)]  # versions each thread was served
     failures: list[str] = []
 
-    def load(worker: int) -> None:
+    def load(thread: int) -> None:
         with httpx.Client() as client:
-            while not stop.is_set():
+            while not done.is_set():
                 try:
-                    seen.append(forecast_version(fleet.urls[worker % 2], client))
+                    seen[thread].append(forecast_version(fleet.urls[thread % 2], client))
                 except (AssertionError, httpx.HTTPError) as error:
                     failures.append(repr(error))
 
-    with ThreadPoolExecutor(4) as pool:
-        for worker in range(4):
-            pool.submit(load, worker)
-        time.sleep(1.0)
-        change(fleet, 0, f"/api/v1/models/{v2}/promote")
-        time.sleep(fleet.bound_s)
-        change(fleet, 1, "/api/v1/models/rollback")
-        time.sleep(fleet.bound_s)
-        stop.set()
+    def every_thread_served(version: str, after: list[int], within_s: float) -> list[int]:
+        """Polls until each thread got `version` in an answer after its first `after` answers;
+        returns how many answers each thread had by then."""
+        deadline = time.monotonic() + within_s
+        while not all(version in seen[t][after[t] :] for t in range(LOAD_THREADS)):
+            assert not failures, failures[:5]
+            assert time.monotonic() < deadline, f"{version} not served to every thread in time"
+            time.sleep(0.05)
+        return [len(versions) for versions in seen]
+
+    with ThreadPoolExecutor(LOAD_THREADS) as pool:
+        for thread in range(LOAD_THREADS):
+            pool.submit(load, thread)
+        try:
+            start = every_thread_served(v1, [0] * LOAD_THREADS, 60.0)  # the load is running
+            change(fleet, 0, f"/api/v1/models/{v2}/promote")
+            promoted = every_thread_served(v2, start, fleet.bound_s)
+            change(fleet, 1, "/api/v1/models/rollback")
+            every_thread_served(v1, promoted, fleet.bound_s)
+        finally:
+            done.set()
     assert not failures, failures[:5]
-    assert len(seen) > 50
-    assert set(seen) == {v1, v2} and never not in seen
-    assert seen[-1] == v1
+    # Each client saw the old champion, the promoted one, then the old one again: no version
+    # that was never champion, and no flicker back once a worker had switched.
+    for versions in seen:
+        switches = [v for i, v in enumerate(versions) if i == 0 or v != versions[i - 1]]
+        assert switches == [v1, v2, v1] and never not in versions, switches
     # The predictions log records the version of each forecast (written in batches: wait).
     deadline = time.monotonic() + 30
     while (logged := logged_versions(fleet)) != {v1, v2} and time.monotonic() < deadline:
