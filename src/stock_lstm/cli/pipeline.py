@@ -2,15 +2,16 @@
 training and evaluation only when their inputs changed.
 
 1. The data pipelines (ingestion -> cleaning -> feature_engineering).
-2. The fingerprint of what training would read (the newest features version, the resolved
-   `training` parameters, the training code: common/fingerprint.py). When a registered model
-   version has it, the run stops here: "model X already trained on data version N with these
-   parameters", and the registry (the champion) is left as it is.
+2. `pipelines.train_once.already_trained`, the one home of the decision (`kedro run`'s default
+   runner asks it too): when a registered model version was trained from the newest features
+   version, the resolved `training` parameters and the training code (common/fingerprint.py),
+   the run stops here: "model X already trained on data version N with these parameters", and
+   the registry (the champion) is left as it is.
 3. Otherwise, or with `training.force=true` (`make pipeline FORCE=1`), training and evaluation.
 
-Kedro pipelines are static graphs, so the skip lives here, in plumbing that reads the registry,
-not in the pure nodes. A bare `kedro run` always trains. Works on the project of
-STOCK_LSTM_PROJECT_ROOT (else this checkout), KEDRO_ENV (or --env) and DATABASE_URL.
+Unlike one `kedro run`, the data pipelines and training run in sessions of their own, so a run
+that trains nothing opens no MLflow run. Works on the project of STOCK_LSTM_PROJECT_ROOT (else
+this checkout), KEDRO_ENV (or --env) and DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from typing import Any
 
 from stock_lstm.cli.daily import parse_params
 from stock_lstm.common.settings import settings_or_exit
-from stock_lstm.data_pipeline.catalog import environment_database
 
 logger = logging.getLogger(__name__)
 DATA_PIPELINES = ("ingestion", "cleaning", "feature_engineering")
@@ -56,27 +56,12 @@ def _run(root: Path, env: str | None, pipelines: tuple[str, ...], params: Mappin
 def already_trained(root: Path, env: str | None, params: Mapping[str, Any]) -> str | None:
     """ "model X already trained on data version N with these parameters", or None when no
     registered version was trained from what training would read now (or it is forced)."""
-    from stock_lstm.common.fingerprint import training_fingerprint
-    from stock_lstm.data_pipeline import crud
-    from stock_lstm.data_pipeline.database import get_database
+    from kedro.framework.session import KedroSession
 
-    training = training_inputs(root, env, params)
-    if bool(training.get("force")):
-        return None
-    with get_database(environment_database(root, env)).session() as session:
-        features = crud.latest_version(session, "features")
-        if features is None:
-            return None
-        found = crud.model_version_trained_from(
-            session, training_fingerprint(features.id, training)
-        )
-    if found is None:
-        return None
-    return (
-        f"model {found.model_version} already trained on data version {features.id} with these "
-        "parameters (and this code): nothing to train; the registry is left as it is "
-        "(--params training.force=true, make pipeline FORCE=1, trains again)"
-    )
+    from stock_lstm.pipelines.train_once import already_trained as trained_from_catalog
+
+    with KedroSession.create(project_path=root, env=env, runtime_params=dict(params)) as session:
+        return trained_from_catalog(session.load_context().catalog)
 
 
 def run_pipeline(

@@ -1,17 +1,22 @@
-"""Training is idempotent: `make pipeline` (python -m stock_lstm.cli.pipeline) with the same
-features version, training parameters and code trains nothing and registers nothing; a narrower
-ingestion window or a folder lacking a ticker changes no stored bar, so it trains nothing either;
+"""Training is idempotent: `make pipeline` (python -m stock_lstm.cli.pipeline) and a bare
+`kedro run` (its default runner, pipelines/train_once.py) with the same features version,
+training parameters and code train nothing and register nothing; a narrower ingestion window or
+a folder lacking a ticker changes no stored bar, so it trains nothing either;
 `training.force=true` trains again on purpose."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from stock_lstm.cli import pipeline as pipeline_cli
 from stock_lstm.common.fingerprint import training_fingerprint
+from stock_lstm.data_pipeline.database import dispose_engines
+from tests.conftest import TrainedProject, kedro_env
 from tests.helpers.database import crud_on
 from tests.pipelines.ingestion.test_incremental import without_goog
 
@@ -66,3 +71,47 @@ def test_another_parameter_is_another_fingerprint() -> None:
     assert training_fingerprint(7, {**params, "force": True}) == base  # how to run, not what
     assert training_fingerprint(8, params) != base
     assert training_fingerprint(7, {**params, "fit": {"seed": 2}}) != base
+
+
+def _kedro_run(project: TrainedProject, *args: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--env", ENV, *args],
+        cwd=project.root,
+        env=kedro_env(project.root, project.database_url),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    return output
+
+
+@pytest.mark.slow
+def test_a_bare_kedro_run_with_nothing_changed_trains_nothing(trained_copy: TrainedProject) -> None:
+    crud = crud_on(trained_copy.database_url)
+    before = crud.list_model_versions()
+    features = crud.latest_version("features")
+    dispose_engines()
+
+    # on purpose: one new version (the champion, `evaluation.promote` of env test permitting)
+    output = _kedro_run(trained_copy, "--params", "training.force=true")
+    assert "already trained" not in output
+    versions = crud.list_model_versions()
+    assert len(versions) == len(before) + 1
+    trained, champion = versions[0], crud.champion_version()
+    dispose_engines()
+
+    # the same inputs again (the code, too: the first run's fingerprint is computed in a
+    # process of its own, as this one's)
+    output = _kedro_run(trained_copy)
+    assert (
+        f"model {trained.model_version} already trained on data version {features.id} "
+        "with these parameters"
+    ) in output
+    assert "Running node: train_model" not in output
+    assert "Running node: evaluate_model" not in output
+    assert "Running node: record_model_version" not in output
+    assert crud.list_model_versions() == versions
+    assert crud.champion_version() == champion
+    dispose_engines()

@@ -161,6 +161,13 @@ class ModelVersionDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         with get_database(self._url).session() as session:
             return crud.get_model_version(session) is not None
 
+    def trained_from(self, training_fingerprint: str) -> str | None:
+        """The newest registered version trained from these inputs (its
+        ``training_fingerprint``, common/fingerprint.py), or None."""
+        with get_database(self._url).session() as session:
+            found = crud.model_version_trained_from(session, training_fingerprint)
+        return found.model_version if found is not None else None
+
     def preview(self) -> JSONPreview:
         """The newest row (version, data version, metrics, sha256s), for kedro-viz."""
         return JSONPreview(json.dumps(self.load(), indent=2, default=str))

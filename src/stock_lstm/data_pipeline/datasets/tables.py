@@ -217,6 +217,15 @@ class VersionedTableDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         with get_database(self._url).session() as session:
             return crud.latest_version(session, self.stage) is not None
 
+    def version_to_load(self) -> int | None:
+        """The data_versions id ``load()`` reads now: the pinned one, else the stage's newest
+        (None while the stage is empty). What a training run's fingerprint names."""
+        if self._version_id is not None:
+            return self._version_id
+        with get_database(self._url).session() as session:
+            latest = crud.latest_version(session, self.stage)
+        return latest.id if latest is not None else None
+
     def preview(self, nrows: int = 5) -> TablePreview:
         """The first rows of the latest version, for kedro-viz's table preview (kedro-viz picks
         the renderer from this return annotation; `preview_args` in the catalog set `nrows`)."""
