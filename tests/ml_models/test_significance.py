@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from arch.bootstrap import StationaryBootstrap
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -141,6 +142,32 @@ def test_spa_finds_the_model_that_beats_the_benchmark() -> None:
         benchmark, models[["same", "worse"]], block_size=10, reps=500, seed=1
     )
     assert no_better > 0.10
+
+
+def test_spa_p_value_matches_a_hand_computation_on_the_same_bootstrap_draws() -> None:
+    """Hansen's consistent p-value with one slightly better model and one far worse: the worse
+    one's mean differential is far below the threshold, so it is not re-centred and never the
+    largest; p is then the share of stationary-bootstrap means of the better model's loss
+    differential (benchmark minus model) that exceed twice its sample mean."""
+    rng = np.random.default_rng(7)
+    n, block, reps, seed = 200, 10, 400, 3
+    benchmark = np.abs(rng.standard_normal(n))
+    better = benchmark - 0.02 + 0.3 * rng.standard_normal(n)
+    models = pd.DataFrame({"better": better, "worse": benchmark + 5.0})
+    p = superior_predictive_ability(benchmark, models, block_size=block, reps=reps, seed=seed)
+
+    d = benchmark - better
+    assert d.mean() > 0  # the better model is better on this sample
+    draws = StationaryBootstrap(block, d, seed=seed).bootstrap(reps)
+    means = np.array([positional[0].mean() for positional, _ in draws])
+    expected = float(np.mean(means - d.mean() > d.mean()))
+    assert 0.0 < p < 1.0
+    assert p == pytest.approx(expected)
+    # the same draws with the roles swapped: the benchmark is the better one, nothing beats it
+    swapped = superior_predictive_ability(
+        better, pd.DataFrame({"benchmark": benchmark}), block_size=block, reps=reps, seed=seed
+    )
+    assert swapped > p
 
 
 def test_model_confidence_set_keeps_only_the_clearly_best_model() -> None:
