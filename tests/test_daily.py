@@ -24,11 +24,14 @@ def test_a_params_item_without_a_value_is_refused_by_name(capsys) -> None:
     assert "Error: --params item 'oops' is not key=value" in capsys.readouterr().err
 
 
-def test_a_replay_steps_through_weekdays() -> None:
-    # Saturday 2012-10-27 rolls forward to Monday; the weekend is skipped.
+def test_a_replay_steps_through_trading_sessions() -> None:
+    # Saturday 2012-10-27 rolls forward to the next session: Wednesday 2012-10-31, the exchange
+    # having closed on Monday and Tuesday for Hurricane Sandy (XNYS, exchange-calendars).
     assert replay_days(dt.date(2012, 10, 27), 3) == [
-        dt.date(2012, 10, 29),
-        dt.date(2012, 10, 30),
         dt.date(2012, 10, 31),
+        dt.date(2012, 11, 1),
+        dt.date(2012, 11, 2),
     ]
-    assert replay_days(dt.date(2012, 10, 26), 2) == [dt.date(2012, 10, 26), dt.date(2012, 10, 29)]
+    assert replay_days(dt.date(2012, 10, 26), 2) == [dt.date(2012, 10, 26), dt.date(2012, 10, 31)]
+    # Thanksgiving 2018-11-22 is no replayed day
+    assert replay_days(dt.date(2018, 11, 21), 2) == [dt.date(2018, 11, 21), dt.date(2018, 11, 23)]

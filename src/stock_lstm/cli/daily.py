@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import yaml
 
 from stock_lstm.common.settings import settings_or_exit
+from stock_lstm.common.trading_calendar import next_sessions
 from stock_lstm.data_pipeline.catalog import environment_database
 
 if TYPE_CHECKING:
@@ -186,10 +186,9 @@ def run_daily(
 
 
 def replay_days(start: dt.date, days: int) -> list[dt.date]:
-    """The `days` weekdays from `start` on (an exchange holiday is a day without a new bar:
-    the loop does nothing costly on it)."""
-    first = np.busday_offset(np.datetime64(start, "D"), 0, roll="forward")
-    return np.busday_offset(first, np.arange(days)).astype(object).tolist()
+    """The `days` trading sessions from `start` on (a session or not): the exchange calendar's
+    (common/trading_calendar.py, XNYS), so a weekend or a market holiday is no replayed day."""
+    return next_sessions(start - dt.timedelta(days=1), days)
 
 
 def _report(outcome: DailyOutcome, day: dt.date | None = None) -> None:
@@ -220,10 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         type=dt.date.fromisoformat,
         default=None,
         help="replay the bundled snapshot: ingestion.source=csv, ingestion.end stepped one "
-        "weekday at a time from this date, in data/replay/ (its own database, models, reports "
-        "and MLflow runs: it sets the stored history back to that date)",
+        "trading session (XNYS) at a time from this date, in data/replay/ (its own database, "
+        "models, reports and MLflow runs: it sets the stored history back to that date)",
     )
-    parser.add_argument("--days", type=int, default=21, help="weekdays to replay")
+    parser.add_argument("--days", type=int, default=21, help="trading sessions to replay")
     parser.add_argument(
         "--database-url",
         default=None,
