@@ -4,6 +4,7 @@ validation, no TensorFlow E0000 lines, and a piped console is not wrapped at 80 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,9 @@ def test_a_tiny_training_run_prints_no_known_noise(
     for name in ("COLUMNS", "PYTHONWARNINGS", "TF_CPP_MIN_LOG_LEVEL"):
         env.pop(name, None)  # a user's shell: none of the Makefile's settings
     completed = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipelines", "training"],
+        # force: the copy's model was trained from these very inputs (pipelines/train_once.py)
+        [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipelines", "training"]
+        + ["--params", "training.force=true"],
         cwd=project.root,
         env=env,
         capture_output=True,
@@ -44,3 +47,30 @@ def test_a_tiny_training_run_prints_no_known_noise(
     assert any(
         "Pipeline execution completed successfully" in line for line in output.splitlines()
     ), output
+
+
+# A record's first line, as the piped console prints it (PIPED_CONSOLE_FORMAT).
+RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
+
+
+@pytest.mark.slow
+def test_a_piped_kedro_run_wraps_no_line(project_copy: Path, sqlite_url: str) -> None:
+    """From Kedro's first line ("Using ... as logging configuration", printed before any
+    project code runs) to its last, every log record is one whole line."""
+    env = kedro_env(project_copy, sqlite_url)
+    env.pop("COLUMNS")  # a user's shell piped to a file: rich would wrap at 80 columns
+    completed = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipelines", "ingestion"],
+        cwd=project_copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 0, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert [line for line in lines if not RECORD.match(line)] == [], output
+    assert "as logging configuration" in lines[0], output
+    assert any("Kedro project" in line for line in lines), output
+    assert any("Pipeline execution completed successfully" in line for line in lines), output

@@ -33,7 +33,10 @@ from stock_lstm.common.settings import get_settings, project_root
 LOGGING_CONFIG = Path("conf") / "json_logging.yml"  # relative to the project root
 
 
+# The console's line when it is not a terminal, as conf/logging.yml's `plain` formatter.
 PIPED_CONSOLE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+CONSOLE_HANDLER = "console"  # the root handler of conf/logging.yml and conf/json_logging.yml
+RICH_HANDLER = "kedro.logging.RichHandler"
 # TensorFlow's C++ log level unless the environment sets one: 3 keeps its start-up lines and the
 # "E0000 ... NodeDef mentions attribute use_unbounded_threadpool" lines each training prints
 # (a mismatch inside TensorFlow's own build, harmless) off the console. A real failure still
@@ -43,26 +46,69 @@ TF_CPP_MIN_LOG_LEVEL = "3"
 
 def quiet_console() -> None:
     """What every `kedro` command runs first (the `kedro.init` entry point, pyproject.toml):
-    TensorFlow's C++ log level (TF_CPP_MIN_LOG_LEVEL) and a plain console when piped."""
+    TensorFlow's C++ log level (TF_CPP_MIN_LOG_LEVEL) and a console fit for its stream."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_CPP_MIN_LOG_LEVEL)
-    plain_console_when_piped()
+    console_for_stream()
 
 
-def plain_console_when_piped() -> None:
-    """When the console is not a terminal (piped to a file, `| tee`, CI), one plain line per
-    record instead of rich's table, which wraps every message at 80 columns there. Run by
-    every `kedro` command once Kedro's logging is set up (the `kedro.init` entry point,
-    pyproject.toml); a terminal keeps rich's console."""
+def _is_rich(class_path: str) -> bool:
+    return class_path.rsplit(".", 1)[-1] == "RichHandler"
+
+
+def _console_config(terminal: bool) -> dict[str, Any]:
+    if terminal:
+        return {"class": RICH_HANDLER, "rich_tracebacks": True}
+    return {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"}
+
+
+def _console_handler(handler: logging.Handler, terminal: bool) -> logging.Handler | None:
+    """The handler that replaces root's `handler` on this stream, or None to keep it."""
+    console = getattr(handler, "console", None)  # a rich handler's console
+    if console is not None and not terminal:
+        plain = logging.StreamHandler(console.file)
+        plain.setFormatter(logging.Formatter(PIPED_CONSOLE_FORMAT))
+    elif console is None and terminal and handler.name == CONSOLE_HANDLER:
+        from kedro.logging import RichHandler
+
+        plain = RichHandler(rich_tracebacks=True)
+    else:
+        return None
+    plain.name = handler.name
+    plain.setLevel(handler.level)
+    return plain
+
+
+def console_for_stream() -> None:
+    """Kedro's console fit for where it prints: rich's table in a terminal, one plain line per
+    record when piped (a file, `| tee`, CI), where rich wraps every message at 80 columns.
+
+    Root's rich handlers become plain when piped, its `console` handler (conf/logging.yml's,
+    plain) becomes rich's in a terminal; and so in Kedro's stored logging configuration
+    (`kedro.framework.project.LOGGING`), which Kedro applies again when it configures the
+    project, so the next `dictConfig` keeps the choice. Run by every `kedro` command (the
+    `kedro.init` entry point) and once a session's context exists (hooks/console.py)."""
+    import rich
+    from kedro.framework.project import LOGGING
+
+    terminal = rich.get_console().is_terminal
     root = logging.getLogger()
     for handler in list(root.handlers):
-        console = getattr(handler, "console", None)  # a rich handler's console
-        if console is None or console.is_terminal:
-            continue
-        plain = logging.StreamHandler(console.file)
-        plain.setLevel(handler.level)
-        plain.setFormatter(logging.Formatter(PIPED_CONSOLE_FORMAT))
-        root.removeHandler(handler)
-        root.addHandler(plain)
+        replacement = _console_handler(handler, terminal)
+        if replacement is not None:
+            root.removeHandler(handler)
+            root.addHandler(replacement)
+    config = LOGGING.data
+    handlers = config.get("handlers") or {}
+    for name in (config.get("root") or {}).get("handlers", []):
+        handler = handlers.get(name) or {}
+        rich_handler = _is_rich(str(handler.get("class", "")))
+        if (rich_handler and not terminal) or (
+            name == CONSOLE_HANDLER and not rich_handler and terminal
+        ):
+            handlers[name] = _console_config(terminal)
+            config.setdefault("formatters", {}).setdefault(
+                "plain", {"format": PIPED_CONSOLE_FORMAT}
+            )
 
 
 def log_file_settings() -> LogFiles:

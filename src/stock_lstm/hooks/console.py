@@ -1,5 +1,5 @@
-"""What a Kedro run prints: one plain line per record on a piped console, and none of the
-warnings about this project's parameters that tell a user nothing."""
+"""What a Kedro run prints: one plain line per record on a piped console (rich's table in a
+terminal), and none of the warnings about this project's parameters that tell a user nothing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 from kedro.framework.hooks import hook_impl
 
-from stock_lstm.common.logging import plain_console_when_piped
+from stock_lstm.common.logging import console_for_stream
 
 # Kedro's parameter validation checks `params:` inputs typed as a dataclass or a pydantic model;
 # this project passes every parameter block as the plain mapping its nodes read, so a union hint
@@ -25,7 +25,7 @@ class ConsoleHooks:
 
     @hook_impl
     def after_context_created(self, context) -> None:
-        plain_console_when_piped()
+        console_for_stream()
         validation = logging.getLogger("kedro.validation.type_extractor")
         if not any(isinstance(f, _DropRawDictionaryNote) for f in validation.filters):
             validation.addFilter(_DropRawDictionaryNote())
