@@ -103,13 +103,14 @@ def backtest_extract(report: Mapping[str, Any]) -> dict[str, Any]:
 
 def tuning_extract(report: Mapping[str, Any]) -> dict[str, Any]:
     """tuning.json's verdict: the defaults' and the best trial's score and knobs, the folds,
-    how many trials ran and in what state (not every trial's record)."""
+    how many trials ran and in what state (not every trial's record, nor the machine's storage
+    path)."""
     trials = report.get("trials") or []
     states: dict[str, int] = {}
     for trial in trials:
         states[str(trial.get("state"))] = states.get(str(trial.get("state")), 0) + 1
     return {
-        **{k: v for k, v in report.items() if k not in ("trials",)},
+        **{k: v for k, v in report.items() if k not in ("trials", "storage")},
         "trial_states": states,
     }
 
@@ -318,7 +319,10 @@ def tuning_table(extract: Mapping[str, Any]) -> str:
     lines = ["| | score (MAE ratio to naive on the folds' test slices) | knobs |", "|---|---|---|"]
     for label, key in (("defaults", "default"), ("best", "best")):
         entry = extract.get(key) or {}
-        knobs = ", ".join(f"{k} {v}" for k, v in sorted((entry.get("params") or {}).items()))
+        knobs = ", ".join(
+            f"{k} {_sig(v) if isinstance(v, float) else v}"
+            for k, v in sorted((entry.get("params") or {}).items())
+        )
         trial = f" (trial {entry['trial']})" if entry.get("trial") is not None else ""
         lines.append(f"| {label}{trial} | {_num(entry.get('value'), 5)} | {knobs or 'n/a'} |")
     states = extract.get("trial_states") or {}
