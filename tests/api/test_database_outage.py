@@ -25,7 +25,7 @@ def proxy(postgres_url: str) -> Iterator[TcpProxy]:
     url = make_url(postgres_url)
     proxy = TcpProxy((url.host or "127.0.0.1", url.port or 5432))
     yield proxy
-    proxy.down()
+    proxy.close()
 
 
 def test_the_api_rides_out_a_database_outage(trained_project, postgres_url, proxy) -> None:

@@ -361,7 +361,7 @@ def test_database_down_says_what_still_works(
             assert [r.split(" ")[:2] for r in browsing.log.bad_responses] == [["503", "GET"]]
             assert browsing.log.failed_requests == [] and browsing.log.page_errors == []
     finally:
-        proxy.down()
+        proxy.close()
 
 
 def test_no_model_with_stored_prices_shows_the_history_without_a_forecast(
