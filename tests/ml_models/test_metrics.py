@@ -50,6 +50,7 @@ def test_a_no_change_forecast_is_right_only_where_the_price_did_not_move() -> No
 
 def test_a_ratio_needs_a_positive_denominator() -> None:
     assert ratio_or_none(1.5, 3.0) == pytest.approx(0.5)
+    assert ratio_or_none(1.0, 0.5) == pytest.approx(2.0)  # a denominator below 1 is fine
     assert ratio_or_none(1.5, 0.0) is None
     assert ratio_or_none(0.0, 2.0) == 0.0
 
