@@ -4,6 +4,7 @@ ticker's own bands. A fixed ONNX model stands in (no TensorFlow)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -72,13 +73,19 @@ def champion(known: pd.DataFrame) -> dict:
 
 
 @pytest.fixture(scope="module")
-def run(champion: dict, known: pd.DataFrame) -> dict:
-    params = yaml.safe_load(PARAMETERS.read_text())["monitoring"]
+def params() -> dict:
+    return yaml.safe_load(PARAMETERS.read_text())["monitoring"]
+
+
+NO_SHADOW = pd.DataFrame({c: [] for c in FORECAST_COLUMNS})
+
+
+@pytest.fixture(scope="module")
+def run(champion: dict, known: pd.DataFrame, params: dict) -> dict:
     no_log = pd.DataFrame(
         {c: [] for c in ("id", "ticker", "origin_date", "model_version", "values")}
     )
-    no_shadow = pd.DataFrame({c: [] for c in FORECAST_COLUMNS})
-    return monitor_champion(champion, known, no_log, no_shadow, None, params)
+    return monitor_champion(champion, known, no_log, NO_SHADOW, None, params)
 
 
 def test_the_champions_age_counts_from_its_training_end(run: dict) -> None:
@@ -112,3 +119,46 @@ def test_a_stored_shadow_row_equals_a_forecast_for_its_ticker(
     assert row["close"] == pytest.approx(own.close[k], rel=1e-9)
     assert row["lower"] == pytest.approx(own.lower[k], rel=1e-9)
     assert row["upper"] == pytest.approx(own.upper[k], rel=1e-9)
+
+
+def test_the_run_records_its_day_champion_parameters_and_features_version(
+    run: dict, params: dict
+) -> None:
+    assert run["as_of"] == dt.date(2008, 11, 28)
+    assert run["model_version"] == "v-fixed" and run["data_version_id"] == 99
+    assert run["parameters"]["monitoring"] == params
+    assert [d["kind"] for d in run["decisions"]] == ["retrain"]
+    assert set(run["shadow"]["source"]) == {"shadow"} and len(run["scores"]) == 0
+    assert sorted(run["drift"]["ticker"].unique()) == ["GOOG", "MSFT", "^GSPC"]
+
+
+def test_served_forecasts_are_scored_and_counted_by_status(
+    champion: dict, known: pd.DataFrame, params: dict
+) -> None:
+    """Two forecasts the API served on 2008-11-20: MSFT's five steps all have their closes by
+    2008-11-28 (scored); one of sent prices has no ticker to score it against."""
+    values = [{"step": k, "close": 20.0 + k, "lower": 15.0, "upper": 30.0} for k in range(1, 6)]
+    logged = pd.DataFrame(
+        {
+            "id": [1, 2],
+            "ticker": ["MSFT", None],
+            "origin_date": [dt.date(2008, 11, 20)] * 2,
+            "model_version": ["v-fixed"] * 2,
+            "values": [values, values],
+        }
+    )
+    run = monitor_champion(champion, known, logged, NO_SHADOW, None, params)
+    assert run["forecast_counts"] == {
+        "scored": 1,
+        "partial": 0,
+        "pending": 0,
+        "no_ticker": 1,
+        "unknown_ticker": 0,
+        "unknown_origin": 0,
+    }
+    served = run["scores"][run["scores"]["source"] == "api"]
+    msft = known[known["ticker"] == "MSFT"].set_index("date")["close"]
+    assert list(served["step"]) == [1, 2, 3, 4, 5]
+    targets = pd.to_datetime(served["target_date"])
+    np.testing.assert_allclose(served["actual"], msft.loc[targets].to_numpy())
+    np.testing.assert_allclose(served["forecast"], [21.0, 22.0, 23.0, 24.0, 25.0])
