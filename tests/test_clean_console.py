@@ -5,13 +5,12 @@ validation, no TensorFlow E0000 lines, and a piped console is not wrapped at 80 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import TrainedProject, copy_trained_project, kedro_env
+from tests.helpers.kedro_cli import kedro
 
 NOISE = (
     "Add type hints to the `predict` method",
@@ -30,18 +29,9 @@ def test_a_tiny_training_run_prints_no_known_noise(
     env = kedro_env(project.root, project.database_url)
     for name in ("COLUMNS", "PYTHONWARNINGS", "TF_CPP_MIN_LOG_LEVEL"):
         env.pop(name, None)  # a user's shell: none of the Makefile's settings
-    completed = subprocess.run(
-        # force: the copy's model was trained from these very inputs (pipelines/train_once.py)
-        [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipelines", "training"]
-        + ["--params", "training.force=true"],
-        cwd=project.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
+    # force: the copy's model was trained from these very inputs (pipelines/train_once.py)
+    args = "run --env test --pipelines training --params training.force=true".split()
+    output = kedro(project.root, env, *args)
     assert [line for line in output.splitlines() if any(n in line for n in NOISE)] == []
     # piped, each log line is whole: the pipeline's completion on one line
     assert any(
@@ -59,16 +49,7 @@ def test_a_piped_kedro_run_wraps_no_line(project_copy: Path, sqlite_url: str) ->
     project code runs) to its last, every log record is one whole line."""
     env = kedro_env(project_copy, sqlite_url)
     env.pop("COLUMNS")  # a user's shell piped to a file: rich would wrap at 80 columns
-    completed = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--env", "test", "--pipelines", "ingestion"],
-        cwd=project_copy,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
+    output = kedro(project_copy, env, "run", "--env", "test", "--pipelines", "ingestion")
     lines = [line for line in output.splitlines() if line.strip()]
     assert [line for line in lines if not RECORD.match(line)] == [], output
     assert "as logging configuration" in lines[0], output

@@ -7,8 +7,6 @@ a folder lacking a ticker changes no stored bar, so it trains nothing either;
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from stock_lstm.common.fingerprint import training_fingerprint
 from stock_lstm.data_pipeline.database import dispose_engines
 from tests.conftest import TrainedProject, kedro_env
 from tests.helpers.database import crud_on
+from tests.helpers.kedro_cli import kedro
 from tests.pipelines.ingestion.test_incremental import without_goog
 
 ENV = "test"
@@ -74,17 +73,8 @@ def test_another_parameter_is_another_fingerprint() -> None:
 
 
 def _kedro_run(project: TrainedProject, *args: str) -> str:
-    completed = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--env", ENV, *args],
-        cwd=project.root,
-        env=kedro_env(project.root, project.database_url),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
-    return output
+    env = kedro_env(project.root, project.database_url)
+    return kedro(project.root, env, "run", "--env", ENV, *args)
 
 
 @pytest.mark.slow
