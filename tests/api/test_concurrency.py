@@ -145,13 +145,13 @@ WRITER = textwrap.dedent(
 )
 
 
-def test_reads_and_forecasts_keep_answering_while_a_pipeline_writes(trained_copy, tmp_path):
+def test_reads_and_forecasts_keep_answering_while_a_pipeline_writes(fixed_copy, tmp_path):
     """The writer stops at known points: before each version, with the version's rows inserted
     but not committed (the database's write lock held), and after the commit. The API is read at
     each point, so the overlap does not depend on timing."""
-    url = trained_copy.database_url
+    url = fixed_copy.database_url
     control = tmp_path
-    settings = settings_for(trained_copy.root, url)
+    settings = settings_for(fixed_copy.root, url)
     with TestClient(create_app(settings)) as client:
         min_history = client.app.state.model.forecaster.min_history
         history = [30.0 + 0.01 * i for i in range(min_history)]
