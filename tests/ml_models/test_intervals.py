@@ -123,6 +123,8 @@ def test_pooled_quantiles_count_each_steps_scores_and_name_too_few() -> None:
     ):
         calibrate_quantiles([_two_step_sample()], 0.7, 2)  # ceil(3 * 0.7) = 3rd of 2 scores
     assert calibrate_quantiles([_two_step_sample()], 0.5, 1) == ([1.0], [3])
+    with pytest.raises(InputError, match=r"too few validation origins \(0\)"):
+        calibrate_quantiles([], 0.5, 1)  # no ticker at all: no scores, no quantile
 
 
 def test_ticker_scope_quantiles_per_step() -> None:
@@ -133,10 +135,10 @@ def test_ticker_scope_quantiles_per_step() -> None:
 
 
 def test_volatility_bands_scale_each_step_by_its_quantile_times_sigma() -> None:
-    close = np.array([[100.0, 110.0], [50.0, 55.0]])
-    sigma = np.array([0.1, 0.2])
-    bands = volatility_bands(close, np.array([1.0, 2.0, 3.0]), sigma)  # the 3rd step unused
-    spread = np.exp(np.array([[0.1, 0.2], [0.2, 0.4]]))
+    close = np.array([[100.0, 110.0], [50.0, 55.0], [10.0, 20.0]])  # 3 origins, 2 steps
+    sigma = np.array([0.1, 0.2, 0.05])
+    bands = volatility_bands(close, [1.0, 2.0, 3.0, 4.0], sigma)  # steps 3 and 4 unused
+    spread = np.exp(np.array([[0.1, 0.2], [0.2, 0.4], [0.05, 0.1]]))
     np.testing.assert_allclose(bands.close, close)
     np.testing.assert_allclose(bands.lower, close / spread)
     np.testing.assert_allclose(bands.upper, close * spread)
