@@ -7,11 +7,12 @@ entry gives the version training would read (the pinned one, else the newest), t
 entry (`model_version_record`) the version trained from that fingerprint.
 
 A Kedro pipeline is a static graph and a hook cannot take nodes out of a run, so the decision
-is the runner's: `TrainOnceRunner`, the project's default runner of `kedro run` (stock_lstm/cli)
-and the one `python -m stock_lstm.cli.pipeline` (`make pipeline`) runs, runs the nodes before
-training, then training and whatever follows it (evaluation) only when `already_trained` finds
-nothing. Otherwise the registry, so the champion, is left as it is. `training.force: true`
-(`--params training.force=true`) trains anyway; `--runner SequentialRunner` runs every node.
+is the runner's: `TrainOnceRunner`, the project's default runner of `kedro run` (stock_lstm/cli),
+runs the nodes before training, then training and whatever follows it (evaluation) only when
+`already_trained` finds nothing. Otherwise the registry, so the champion, is left as it is.
+`python -m stock_lstm.cli.pipeline` (`make pipeline`) asks `already_trained` between its data
+and its training session. `training.force: true` (`--params training.force=true`) trains
+anyway; `--runner SequentialRunner` runs every node.
 """
 
 from __future__ import annotations
