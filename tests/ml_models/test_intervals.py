@@ -77,6 +77,11 @@ def test_quantiles_read_back_from_a_saved_calibration() -> None:
     older = IntervalQuantiles.from_calibration({"quantiles": [1.0, 2.0]})
     assert older is not None and dict(older.by_ticker) == {}
     assert IntervalQuantiles.from_calibration({}) is None
+    # whole numbers in the JSON still give float quantiles
+    whole = IntervalQuantiles.from_calibration(
+        {"quantiles": [1, 2], "ticker_quantiles": {"A": [3]}}
+    )
+    assert whole.pooled.dtype == np.float64 and whole.of("A").dtype == np.float64
 
 
 def test_the_conformal_quantile_is_the_ceil_n_plus_one_level_th_smallest_score() -> None:
