@@ -42,12 +42,19 @@ RICH_HANDLER = "kedro.logging.RichHandler"
 # (a mismatch inside TensorFlow's own build, harmless) off the console. A real failure still
 # raises a Python exception.
 TF_CPP_MIN_LOG_LEVEL = "3"
+# oneDNN's custom kernels off unless the environment says otherwise: on CPUs that have them
+# (AVX-512) TensorFlow prints a line at import that no log level silences, and their other
+# summation order makes a model trained on one machine differ slightly from the same run on
+# another. Off, the same seed gives the same model on every CPU.
+TF_ENABLE_ONEDNN_OPTS = "0"
 
 
 def quiet_console() -> None:
     """What every `kedro` command runs first (the `kedro.init` entry point, pyproject.toml):
-    TensorFlow's C++ log level (TF_CPP_MIN_LOG_LEVEL) and a console fit for its stream."""
+    TensorFlow's C++ log level (TF_CPP_MIN_LOG_LEVEL), oneDNN off (TF_ENABLE_ONEDNN_OPTS) and
+    a console fit for its stream."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", TF_CPP_MIN_LOG_LEVEL)
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", TF_ENABLE_ONEDNN_OPTS)
     console_for_stream()
 
 
