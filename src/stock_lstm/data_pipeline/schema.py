@@ -13,12 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from stock_lstm.common.lazy import lazy_module
 from stock_lstm.data_pipeline.orm_models import STAGE_MODELS, Base
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: an API worker that only reads the registry never needs it
+    pd = lazy_module("pandas")
 
 VALIDITY_COLUMNS = ("valid_from", "valid_to")  # a stage row's versions, never in its frame
 KEY = ("ticker", "date")  # a stage frame's key, its first columns

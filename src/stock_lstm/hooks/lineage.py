@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node
 
-from stock_lstm.data_pipeline.crud import SaveResult
-from stock_lstm.data_pipeline.datasets import (
-    CHANGES_ATTR,
-    LINEAGE_ATTR,
-    SAVED_ATTR,
-    ChangesRequest,
-    Lineage,
-    ReportLineage,
-    StageReportDataset,
-    VersionedTableDataset,
-    request_changes,
-    set_report_lineage,
-)
+from stock_lstm.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from stock_lstm.data_pipeline.crud import SaveResult
+    from stock_lstm.data_pipeline.datasets import Lineage, VersionedTableDataset
+
+# Imported when a run first uses it (with pandas): an API worker reads the project's settings,
+# which name this hook, and never runs a pipeline.
+datasets = lazy_module("stock_lstm.data_pipeline.datasets")
 
 
 class LineageHooks:
@@ -64,7 +60,7 @@ class LineageHooks:
 
     def _table(self, name: str) -> VersionedTableDataset | None:
         dataset = self._dataset(name)
-        return dataset if isinstance(dataset, VersionedTableDataset) else None
+        return dataset if isinstance(dataset, datasets.VersionedTableDataset) else None
 
     def _derived_outputs(self, node: Node, stage: str) -> list[VersionedTableDataset]:
         tables = (self._table(name) for name in node.outputs)
@@ -82,48 +78,50 @@ class LineageHooks:
         derived = self._derived_outputs(node, table.stage)
         request = None
         if len(derived) == 1:
-            request = ChangesRequest(table.stage, derived[0].stage, derived[0].lookback_rows)
-        request_changes(request)
+            request = datasets.ChangesRequest(
+                table.stage, derived[0].stage, derived[0].lookback_rows
+            )
+        datasets.request_changes(request)
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any, node: Node) -> None:
         table = self._table(dataset_name)
         if table is None:
             return
-        changes = data.attrs.get(CHANGES_ATTR)
+        changes = data.attrs.get(datasets.CHANGES_ATTR)
         if changes is not None:
-            lineage = Lineage(changes.version_id, dict(changes.since))
+            lineage = datasets.Lineage(changes.version_id, dict(changes.since))
         else:  # a whole table was read: a derived save redoes its tickers whole
-            lineage = Lineage(data.attrs.get("version_id"), None)
+            lineage = datasets.Lineage(data.attrs.get("version_id"), None)
         self._read.setdefault(node.name, {})[table.stage] = lineage
         self._sources.setdefault(node.name, {})[table.stage] = data.attrs.get("source")
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
         dataset = self._dataset(dataset_name)
-        if isinstance(dataset, VersionedTableDataset):
+        if isinstance(dataset, datasets.VersionedTableDataset):
             lineage = self._read.get(node.name, {}).get(dataset.parent_stage or "")
-            data.attrs.pop(LINEAGE_ATTR, None)
+            data.attrs.pop(datasets.LINEAGE_ATTR, None)
             if lineage is not None:
-                data.attrs[LINEAGE_ATTR] = lineage
-        elif isinstance(dataset, StageReportDataset):
+                data.attrs[datasets.LINEAGE_ATTR] = lineage
+        elif isinstance(dataset, datasets.StageReportDataset):
             report = None
             if node.name in self._saved:  # the report of a node that saved a table
                 read = self._read.get(node.name, {})
                 sources = self._sources.get(node.name, {})
-                report = ReportLineage(
+                report = datasets.ReportLineage(
                     read={s: (lin.parent_version_id, sources.get(s)) for s, lin in read.items()},
                     saved=dict(self._saved[node.name]),
                 )
-            set_report_lineage(report)
+            datasets.set_report_lineage(report)
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
         table = self._table(dataset_name)
-        if table is not None and data.attrs.get(SAVED_ATTR) is not None:
-            self._saved.setdefault(node.name, {})[table.stage] = data.attrs[SAVED_ATTR]
+        if table is not None and data.attrs.get(datasets.SAVED_ATTR) is not None:
+            self._saved.setdefault(node.name, {})[table.stage] = data.attrs[datasets.SAVED_ATTR]
 
     @hook_impl
     def on_node_error(self, node: Node) -> None:
-        request_changes(None)  # a failed load leaves no request behind for the next one
-        set_report_lineage(None)
+        datasets.request_changes(None)  # a failed load leaves no request behind for the next one
+        datasets.set_report_lineage(None)

@@ -40,15 +40,14 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset
 
+from stock_lstm.common.lazy import lazy_module
 from stock_lstm.common.settings import DEFAULT_DATA_DIR, environment_database_url
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import get_database
-from stock_lstm.data_pipeline.datasets import (
-    SAVED_ATTR,
-    ModelVersionDataset,
-    StageReportDataset,
-    VersionedTableDataset,
-)
+
+# Imported when a run first uses it (with pandas): an API worker reads the project's settings,
+# which name this hook, and never runs a pipeline.
+datasets = lazy_module("stock_lstm.data_pipeline.datasets")
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +274,7 @@ class ExperimentTrackingHooks:
     def after_dataset_loaded(self, dataset_name: str, data: Any, node) -> None:
         if self._tracking:
             dataset = self._catalog.get(dataset_name)
-            if isinstance(dataset, VersionedTableDataset):
+            if isinstance(dataset, datasets.VersionedTableDataset):
                 version_id = getattr(data, "attrs", {}).get("version_id")
                 version = None
                 if version_id is not None:
@@ -289,12 +288,13 @@ class ExperimentTrackingHooks:
         if not self._tracking:
             return
         dataset = self._catalog.get(dataset_name)
-        if isinstance(dataset, VersionedTableDataset):
-            saved = data.attrs.get(SAVED_ATTR)  # what the save stored (see datasets.tables)
+        if isinstance(dataset, datasets.VersionedTableDataset):
+            # what the save stored (see datasets.tables)
+            saved = data.attrs.get(datasets.SAVED_ATTR)
             if saved is not None:
                 self._log_data_version(dataset_name, saved.version)
             return
-        if isinstance(dataset, ModelVersionDataset):
+        if isinstance(dataset, datasets.ModelVersionDataset):
             self._record_run_id(data)
             return
         path = saved_files(dataset)
@@ -304,7 +304,7 @@ class ExperimentTrackingHooks:
             self._client().log_artifacts(self._plugin.run_id, str(path), dataset_name)
         else:
             self._client().log_artifact(self._plugin.run_id, str(path), dataset_name)
-        if isinstance(dataset, StageReportDataset):
+        if isinstance(dataset, datasets.StageReportDataset):
             data = dataset.load()  # the report as stored, with the versions its node wrote
         if isinstance(data, Mapping):
             self._log_report(dataset_name, {k: v for k, v in data.items() if k != "trials"})

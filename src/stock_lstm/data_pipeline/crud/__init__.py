@@ -26,12 +26,11 @@ pandas, which the stage modules need.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from sqlalchemy.orm import Session
 
-_EXPORTS: dict[str, tuple[str, ...]] = {  # module (crud's own, or schema) -> its names
+from stock_lstm.common.lazy import lazy_exports
+
+_EXPORTS = {  # module -> the names it holds
     "base": ("INSERT_CHUNK_ROWS", "ping", "probe_write"),
     "closes": ("StageVersionProbe", "StoredCloses", "newest_closes"),
     "model_versions": (
@@ -101,25 +100,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {  # module (crud's own, or schema) -> it
         "_typed_frame",
     ),
     "stage_write": ("_records", "remove_ticker", "save_stage_frame"),
-    "schema": ("FrameSchemaError", "StageError", "stage_columns"),
+    "stock_lstm.data_pipeline.schema": ("FrameSchemaError", "StageError", "stage_columns"),
 }
-_OWNER = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = frozenset(_EXPORTS) - {"schema"}
-
-__all__ = ["Session", *sorted(_OWNER)]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _OWNER:
-        module = _OWNER[name]
-        package = __name__ if module != "schema" else __name__.rpartition(".")[0]
-        value = getattr(importlib.import_module(f"{package}.{module}"), name)
-        globals()[name] = value  # looked up once
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_OWNER, *_SUBMODULES})
+__getattr__, __dir__, _names = lazy_exports(__name__, _EXPORTS)
+__all__ = ["Session", *_names]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from stock_lstm.common.lazy import lazy_module
 from stock_lstm.common.monitoring_columns import DRIFT_COLUMNS, FORECAST_COLUMNS, SCORED_COLUMNS
 from stock_lstm.data_pipeline.crud.base import INSERT_CHUNK_ROWS, _from_row
 from stock_lstm.data_pipeline.orm_models import (
@@ -26,6 +26,11 @@ from stock_lstm.data_pipeline.schema import (
     as_kind,
     table_columns,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: an API worker that only reads the registry never needs it
+    pd = lazy_module("pandas")
 
 # Frames in the monitoring library's shapes (stock_lstm.monitoring, which this layer may not
 # import): their column names have one home, common/monitoring_columns.py.

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from stock_lstm.common.lazy import lazy_module
 from stock_lstm.data_pipeline.orm_models import Prediction
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # the API writes the log without pandas; monitoring's read imports it
+    pd = lazy_module("pandas")
 
 
 def record_predictions(session: Session, rows: Sequence[dict[str, Any]]) -> int:

@@ -13,48 +13,35 @@ Thin and stateless: an instance holds only its configuration. Each names its dat
 The catalog names them here (``type: stock_lstm.data_pipeline.datasets.<Class>``).
 """
 
-from stock_lstm.data_pipeline.datasets.artifacts import BytesDataset, SaveVersionDataset
-from stock_lstm.data_pipeline.datasets.monitoring import (
-    LoggedForecastsDataset,
-    MonitoringRunDataset,
-    RecentDecisionsDataset,
-    ShadowForecastsDataset,
-)
-from stock_lstm.data_pipeline.datasets.registry import ChampionDataset, ModelVersionDataset
-from stock_lstm.data_pipeline.datasets.tables import (
-    CHANGES_ATTR,
-    LINEAGE_ATTR,
-    SAVED_ATTR,
-    ChangesRequest,
-    Lineage,
-    ReportLineage,
-    StageReportDataset,
-    StoredTailDataset,
-    VersionedTableDataset,
-    report_with_lineage,
-    request_changes,
-    set_report_lineage,
-)
+from stock_lstm.common.lazy import lazy_exports
 
-__all__ = [
-    "CHANGES_ATTR",
-    "LINEAGE_ATTR",
-    "SAVED_ATTR",
-    "BytesDataset",
-    "ChampionDataset",
-    "ChangesRequest",
-    "Lineage",
-    "LoggedForecastsDataset",
-    "ModelVersionDataset",
-    "MonitoringRunDataset",
-    "RecentDecisionsDataset",
-    "ReportLineage",
-    "SaveVersionDataset",
-    "ShadowForecastsDataset",
-    "StageReportDataset",
-    "StoredTailDataset",
-    "VersionedTableDataset",
-    "report_with_lineage",
-    "request_changes",
-    "set_report_lineage",
-]
+# Imported on first use (crud's way): the API reads the registry's entry without the table
+# datasets (pandas).
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "artifacts": ("BytesDataset", "SaveVersionDataset"),
+        "monitoring": (
+            "LoggedForecastsDataset",
+            "MonitoringRunDataset",
+            "RecentDecisionsDataset",
+            "ShadowForecastsDataset",
+        ),
+        "registry": ("ChampionDataset", "ModelVersionDataset"),
+        "tables": (
+            "CHANGES_ATTR",
+            "LINEAGE_ATTR",
+            "SAVED_ATTR",
+            "ChangesRequest",
+            "Lineage",
+            "ReportLineage",
+            "StageReportDataset",
+            "StoredTailDataset",
+            "VersionedTableDataset",
+            "report_with_lineage",
+            "request_changes",
+            "set_report_lineage",
+        ),
+        "base": (),
+    },
+)

@@ -7,14 +7,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from stock_lstm.common.lazy import lazy_module
 from stock_lstm.ml_models.common.series import PreprocessError
 from stock_lstm.ml_models.common.splits import SplitSpec, assign_splits
 
-if TYPE_CHECKING:  # imported where fitted: the API scales with the JSON parameters, no sklearn
+if TYPE_CHECKING:  # sklearn is imported where fitted: the API scales with the JSON parameters
+    import pandas as pd
     from sklearn.preprocessing import StandardScaler
 else:  # what the annotations resolve to at run time (Kedro reads a node's type hints)
+    pd = lazy_module("pandas")  # imported on first use: the API needs only the numpy functions
     StandardScaler = Any
 
 

@@ -11,11 +11,17 @@ with *origin* t (the last close known) holds ``returns[t-window+1 .. t]`` (it ne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from stock_lstm.common.errors import InputError
+from stock_lstm.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: the API's forecasts need only the numpy functions here
+    pd = lazy_module("pandas")
 
 MIN_VOLATILITY = 1e-4  # a floor for the interval scale: a flat history must not give zero width
 

@@ -6,11 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from stock_lstm.common.lazy import lazy_module
 from stock_lstm.ml_models.common.series import PreprocessError, ticker_dates
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: the API's forecasts need only the numpy functions here
+    pd = lazy_module("pandas")
 
 SPLITS = ("train", "validation", "test")
 

@@ -11,9 +11,8 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,10 +26,14 @@ from stock_lstm.api.v1.schemas.monitoring import (
     RealizedOut,
     TickerMonitoringOut,
 )
+from stock_lstm.common.lazy import lazy_module
 from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.database import Database
-from stock_lstm.monitoring.accuracy import ACCURACY_COLUMNS, rolling_accuracy
-from stock_lstm.monitoring.drift import ticker_drift
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # a worker imports pandas (and the monitoring library) when this report is first asked
+    pd = lazy_module("pandas")
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +79,8 @@ def monitoring_response(
         & (accuracy["window"].astype(int) == window)
         & (pd.to_datetime(accuracy["as_of"]) <= pd.Timestamp(as_of))
     ]
+    from stock_lstm.monitoring.drift import ticker_drift
+
     drift_by_ticker = ticker_drift(drift).set_index("ticker") if len(drift) else None
     names = set(judged["ticker"].astype(str))
     if drift_by_ticker is not None:
@@ -140,6 +145,8 @@ class MonitoringReport:
         """The run's figures, computed once per run. The stored rows are read in one short
         session of their own, closed before the computation: a request waiting on the lock
         holds no pooled connection."""
+        from stock_lstm.monitoring.accuracy import ACCURACY_COLUMNS, rolling_accuracy
+
         with self._lock:
             if self._figures is None or self._figures.run.id != run.id:
                 with self._database.session() as session:

@@ -17,12 +17,21 @@ Self-contained: the ticker hash below is a copy of the one the saves used when t
 written, so a later change to crud's hashing can never change what this migration writes.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 from alembic import op
+
+from stock_lstm.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # Alembic imports every revision to find the head: pandas only when this one runs
+    pd = lazy_module("pandas")
 
 revision: str = "0002"
 down_revision: str | None = "0001"
