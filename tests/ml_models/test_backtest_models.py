@@ -78,7 +78,7 @@ class _Recording:
 
     def forecast(self, ticker, period) -> Bands:
         close = np.repeat(period.histories[:, -1:], 5, axis=1)
-        return Bands(close=close, lower=close * 0.9, upper=close * 1.1)
+        return Bands(close=close, lower=close * 0.995, upper=close * 1.005)
 
 
 def test_each_ticker_is_tested_on_its_own_calendar_and_fits_see_only_the_past(staggered):
@@ -111,7 +111,12 @@ def test_each_ticker_is_tested_on_its_own_calendar_and_fits_see_only_the_past(st
     assert report["models"]["naive"]["seed_spread"]["AAA"]["h1"]["mae_ratio_by_seed"] == [1, 1]
     assert report["models"]["naive"]["tickers"]["CCC"]["h1"]["n"][0] == 0
     coverage = report["models"]["naive"]["tickers"]["AAA"]["coverage_by_step"]
-    assert len(coverage) == 5 and all(0.0 <= c <= 1.0 for c in coverage)
+    assert len(coverage) == 5
+    for k in (1, 5):  # the share of every fold's test targets inside the band, by hand
+        step = errors["naive"]["AAA"][k].arrays()
+        inside = (step["lower"] <= step["actual"]) & (step["actual"] <= step["upper"])
+        assert 0 < inside.mean() < 1  # bands of +-0.5 %: some closes fall outside
+        assert coverage[k - 1] == pytest.approx(inside.mean(), abs=5e-5)
     aaa = errors["naive"]["AAA"][5].arrays()
     assert np.all(np.diff(aaa["origin_dates"]) > np.timedelta64(0))  # folds in date order
     assert aaa["origin_dates"].min() >= folds[0].test_start.to_datetime64()
