@@ -65,8 +65,8 @@ def test_each_environment_writes_to_its_own_data_folder(env: str, folder: str) -
     assert all(path.count("/0") == 1 for path in written), written  # not data/test/... in base
     tracking = _config(env, "mlflow")["server"]["mlflow_tracking_uri"]
     assert tracking == f"sqlite:///{PROJECT_ROOT / folder / 'mlflow' / 'mlflow.db'}"
-    storage = _config(env, "parameters")["tuning"]["storage"]
-    assert storage == f"{folder}/07_model_output/optuna.db"
+    storage = _config(env, "parameters")["tuning"]["storage"]["journal"]
+    assert storage == f"{folder}/07_model_output/optuna.journal"
 
 
 def test_set_variables_still_name_the_database_and_the_folder(

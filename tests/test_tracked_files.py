@@ -13,13 +13,14 @@ from tests.conftest import PROJECT_ROOT
 
 
 def _written_paths(env: str) -> list[str]:
-    """Every file path of the catalog and the tuning study's database, as `env` resolves them."""
+    """Every file path of the catalog and the tuning study's journal, as `env` resolves them."""
     from stock_lstm.settings import CONFIG_LOADER_ARGS
 
     loader = OmegaConfigLoader(
         str(PROJECT_ROOT / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": env}
     )
-    paths = [loader["parameters"]["tuning"]["storage"]]
+    journal = loader["parameters"]["tuning"]["storage"]["journal"]  # and its lock files
+    paths = [journal, f"{journal}.lock", f"{journal}.trial-lock"]
     for entry in loader["catalog"].values():
         paths += [str(v) for k, v in entry.items() if k.endswith("filepath")]
         paths += [str(v) for v in (entry.get("serving_filepaths") or {}).values()]

@@ -1,5 +1,5 @@
 """The tuning pipeline on the test environment: a tiny stored study scored on validation tails
-of the period before the backtest's test folds, resumed by a second run, writing the suggested
+of the period before the backtest's test folds, continued by a run with a larger budget, writing the suggested
 override and logging every trial as a child MLflow run."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from stock_lstm.ml_models.common.distributed import TaskFailed
 from stock_lstm.ml_models.common.intervals import Bands
 from stock_lstm.ml_models.common.walk_forward import make_folds, validation_mae_ratio
 from stock_lstm.ml_models.recurrent import tuning as tuning_module
@@ -40,8 +41,12 @@ def test_tuning_is_registered_but_not_in_the_default_run() -> None:
     assert not default_nodes & {n.name for n in pipelines["tuning"].nodes}
 
 
+def _journal(tmp_path: Path) -> dict[str, str]:
+    return {"schema": "optuna", "journal": str(tmp_path / "optuna.journal")}
+
+
 def test_a_tiny_study_never_reads_test_rows_and_resumes(tmp_path: Path) -> None:
-    tuning = {**_test_params("tuning"), "storage": str(tmp_path / "optuna.db")}
+    tuning = {**_test_params("tuning"), "storage": _journal(tmp_path)}
     backtest, training = _test_params("backtest"), _test_params("training")
     clean = random_walk_features({"AAA": 700, "BBB": 700, "CCC": 650}, seed=3)
     first_test = make_folds(
@@ -65,8 +70,15 @@ def test_a_tiny_study_never_reads_test_rows_and_resumes(tmp_path: Path) -> None:
         assert trial["state"] in ("COMPLETE", "PRUNED")
         assert all(math.isfinite(v) for v in trial["intermediate_values"].values())
 
-    second = run_tuning(features, tuning, backtest, training)  # same study name: continues
+    again = run_tuning(features, tuning, backtest, training)  # the study has its n_trials
 
+    assert again["n_trials_this_run"] == 0 and again["best"] == first["best"]
+    assert again["study_name"] == first["study_name"]
+
+    more = {**tuning, "n_trials": 6}  # the same study (n_trials is its budget): 3 more trials
+    second = run_tuning(features, more, backtest, training)
+
+    assert second["study_name"] == first["study_name"]
     assert second["n_trials_in_study"] == 6 and second["n_trials_this_run"] == 3
     assert [t["number"] for t in second["trials"]] == [3, 4, 5]
     assert second["default"] == first["default"]  # the defaults are scored once per study
@@ -80,13 +92,13 @@ def test_a_tiny_study_never_reads_test_rows_and_resumes(tmp_path: Path) -> None:
 
 def test_a_tuner_reading_a_poisoned_row_would_fail(tmp_path: Path) -> None:
     """The check above can fail: poison in a validation tail the tuner scores breaks the trial."""
-    tuning = {**_test_params("tuning"), "storage": str(tmp_path / "optuna.db"), "n_trials": 1}
+    tuning = {**_test_params("tuning"), "storage": _journal(tmp_path), "n_trials": 1}
     backtest, training = _test_params("backtest"), _test_params("training")
     clean = random_walk_features({"AAA": 700, "BBB": 700}, seed=3)
     last_fold = tuning_folds(development_rows(clean, backtest), tuning)[-1]
     features = poisoned(clean, last_fold.validation_start)
 
-    with pytest.raises(ValueError, match="finite|NaN"):
+    with pytest.raises(TaskFailed, match="tuning process 0.*(finite|NaN)"):
         run_tuning(features, tuning, backtest, training)
 
 
@@ -97,7 +109,7 @@ def test_make_tune_writes_the_override_and_logs_trials_as_child_runs(project_cop
 
     report = json.loads((project_copy / "data" / "08_reporting" / "tuning.json").read_text())
     assert report["n_trials_this_run"] == 3 and report["model_type"] == "lstm"
-    assert (project_copy / "data" / "07_model_output" / "optuna.db").stat().st_size > 0
+    assert (project_copy / "data" / "07_model_output" / "optuna.journal").stat().st_size > 0
     tuned = environment_parameters("tuned", project_copy / "conf")
     tested = environment_parameters("test", project_copy / "conf")
     assert tuned["training"]["model"] == {
