@@ -105,9 +105,13 @@ docs-reports: setup
 
 # Optuna search of training.model's knobs on validation folds of the period before the backtest's
 # test folds: conf/tuned/parameters_training.yml (a suggestion, git-ignored: `--env tuned`) and
-# data/08_reporting/tuning.json; the study in data/07_model_output/optuna.db resumes.
+# data/08_reporting/tuning.json. The study (tuning.n_trials in all) resumes: on PostgreSQL
+# (DATABASE_URL) in the database's schema `optuna`, shared by every `make tune` on it, else in
+# data/07_model_output/optuna.journal. WORKERS=n: n processes add trials to it (tuning.workers,
+# Dask tasks as the backtest's fits; docs/scaling.md "Tuning").
 tune: setup
-	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,tuning $(KEDRO_ARGS)
+	$(BIN)/kedro run --pipelines ingestion,cleaning,feature_engineering,tuning \
+		$(if $(WORKERS)$(PARAMS),--params "$(if $(WORKERS),tuning.workers=$(WORKERS)$(if $(PARAMS),$(comma)))$(PARAMS)") $(KEDRO_ARGS)
 
 # Coverage of each interval calibration scope (pooled, per ticker) on the development folds, and
 # the scope the fixed criterion picks: data/08_reporting/interval_scope.json (a report only).
