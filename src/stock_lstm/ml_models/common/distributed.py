@@ -76,7 +76,7 @@ class RunStats:
             "workers": self.workers,
             "cluster": self.cluster,
             "wall_seconds": round(self.wall_seconds, 2),
-            "peak_rss_mib": dict(self.peak_rss_mib),
+            "peak_rss_mib_per_worker": list(self.peak_rss_mib.values()),
         }
 
 
@@ -91,14 +91,14 @@ def scheduler_address() -> str | None:
 
 
 def check_workers(workers: Any, what: str = "workers") -> int:
-    """`workers` as a count >= 1 (InputError naming `what` otherwise)."""
-    try:
-        count = int(workers)
-    except (TypeError, ValueError):
-        count = 0
-    if count < 1 or isinstance(workers, bool) or count != workers:
+    """`workers` (an int, or its digits from a command line) as a count >= 1; InputError
+    naming `what` otherwise."""
+    text = str(workers).strip()
+    if isinstance(workers, bool) or not isinstance(workers, int | str) or not text.isdigit():
         raise InputError(f"{what} must be a whole number >= 1, got {workers!r}")
-    return count
+    if int(text) < 1:
+        raise InputError(f"{what} must be a whole number >= 1, got {workers!r}")
+    return int(text)
 
 
 def uses_dask(workers: int) -> bool:
@@ -140,7 +140,7 @@ def dask_client(workers: int) -> Iterator[Any]:
 
 
 def _log_cluster(client: Any, what: str) -> None:
-    workers = len(client.scheduler_info().get("workers", {}))
+    workers = len(client.nthreads())
     logger.info("running on %s (%d workers); dashboard: %s", what, workers, client.dashboard_link)
 
 
@@ -166,9 +166,10 @@ def run_tasks(
         stats.peak_rss_mib = {"in-process": peak_rss_mib()}
     else:
         with dask_client(workers) as client:
-            stats.workers = len(client.scheduler_info().get("workers", {}))
-            stats.cluster = scheduler_address() or "local"
             results = _run_on(client, tasks, retries, progress, what)
+            # after the run: an existing cluster's workers may join while it runs
+            stats.workers = len(client.nthreads())
+            stats.cluster = scheduler_address() or "local"
             stats.peak_rss_mib = _peak_memory(client)
     stats.wall_seconds = time.perf_counter() - started
     return results
@@ -197,7 +198,11 @@ def _run_on(
         if not isinstance(arg, Shared):
             return arg
         if id(arg.value) not in scattered:
-            scattered[id(arg.value)] = client.scatter(arg.value, hash=False)
+            # a task's result, not scattered data: the scheduler keeps it and computes it
+            # again when the worker holding it dies
+            scattered[id(arg.value)] = client.submit(
+                _identity, arg.value, key=f"shared-{len(scattered)}-{run}", pure=False
+            )
         return scattered[id(arg.value)]
 
     futures = {}
@@ -215,8 +220,8 @@ def _run_on(
         for future in as_completed([future for future, _ in futures.values()]):
             task = futures[future.key][1]
             if future.status != "finished":
-                exc = future.exception()
-                raise _failure(task, what, exc, retries) from exc
+                exc = future.exception() if future.status == "error" else None
+                raise _failure(task, what, exc, retries, future.status) from exc
             by_key[future.key] = future.result()
             progress.done(task.name)
     finally:
@@ -225,9 +230,16 @@ def _run_on(
     return [by_key[key] for key in futures]
 
 
-def _failure(task: Task, what: str, exc: BaseException, retries: int) -> Exception:
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _failure(
+    task: Task, what: str, exc: BaseException | None, retries: int, status: str = "error"
+) -> Exception:
     tried = f" (tried {retries + 1} times)" if retries else ""
-    message = f"{what} {task.name!r} failed{tried}: {type(exc).__name__}: {exc}"
+    cause = f"{type(exc).__name__}: {exc}" if exc is not None else f"the task was {status}"
+    message = f"{what} {task.name!r} failed{tried}: {cause}"
     if isinstance(exc, InputError):
         return InputError(message)
     return TaskFailed(message)

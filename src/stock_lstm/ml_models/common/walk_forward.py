@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from stock_lstm.common.errors import InputError
+from stock_lstm.ml_models.common.distributed import RunStats, Shared, Task, run_tasks
 from stock_lstm.ml_models.common.intervals import Bands
 from stock_lstm.ml_models.common.metrics import (
     coverage,
@@ -323,6 +324,9 @@ def run_walk_forward(
     min_history: int = 0,
     variants: Mapping[str, tuple[str, int]] | None = None,
     errors: ErrorStore | None = None,
+    workers: int = 1,
+    retries: int = 0,
+    stats: RunStats | None = None,
 ) -> dict[str, Any]:
     """Fit every model per fold (every `refit_every` folds; between refits the last fit is
     reused: it saw even less), forecast every test origin, and report per model, ticker and
@@ -335,7 +339,11 @@ def run_walk_forward(
     calendar: a ticker that starts late joins the later folds). `variants` names fits that are
     another seed of a model (fit name -> (model, seed)): they are scored like the others but
     reported only as that model's `seed_spread`, not as models of their own. `errors`, when
-    given, is filled with every model's dated test forecasts per ticker and report step."""
+    given, is filled with every model's dated test forecasts per ticker and report step.
+
+    Each fit is one task of `distributed.run_tasks` (`workers`, `retries`, `stats`: in this
+    process at 1 worker, else on a Dask cluster); the report is the same either way, but for
+    its seconds (`fold_seconds`: compute seconds, summed over workers)."""
     if "naive" not in fits:
         raise InputError("backtest: the naive baseline is required (every ratio is to it)")
     every_of = _refit_schedule(refit_every, fits)
@@ -351,30 +359,66 @@ def run_walk_forward(
     horizon_hits: dict[str, dict[str, list[np.ndarray]]] = {
         m: {t: [] for t in tickers} for m in fits
     }
-    fitted: dict[str, FoldModel] = {}
+    history = {t: s.dates for t, s in ticker_series(features).items()}
+    # per fold: the tickers it tests and their test origins
+    tested_periods: list[dict[str, SplitOrigins]] = []
+    for fold in folds:
+        periods = fold_periods(features, fold, window)
+        tested_periods.append(
+            {
+                t: periods[t]
+                for t in tickers
+                if t in periods
+                and np.searchsorted(history[t], fold.test_start.to_datetime64()) >= min_history
+            }
+        )
+    # One task per fit (fold x model x seed): it fits on the rows before its fold and forecasts
+    # the tested origins of every fold it serves until the model's next refit. The networks
+    # (the long fits) go first, so a cluster starts them first.
+    jobs = [
+        (name, index)
+        for name in sorted(fits, key=lambda name: name in baselines)
+        for index in range(0, len(folds), every_of[name])
+    ]
+    shared = Shared(features)
+    tasks = [
+        Task(
+            f"fold {folds[index].number} {name}",
+            fit_and_forecast,
+            (
+                fits[name],
+                shared,
+                folds[index],
+                tested_periods[index : index + every_of[name]],
+            ),
+        )
+        for name, index in jobs
+    ]
+    results = dict(
+        zip(jobs, run_tasks(tasks, workers=workers, retries=retries, stats=stats), strict=True)
+    )
     fit_seconds = {name: 0.0 for name in fits}
     fit_counts = {name: 0 for name in fits}
+    for (name, _), result in results.items():
+        fit_seconds[name] += result.fit_seconds
+        fit_counts[name] += 1
     fold_seconds = []
     fold_records = []
-    history = {t: s.dates for t, s in ticker_series(features).items()}
     for index, fold in enumerate(folds):
-        fold_started = time.perf_counter()
+        scored = time.perf_counter()
         refitted = [name for name in fits if index % every_of[name] == 0]
-        if refitted:
-            visible = visible_rows(features, fold)
-            for name in refitted:
-                started = time.perf_counter()
-                fitted[name] = fits[name](visible, fold.cutoffs())
-                fit_seconds[name] += time.perf_counter() - started
-                fit_counts[name] += 1
-                logger.info("fold %d: fitted %s", fold.number, name)
-        periods = fold_periods(features, fold, window)
-        tested = [
-            t
-            for t in tickers
-            if t in periods
-            and np.searchsorted(history[t], fold.test_start.to_datetime64()) >= min_history
-        ]
+        # compute seconds (fits and forecasts, wherever they ran, and scores): comparable
+        # across worker counts
+        compute = 0.0
+        served = {}
+        for name in fits:
+            refit = index - index % every_of[name]
+            result = results[(name, refit)]
+            served[name] = result.forecasts[index - refit]
+            compute += result.forecast_seconds[index - refit]
+            if refit == index:
+                compute += result.fit_seconds
+        tested = list(tested_periods[index])
         fold_records.append(
             {
                 **fold.as_dict(),
@@ -384,12 +428,8 @@ def run_walk_forward(
             }
         )
         for ticker in tickers:
-            period = periods.get(ticker) if ticker in tested else None
-            bands = {
-                name: model.forecast(ticker, period)
-                for name, model in fitted.items()
-                if period is not None
-            }
+            period = tested_periods[index].get(ticker)
+            bands = {name: served[name][ticker] for name in fits if period is not None}
             if period is not None:
                 for name in fits:
                     horizon_hits[name][ticker].append(_hits_by_step(period, bands[name]))
@@ -402,7 +442,8 @@ def run_walk_forward(
                     if has_target and errors is not None:
                         store = errors.setdefault(name, {}).setdefault(ticker, {})
                         store.setdefault(k, StepErrors.empty()).add(period, bands[name], k)
-        fold_seconds.append(round(time.perf_counter() - fold_started, 2))
+        compute += time.perf_counter() - scored
+        fold_seconds.append(round(compute, 2))
         fold_records[-1]["seconds"] = fold_seconds[-1]
     variants = dict(variants or {})
     everything = {
@@ -437,6 +478,40 @@ def run_walk_forward(
         "models": models,
         "leaderboard": leaderboard(models, tickers, steps),
     }
+
+
+@dataclass(frozen=True)
+class FitForecasts:
+    """What one fit task returns: its fit's seconds and, per fold it serves, the forecasts of
+    each tested ticker and their seconds."""
+
+    fit_seconds: float
+    forecasts: list[dict[str, Bands]]
+    forecast_seconds: list[float]
+
+
+def fit_and_forecast(
+    fit: Fit, features: pd.DataFrame, fold: Fold, served: Sequence[Mapping[str, SplitOrigins]]
+) -> FitForecasts:
+    """One fit task: fit on the rows before `fold`'s test period only, then forecast the test
+    origins of each fold in `served` (this fold, then the later ones it serves until the
+    model's next refit). Runs in whichever process `run_tasks` puts it; returns arrays only.
+
+    BLAS and OpenMP run on one thread here, as on a Dask worker: a multi-threaded BLAS sums in
+    another order (GARCH's optimiser then ends ~1e-6 apart), so the report would depend on
+    where a fit ran and on the machine's cores."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        started = time.perf_counter()
+        model = fit(visible_rows(features, fold), fold.cutoffs())
+        fit_seconds = time.perf_counter() - started
+        forecasts, forecast_seconds = [], []
+        for periods in served:
+            started = time.perf_counter()
+            forecasts.append({ticker: model.forecast(ticker, p) for ticker, p in periods.items()})
+            forecast_seconds.append(time.perf_counter() - started)
+    return FitForecasts(fit_seconds, forecasts, forecast_seconds)
 
 
 def _refit_schedule(refit_every: int | Mapping[str, int], fits: Mapping[str, Any]) -> dict:
@@ -556,6 +631,19 @@ def leaderboard(
 def _rank_key(row: Mapping[str, Any]) -> tuple[float, float]:
     ratio, winkler = row["mae_ratio"]["mean"], row["winkler"]
     return (np.inf if ratio is None else ratio, np.inf if winkler is None else winkler)
+
+
+def results_only(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The report without its seconds and its `run` block (where and how long it ran): what two
+    runs of the same backtest agree on, bit for bit, whatever the number of workers."""
+    timings = ("fit_seconds", "seconds_per_fit")
+    kept = {k: v for k, v in report.items() if k not in ("fold_seconds", "run")}
+    kept["folds"] = [{k: v for k, v in f.items() if k != "seconds"} for f in report["folds"]]
+    kept["models"] = {
+        name: {k: v for k, v in model.items() if k not in timings}
+        for name, model in report["models"].items()
+    }
+    return kept
 
 
 def leaderboard_table(report: Mapping[str, Any]) -> pd.DataFrame:

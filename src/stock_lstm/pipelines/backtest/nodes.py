@@ -12,6 +12,7 @@ import pandas as pd
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.data_pipeline.sources import bundled_tickers, universe_tickers
+from stock_lstm.ml_models.common.distributed import RunStats, check_workers
 from stock_lstm.ml_models.common.skill import add_skill, skill_params
 from stock_lstm.ml_models.common.walk_forward import (
     ErrorStore,
@@ -115,6 +116,9 @@ def run_backtest(
     models = list(backtest["models"])
     seeds = [int(s) for s in backtest.get("seeds") or []]
     fits = model_fits(models, training, seeds, backtest.get("knobs"))
+    workers = check_workers(backtest.get("workers", 1), "backtest.workers")
+    retries = int(backtest.get("retries", 0))
+    stats = RunStats()
     # every model's dated test forecasts per ticker and report step: what the significance
     # tests (Diebold-Mariano per ticker and pooled per date, SPA, MCS) read
     errors: ErrorStore = {}
@@ -130,6 +134,9 @@ def run_backtest(
         min_history=int(backtest.get("min_history", 0)),
         variants=seed_variants(fits),
         errors=errors,
+        workers=workers,
+        retries=retries,
+        stats=stats,
     )
     for name in NETWORKS:
         if name in report["models"] and seeds:
@@ -142,6 +149,8 @@ def run_backtest(
         "universe_name": str((ingestion or {}).get("universe", "snapshot")),
         "scheme": str(backtest.get("scheme", "share")),
         **report,
+        # how the fits ran (workers, cluster, wall seconds, peak memory): not a result
+        "run": stats.as_dict(),
     }
 
 
