@@ -14,7 +14,9 @@ from stock_lstm.monitoring.policy import (
     champion_age,
     cooling_triggers,
     retrain_decision,
+    retrainable_end,
     trading_days_since,
+    trigger_of,
 )
 
 POLICY = {
@@ -227,3 +229,45 @@ def test_a_vain_retrain_is_not_repeated_for_the_same_reason_within_the_cooldown(
 def test_the_cooldown_ends(decision: dict, cooldown: int) -> None:
     prices = _calendar({"AAA": "2024-01-08"}, start="2023-12-01")
     assert cooling_triggers([decision], prices, AS_OF, cooldown) == {}
+
+
+def test_cooling_reads_every_vain_retrain_in_the_window_and_keeps_each_triggers_newest() -> None:
+    prices = _calendar({"AAA": "2024-01-08"}, start="2023-12-01")
+    other = "AAA: 20-day MAE ratio to naive above 1.05 on each of the last 3 trading days (x)"
+    decisions = [  # newest first, as crud.recent_decisions gives them
+        _vain_retrain("2024-01-09", "AAA: later (after as_of)"),  # not yet: skipped
+        {"kind": "retrain", "as_of": AS_OF, "retrain": True, "reasons": [DRIFTED]},
+        _vain_retrain("2024-01-08", other),  # on as_of itself: 0 trading days ago
+        _vain_retrain("2024-01-05", DRIFTED),
+        _vain_retrain("2024-01-03", DRIFTED),  # the same trigger, earlier
+    ]
+    assert cooling_triggers(decisions, prices, AS_OF, 20) == {
+        "AAA: 20-day MAE ratio to naive above 1.05 on each of the last 3 trading days": AS_OF,
+        "AAA: abs_log_return drifted from the training period": dt.date(2024, 1, 5),
+    }
+
+
+def test_a_retrain_exactly_cooldown_days_ago_has_cooled_down() -> None:
+    prices = _calendar({"AAA": "2024-01-08"}, start="2023-12-01")
+    vain = _vain_retrain("2024-01-05", DRIFTED)  # 1 trading day before as_of (2024-01-08)
+    assert cooling_triggers([vain], prices, AS_OF, 1) == {}
+    assert list(cooling_triggers([vain], prices, AS_OF, 2)) == [trigger_of(DRIFTED)]
+
+
+def test_a_trigger_is_the_reason_up_to_its_first_parenthesis() -> None:
+    assert trigger_of("retrained because AAA: x (KS 0.4 (high)) y (z)") == "AAA: x"
+    assert trigger_of("AAA: no figures") == "AAA: no figures"
+
+
+def test_ratio_reasons_come_in_ticker_order() -> None:
+    bad = [1.1, 1.2, 1.3]
+    accuracy = pd.concat([_accuracy(bad, ticker="MSFT"), _accuracy(bad)], ignore_index=True)
+    decision = retrain_decision(accuracy, _drift(), "v1", 10, AS_OF, POLICY)
+    assert [r.split(":")[0] for r in decision["reasons"]] == ["AAA", "MSFT"]
+
+
+def test_prices_without_their_columns_are_named() -> None:
+    with pytest.raises(InputError, match=r"^prices lacks column\(s\) date$"):
+        trading_days_since(pd.DataFrame({"close": [1.0]}), dt.date(2024, 1, 1), AS_OF)
+    with pytest.raises(InputError, match=r"^prices lacks column\(s\) ticker$"):
+        retrainable_end(pd.DataFrame({"date": [AS_OF]}))
