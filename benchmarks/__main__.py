@@ -26,6 +26,7 @@ from benchmarks import (  # noqa: E402
     pipeline,
     serving,
     storage,
+    tuning,
     versioning,
 )
 from benchmarks.common import RESULTS_PATH, Options, provenance  # noqa: E402
@@ -40,6 +41,7 @@ SECTIONS: dict[str, ModuleType] = {
     "monitoring": monitoring,
     "daily": daily,
     "backtest": backtest,
+    "tuning": tuning,
 }
 
 
