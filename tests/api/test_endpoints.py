@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stock_lstm.api.app import create_app
-from stock_lstm.api.observability import ACCESS_LOGGER
+from stock_lstm.api.observability import ACCESS_LOG, ACCESS_LOGGER
 from stock_lstm.common.logging import RotatingJsonFileHandler, log_file_settings
 from tests.api.conftest import captured, settings_for
 from tests.helpers.database import crud_on
@@ -158,6 +158,7 @@ def test_the_access_line_lands_in_logs_api_log(untrained_client) -> None:
         for h in logging.getLogger("stock_lstm.api").handlers
         if isinstance(h, RotatingJsonFileHandler)
     ]
+    ACCESS_LOG.flush()  # written by the access log's thread
     file_handler.flush()
     path = Path(file_handler.baseFilename)
     assert path.name == "api.log" and path.parent == log_file_settings().directory

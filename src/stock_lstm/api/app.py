@@ -23,6 +23,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 import stock_lstm
 from stock_lstm.api.observability import (
+    ACCESS_LOG,
     REQUEST_ID_HEADER,
     ApiMetrics,
     BodySizeLimitMiddleware,
@@ -42,6 +43,7 @@ from stock_lstm.api.v1.services.monitoring import MonitoringCollector, Monitorin
 from stock_lstm.api.v1.services.prediction_log import PredictionLog
 from stock_lstm.api.v1.services.serving import ModelSwitch
 from stock_lstm.api.web.pages import install_pages
+from stock_lstm.common import trading_calendar
 from stock_lstm.common.errors import SettingsError
 from stock_lstm.common.settings import (
     DEFAULT_DATA_DIR,
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state, settings, state.database, state.prediction_log, metrics
         )
         state.model_switch.start(catalog, catalog_error)
+        trading_calendar.warm_up()  # the dates of a stored ticker's forecast, off the request
         restore_sighup = reload_keys_on_sighup(state.key_ring)
         try:
             yield
@@ -132,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.prediction_log.close()
             metrics.registry.unregister(collector)
             state.database.dispose()
+            ACCESS_LOG.flush()
 
     app = FastAPI(
         title="stock-lstm",

@@ -1,14 +1,20 @@
 """Request ids, one JSON log line per request, the body size limit, and Prometheus metrics.
 
 The middlewares are plain ASGI (no BaseHTTPMiddleware): they add microseconds, not milliseconds.
+The access lines are written by a thread of their own (`AccessLog`): formatting a JSON line per
+handler and taking the log file's lock cost more than the rest of a forecast.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
 import json
 import logging
+import os
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,9 +36,70 @@ ACCESS_LOGGER = f"{API_LOGGER}.access"
 
 def configure_logging(level: str = "INFO") -> None:
     """The API's loggers (`stock_lstm.api.*`): JSON lines on stderr and in logs/api.log, as
-    conf/json_logging.yml sets them. Safe to call again: it only adds back what Kedro's
-    bootstrap removed, and never removes another handler."""
+    conf/json_logging.yml sets them, the access lines through `ACCESS_LOG`. Safe to call
+    again: it only adds back what Kedro's bootstrap removed, and never removes another
+    handler."""
     configure_logger(API_LOGGER, level)
+    ACCESS_LOG.start()
+
+
+class AccessLog(logging.Handler):
+    """The access logger's one handler: it only appends the record to a list, and a writer
+    thread hands the records, in order, every ACCESS_LOG_INTERVAL_S to the handlers the API
+    logger has then (stderr, logs/api.log; Kedro's bootstrap may replace them and
+    configure_logging adds them back). The request waits for neither the formatting nor the
+    file's lock. `flush` writes what is pending now (shutdown, tests); a line still pending when
+    the process is killed is lost (the predictions log is not: it has its own spool)."""
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        super().__init__()
+        self._pending: collections.deque[logging.LogRecord] = collections.deque()
+        self._writing = threading.Lock()
+        self._interval_s = interval_s
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Route the access logger through this handler (once per process; idempotent)."""
+        with self._writing:
+            logger = logging.getLogger(ACCESS_LOGGER)
+            if self not in logger.handlers:
+                logger.addHandler(self)
+            logger.propagate = False  # the writer hands the records to the API logger's handlers
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="access-log", daemon=True)
+                self._thread.start()
+
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+        self._pending.append(record)  # thread-safe, no lock taken
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+    def flush(self) -> None:
+        """Write every line pending now."""
+        with self._writing:
+            api = logging.getLogger(API_LOGGER)
+            while self._pending:
+                api.callHandlers(self._pending.popleft())
+
+    def after_fork(self) -> None:
+        """A forked child has the records but not the writer thread: start its own."""
+        self._writing = threading.Lock()
+        if self._thread is not None:
+            self._thread = None
+            self.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._interval_s)
+            try:
+                self.flush()
+            except Exception:  # a handler that fails must not end the writer
+                logging.getLogger(__name__).exception("writing the access log failed")
+
+
+ACCESS_LOG = AccessLog()
 
 
 def request_id_of(scope: Scope) -> str:
@@ -47,13 +114,16 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.logger = logging.getLogger(ACCESS_LOGGER)
+        # (method, path) -> route of the paths that are their own route (no path parameter):
+        # matching a path against every route costs more than the log line.
+        self._static_routes: dict[tuple[str, str], str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or _new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
 
@@ -69,7 +139,7 @@ class RequestContextMiddleware:
         finally:
             # The full template (/api/v1/prices/{ticker}), as the metrics label it: an included
             # router's own route knows only its part of the path.
-            route = get_route_name(HTTPConnection(scope), should_include_root_path=False)
+            route = self._route(scope)
             self.logger.info(
                 "request",
                 extra={
@@ -81,6 +151,35 @@ class RequestContextMiddleware:
                     "latency_ms": round((time.perf_counter() - started) * 1000, 3),
                 },
             )
+
+    def _route(self, scope: Scope) -> str | None:
+        key = (scope["method"], scope["path"])
+        route = self._static_routes.get(key)
+        if route is None:
+            route = get_route_name(HTTPConnection(scope), should_include_root_path=False)
+            if route == scope["path"] and len(self._static_routes) < MAX_STATIC_ROUTES:
+                self._static_routes[key] = route
+        return route
+
+
+MAX_STATIC_ROUTES = 1_000
+_ID_PREFIX = uuid.uuid4().hex[:16]  # this process's; a counter makes each id unique
+_ID_COUNTER = itertools.count()
+
+
+def _new_request_id() -> str:
+    """A unique id without a system call per request (uuid4 reads the kernel's randomness)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
+def _after_fork() -> None:
+    """A worker forked from a process that imported the app: ids and access lines of its own."""
+    global _ID_PREFIX, _ID_COUNTER
+    _ID_PREFIX, _ID_COUNTER = uuid.uuid4().hex[:16], itertools.count()
+    ACCESS_LOG.after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
