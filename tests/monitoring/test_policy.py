@@ -271,3 +271,14 @@ def test_prices_without_their_columns_are_named() -> None:
         trading_days_since(pd.DataFrame({"close": [1.0]}), dt.date(2024, 1, 1), AS_OF)
     with pytest.raises(InputError, match=r"^prices lacks column\(s\) ticker$"):
         retrainable_end(pd.DataFrame({"date": [AS_OF]}))
+
+
+@pytest.mark.parametrize("name", ["window", "consecutive_days", "min_scored", "max_age_days"])
+def test_each_count_of_the_policy_must_be_at_least_one(name: str) -> None:
+    with pytest.raises(InputError, match="min_scored and max_age_days must be >= 1"):
+        retrain_decision(_accuracy([1.0]), _drift(), "v1", 10, AS_OF, {**POLICY, name: 0})
+
+
+def test_a_ratio_at_the_threshold_is_not_a_bad_day() -> None:
+    decision = retrain_decision(_accuracy([1.05, 1.05, 1.05]), _drift(), "v1", 10, AS_OF, POLICY)
+    assert decision["retrain"] is False
