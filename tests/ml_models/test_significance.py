@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from arch.bootstrap import StationaryBootstrap
+from arch.covariance.kernel import Bartlett
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -209,3 +210,61 @@ def test_dm_keeps_the_k_minus_1_window_when_the_automatic_bandwidth_is_undefined
     assert result.lags == 4
     assert result.statistic == pytest.approx(0.0)
     assert result.p_value == pytest.approx(1.0)
+
+
+def test_pesaran_timmermann_with_unequal_up_shares_matches_a_hand_computation() -> None:
+    forecast_up = np.array([1, 1, 1, 0, 1, 0, 1, 1, 0, 1], dtype=bool)  # px = 0.7
+    actual_up = np.array([1, 0, 1, 0, 1, 1, 1, 0, 0, 1], dtype=bool)  # py = 0.6
+    n, px, py = 10, 0.7, 0.6
+    hit = 7 / 10
+    expected = py * px + (1 - py) * (1 - px)  # 0.54
+    var_hit = expected * (1 - expected) / n
+    var_expected = (
+        (2 * py - 1) ** 2 * px * (1 - px) / n
+        + (2 * px - 1) ** 2 * py * (1 - py) / n
+        + 4 * py * px * (1 - py) * (1 - px) / n**2
+    )
+    statistic = (hit - expected) / np.sqrt(var_hit - var_expected)
+
+    result = pesaran_timmermann(forecast_up, actual_up)
+
+    assert (result.statistic, result.p_value, result.n) == pytest.approx(
+        (statistic, stats.norm.sf(statistic), n)
+    )
+    assert pesaran_timmermann(np.array([], dtype=bool), np.array([], dtype=bool)).as_dict() == {
+        "statistic": None,
+        "p_value": None,
+        "n": 0,
+        "lags": None,
+    }
+
+
+def test_dm_is_undefined_on_too_few_or_constant_differentials() -> None:
+    four = np.array([0.3, -0.1, 0.4, 0.2])
+    assert diebold_mariano(four[:3], 2).statistic is None  # n 3 < 2 * horizon
+    assert diebold_mariano(four, 2, lags=1).statistic is not None  # n 4 = 2 * horizon
+    assert diebold_mariano(four[:2], 1).p_value is None  # n 2 < 3
+    assert diebold_mariano(four[:3], 1, lags=0).p_value is not None  # n 3
+    constant = diebold_mariano(np.full(20, 0.5), 1)
+    assert (constant.statistic, constant.p_value, constant.n) == (None, None, 20)
+    with pytest.raises(ValueError, match="horizon must be >= 1, got 0"):
+        diebold_mariano(four, 0)
+
+
+def test_dm_drops_missing_differentials_and_picks_its_hac_window() -> None:
+    rng = np.random.default_rng(5)
+    d = rng.standard_normal(200) + 0.1
+    with_gaps = np.r_[d, np.nan, np.inf]
+    result = diebold_mariano(with_gaps, 3)
+    assert result.n == 200 and result.statistic == diebold_mariano(d, 3).statistic
+    automatic = int(np.ceil(Bartlett(d[:, None]).bandwidth))
+    assert result.lags == max(2, automatic)
+    assert diebold_mariano(d, 3, lags=7).lags == 7
+    assert result.as_dict() == {
+        "statistic": result.statistic,
+        "p_value": result.p_value,
+        "n": 200,
+        "lags": result.lags,
+    }
+    assert geometric_mean_ratio([0.5, 0.0, None], [4, 10, 10]) == pytest.approx(0.5)
+    assert geometric_mean_ratio([0.5], [0]) is None
