@@ -72,8 +72,14 @@ test: lint
 
 # The contributors' inner loop (tests/conftest.py): no trained model, Kedro run, PostgreSQL or
 # browser; a test that imports TensorFlow or starts a subprocess is skipped there, saying so.
+# Two workers, as `make test`.
 test-fast: setup
-	$(BIN)/pytest --fast
+	$(BIN)/pytest --fast -n 2 --dist loadgroup
+
+# Test runs keep Python's bytecode and pytest's rewritten test modules in .venv/pycache, outside
+# the tree: otherwise each run, and each subprocess a test starts, compiles them all again.
+test test-fast: export PYTHONDONTWRITEBYTECODE :=
+test test-fast: export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 
 # Every benchmark (docs/performance.md), or some: make bench BENCH=serving. Each section's
 # figures go to benchmarks/results.json stamped with its date, machine and git commit; a section
