@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: setup run pipeline serve test test-fast lint bench backtest docs-reports tune interval-scope daily replay lock migrate clean
+.PHONY: setup run pipeline serve test test-fast lint bench mutation backtest docs-reports tune interval-scope daily replay lock migrate clean
 
 setup: $(STAMP)
 
@@ -58,8 +58,8 @@ serve: setup
 run: pipeline serve
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/lint-imports
 # The full suite, what CI runs: on two workers (the tests of the one trained test project share
 # a worker, which trains it once), the 25 slowest tests listed (pyproject.toml addopts), and a
@@ -87,6 +87,15 @@ test test-fast: export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 BENCH ?=
 bench: setup
 	$(BIN)/python -m benchmarks $(BENCH)
+
+# Mutation testing (docs/mutation.md): mutmut changes the modules of [tool.mutmut] in pyproject.toml
+# one mutant at a time and runs the fast tests that call the changed function (SQLite only), on one
+# process; the report lists each module's score and every surviving mutant. Not in CI: it takes
+# far longer than the suite (docs/mutation.md says how long). Results are cached in mutants/ and
+# only changed functions run again; `rm -rf mutants` for a fresh run.
+mutation: setup
+	@start=$$(date +%s); TEST_DATABASE_URL= $(BIN)/mutmut run --max-children 1; \
+		$(BIN)/python scripts/mutation_report.py --seconds $$(( $$(date +%s) - start ))
 
 # Walk-forward backtest of every model (data/08_reporting/backtest.json); the data stages first,
 # so it works on a fresh clone (on unchanged data they store nothing new). UNIVERSE=snapshot (the
