@@ -123,3 +123,12 @@ def test_the_downgrade_gives_the_full_copies_back(database_url: str) -> None:
             sa.text("SELECT version_id, count(*) FROM raw_prices GROUP BY version_id ORDER BY 1")
         ).all()
     assert [n for _, n in counts] == expected == [5, 6]
+
+
+def test_head_revision_names_the_newest_revision() -> None:
+    """Database.migrate skips Alembic for a database at HEAD_REVISION: it must be the head."""
+    from alembic.script import ScriptDirectory
+
+    from stock_lstm.data_pipeline.migrations import HEAD_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION

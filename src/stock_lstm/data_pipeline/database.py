@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, column, create_engine, event, select, table
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from stock_lstm.common.settings import get_settings
@@ -87,10 +88,20 @@ class Database:
             return
         with _lock:
             if self.url not in _migrated:
-                from stock_lstm.data_pipeline.migrations import upgrade
+                from stock_lstm.data_pipeline.migrations import HEAD_REVISION, upgrade
 
-                upgrade(self.engine)
+                if self._revision() != HEAD_REVISION:
+                    upgrade(self.engine)
                 _migrated.add(self.url)
+
+    def _revision(self) -> str | None:
+        """The schema's Alembic revision (None: none recorded, or it cannot be read now)."""
+        version = table("alembic_version", column("version_num"))
+        try:
+            with self.engine.connect() as connection:
+                return connection.execute(select(version.c.version_num)).scalar()
+        except SQLAlchemyError:  # no table yet, or the database is down: upgrade says which
+            return None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
