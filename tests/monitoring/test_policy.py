@@ -275,8 +275,47 @@ def test_prices_without_their_columns_are_named() -> None:
 
 @pytest.mark.parametrize("name", ["window", "consecutive_days", "min_scored", "max_age_days"])
 def test_each_count_of_the_policy_must_be_at_least_one(name: str) -> None:
-    with pytest.raises(InputError, match="min_scored and max_age_days must be >= 1"):
+    message = (
+        r"^monitoring policy window, consecutive_days, min_scored and max_age_days must be >= 1$"
+    )
+    with pytest.raises(InputError, match=message):
         retrain_decision(_accuracy([1.0]), _drift(), "v1", 10, AS_OF, {**POLICY, name: 0})
+    ones = {**POLICY, "consecutive_days": 1, "min_scored": 1, "max_age_days": 1}
+    assert retrain_decision(_accuracy([1.0]), _drift(), "v1", 1, AS_OF, ones)["retrain"] is False
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("cooldown_days", -1, r"^monitoring policy cooldown_days must be >= 0, got -1$"),
+        ("ratio_threshold", 0.0, r"^monitoring policy ratio_threshold must be > 0, got 0.0$"),
+    ],
+)
+def test_a_negative_cooldown_or_a_zero_threshold_is_named(name, value, message) -> None:
+    with pytest.raises(InputError, match=message):
+        retrain_decision(_accuracy([1.0]), _drift(), "v1", 10, AS_OF, {**POLICY, name: value})
+
+
+def test_frames_without_their_columns_are_named() -> None:
+    with pytest.raises(InputError, match=r"^accuracy lacks column\(s\) coverage$"):
+        retrain_decision(
+            _accuracy([1.0]).drop(columns="coverage"), _drift(), "v1", 1, AS_OF, POLICY
+        )
+    with pytest.raises(InputError, match=r"^drift lacks column\(s\) flag$"):
+        retrain_decision(_accuracy([1.0]), _drift().drop(columns="flag"), "v1", 1, AS_OF, POLICY)
+
+
+def test_windows_stored_as_text_are_read_as_numbers() -> None:
+    accuracy = _accuracy([1.1, 1.2, 1.3]).astype({"window": str})
+    decision = retrain_decision(accuracy, _drift(), "v1", 10, AS_OF, POLICY)
+    assert decision["retrain"] is True and decision["reasons"][0].startswith("AAA: 20-day")
+
+
+def test_a_champion_exactly_max_age_days_old_is_not_too_old() -> None:
+    decision = retrain_decision(_accuracy([1.0]), _drift(), "v1", 250, AS_OF, POLICY)
+    assert decision["retrain"] is False
+    older = retrain_decision(_accuracy([1.0]), _drift(), "v1", 251, AS_OF, POLICY)
+    assert older["retrain"] is True
 
 
 def test_a_ratio_at_the_threshold_is_not_a_bad_day() -> None:
