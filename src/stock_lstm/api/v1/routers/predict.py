@@ -26,11 +26,15 @@ async def predict(
     body: Annotated[PredictRequest, Body(openapi_examples=PREDICT_EXAMPLES)],
     service: Forecasts,
     request_id: RequestId,
-    response: Response,
-) -> PredictResponse:
+) -> Response:
     """Closes for steps 1..horizon with calibrated interval bounds. In ticker mode the newest
     stored clean closes are used and each step carries its (business-day) date. The model
     version that produced it is in `model_version` and the `X-Model-Version` header."""
     forecast = await service.predict_async(body, request_id)
-    response.headers[MODEL_VERSION_HEADER] = forecast.model_version
-    return forecast
+    # Serialised here: the service built the response model, a second validation pass by
+    # FastAPI (response_model) would only repeat it. The schema stays documented.
+    return Response(
+        forecast.model_dump_json(),
+        media_type="application/json",
+        headers={MODEL_VERSION_HEADER: forecast.model_version},
+    )
