@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +39,6 @@ from sqlalchemy.pool import NullPool
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.common.settings import project_root
-
-logger = logging.getLogger(__name__)
 
 # What a study's name does not depend on: how long and by how many processes it is searched.
 BUDGET_KEYS = ("study_name", "n_trials", "timeout_minutes", "workers", "seed", "storage", "pruner")
@@ -61,7 +58,8 @@ class StudyStorage:
     """An Optuna storage every process can open from its description alone (it is pickled to
     the worker processes): an RDB URL (PostgreSQL) or a journal file."""
 
-    url: str | None = None  # PostgreSQL, search_path set to the study's schema
+    # PostgreSQL, search_path set to the study's schema; its password kept out of repr()
+    url: str | None = field(default=None, repr=False)
     schema: str | None = None
     journal: Path | None = None
 

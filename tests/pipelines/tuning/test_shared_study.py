@@ -62,6 +62,7 @@ def test_postgresql_puts_the_study_in_its_own_schema_of_the_project_database() -
     assert located.query == {"sslmode": "require", "options": "-csearch_path=optuna"}
     assert storage.journal is None
     assert "s3cret" not in storage.describe() and "schema optuna" in storage.describe()
+    assert "s3cret" not in repr(storage)  # as a Dask task's argument it may be printed
 
 
 def test_sqlite_puts_the_study_in_a_journal_file_under_the_project(
