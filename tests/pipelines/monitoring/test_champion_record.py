@@ -80,7 +80,7 @@ def params() -> dict:
 NO_SHADOW = pd.DataFrame({c: [] for c in FORECAST_COLUMNS})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # per test: mutmut credits a module fixture's calls to the first test only
 def run(champion: dict, known: pd.DataFrame, params: dict) -> dict:
     no_log = pd.DataFrame(
         {c: [] for c in ("id", "ticker", "origin_date", "model_version", "values")}
@@ -162,3 +162,21 @@ def test_served_forecasts_are_scored_and_counted_by_status(
     targets = pd.to_datetime(served["target_date"])
     np.testing.assert_allclose(served["actual"], msft.loc[targets].to_numpy())
     np.testing.assert_allclose(served["forecast"], [21.0, 22.0, 23.0, 24.0, 25.0])
+
+
+def test_a_trigger_retrained_for_in_vain_yesterday_waits_out_its_cooldown(
+    champion: dict, known: pd.DataFrame, params: dict
+) -> None:
+    vain = {
+        "kind": "promotion",
+        "as_of": dt.date(2008, 11, 26),
+        "model_version": "v-candidate",
+        "retrain": None,
+        "promoted": False,
+        "reasons": ["kept: not better", f"retrained because {EXPECTED_REASONS[0]}"],
+    }
+    no_log = pd.DataFrame(
+        {c: [] for c in ("id", "ticker", "origin_date", "model_version", "values")}
+    )
+    run = monitor_champion(champion, known, no_log, NO_SHADOW, None, params, pd.DataFrame([vain]))
+    assert run["decisions"][0]["reasons"] == EXPECTED_REASONS[1:]
