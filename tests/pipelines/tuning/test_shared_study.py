@@ -201,3 +201,21 @@ def test_make_tune_with_two_workers_on_postgresql_scores_what_one_worker_scores(
 
     assert again["n_trials_this_run"] == 0  # the study has its n_trials: nothing added
     assert _count(postgres_url, study_schema, "trials") == 3
+
+
+def test_a_dask_cluster_with_a_journal_file_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A remote cluster's workers cannot share this machine's journal file: PostgreSQL only."""
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://scheduler.example:8786")
+    tuning = {**_test_params("tuning"), "storage": {"schema": "optuna", "journal": "j.journal"}}
+    features = random_walk_features({"AAA": 700}, seed=1)
+
+    with pytest.raises(InputError, match="journal file .*DATABASE_URL"):
+        tuning_setup(
+            features,
+            tuning,
+            _test_params("backtest"),
+            _test_params("training"),
+            f"sqlite:///{tmp_path / 'stock_lstm.db'}",
+        )
