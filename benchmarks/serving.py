@@ -85,6 +85,7 @@ class TrainedModel:
     version: str
     files: Path  # the version's three serving files, as benchmarks/minimal_app.py reads them
     train_s: float
+    prices: list[float]  # TICKER's newest HISTORY stored closes: the sent-prices body
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -123,7 +124,23 @@ def train(tmp: Path) -> TrainedModel:
         shutil.copy(folder / version / file, files / file)
     if len(versions) != 1:
         raise BenchmarkFailed(f"the serving files are of different versions: {sorted(versions)}")
-    return TrainedModel(root, url, versions.pop(), files, round(train_s, 1))
+    return TrainedModel(root, url, versions.pop(), files, round(train_s, 1), _stored(url))
+
+
+def _stored(url: str) -> list[float]:
+    """TICKER's newest stored closes, read here as the API reads them (not through one of its
+    endpoints: one that builds a frame would import pandas into the worker measured)."""
+    from stock_lstm.data_pipeline import crud
+    from stock_lstm.data_pipeline.database import dispose_engines, get_database
+
+    try:
+        with get_database(url).session() as session:
+            stored = crud.newest_closes(session, TICKER, HISTORY)
+    finally:
+        dispose_engines()
+    if stored is None or stored.closes.size != HISTORY:
+        raise BenchmarkFailed(f"the trained project does not hold {HISTORY} closes of {TICKER}")
+    return stored.closes.tolist()
 
 
 # --- servers -----------------------------------------------------------------------------------
@@ -335,14 +352,8 @@ async def _burst(address: tuple[str, int], raw: bytes, count: int, clients: int)
 # --- measurements ------------------------------------------------------------------------------
 
 
-def _bodies(api: Server) -> dict[str, bytes]:
-    """Each endpoint's request: the sent prices are the ticker's newest stored closes."""
-    status, stored = get_json(
-        api.address, request_bytes("GET", f"/api/v1/prices/{TICKER}?limit={HISTORY}")
-    )
-    if status != 200 or len(stored["prices"]) != HISTORY:
-        raise api.failure(f"GET /api/v1/prices/{TICKER} answered {status}: {stored}")
-    prices = [bar["close"] for bar in stored["prices"]]
+def _bodies(prices: list[float]) -> dict[str, bytes]:
+    """Each endpoint's request; the sent prices are the ticker's newest stored closes."""
     return {
         "minimal": request_bytes("POST", "/predict", {"prices": prices, "horizon": 1}),
         "prices": request_bytes("POST", "/api/v1/predict", {"prices": prices, "horizon": 1}),
@@ -421,7 +432,7 @@ def side_by_side(model: TrainedModel, workers: int, options: Options, logs: Path
     ):
         for server in (api, minimal):
             wait_ready(server, time.perf_counter())
-        bodies = _bodies(api)
+        bodies = _bodies(model.prices)
         _check_same_forecast(api, minimal, bodies, model.version)
         servers = {"minimal": minimal, "prices": api, "ticker": api}
         _throughput(servers, bodies, WARM_UP * len(ENDPOINTS), 2)  # warm-up, not recorded
