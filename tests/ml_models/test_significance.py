@@ -268,3 +268,39 @@ def test_dm_drops_missing_differentials_and_picks_its_hac_window() -> None:
     }
     assert geometric_mean_ratio([0.5, 0.0, None], [4, 10, 10]) == pytest.approx(0.5)
     assert geometric_mean_ratio([0.5], [0]) is None
+
+
+def test_undefined_results_still_say_how_many_differentials_and_which_window() -> None:
+    assert diebold_mariano(np.zeros(100), 1).as_dict() == {
+        "statistic": None,
+        "p_value": 1.0,
+        "n": 100,
+        "lags": None,
+    }
+    assert diebold_mariano(np.zeros(100), 2, lags=3).lags == 3
+    assert diebold_mariano(np.full(20, 0.5), 1).as_dict() == {
+        "statistic": None,
+        "p_value": None,
+        "n": 20,
+        "lags": None,
+    }
+    always_up = pesaran_timmermann(np.ones(30, dtype=bool), np.arange(30) % 2 == 0)
+    assert (always_up.statistic, always_up.p_value, always_up.n) == (None, None, 30)
+    with pytest.raises(
+        ValueError, match=r"^lags 3 < horizon - 1 \(4\): the HAC window is too short$"
+    ):
+        diebold_mariano(np.arange(20.0), horizon=5, lags=3)
+    d = np.zeros(60)
+    d[10], d[11] = 1.0, -1.0  # the automatic bandwidth is undefined: no extra lag
+    assert diebold_mariano(d, horizon=1).lags == 0
+
+
+def test_a_confidence_set_of_identical_models_is_all_of_them_by_name() -> None:
+    same = np.abs(np.random.default_rng(4).standard_normal(100))
+    losses = pd.DataFrame({"b": same, "a": same})
+    assert model_confidence_set(losses, size=0.1, block_size=5, reps=50, seed=1) == ["a", "b"]
+
+
+def test_avg_rel_mae_needs_one_weight_per_ratio() -> None:
+    with pytest.raises(ValueError, match=r"zip\(\) argument 2 is shorter than argument 1"):
+        geometric_mean_ratio([0.9, 1.1], [10])
