@@ -27,6 +27,22 @@ _FIRST_PART = (
     'Equivalent: `split(" (", 1)[0]` changed to no or a larger maxsplit; the first part is '
     "the same."
 )
+_BOOLEAN = (
+    "Equivalent: `dtype=bool` dropped; every caller passes boolean arrays (`> 0` comparisons)."
+)
+_PT_EDGE = (
+    "Equivalent: with px or py at 0 or 1 the Pesaran-Timmermann variance is exactly 0 (its two "
+    "terms are the same IEEE products), so `variance <= 0` returns None before the share check; "
+    "no input with both shares inside (0, 1) and a variance <= 0 was found."
+)
+_DM_GUARD = (
+    "Not killed: the `variance <= 0` guard after `np.ptp(d) == 0`; a Bartlett long-run variance "
+    "of a non-constant differential is positive, so no input reaches it (defensive)."
+)
+_MCS_KNOBS = (
+    "Not killed: arch's block size default, an unseeded bootstrap or its default 1000 "
+    "replications give the same set on the constructed losses; pinning them would test arch."
+)
 EXPLAINED: dict[str, str] = {
     "stock_lstm.ml_models.common.intervals.x_conformal_quantile__mutmut_10": _NUMERIC,
     "stock_lstm.ml_models.common.intervals.x_conformal_quantile__mutmut_12": _NUMERIC,
@@ -35,6 +51,36 @@ EXPLAINED: dict[str, str] = {
     "stock_lstm.ml_models.common.intervals.xǁIntervalQuantilesǁof__mutmut_3": (
         "Equivalent: `by_ticker.get(None)` is None as the `else None` branch (tickers are str)."
     ),
+    "stock_lstm.ml_models.common.significance.x_long_run_variance__mutmut_7": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_long_run_variance__mutmut_9": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_hac_lags__mutmut_6": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_hac_lags__mutmut_8": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_diebold_mariano__mutmut_7": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_diebold_mariano__mutmut_9": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_geometric_mean_ratio__mutmut_20": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_geometric_mean_ratio__mutmut_22": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_3": _BOOLEAN,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_5": _BOOLEAN,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_8": _BOOLEAN,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_10": _BOOLEAN,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_79": _PT_EDGE,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_80": _PT_EDGE,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_81": _PT_EDGE,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_84": _PT_EDGE,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_85": _PT_EDGE,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_87": _PT_EDGE,
+    "stock_lstm.ml_models.common.significance.x_pesaran_timmermann__mutmut_88": _PT_EDGE,
+    "stock_lstm.ml_models.common.significance.x_diebold_mariano__mutmut_67": _DM_GUARD,
+    "stock_lstm.ml_models.common.significance.x_diebold_mariano__mutmut_68": _DM_GUARD,
+    "stock_lstm.ml_models.common.significance.x_diebold_mariano__mutmut_69": _DM_GUARD,
+    "stock_lstm.ml_models.common.significance.x_diebold_mariano__mutmut_70": _DM_GUARD,
+    "stock_lstm.ml_models.common.significance.x_diebold_mariano__mutmut_71": _DM_GUARD,
+    "stock_lstm.ml_models.common.significance.x_diebold_mariano__mutmut_72": _DM_GUARD,
+    "stock_lstm.ml_models.common.significance.x_diebold_mariano__mutmut_73": _DM_GUARD,
+    "stock_lstm.ml_models.common.significance.x_diebold_mariano__mutmut_74": _DM_GUARD,
+    "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_24": _MCS_KNOBS,
+    "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_26": _MCS_KNOBS,
+    "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_29": _MCS_KNOBS,
     "stock_lstm.monitoring.policy.x_trigger_of__mutmut_4": _FIRST_PART,
     "stock_lstm.monitoring.policy.x_trigger_of__mutmut_9": _FIRST_PART,
     "stock_lstm.monitoring.policy.x__ratio_reasons__mutmut_5": (
