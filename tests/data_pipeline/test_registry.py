@@ -208,3 +208,22 @@ def test_migration_0003_retires_versions_without_onnx_and_matches_the_models(
         config.attributes["connection"] = connection
         command.downgrade(config, "0001")
     upgrade(engine, "head")
+
+
+def test_the_newest_version_trained_from_a_fingerprint_is_found(database_url: str) -> None:
+    crud_db = crud_on(database_url)
+    for version, fingerprint in ((A, "f1"), (B, "f2"), (C, "f1")):
+        crud_db.record_model_version(
+            model_version=version,
+            trained_at=datetime(2026, 1, 1, tzinfo=UTC),
+            data_version_id=None,
+            parameters={},
+            metrics={},
+            model_sha256="0" * 64,
+            scaler_sha256="1" * 64,
+            training_fingerprint=fingerprint,
+        )
+    assert crud_db.model_version_trained_from("f1").model_version == C  # the newer of A and C
+    assert crud_db.model_version_trained_from("f2").model_version == B
+    assert crud_db.model_version_trained_from("f2").training_fingerprint == "f2"
+    assert crud_db.model_version_trained_from("f3") is None
