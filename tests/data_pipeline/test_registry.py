@@ -227,3 +227,31 @@ def test_the_newest_version_trained_from_a_fingerprint_is_found(database_url: st
     assert crud_db.model_version_trained_from("f2").model_version == B
     assert crud_db.model_version_trained_from("f2").training_fingerprint == "f2"
     assert crud_db.model_version_trained_from("f3") is None
+
+
+def test_a_recorded_version_keeps_its_run_and_fingerprint_and_says_why_it_changed(
+    database_url: str,
+) -> None:
+    crud_db = crud_on(database_url)
+    fields = dict(
+        trained_at=datetime(2026, 1, 1, tzinfo=UTC),
+        data_version_id=None,
+        parameters={},
+        metrics={},
+        model_sha256="0" * 64,
+        scaler_sha256="1" * 64,
+    )
+    crud_db.record_model_version(
+        model_version=A, mlflow_run_id="run-1", training_fingerprint="f1", promote=True, **fields
+    )
+    assert crud_db.get_model_version(A).status == "champion"
+    assert [(e.to_status, e.reason) for e in crud_db.registry_events()] == [
+        ("champion", "evaluated"),  # the default reason of a promotion by evaluation
+        ("candidate", "evaluated"),
+    ]
+    crud_db.record_model_version(model_version=A, **fields)  # re-evaluated: run and inputs kept
+    again = crud_db.get_model_version(A)
+    assert (again.mlflow_run_id, again.training_fingerprint) == ("run-1", "f1")
+    crud_db.record_model_version(model_version=B, **fields)
+    assert crud_db.get_model_version(B).status == "candidate"
+    assert [e.model_version for e in crud_db.registry_events(limit=2)] == [B, A]
