@@ -48,6 +48,15 @@ _STALE = (
     "the registry lock; only two concurrent promotions in one session's lifetime show it (the "
     "PostgreSQL two-worker test, not in the fast tier)."
 )
+_STATUS_DEFAULT = (
+    "Equivalent: the model_versions.status column defaults to 'candidate' (orm_models.py), so a "
+    "new row without the explicit status is a candidate all the same."
+)
+_NOTIFY = (
+    "Not killed here: PostgreSQL's NOTIFY of a promotion; the mutation run uses SQLite only. "
+    "`make test` covers it (tests/api/test_workers.py[postgresql], whose poll is too slow to "
+    "pass without the notification)."
+)
 EXPLAINED: dict[str, str] = {
     "stock_lstm.ml_models.common.intervals.x_conformal_quantile__mutmut_10": _NUMERIC,
     "stock_lstm.ml_models.common.intervals.x_conformal_quantile__mutmut_12": _NUMERIC,
@@ -90,6 +99,25 @@ EXPLAINED: dict[str, str] = {
         "Not killed: without `ORDER BY id` SQLite and PostgreSQL return a small table's events in "
         "insertion order; only a reordering scan (PostgreSQL after updates and vacuum) shows it."
     ),
+    "stock_lstm.data_pipeline.crud.model_versions.x__model_row__mutmut_2": _STALE,
+    "stock_lstm.data_pipeline.crud.model_versions.x__model_row__mutmut_6": _STALE,
+    "stock_lstm.data_pipeline.crud.model_versions.x_record_model_version__mutmut_17": _STATUS_DEFAULT,
+    "stock_lstm.data_pipeline.crud.model_versions.x_record_model_version__mutmut_19": _STATUS_DEFAULT,
+    "stock_lstm.data_pipeline.crud.model_versions.x_registry_events__mutmut_1": (
+        "Equivalent on every test: the default limit 200 changed to 201; no test stores 200 events."
+    ),
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_60": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_61": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_62": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_63": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_64": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_65": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_66": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_67": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_68": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_69": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_70": _NOTIFY,
+    "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_71": _NOTIFY,
     "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_3": _STALE,
     "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_9": _STALE,
     "stock_lstm.monitoring.policy.x_trigger_of__mutmut_4": _FIRST_PART,
