@@ -9,7 +9,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -82,25 +81,6 @@ def on_both_databases(measure: Callable[[str], dict[str, Any]], name: str) -> di
     else:
         results["postgresql"] = {"skipped": "TEST_DATABASE_URL unset"}
     return results
-
-
-def uvicorn_command(port: int, workers: int) -> list[str]:
-    """The API as `make serve` starts it, on 127.0.0.1:`port`, quiet but for warnings."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "stock_lstm.api.app:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
 
 
 def latency_stats(seconds: list[float]) -> dict[str, float]:
