@@ -342,8 +342,10 @@ def run_walk_forward(
     given, is filled with every model's dated test forecasts per ticker and report step.
 
     Each fit is one task of `distributed.run_tasks` (`workers`, `retries`, `stats`: in this
-    process at 1 worker, else on a Dask cluster); the report is the same either way, but for
-    its seconds (`fold_seconds`: compute seconds, summed over workers)."""
+    process at 1 worker, else on a Dask cluster). The baselines' figures are the same either
+    way, bit for bit; a network fitted in a worker process ends a little apart (TensorFlow adds
+    in another order there: ~5e-4 relative in a fold's MAE, tests/pipelines/backtest/
+    test_distributed.py). `fold_seconds` are compute seconds, summed over workers."""
     if "naive" not in fits:
         raise InputError("backtest: the naive baseline is required (every ratio is to it)")
     every_of = _refit_schedule(refit_every, fits)
