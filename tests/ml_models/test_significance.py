@@ -284,6 +284,7 @@ def test_undefined_results_still_say_how_many_differentials_and_which_window() -
         "n": 20,
         "lags": None,
     }
+    assert diebold_mariano(np.full(20, 0.5), 1, lags=3).lags == 3  # the window asked for
     always_up = pesaran_timmermann(np.ones(30, dtype=bool), np.arange(30) % 2 == 0)
     assert (always_up.statistic, always_up.p_value, always_up.n) == (None, None, 30)
     with pytest.raises(

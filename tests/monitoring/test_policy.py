@@ -321,3 +321,8 @@ def test_a_champion_exactly_max_age_days_old_is_not_too_old() -> None:
 def test_a_ratio_at_the_threshold_is_not_a_bad_day() -> None:
     decision = retrain_decision(_accuracy([1.05, 1.05, 1.05]), _drift(), "v1", 10, AS_OF, POLICY)
     assert decision["retrain"] is False
+
+
+def test_a_ratio_threshold_below_one_is_allowed() -> None:
+    strict = {**POLICY, "ratio_threshold": 0.9}  # worse than 0.9 x naive's error is bad
+    assert retrain_decision(_accuracy([0.95] * 3), _drift(), "v1", 10, AS_OF, strict)["retrain"]
