@@ -57,6 +57,21 @@ _NOTIFY = (
     "`make test` covers it (tests/api/test_workers.py[postgresql], whose poll is too slow to "
     "pass without the notification)."
 )
+_ZIP = "Equivalent: `strict` dropped from a zip of the tested keys and their adjusted p-values, "
+_ZIP += "which statsmodels returns one for one."
+_FIRST_ROW = "Equivalent: `.limit(1)` dropped before `.first()`, which takes the first row anyway."
+_REASON_LENGTH = (
+    "Not killed here: the audit reason is cut to the column's 500 characters; SQLite does not "
+    "enforce VARCHAR lengths, PostgreSQL would refuse 501 (the mutation run uses SQLite)."
+)
+_LOCK_NAME = (
+    "Equivalent: the registry's lock under another name serialises the registry's writers the "
+    "same way (no stage is called that)."
+)
+_ASTYPE = (
+    "Equivalent: `astype(None)` makes the window column float64, whose values compare equal to "
+    "the integer window."
+)
 EXPLAINED: dict[str, str] = {
     "stock_lstm.ml_models.common.intervals.x_conformal_quantile__mutmut_10": _NUMERIC,
     "stock_lstm.ml_models.common.intervals.x_conformal_quantile__mutmut_12": _NUMERIC,
@@ -120,6 +135,38 @@ EXPLAINED: dict[str, str] = {
     "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_71": _NOTIFY,
     "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_3": _STALE,
     "stock_lstm.data_pipeline.crud.model_versions.x__promote__mutmut_9": _STALE,
+    "stock_lstm.ml_models.common.significance.x_superior_predictive_ability__mutmut_3": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_superior_predictive_ability__mutmut_5": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_superior_predictive_ability__mutmut_27": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_superior_predictive_ability__mutmut_29": _NUMERIC,
+    "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_30": _MCS_KNOBS,
+    "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_31": _MCS_KNOBS,
+    "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_32": _MCS_KNOBS,
+    "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_33": _MCS_KNOBS,
+    "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_34": _MCS_KNOBS,
+    "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_35": _MCS_KNOBS,
+    "stock_lstm.ml_models.common.significance.x_holm__mutmut_12": (
+        "Equivalent: statsmodels' multipletests reads the method name case-insensitively."
+    ),
+    "stock_lstm.ml_models.common.significance.x_holm__mutmut_18": _ZIP,
+    "stock_lstm.ml_models.common.significance.x_holm__mutmut_21": _ZIP,
+    "stock_lstm.data_pipeline.crud.model_versions.x_model_version_trained_from__mutmut_3": _FIRST_ROW,
+    "stock_lstm.data_pipeline.crud.model_versions.x_model_version_trained_from__mutmut_8": _FIRST_ROW,
+    "stock_lstm.data_pipeline.crud.model_versions.x_get_model_version__mutmut_5": _FIRST_ROW,
+    "stock_lstm.data_pipeline.crud.model_versions.x_get_model_version__mutmut_7": _FIRST_ROW,
+    "stock_lstm.data_pipeline.crud.model_versions.x__audit__mutmut_12": _REASON_LENGTH,
+    "stock_lstm.data_pipeline.crud.model_versions.x__audit__mutmut_13": _REASON_LENGTH,
+    "stock_lstm.data_pipeline.crud.model_versions.x_lock_registry__mutmut_2": _LOCK_NAME,
+    "stock_lstm.data_pipeline.crud.model_versions.x_lock_registry__mutmut_5": _LOCK_NAME,
+    "stock_lstm.data_pipeline.crud.model_versions.x_lock_registry__mutmut_6": _LOCK_NAME,
+    "stock_lstm.monitoring.policy.x_retrain_decision__mutmut_22": _ASTYPE,
+    "stock_lstm.monitoring.policy.x_retrain_decision__mutmut_44": _ASTYPE,
+    "stock_lstm.pipelines.monitoring.nodes.x_monitor_champion__mutmut_56": (
+        "Equivalent: pandas reads `to_dict`'s orient case-insensitively ('RECORDS')."
+    ),
+    "stock_lstm.pipelines.monitoring.nodes.x_monitor_champion__mutmut_98": (
+        "Equivalent: ScoredForecasts.status_counts reads only the forecasts, not the steps."
+    ),
     "stock_lstm.monitoring.policy.x_trigger_of__mutmut_4": _FIRST_PART,
     "stock_lstm.monitoring.policy.x_trigger_of__mutmut_9": _FIRST_PART,
     "stock_lstm.monitoring.policy.x__ratio_reasons__mutmut_5": (
@@ -153,6 +200,7 @@ def commit() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, help="how long `mutmut run` took")
+    parser.add_argument("--note", default="", help="a line about this run (load, modules left)")
     args = parser.parse_args()
 
     rows, survivors = [], []
@@ -180,6 +228,7 @@ def main() -> None:
         f"Run on {dt.date.today()}, commit {commit()}, {platform.machine()} "
         f"({platform.python_version()})"
         + (f", `mutmut run` took {args.seconds / 60:.0f} min." if args.seconds else "."),
+        *([args.note] if args.note else []),
         "",
         "| module | mutants | checked | killed | survived | no tests | score | explained |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
