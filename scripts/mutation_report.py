@@ -150,6 +150,7 @@ EXPLAINED: dict[str, str] = {
     ),
     "stock_lstm.ml_models.common.significance.x_holm__mutmut_18": _ZIP,
     "stock_lstm.ml_models.common.significance.x_holm__mutmut_21": _ZIP,
+    "stock_lstm.ml_models.common.significance.x_holm__mutmut_22": _ZIP,
     "stock_lstm.data_pipeline.crud.model_versions.x_model_version_trained_from__mutmut_3": _FIRST_ROW,
     "stock_lstm.data_pipeline.crud.model_versions.x_model_version_trained_from__mutmut_8": _FIRST_ROW,
     "stock_lstm.data_pipeline.crud.model_versions.x_get_model_version__mutmut_5": _FIRST_ROW,
