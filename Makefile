@@ -15,6 +15,8 @@ export DO_NOT_TRACK := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 # TensorFlow's C++ lines (start-up, and E0000 ones it prints while training) stay off the console.
 export TF_CPP_MIN_LOG_LEVEL := 3
+# oneDNN off: the same seed trains the same model on every CPU (src/stock_lstm/common/logging.py).
+export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONDONTWRITEBYTECODE := 1
 # The PostgreSQL tests run against this server; `make test TEST_DATABASE_URL=` skips them locally.
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
