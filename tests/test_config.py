@@ -117,6 +117,8 @@ def test_the_test_environment_is_tiny_and_offline() -> None:
             }
         },
         "significance": {"level": 0.05, "mcs_size": 0.10, "bootstrap_reps": 200, "seed": 42},
+        "workers": 1,  # in-process: the test environment starts no Dask cluster
+        "retries": 1,
     }
     assert test["monitoring"] == BASE["monitoring"]
     tuning = test["tuning"]

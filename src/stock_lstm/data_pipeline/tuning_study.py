@@ -33,9 +33,10 @@ from typing import Any
 
 import optuna
 import portalocker
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+from sqlalchemy.schema import CreateSchema
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.common.settings import project_root
@@ -102,7 +103,7 @@ class StudyStorage:
         engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as connection:
-                connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                connection.execute(CreateSchema(self.schema, if_not_exists=True))
         finally:
             engine.dispose()
 

