@@ -154,7 +154,10 @@ def test_a_ticker_forecast_row_names_the_ticker_origin_and_version(served) -> No
     _flush(served)
     row = crud_on(served.app.state.settings.database_url).recent_predictions(limit=1)[0]
     assert (row["request_id"], row["ticker"]) == ("goog-1", "GOOG")
-    assert row["values"][0]["date"] is not None
+    # the stored steps are the answered ones: same trading-day dates, same closes
+    answered = response.json()["predictions"]
+    assert [str(v["date"]) for v in row["values"]] == [p["date"] for p in answered]
+    assert [v["close"] for v in row["values"]] == [p["close"] for p in answered]
     # what monitoring scores it by: the last close used, and the model that made it
     assert row["origin_date"].isoformat() == response.json()["last_date"]
     assert row["model_version"] == response.json()["model_version"]
