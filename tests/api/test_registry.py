@@ -7,12 +7,11 @@ import hashlib
 import shutil
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from tests.conftest import kedro_env
-from tests.helpers.app import KEY, app_client
+from tests.helpers.app import KEY, app_client, run_in_fresh_worker
 from tests.helpers.database import crud_on
 from tests.helpers.registry import ARTIFACTS, NEWER, artifact, copy_version, only_version, record_as
 
@@ -155,8 +154,7 @@ def test_the_registry_cli_promotes_with_the_same_checks(fixed_copy) -> None:
 def test_the_api_process_never_imports_tensorflow(trained_project) -> None:
     """Start-up, a forecast and a registry read in a fresh interpreter (this one has
     TensorFlow loaded by other tests): no TensorFlow, Keras, scikit-learn or SciPy module."""
-    code = textwrap.dedent(
-        """
+    code = """
         import sys
         from fastapi.testclient import TestClient
         from stock_lstm.api.app import create_app
@@ -172,13 +170,7 @@ def test_the_api_process_never_imports_tensorflow(trained_project) -> None:
         assert not loaded, loaded
         print("no tensorflow")
         """
-    )
-    env = kedro_env(trained_project.root, trained_project.database_url)
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd="/"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "no tensorflow" in result.stdout
+    assert "no tensorflow" in run_in_fresh_worker(trained_project, code)
 
 
 UNLOADABLE = {  # what each file holds in a version whose sha256 still match its record

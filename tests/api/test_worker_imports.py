@@ -5,16 +5,11 @@ called."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
-from tests.conftest import kedro_env
+from tests.helpers.app import run_in_fresh_worker
 
 
 def test_a_serving_worker_never_imports_pandas(trained_project) -> None:
-    code = textwrap.dedent(
-        """
+    code = """
         import sys
         from fastapi.testclient import TestClient
         from stock_lstm.api.app import create_app
@@ -33,10 +28,4 @@ def test_a_serving_worker_never_imports_pandas(trained_project) -> None:
         assert "pandas" not in sys.modules, "a serving worker imported pandas"
         print("no pandas")
         """
-    )
-    env = kedro_env(trained_project.root, trained_project.database_url)
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd="/"
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "no pandas" in result.stdout
+    assert "no pandas" in run_in_fresh_worker(trained_project, code)
