@@ -139,7 +139,9 @@ WRITER = textwrap.dedent(
             result = crud.save_stage_frame(
                 session, frame, "clean", source=f"writer {k}", parent_id=None
             )
-        (control / f"done-{k}").write_text(str(result.version.id))
+        # written whole, then renamed: the test sees done-k only with its content
+        (control / f"done-{k}.tmp").write_text(str(result.version.id))
+        (control / f"done-{k}.tmp").rename(control / f"done-{k}")
         print(result.version.id, result.version.row_count, flush=True)
     """
 )
