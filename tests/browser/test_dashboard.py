@@ -338,6 +338,11 @@ def test_database_down_says_what_still_works(
         with serving(create_app(settings)) as url:
             wait_for(lambda: httpx.get(f"{url}/health").status_code == 200, "model loaded")
             proxy.down()
+            # /health caches its database check for 2 s: load the page once it sees the outage
+            wait_for(
+                lambda: httpx.get(f"{url}/health").json().get("database") != "ok",
+                "the outage seen by /health",
+            )
             page = browsing.page
             page.goto(url + "/")
             page.wait_for_selector('#notices .notice[data-kind="bad"]')
