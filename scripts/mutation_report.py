@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime as dt
+import os
 import platform
-import subprocess
 from pathlib import Path
 
 from mutmut.__main__ import SourceFileMutationData, walk_mutatable_files
@@ -193,11 +192,6 @@ def module_of(path: Path) -> str:
     return str(path.relative_to("src")).removesuffix(".py").replace("/", ".")
 
 
-def commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, help="how long `mutmut run` took")
@@ -226,9 +220,8 @@ def main() -> None:
         "them fails. Score = (killed + timed out) / checked; an *explained* survivor is an",
         "equivalent mutant or one listed with its reason below.",
         "",
-        f"Run on {dt.date.today()}, commit {commit()}, {platform.machine()} "
-        f"({platform.python_version()})"
-        + (f", `mutmut run` took {args.seconds / 60:.0f} min." if args.seconds else "."),
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        + (f"; `mutmut run` takes about {args.seconds / 60:.0f} min." if args.seconds else "."),
         *([args.note] if args.note else []),
         "",
         "| module | mutants | checked | killed | survived | no tests | score | explained |",
