@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,8 +23,8 @@ from stock_lstm.api.v1.services.model_store import (
 from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.model_registry import promote
 from stock_lstm.ml_models.serving.onnx_forecaster import forecaster_from_files
-from tests.helpers.database import crud_on
 from tests.helpers.fixed_onnx import fixed_onnx
+from tests.helpers.registry import record_version
 
 WINDOW, HORIZON = 10, 4
 CHAMPION, NEWER = "2026-01-01T00.00.00.000Z", "2026-02-01T00.00.00.000Z"
@@ -64,14 +63,9 @@ def store(tmp_path: Path) -> ModelStore:
             path = Path(serving[name]) / version / FILES[name]
             path.parent.mkdir(parents=True)
             path.write_bytes(content)
-        crud_on(database).record_model_version(
-            model_version=version,
-            trained_at=datetime(2026, 1, 1, tzinfo=UTC),
-            data_version_id=None,
-            parameters={},
-            metrics={},
-            model_sha256="0" * 64,
-            scaler_sha256="0" * 64,
+        record_version(
+            database,
+            version,
             serving_sha256={n: hashlib.sha256(c).hexdigest() for n, c in files.items()},
         )
     with database.session() as session:

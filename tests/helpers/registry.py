@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from stock_lstm.data_pipeline.database import Database
 from tests.conftest import TrainedProject
 from tests.helpers.database import crud_on
 
@@ -15,6 +18,21 @@ ARTIFACTS = {  # what the API loads
     "interval_calibration": "interval_calibration.json",
 }
 NEWER = "2999-01-01T00.00.00.000Z"  # sorts after any real Kedro save version
+# A model_versions row's fields that tests of the registry do not look at.
+RECORDED: dict[str, Any] = {
+    "trained_at": datetime(2026, 1, 1, tzinfo=UTC),
+    "data_version_id": None,
+    "parameters": {},
+    "metrics": {},
+    "model_sha256": "0" * 64,
+    "scaler_sha256": "1" * 64,
+}
+
+
+def record_version(database: str | Database, version: str, **changes: Any) -> None:
+    """Record `version` in model_versions as evaluation does (crud): RECORDED's fields with
+    `changes` (promote, reason, serving_sha256, metrics, a fingerprint...)."""
+    crud_on(database).record_model_version(model_version=version, **{**RECORDED, **changes})
 
 
 def artifact(project: TrainedProject, name: str, version: str) -> Path:
