@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from stock_lstm.data_pipeline.database import dispose_engines, get_database
 from stock_lstm.data_pipeline.migrations import upgrade
 from tests.helpers.database import crud_on, migrated_engine
+from tests.helpers.registry import record_version
 
 
 def test_model_versions_upgrade_in_place(empty_database_url: str) -> None:
@@ -30,15 +31,6 @@ def test_model_versions_upgrade_in_place(empty_database_url: str) -> None:
     migrated_engine(empty_database_url)  # upgrades to head
     old = crud_on(empty_database_url).get_model_version("old")
     assert (old.status, old.parameters, old.training_fingerprint) == ("champion", {"a": 1}, None)
-    crud_on(empty_database_url).record_model_version(
-        model_version="new",
-        trained_at=datetime(2026, 1, 2, tzinfo=UTC),
-        data_version_id=None,
-        parameters={},
-        metrics={},
-        model_sha256="0" * 64,
-        scaler_sha256="1" * 64,
-        training_fingerprint="f" * 64,
-    )
+    record_version(empty_database_url, "new", training_fingerprint="f" * 64)
     assert crud_on(empty_database_url).model_version_trained_from("f" * 64).model_version == "new"
     assert crud_on(empty_database_url).model_version_trained_from("e" * 64) is None

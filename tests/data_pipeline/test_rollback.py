@@ -3,30 +3,19 @@ walk further back instead of swapping two versions (docs/operations.md, "The mod
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from stock_lstm.cli import registry as registry_cli
 from stock_lstm.data_pipeline import model_registry
 from stock_lstm.data_pipeline.database import get_database
 from tests.helpers.database import crud_on
+from tests.helpers.registry import record_version
 
 A, B, C, D = (f"2026-01-0{day}T00.00.00.000Z" for day in (1, 2, 3, 4))
 
 
 def register(url: str, version: str) -> None:
-    crud_on(url).record_model_version(
-        model_version=version,
-        trained_at=datetime(2026, 1, 1, tzinfo=UTC),
-        data_version_id=None,
-        parameters={},
-        metrics={"summary": {}},
-        model_sha256="0" * 64,
-        scaler_sha256="1" * 64,
-        promote=True,
-        reason="test",
-    )
+    record_version(url, version, metrics={"summary": {}}, promote=True, reason="test")
 
 
 def rollback(url: str) -> str:
@@ -71,16 +60,7 @@ def test_a_promotion_after_a_rollback_is_rolled_back_to_the_rollback_target(
 
 
 def test_registry_list_says_whose_ratio_it_shows(database_url: str, capsys) -> None:
-    crud_on(database_url).record_model_version(
-        model_version=A,
-        trained_at=datetime(2026, 1, 1, tzinfo=UTC),
-        data_version_id=None,
-        parameters={},
-        metrics={"summary": {"h1": {"max_mae_ratio": 1.0123}}},
-        model_sha256="0" * 64,
-        scaler_sha256="1" * 64,
-        promote=True,
-        reason="test",
-    )
+    metrics = {"summary": {"h1": {"max_mae_ratio": 1.0123}}}
+    record_version(database_url, A, metrics=metrics, promote=True, reason="test")
     assert registry_cli._list(database_url) == 0
     assert "worst ticker's h1 MAE / naive 1.0123" in capsys.readouterr().out
