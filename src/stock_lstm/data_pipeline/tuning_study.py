@@ -16,6 +16,7 @@ data version it scores on, the training block), so every process tuning the same
 same study, and changing any of it starts a new one. `tuning.n_trials` is the study's total: each
 process takes the count of the study's trials and its next trial under one lock (a PostgreSQL
 advisory lock, or a lock file beside the journal), so n processes never add more than n_trials.
+A trial left RUNNING by a process that died is failed first (`fail_stale`), so a rerun adds it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import json
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from typing import Any
 
 import optuna
 import portalocker
+from optuna.storages._heartbeat import get_heartbeat_thread, is_heartbeat_enabled
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -46,12 +49,18 @@ BUDGET_KEYS = ("study_name", "n_trials", "timeout_minutes", "workers", "seed", "
 
 # The trials `tuning.n_trials` counts: those started, but failed ones (a rerun replaces those);
 # a waiting (enqueued) trial counts once a process takes it. A trial whose process was killed
-# stays RUNNING in the storage and counts.
+# stays RUNNING in the storage: it is failed (`fail_stale`) before the trials are counted.
 COUNTED = (
     optuna.trial.TrialState.RUNNING,
     optuna.trial.TrialState.COMPLETE,
     optuna.trial.TrialState.PRUNED,
 )
+
+
+# PostgreSQL: each running trial's process records Optuna's heartbeat every HEARTBEAT_S; a
+# RUNNING trial without one for GRACE_S is stale (its process died or lost the database).
+HEARTBEAT_S = 30
+GRACE_S = 180
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,14 @@ class StudyStorage:
 
     def open(self) -> optuna.storages.BaseStorage:
         if self.url is not None:
-            return optuna.storages.RDBStorage(self.url, engine_kwargs={"pool_pre_ping": True})
+            with warnings.catch_warnings():  # the heartbeat arguments are "experimental"
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    self.url,
+                    engine_kwargs={"pool_pre_ping": True},
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                )
         return optuna.storages.JournalStorage(
             optuna.storages.journal.JournalFileBackend(str(self.journal))
         )
@@ -183,12 +199,53 @@ def open_study(
         )
 
 
+def _process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _is_dead(process: str | None) -> bool:
+    """Whether `process` (`host:pid`, as add_trials records it) is a process of this machine
+    that is no longer running (another machine's, or none recorded: not known to be dead)."""
+    host, _, pid = (process or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # running, as another user
+        pass
+    return False
+
+
+def fail_stale(study: optuna.Study) -> None:
+    """Fail the study's RUNNING trials whose process died, so they are not counted (called
+    under the study's lock). On PostgreSQL: Optuna's heartbeat check
+    (`optuna.storages.fail_stale_trials`). A journal file has no heartbeat in Optuna; its
+    processes share one machine, so a trial whose recorded process is not running is failed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    if is_heartbeat_enabled(study._storage):
+        return
+    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    for trial in running:
+        if _is_dead(trial.user_attrs.get("process")):
+            try:
+                study._storage.set_trial_state_values(
+                    trial._trial_id, state=optuna.trial.TrialState.FAIL
+                )
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # it ended meanwhile
+
+
 def enqueue_once(
     study: optuna.Study, storage: StudyStorage, params: Mapping[str, Any], **user_attrs: Any
 ) -> bool:
     """Enqueue a trial of `params` unless the study has one (waiting, running or done) already:
     each process may call this, the study scores them once."""
     with storage.lock(study.study_name)():
+        fail_stale(study)  # a dead process's RUNNING trial of `params` is scored again
         states = (
             optuna.trial.TrialState.WAITING,
             optuna.trial.TrialState.RUNNING,
@@ -219,20 +276,27 @@ def add_trials(
     ran = 0
     while time.monotonic() < deadline:
         with lock():
+            fail_stale(study)
             if len(study.get_trials(deepcopy=False, states=COUNTED)) >= total:
                 break
-            trial = study.ask()
-        trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")
+            with warnings.catch_warnings():  # the heartbeat is run here, as optimize() does
+                warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used")
+                trial = study.ask()
+            trial.set_user_attr("process", _process())  # under the lock: no trial without it
+            if is_heartbeat_enabled(study._storage):  # nor without a first heartbeat
+                study._storage.record_heartbeat(trial._trial_id)
         ran += 1
-        try:
-            value = objective(trial)
-        except optuna.TrialPruned:
-            frozen = study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        except BaseException:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            raise
-        else:
-            frozen = study.tell(trial, value)
+        # Optuna's heartbeat thread (what Study.optimize runs around a trial); none on a journal
+        with get_heartbeat_thread(trial._trial_id, study._storage):
+            try:
+                value = objective(trial)
+            except optuna.TrialPruned:
+                frozen = study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            except BaseException:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+                raise
+            else:
+                frozen = study.tell(trial, value)
         for callback in callbacks:
             callback(study, frozen)
     return ran
