@@ -4,13 +4,17 @@ promotion, rollback, the audit trail, and what may be promoted (files present, s
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from kedro.io import DatasetError
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from stock_lstm.common.errors import InputError
 from stock_lstm.data_pipeline import crud, model_registry
 from stock_lstm.data_pipeline.database import get_database
 from stock_lstm.data_pipeline.datasets import ChampionDataset, ModelVersionDataset
@@ -255,3 +259,254 @@ def test_a_recorded_version_keeps_its_run_and_fingerprint_and_says_why_it_change
     crud_db.record_model_version(model_version=B, **fields)
     assert crud_db.get_model_version(B).status == "candidate"
     assert [e.model_version for e in crud_db.registry_events(limit=2)] == [B, A]
+
+
+# --- the evaluation's promotion policy, each branch and its audited reason --------------------
+
+WINDOW = {"window_start": "2012-12-27", "window_end": "2013-03-01", "window_problem": None}
+
+
+def comparison(version: str | None, problem: str | None = None, **mae: float) -> dict:
+    return {**WINDOW, "champion_version": version, "champion_problem": problem, "mae": mae}
+
+
+@pytest.mark.parametrize("policy", model_registry.PROMOTION_POLICIES)
+def test_each_policy_keeps_a_re_evaluated_champion(policy: str) -> None:
+    decision = model_registry.promotion_decision(policy, comparison(A, candidate=1.0), A)
+    assert decision == {"promote": False, "reason": "re-evaluated; already the champion"}
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ("always", (True, "promote: always (the newest evaluated version wins)")),
+        ("never", (False, "promote: never (promote it by hand)")),
+    ],
+)
+def test_always_and_never_ignore_the_scores(policy: str, expected: tuple) -> None:
+    # the candidate is worse for `always` and better for `never`: neither looks at the MAE
+    scores = {"candidate": 2.0, "champion": 1.0} if policy == "always" else {"candidate": 0.5}
+    decision = model_registry.promotion_decision(policy, comparison(A, **scores), B)
+    assert (decision["promote"], decision["reason"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "promote", "reason"),
+    [
+        (1.23456789, 2.0, True, "MAE 1.23457 < champion old's 2"),
+        (2.0, 2.0, False, "MAE 2 >= champion old's 2"),
+        (3.5, 2.0, False, "MAE 3.5 >= champion old's 2"),
+    ],
+)
+def test_if_better_promotes_only_a_lower_mae_on_the_unseen_window(
+    candidate: float, champion: float, promote: bool, reason: str
+) -> None:
+    scores = comparison("old", candidate=candidate, champion=champion)
+    decision = model_registry.promotion_decision("if_better", scores, B)
+    assert decision == {
+        "promote": promote,
+        "reason": f"promote: if_better; {reason} (unseen window 2012-12-27..2013-03-01)",
+    }
+
+
+def test_if_better_replaces_a_champion_that_cannot_be_scored() -> None:
+    scores = comparison(A, problem="its scaler is missing", candidate=9.0, champion=1.0)
+    assert model_registry.promotion_decision("if_better", scores, B) == {
+        "promote": True,
+        "reason": f"promote: if_better; champion {A} cannot be scored: its scaler is missing",
+    }
+
+
+def test_if_better_keeps_the_champion_without_a_window_neither_model_saw() -> None:
+    scores = {**comparison(A, candidate=0.1), "window_problem": "the split ends first"}
+    assert model_registry.promotion_decision("if_better", scores, B) == {
+        "promote": False,
+        "reason": "promote: if_better; no window neither model saw: the split ends first; "
+        f"champion {A} kept",
+    }
+
+
+def test_an_unknown_policy_is_refused_naming_the_choices() -> None:
+    with pytest.raises(InputError) as refused:
+        model_registry.promotion_decision("sometimes", comparison(None, candidate=1.0), A)
+    assert str(refused.value) == (
+        "evaluation.promote is 'sometimes'; use one of always, never, if_better"
+    )
+
+
+# --- a worker following the champion: RegistryListener on a fake PostgreSQL connection ------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class FakeConnection:
+    """psycopg's connection as the listener uses it: `notifies` waits `timeout` seconds on the
+    fake clock and yields the notifications scripted for that call."""
+
+    def __init__(self, clock: FakeClock, script: list) -> None:
+        self.clock, self.script = clock, script
+        self.executed: list[str] = []
+        self.waits: list[tuple[float, int]] = []
+        self.closed = 0
+
+    def execute(self, statement: str) -> None:
+        self.executed.append(statement)
+
+    def notifies(self, *, timeout: float, stop_after: int):
+        self.waits.append((timeout, stop_after))
+        self.clock.now += timeout
+        step = self.script.pop(0) if self.script else []
+        if isinstance(step, Exception):
+            raise step
+        yield from step
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class RecordingStop(threading.Event):
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waited.append(timeout)
+        return self.is_set()
+
+
+@pytest.fixture
+def listening(monkeypatch):
+    """A PostgreSQL listener whose connections are fakes (returned, with what psycopg.connect
+    was called with), on a fake clock."""
+    import psycopg
+
+    clock, connections, connects = FakeClock(), [], []
+
+    def connect(conninfo: str, **options):
+        connects.append((conninfo, options))
+        connections.append(FakeConnection(clock, script))
+        return connections[-1]
+
+    script: list = []
+    monkeypatch.setattr(psycopg, "connect", connect)
+    monkeypatch.setattr(model_registry, "time", clock)
+    database = SimpleNamespace(
+        url="postgresql+psycopg://app:secret@db:5432/stocks", backend="postgresql"
+    )
+    return model_registry.RegistryListener(database), script, connections, connects, clock
+
+
+def test_a_listener_listens_on_the_registry_channel_in_autocommit(listening) -> None:
+    listener, script, connections, connects, _ = listening
+    script += [[], ["notified"]]
+    listener.wait(5.0, RecordingStop())
+    assert connects == [
+        ("postgresql://app:secret@db:5432/stocks", {"autocommit": True, "connect_timeout": 5})
+    ]
+    assert connections[0].executed == [f'LISTEN "{crud.REGISTRY_CHANNEL}"']
+    # returns on the notification, in the second slice of at most LISTEN_SLICE_S
+    assert connections[0].waits == [(0.5, 1), (0.5, 1)]
+    listener.wait(5.0, RecordingStop())  # the connection is held for the worker's life
+    assert len(connects) == 1
+
+
+def test_a_listener_without_notification_returns_at_the_timeout(listening) -> None:
+    listener, _, connections, _, clock = listening
+    listener.wait(1.2, RecordingStop())
+    assert [w for w, _ in connections[0].waits] == pytest.approx([0.5, 0.5, 0.2])
+    assert clock.now == pytest.approx(101.2)
+
+
+def test_a_stopped_listener_does_not_wait(listening) -> None:
+    listener, _, connections, _, clock = listening
+    stop = RecordingStop()
+    stop.set()
+    listener.wait(5.0, stop)
+    assert connections[0].waits == [] and stop.waited == [] and clock.now == 100.0
+
+
+def test_a_listener_whose_server_went_away_polls_then_reconnects(listening) -> None:
+    listener, script, connections, connects, _ = listening
+    script += [[], ConnectionError("server closed the connection")]
+    stop = RecordingStop()
+    listener.wait(2.0, stop)  # fails 1 s in: sleeps the second left, connection closed
+    assert connections[0].closed == 1 and stop.waited == [pytest.approx(1.0)]
+    listener.wait(2.0, RecordingStop())  # the next wait connects again
+    assert len(connects) == 2
+
+
+def test_a_sqlite_listener_only_sleeps(monkeypatch) -> None:
+    import psycopg
+
+    monkeypatch.setattr(psycopg, "connect", lambda *a, **k: pytest.fail("connected"))
+    listener = model_registry.RegistryListener(SimpleNamespace(url="sqlite://", backend="sqlite"))
+    stop = RecordingStop()
+    listener.wait(3.0, stop)
+    assert stop.waited == [3.0]
+    listener.close()  # nothing to close
+
+
+# --- where a version's serving files are: the environment's registry catalog entry -----------
+
+
+def _catalog(conf: Path, entry: str) -> None:
+    conf.mkdir(parents=True)
+    (conf / "catalog.yml").write_text(entry)
+
+
+REGISTRY_ENTRY = """
+model_version_record:
+  type: stock_lstm.data_pipeline.datasets.ModelVersionDataset
+  serving_filepaths:
+    onnx_model: data/{where}/model.onnx
+"""
+
+
+def test_serving_filepaths_are_the_environments_registry_entry(tmp_path: Path) -> None:
+    _catalog(tmp_path / "conf" / "base", REGISTRY_ENTRY.format(where="base"))
+    _catalog(tmp_path / "conf" / "staging", REGISTRY_ENTRY.format(where="staging"))
+    found = model_registry.serving_filepaths(tmp_path, "staging")
+    assert found == {"onnx_model": str(tmp_path.resolve() / "data" / "staging" / "model.onnx")}
+
+
+@pytest.mark.parametrize(
+    "catalog",
+    ["other:\n  type: pandas.CSVDataset\n", REGISTRY_ENTRY.split("  serving_filepaths")[0]],
+)
+def test_a_catalog_without_the_registrys_serving_files_is_refused(
+    tmp_path: Path, catalog: str
+) -> None:
+    _catalog(tmp_path / "conf" / "base", catalog)
+    (tmp_path / "conf" / "staging").mkdir()
+    with pytest.raises(DatasetError) as refused:
+        model_registry.serving_filepaths(tmp_path, "staging")
+    assert str(refused.value) == (
+        "the catalog has no 'model_version_record' entry with serving_filepaths"
+    )
+
+
+def test_a_rollback_hands_back_the_checked_files_of_the_version_it_restores(
+    tmp_path: Path, database_url: str
+) -> None:
+    paths = save_serving_files(tmp_path, A)
+    save_serving_files(tmp_path, B)
+    register(A, database_url, promote=True, serving=sha256s(tmp_path, A))
+    register(B, database_url, promote=True, serving=sha256s(tmp_path, B))
+    checked: list[dict] = []
+    verified: dict[str, bytes] = {}
+    with get_database(database_url).session() as session:
+        result = model_registry.rollback(
+            session, paths, actor="ops", load_check=checked.append, verified=verified
+        )
+    assert (result.champion, result.previous, result.changed) == (A, B, True)
+    expected = {name.split(".")[0]: f"{A} {name}".encode() for name in SERVING}
+    assert verified == expected and checked == [expected]
+    assert crud_on(database_url).registry_events()[0].reason == crud.ROLLBACK_REASON.format(
+        version=B
+    )
