@@ -109,3 +109,69 @@ def test_write_docs_writes_the_extracts_and_renders_the_documents(
     lstm_h1 = report["models"]["lstm"]["summary"]["h1"]["avg_rel_mae"]
     assert f"| lstm | {lstm_h1:.4f}" in readme
     assert render_blocks(readme, {"backtest": extract}) == readme
+
+
+def test_a_backtest_of_another_universe_names_its_command(
+    report: dict,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reports = tmp_path / "data" / "08_reporting"
+    reports.mkdir(parents=True)
+    (reports / "backtest.json").write_text(json.dumps({**report, "universe_name": "all"}))
+    (tmp_path / "docs").mkdir()
+    block = "<!-- generated:backtest_summary -->\nstale\n<!-- /generated:backtest_summary -->\n"
+    (tmp_path / "README.md").write_text(block)
+    (tmp_path / "docs" / "results.md").write_text("no tables\n")
+    monkeypatch.chdir(tmp_path)
+
+    assert cli.main(["--write-docs", "--reports-dir", str(reports)]) == 0
+
+    extract = json.loads((tmp_path / "docs/reports/backtest.json").read_text())
+    assert extract["provenance"]["by"] == "make backtest UNIVERSE=all"
+    assert extract["universe_name"] == "all"
+    summary = _block((tmp_path / "README.md").read_text(), "backtest_summary")
+    assert summary.startswith("`make backtest UNIVERSE=all`, then `make docs-reports`: 2 tickers")
+
+
+def test_the_summary_puts_the_up_share_next_to_the_base_rate(report: dict) -> None:  # noqa: F811
+    """The fixture's "lstm" always forecasts a rise: 100% of origins at every step, against the
+    share of closes that rose."""
+    summary = render_blocks(
+        "<!-- generated:backtest_summary -->\n<!-- /generated:backtest_summary -->",
+        {"backtest": backtest_extract(report)},
+    )
+    cells = [report["models"]["lstm"]["tickers"][t] for t in ("AAA", "BBB")]
+    base = [sum(c[f"h{k}"]["base_rate"] for c in cells) / 2 for k in (1, 5)]
+    assert (
+        "lstm forecasts a rise from 100% / 100% of origins while the closes rose from "
+        f"{base[0]:.0%} / {base[1]:.0%}"
+    ) in summary
+    assert "Every ticker a cell does not name: no significant difference from naive." in summary
+
+
+def test_the_summary_compares_the_lstm_bands_with_garch_by_winkler_score() -> None:
+    """Winkler 1 against 2 on AAA and 4 against 2 on BBB: ratios 0.5 and 2, geometric mean 1,
+    the LSTM's lower on one ticker of two."""
+
+    def cell(winkler: float) -> dict:
+        return {"mae_ratio": {"mean": 1.0}, "interval": {"winkler": {"mean": winkler}}}
+
+    def model(aaa: float, bbb: float) -> dict:
+        return {
+            "summary": {"h1": {"avg_rel_mae": 1.0, "significant_wins": []}},
+            "tickers": {"AAA": {"h1": cell(aaa)}, "BBB": {"h1": cell(bbb)}},
+        }
+
+    extract = {
+        "universe": ["AAA", "BBB"],
+        "report_steps": [1],
+        "folds": [{"fold": 1, "test_start": "2008-01-02", "test_end": "2008-12-31"}],
+        "significance": {"level": 0.05, "h1": {"spa_p_value": 0.5}},
+        "models": {"naive": model(2.0, 2.0), "lstm": model(1.0, 4.0), "garch": model(2.0, 2.0)},
+    }
+    summary = render_blocks(
+        "<!-- generated:backtest_summary -->\n<!-- /generated:backtest_summary -->",
+        {"backtest": extract},
+    )
+    assert "not tested): step 1: 1.000 (lower on 1 of 2)." in summary

@@ -20,7 +20,12 @@ import sys
 from pathlib import Path
 
 from stock_lstm.ml_models.common.headline import headline_markdown
-from stock_lstm.ml_models.common.report_docs import EXTRACTS, REPORTS, render_blocks
+from stock_lstm.ml_models.common.report_docs import (
+    EXTRACTS,
+    REPORTS,
+    render_blocks,
+    report_command,
+)
 
 DEFAULT_REPORT = Path("data/08_reporting/backtest.json")
 DOCS_REPORTS = Path("docs/reports")
@@ -32,12 +37,16 @@ def write_docs(reports_dir: Path, docs_dir: Path = DOCS_REPORTS) -> list[Path]:
     block of DOCUMENTS rendered from docs_dir's extracts; the files written."""
     written = []
     docs_dir.mkdir(parents=True, exist_ok=True)
-    for name, (filename, command) in REPORTS.items():
+    for name, (filename, _) in REPORTS.items():
         path = reports_dir / filename
         if not path.is_file():
             continue
-        extract = EXTRACTS[name](json.loads(path.read_text()))
-        extract["provenance"] = {"report": f"<data_dir>/08_reporting/{filename}", "by": command}
+        report = json.loads(path.read_text())
+        extract = EXTRACTS[name](report)
+        extract["provenance"] = {
+            "report": f"<data_dir>/08_reporting/{filename}",
+            "by": report_command(name, report),
+        }
         target = docs_dir / f"{name}.json"
         target.write_text(json.dumps(extract, indent=1) + "\n")
         written.append(target)

@@ -32,6 +32,38 @@ def _geometric(values: Sequence[float | None]) -> float | None:
     return math.exp(sum(math.log(v) for v in kept) / len(kept)) if kept else None
 
 
+def up_share(
+    entry: Mapping[str, Any], universe: Sequence[str], step: int
+) -> tuple[float | None, float | None]:
+    """A model's share of origins forecast to rise at `step`, and the share whose close rose
+    (the base rate), each averaged over the tickers of `universe` it was tested on."""
+    cells = [entry["tickers"][t][f"h{step}"] for t in universe if t in entry["tickers"]]
+    return (
+        _mean([c.get("positive_share") for c in cells]),
+        _mean([c.get("base_rate") for c in cells]),
+    )
+
+
+def band_ratio(
+    models: Mapping[str, Any], universe: Sequence[str], step: int
+) -> tuple[float | None, list[str], int]:
+    """The LSTM's fold-mean Winkler score over GARCH's at `step`: the geometric mean of the
+    ratios over tickers, the tickers where the LSTM's is lower, and how many were compared."""
+    ratios, better = [], []
+    for ticker in universe:
+        own = models["lstm"]["tickers"].get(ticker, {}).get(f"h{step}")
+        rival = models[BAND_RIVAL]["tickers"].get(ticker, {}).get(f"h{step}")
+        if not own or not rival:
+            continue
+        a = own["interval"]["winkler"]["mean"]
+        b = rival["interval"]["winkler"]["mean"]
+        if a is not None and b:
+            ratios.append(a / b)
+            if a < b:
+                better.append(ticker)
+    return _geometric(ratios), better, len(ratios)
+
+
 def headline_markdown(report: Mapping[str, Any]) -> str:
     """The headline as Markdown: per report step, each model's AvgRelMAE and the tickers on
     which it significantly beats or loses to naive; SPA and the model confidence set; the
@@ -109,7 +141,7 @@ def _networks(
     for model in present:
         entry = models[model]
         for k in steps:
-            cells = [entry["tickers"][t][f"h{k}"] for t in universe if t in entry["tickers"]]
+            up, base = up_share(entry, universe, k)
             skilled = [
                 t
                 for t in universe
@@ -126,8 +158,7 @@ def _networks(
             )
             median_range = ranges[len(ranges) // 2] if ranges else None
             lines.append(
-                f"| {model} | {k} | {_fmt(_mean([c.get('positive_share') for c in cells]), 2)} | "
-                f"{_fmt(_mean([c.get('base_rate') for c in cells]), 2)} | {_listed(skilled)} | "
+                f"| {model} | {k} | {_fmt(up, 2)} | {_fmt(base, 2)} | {_listed(skilled)} | "
                 f"{_fmt(median_range, 4)} |"
             )
     seeds = {m: models[m].get("seeds") for m in present if models[m].get("seeds")}
@@ -152,19 +183,8 @@ def _bands(models: Mapping[str, Any], universe: Sequence[str], steps: Sequence[i
     lines += ["| step | Winkler LSTM / GARCH (geometric mean over tickers) | better on |"]
     lines += ["|---|---|---|"]
     for k in steps:
-        ratios, better = [], []
-        for ticker in universe:
-            own = models["lstm"]["tickers"].get(ticker, {}).get(f"h{k}")
-            rival = models[BAND_RIVAL]["tickers"].get(ticker, {}).get(f"h{k}")
-            if not own or not rival:
-                continue
-            a = own["interval"]["winkler"]["mean"]
-            b = rival["interval"]["winkler"]["mean"]
-            if a is not None and b:
-                ratios.append(a / b)
-                if a < b:
-                    better.append(ticker)
-        lines.append(f"| {k} | {_fmt(_geometric(ratios))} | {len(better)} of {len(ratios)} |")
+        ratio, better, compared = band_ratio(models, universe, k)
+        lines.append(f"| {k} | {_fmt(ratio)} | {len(better)} of {compared} |")
     lines += [
         "",
         "Lower Winkler is better (width plus the penalty for misses); these are mean scores, "

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from stock_lstm.ml_models.common.headline import NETWORKS
+from stock_lstm.ml_models.common.headline import NETWORKS, band_ratio, up_share
 
 # report name -> the file `make backtest` / `make pipeline` / `make tune` / `make interval-scope`
 # writes in <data_dir>/08_reporting, and the command that writes it
@@ -28,6 +28,15 @@ REPORTS = {
 DOC_STEPS = (1, 5, 30)  # the steps the documents' tables show
 RATIO_MODELS = ("lstm", "gru", "drift", "median_drift", "garch", "ets", "lightgbm")
 BAND_MODELS = ("lstm", "gru", "naive", "drift", "garch")
+
+
+def report_command(name: str, report: Mapping[str, Any]) -> str:
+    """The command that writes report `name` as it is: a backtest of another universe than the
+    default snapshot names it (`make backtest UNIVERSE=all`)."""
+    command = REPORTS[name][1]
+    universe = report.get("universe_name", "snapshot") if name == "backtest" else "snapshot"
+    return command if universe == "snapshot" else f"{command} UNIVERSE={universe}"
+
 
 _BLOCK = re.compile(
     r"(<!-- generated:(?P<name>[a-z_]+)[^>]*-->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)",
@@ -90,7 +99,14 @@ def backtest_extract(report: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **_keep(
             report,
-            ("data_version", "universe", "report_steps", "interval_level", "refit_every"),
+            (
+                "data_version",
+                "universe",
+                "universe_name",
+                "report_steps",
+                "interval_level",
+                "refit_every",
+            ),
         ),
         "folds": [_keep(f, ("fold", "test_start", "test_end", "refit")) for f in report["folds"]],
         "significance": {
@@ -152,27 +168,31 @@ def _steps(extract: Mapping[str, Any]) -> list[int]:
 
 def backtest_summary(extract: Mapping[str, Any]) -> str:
     """The README's headline: per step, each model's AvgRelMAE and where the Holm-corrected DM
-    test finds it better or worse than naive; what the networks forecast."""
+    test finds it better or worse than naive ("no significant difference" everywhere else);
+    what the networks forecast against the base rate; the LSTM's bands against GARCH's."""
     level = float(extract["significance"].get("level", 0.05))
     folds = extract["folds"]
     universe = extract.get("universe") or []
     models = [m for m in extract["models"] if m != "naive"]
+    steps = _steps(extract)
+    by = (extract.get("provenance") or {}).get("by", REPORTS["backtest"][1])
     lines = [
-        f"{len(universe)} tickers ({_listed(universe)}), {len(folds)} walk-forward folds "
-        f"tested {folds[0]['test_start']} to {folds[-1]['test_end']}. A model *beats naive* on "
-        f"a ticker only where a Diebold–Mariano test (HAC, HLN), Holm-corrected across tickers, "
-        f"rejects equal accuracy at {level:.0%}.",
+        f"`{by}`, then `make docs-reports`: {len(universe)} tickers ({_listed(universe)}), "
+        f"{len(folds)} walk-forward folds tested {folds[0]['test_start']} to "
+        f"{folds[-1]['test_end']}. A model *beats naive* on a ticker only where a "
+        f"Diebold–Mariano test (HAC, HLN), Holm-corrected across tickers, rejects equal "
+        f"accuracy at {level:.0%}.",
         "",
         "AvgRelMAE (the geometric mean over tickers of the MAE ratio to naive; below 1: smaller "
         "errors on average, significant or not), with the tickers on which the corrected test "
         "finds the model better or worse than naive:",
         "",
-        "| model | " + " | ".join(f"step {k}" for k in _steps(extract)) + " |",
-        "|---|" + "---|" * len(_steps(extract)),
+        "| model | " + " | ".join(f"step {k}" for k in steps) + " |",
+        "|---|" + "---|" * len(steps),
     ]
     for model in models:
         cells = []
-        for k in _steps(extract):
+        for k in steps:
             summary = extract["models"][model]["summary"].get(f"h{k}", {})
             cell = _num(summary.get("avg_rel_mae"))
             if summary.get("significant_wins"):
@@ -183,33 +203,63 @@ def backtest_summary(extract: Mapping[str, Any]) -> str:
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     spa = [
         f"step {k}: {_num(extract['significance'].get(f'h{k}', {}).get('spa_p_value'), 3)}"
-        for k in _steps(extract)
+        for k in steps
     ]
     wins = [
         f"{m} at step {k} on {_listed(found)}"
         for m in NETWORKS
         if m in extract["models"]
-        for k in _steps(extract)
+        for k in steps
         if (found := extract["models"][m]["summary"].get(f"h{k}", {}).get("significant_wins"))
     ]
     lines += [
         "",
-        "Networks significantly better than naive: "
+        "Every ticker a cell does not name: no significant difference from naive. Networks "
+        "significantly better than naive: "
         + ("; ".join(wins) if wins else "none, at any step shown")
         + f'. SPA p-value, "does any model beat naive" ({"; ".join(spa)}).',
     ]
-    shares = []
+    learned = []
     for model in (m for m in NETWORKS if m in extract["models"]):
-        cells = [c["h1"] for c in extract["models"][model]["tickers"].values() if "h1" in c]
-        up = [c["positive_share"] for c in cells if c.get("positive_share") is not None]
-        base = [c["base_rate"] for c in cells if c.get("base_rate") is not None]
-        if up and base:
-            shares.append(
-                f"{model} forecasts a rise at step 1 from {sum(up) / len(up):.0%} of origins "
-                f"(the closes rose from {sum(base) / len(base):.0%})"
-            )
-    if shares:
-        lines += ["", "What the networks learned: " + "; ".join(shares) + " (mean over tickers)."]
+        entry = extract["models"][model]
+        shares = [up_share(entry, universe, k) for k in steps]
+        if any(up is None or base is None for up, base in shares):
+            continue
+        skilled = {
+            t
+            for t, cells in entry["tickers"].items()
+            for k in steps
+            if ((cells.get(f"h{k}") or {}).get("direction") or {}).get("pt_p_value") is not None
+            and cells[f"h{k}"]["direction"]["pt_p_value"] < level
+        }
+        learned.append(
+            f"{model} forecasts a rise from "
+            + " / ".join(f"{up:.0%}" for up, _ in shares)
+            + " of origins while the closes rose from "
+            + " / ".join(f"{base:.0%}" for _, base in shares)
+            + f" (directional skill beyond that, Pesaran–Timmermann at {level:.0%}, on "
+            + f"{len(skilled)} of {len(entry['tickers'])} tickers)"
+        )
+    if learned:
+        lines += [
+            "",
+            "What the networks learned, at steps "
+            + " / ".join(str(k) for k in steps)
+            + " (mean over tickers): "
+            + "; ".join(learned)
+            + ".",
+        ]
+    if "lstm" in extract["models"] and "garch" in extract["models"]:
+        bands = []
+        for k in steps:
+            ratio, better, compared = band_ratio(extract["models"], universe, k)
+            bands.append(f"step {k}: {_num(ratio, 3)} (lower on {len(better)} of {compared})")
+        lines += [
+            "",
+            "Bands: the LSTM's conformal bands against GARCH's, Winkler score LSTM / GARCH "
+            "(geometric mean over tickers; below 1: the LSTM's bands are better; mean scores, "
+            "not tested): " + "; ".join(bands) + ".",
+        ]
     return "\n".join(lines)
 
 
