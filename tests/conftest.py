@@ -345,6 +345,20 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traine
     dispose_engines()
 
 
+@pytest.fixture(scope="session")
+def fixed_project(
+    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_template: Path
+) -> TrainedProject:
+    """A project copy as the API sees a trained one (clean prices, a champion's files and
+    registry row), its model the fixed ONNX graph of tests/helpers/fixed_project.py: what the
+    API and browser tests serve, without TensorFlow."""
+    from tests.helpers.fixed_project import build_fixed_project  # it imports this module
+
+    return build_fixed_project(
+        tmp_path_factory.mktemp("fixed") / "project", migrated_sqlite_template
+    )
+
+
 def copy_trained_project(trained: TrainedProject, root: Path) -> TrainedProject:
     """A private copy of the trained project (artifacts and SQLite file) for a test that runs a
     command there (kedro viz, a notebook) and must not touch the shared one."""

@@ -1,6 +1,7 @@
-"""API fixtures: the session's fixed project (a registered fixed ONNX model, no TensorFlow) and
-an app serving it, a private copy of it per test, and an app over a project with no model.
-The end-to-end tests that need a really trained model take `trained_project` themselves."""
+"""API fixtures: an app serving the session's fixed project (tests/conftest.py: a registered
+fixed ONNX model, no TensorFlow), a private copy of it per test, and an app over a project
+with no model.
+The one end-to-end test serving a really trained model (test_predict) takes `trained_project`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from fastapi.testclient import TestClient
 from stock_lstm.api.app import create_app
 from stock_lstm.common.settings import Settings, get_settings
 from tests.conftest import TrainedProject, copy_trained_project, make_project_copy
-from tests.helpers.fixed_project import build_fixed_project
 
 
 @contextmanager
@@ -41,16 +41,6 @@ def settings_for(root: Path, database_url: str, **overrides) -> Settings:
             **overrides,
         }
     )
-
-
-@pytest.fixture(scope="session")
-def fixed_project(
-    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_template: Path
-) -> TrainedProject:
-    """A project copy as the API sees a trained one (clean prices, a champion's files and
-    registry row), its model the fixed ONNX graph of tests/helpers/fixed_project.py."""
-    root = tmp_path_factory.mktemp("fixed") / "project"
-    return build_fixed_project(root, migrated_sqlite_template)
 
 
 @pytest.fixture
