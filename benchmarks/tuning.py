@@ -98,9 +98,16 @@ def run(options: Options | None = None) -> dict[str, Any]:
                     f"tuning.workers={workers},tuning.study_name=bench-w{workers},"
                     f"tuning.storage.schema={study_schema}"
                 )
+                load_start = os.getloadavg()[0]  # the machine's other work shapes the figures
                 wall = _kedro(root, env, params)
                 report = json.loads((root / "data" / "08_reporting" / "tuning.json").read_text())
-                runs[str(workers)] = _figures(report, wall)
+                runs[str(workers)] = {
+                    **_figures(report, wall),
+                    "load_average_1min": {
+                        "start": round(load_start, 2),
+                        "end": round(os.getloadavg()[0], 2),
+                    },
+                }
         finally:
             _drop_schema(base, study_schema)
     out: dict[str, Any] = {
