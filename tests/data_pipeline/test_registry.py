@@ -21,20 +21,18 @@ from stock_lstm.data_pipeline.datasets import ChampionDataset, ModelVersionDatas
 from stock_lstm.data_pipeline.model_registry import PromotionRefused, artifact_versions
 from stock_lstm.data_pipeline.orm_models import ModelVersion
 from tests.helpers.database import crud_on
+from tests.helpers.registry import record_version
 
 A, B, C = "2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z", "2026-01-03T00.00.00.000Z"
 SERVING = ("onnx_model.onnx", "scaler_params.json", "interval_calibration.json")
 
 
 def register(version: str, url: str, *, promote: bool = False, serving=None) -> None:
-    crud_on(url).record_model_version(
-        model_version=version,
-        trained_at=datetime(2026, 1, 1, tzinfo=UTC),
-        data_version_id=None,
+    record_version(
+        url,
+        version,
         parameters={"model": {"window": 10}},
         metrics={"summary": {}},
-        model_sha256="0" * 64,
-        scaler_sha256="1" * 64,
         serving_sha256=serving,
         promote=promote,
         reason="test",
@@ -217,16 +215,7 @@ def test_migration_0003_retires_versions_without_onnx_and_matches_the_models(
 def test_the_newest_version_trained_from_a_fingerprint_is_found(database_url: str) -> None:
     crud_db = crud_on(database_url)
     for version, fingerprint in ((A, "f1"), (B, "f2"), (C, "f1")):
-        crud_db.record_model_version(
-            model_version=version,
-            trained_at=datetime(2026, 1, 1, tzinfo=UTC),
-            data_version_id=None,
-            parameters={},
-            metrics={},
-            model_sha256="0" * 64,
-            scaler_sha256="1" * 64,
-            training_fingerprint=fingerprint,
-        )
+        record_version(database_url, version, training_fingerprint=fingerprint)
     assert crud_db.model_version_trained_from("f1").model_version == C  # the newer of A and C
     assert crud_db.model_version_trained_from("f2").model_version == B
     assert crud_db.model_version_trained_from("f2").training_fingerprint == "f2"
@@ -237,26 +226,16 @@ def test_a_recorded_version_keeps_its_run_and_fingerprint_and_says_why_it_change
     database_url: str,
 ) -> None:
     crud_db = crud_on(database_url)
-    fields = dict(
-        trained_at=datetime(2026, 1, 1, tzinfo=UTC),
-        data_version_id=None,
-        parameters={},
-        metrics={},
-        model_sha256="0" * 64,
-        scaler_sha256="1" * 64,
-    )
-    crud_db.record_model_version(
-        model_version=A, mlflow_run_id="run-1", training_fingerprint="f1", promote=True, **fields
-    )
+    record_version(database_url, A, mlflow_run_id="run-1", training_fingerprint="f1", promote=True)
     assert crud_db.get_model_version(A).status == "champion"
     assert [(e.to_status, e.reason) for e in crud_db.registry_events()] == [
         ("champion", "evaluated"),  # the default reason of a promotion by evaluation
         ("candidate", "evaluated"),
     ]
-    crud_db.record_model_version(model_version=A, **fields)  # re-evaluated: run and inputs kept
+    record_version(database_url, A)  # re-evaluated: run and inputs kept
     again = crud_db.get_model_version(A)
     assert (again.mlflow_run_id, again.training_fingerprint) == ("run-1", "f1")
-    crud_db.record_model_version(model_version=B, **fields)
+    record_version(database_url, B)
     assert crud_db.get_model_version(B).status == "candidate"
     assert [e.model_version for e in crud_db.registry_events(limit=2)] == [B, A]
 
@@ -268,6 +247,12 @@ WINDOW = {"window_start": "2012-12-27", "window_end": "2013-03-01", "window_prob
 
 def comparison(version: str | None, problem: str | None = None, **mae: float) -> dict:
     return {**WINDOW, "champion_version": version, "champion_problem": problem, "mae": mae}
+
+
+@pytest.mark.parametrize("policy", model_registry.PROMOTION_POLICIES)
+def test_an_empty_registrys_first_version_is_promoted_whatever_the_policy(policy: str) -> None:
+    decision = model_registry.promotion_decision(policy, comparison(None, candidate=9.0), A)
+    assert decision == {"promote": True, "reason": "first version of an empty registry"}
 
 
 @pytest.mark.parametrize("policy", model_registry.PROMOTION_POLICIES)
