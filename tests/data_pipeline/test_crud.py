@@ -350,6 +350,7 @@ def test_new_appended_and_unchanged_tickers(database_url: str) -> None:
     assert first.created and first.changes == {"GOOG": Change(new=3), "MSFT": Change(new=5)}
     assert (first.version.rows_added, first.version.rows_closed) == (8, 0)
     assert first.version.source == "s" * 255 and first.version.stage == "clean"
+    assert first.version.hash_method == crud.TICKERS_HASH == "tickers"
     assert recorded(database_url, first.version.id) == {
         "GOOG": (3, D[0], D[2], D[0]),
         "MSFT": (5, D[0], D[4], D[0]),
@@ -482,6 +483,7 @@ def test_removing_a_ticker_is_a_version_per_stage_holding_it(database_url: str) 
     assert list(written) == ["raw", "clean"]
     raw_removal, clean_removal = written["raw"], written["clean"]
     assert (raw_removal.source, raw_removal.parent_id) == ("ops GOOG", None)
+    assert raw_removal.hash_method == clean_removal.hash_method == "tickers"
     assert clean_removal.parent_id == raw_removal.id and raw_removal.id > raw.id
     assert (raw_removal.rows_added, raw_removal.rows_closed, raw_removal.row_count) == (0, 3, 4)
     assert (clean_removal.rows_closed, clean_removal.row_count) == (2, 4)
