@@ -495,3 +495,34 @@ def test_a_rollback_hands_back_the_checked_files_of_the_version_it_restores(
     assert crud_on(database_url).registry_events()[0].reason == crud.ROLLBACK_REASON.format(
         version=B
     )
+
+
+def test_why_a_version_cannot_be_served_is_said_exactly(tmp_path: Path) -> None:
+    paths = save_serving_files(tmp_path, A)
+    good = sha256s(tmp_path, A)
+    record = lambda **sha: SimpleNamespace(serving_sha256=sha)  # noqa: E731
+
+    def why(found, verified=None) -> str | None:
+        return model_registry.problem(found, A, paths, verified=verified)
+
+    assert why(None) == (
+        f"model version {A} is not in model_versions: run `kedro run --pipelines evaluation` on it"
+    )
+    assert why(record()) == f"model version {A} has no ONNX export recorded: retrain to serve it"
+    assert why(record(onnx_model=good["onnx_model"])) == (
+        f"model_versions records no sha256 for scaler_params of model version {A}"
+    )
+    wrong = {**good, "scaler_params": "ab" * 32}
+    assert why(record(**wrong)) == (
+        f"scaler_params of model version {A} has sha256 {good['scaler_params'][:12]}..., "
+        "model_versions records abababababab...: refusing to load an artifact that is not the "
+        "one evaluated"
+    )
+    verified: dict[str, bytes] = {}
+    assert why(record(**good), verified) is None
+    assert verified == {name.split(".")[0]: f"{A} {name}".encode() for name in SERVING}
+    (tmp_path / "interval_calibration.json" / A / "interval_calibration.json").unlink()
+    for checked in (None, {}):
+        assert why(record(**good), checked) == (
+            f"interval_calibration of model version {A} is missing (interval_calibration.json)"
+        )
