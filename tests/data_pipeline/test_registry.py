@@ -526,3 +526,38 @@ def test_why_a_version_cannot_be_served_is_said_exactly(tmp_path: Path) -> None:
         assert why(record(**good), checked) == (
             f"interval_calibration of model version {A} is missing (interval_calibration.json)"
         )
+
+
+def test_promote_checks_files_then_loading_and_leaves_the_champion_alone(
+    tmp_path: Path, database_url: str
+) -> None:
+    paths = save_serving_files(tmp_path, A)
+    save_serving_files(tmp_path, B)
+    register(A, database_url, promote=True, serving=sha256s(tmp_path, A))
+    register(B, database_url, serving=sha256s(tmp_path, B))
+
+    def promote(version: str, load_check) -> crud.Promotion:
+        with get_database(database_url).session() as session:
+            return model_registry.promote(
+                session, version, paths, actor="ops", reason="why", load_check=load_check
+            )
+
+    def broken(files) -> None:
+        raise ValueError(f"corrupt ({len(files)} files)")
+
+    with pytest.raises(crud.UnknownModelVersion) as unknown:
+        promote("nope", broken)
+    assert str(unknown.value) == "unknown model version 'nope'"
+    with pytest.raises(PromotionRefused) as refused:
+        promote(B, broken)
+    assert str(refused.value) == (
+        f"model version {B} cannot be promoted: it does not load: corrupt (3 files)"
+    )
+    assert crud_on(database_url).champion_version() == A
+    (tmp_path / "onnx_model.onnx" / A / "onnx_model.onnx").unlink()
+    # the champion is not checked again: promoting it changes nothing
+    assert promote(A, broken) == crud.Promotion(champion=A, previous=None, changed=False)
+    done = promote(B, lambda files: None)
+    assert (done.champion, done.previous, done.changed) == (B, A, True)
+    [event] = crud_on(database_url).registry_events(limit=1)
+    assert (event.model_version, event.reason, event.actor) == (B, "why", "ops")
