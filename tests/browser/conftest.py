@@ -92,10 +92,11 @@ class Served:
 
 @pytest.fixture(scope="session")
 def served_app(
-    trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory
+    fixed_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
-    """The app over a private copy of the session's trained project (tiny model, snapshot)."""
-    project = copy_trained_project(trained_project, tmp_path_factory.mktemp("browser") / "p")
+    """The app over a private copy of the session's fixed project (tests/helpers/
+    fixed_project.py: the snapshot's prices, a fixed ONNX model registered as champion)."""
+    project = copy_trained_project(fixed_project, tmp_path_factory.mktemp("browser") / "p")
     app = create_app(settings_for(project.root, project.database_url))
     with serving(app) as url:
         yield Served(url=url, project=project, backtest_path=app.state.backtest_report.path)

@@ -1,4 +1,6 @@
-"""The dashboard in Debian's Chromium against the app served by uvicorn with a tiny trained model.
+"""The dashboard in Debian's Chromium against the app served by uvicorn with the fixed project's
+model (tests/helpers/fixed_project.py); the realized-accuracy test runs the monitoring pipeline
+on a copy of the trained project.
 
 Every test that expects a clean page asserts that the browser reported no console error, no
 failed request and no response >= 400.
@@ -327,14 +329,14 @@ def test_readable_at_1280_and_390_px(served_app: Served, browser, viewport: dict
 
 
 def test_database_down_says_what_still_works(
-    trained_project, postgres_url: str, browsing: Browsing
+    fixed_project, postgres_url: str, browsing: Browsing
 ) -> None:
     """PostgreSQL cut off while serving: the page says so, and forecasting sent prices works."""
-    seed(trained_project, postgres_url)
+    seed(fixed_project, postgres_url)
     proxy = TcpProxy(("127.0.0.1", make_url(postgres_url).port or 5432))
     proxy.up()
     try:
-        settings = settings_for(trained_project.root, through(proxy, postgres_url))
+        settings = settings_for(fixed_project.root, through(proxy, postgres_url))
         with serving(create_app(settings)) as url:
             wait_for(lambda: httpx.get(f"{url}/health").status_code == 200, "model loaded")
             proxy.down()
@@ -370,11 +372,11 @@ def test_database_down_says_what_still_works(
 
 
 def test_no_model_with_stored_prices_shows_the_history_without_a_forecast(
-    trained_project, browsing: Browsing, tmp_path: Path
+    fixed_project, browsing: Browsing, tmp_path: Path
 ) -> None:
-    """Prices ingested, no model registered yet (a copy of the trained database without its
-    model_versions rows)."""
-    project = copy_trained_project(trained_project, tmp_path / "project")
+    """Prices ingested, no model registered yet (a copy of the fixed project's database without
+    its model_versions rows)."""
+    project = copy_trained_project(fixed_project, tmp_path / "project")
     engine = create_engine(project.database_url)
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM model_version_events"))
