@@ -28,9 +28,9 @@ def proxy(postgres_url: str) -> Iterator[TcpProxy]:
     proxy.close()
 
 
-def test_the_api_rides_out_a_database_outage(trained_project, postgres_url, proxy) -> None:
-    seed(trained_project, postgres_url)
-    settings = settings_for(trained_project.root, through(proxy, postgres_url), registry_poll_s=0.1)
+def test_the_api_rides_out_a_database_outage(fixed_project, postgres_url, proxy) -> None:
+    seed(fixed_project, postgres_url)
+    settings = settings_for(fixed_project.root, through(proxy, postgres_url), registry_poll_s=0.1)
     history = {"prices": [40.0 + 0.1 * i for i in range(200)]}
     served = 0  # forecasts answered 200: each must be logged or counted as failed
 

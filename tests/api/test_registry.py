@@ -151,7 +151,7 @@ def test_the_registry_cli_promotes_with_the_same_checks(fixed_copy) -> None:
     assert crud_on(fixed_copy.database_url).registry_events()[0].actor == "cli"
 
 
-def test_the_api_process_never_imports_tensorflow(trained_project) -> None:
+def test_the_api_process_never_imports_tensorflow(fixed_copy) -> None:
     """Start-up, a forecast and a registry read in a fresh interpreter (this one has
     TensorFlow loaded by other tests): no TensorFlow, Keras, scikit-learn or SciPy module."""
     code = """
@@ -170,7 +170,7 @@ def test_the_api_process_never_imports_tensorflow(trained_project) -> None:
         assert not loaded, loaded
         print("no tensorflow")
         """
-    assert "no tensorflow" in run_in_fresh_worker(trained_project, code)
+    assert "no tensorflow" in run_in_fresh_worker(fixed_copy, code)
 
 
 UNLOADABLE = {  # what each file holds in a version whose sha256 still match its record

@@ -23,13 +23,14 @@ from tests.helpers.outage import seed
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def project(request: pytest.FixtureRequest, trained_copy: TrainedProject) -> TrainedProject:
-    """The trained project on its own SQLite copy, or its model and prices on PostgreSQL."""
+def project(request: pytest.FixtureRequest, fixed_copy: TrainedProject) -> TrainedProject:
+    """The fixed project (tests/helpers/fixed_project.py) on its own SQLite copy, or its model
+    and prices on PostgreSQL."""
     if request.param == "sqlite":
-        return trained_copy
+        return fixed_copy
     url = request.getfixturevalue("postgres_url")
-    seed(trained_copy, url)
-    return TrainedProject(root=trained_copy.root, database_url=url)
+    seed(fixed_copy, url)
+    return TrainedProject(root=fixed_copy.root, database_url=url)
 
 
 @contextmanager

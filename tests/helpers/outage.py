@@ -110,11 +110,11 @@ def through(proxy: TcpProxy, postgres_url: str) -> str:
     )
 
 
-def seed(trained: TrainedProject, url: str) -> None:
-    """The trained model's model_versions row and clean prices, on the PostgreSQL schema."""
-    clean = crud_on(trained.database_url).load_stage_frame("clean")
+def seed(project: TrainedProject, url: str) -> None:
+    """The project's model_versions row and clean prices, on the PostgreSQL database `url`."""
+    clean = crud_on(project.database_url).load_stage_frame("clean")
     saved = crud_on(url).save_stage_frame(clean, "clean", source="copied for the outage test")
-    record = crud_on(trained.database_url).get_model_version()
+    record = crud_on(project.database_url).get_model_version()
     fields = {**dataclasses.asdict(record), "data_version_id": saved.version.id}
     del fields["status"]
     crud_on(url).record_model_version(**fields, promote=True)
