@@ -4,7 +4,8 @@ A real uvicorn process answers a burst of forecasts while another connection hol
 database's write lock (as a pipeline's save does), so none of them can reach the predictions
 table; then the worker is killed with SIGKILL. A new worker on the same socket replays the dead
 worker's spool: every answered forecast is stored, exactly once, and nothing is counted as
-dropped. SQLite (a writer's lock) and PostgreSQL (a table lock).
+dropped. SQLite (a writer's lock) and PostgreSQL (a table lock). The workers serve the fixed
+project (tests/helpers/fixed_project.py).
 """
 
 from __future__ import annotations
@@ -60,10 +61,10 @@ def stored_request_ids(database_url: str) -> list[str]:
     "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
 def test_kill_9_during_a_locked_database_burst_loses_no_answered_forecast(
-    backend: str, trained_project: TrainedProject, tmp_path: Path, request
+    backend: str, fixed_project: TrainedProject, tmp_path: Path, request
 ) -> None:
     target = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    project, database_url, _ = registered_project(trained_project, tmp_path / "project", target)
+    project, database_url, _ = registered_project(fixed_project, tmp_path / "project", target)
     env = kedro_env(project.root, database_url, LOG_LEVEL="WARNING")
     log = tmp_path / "server.log"
     with bound_socket() as sock:

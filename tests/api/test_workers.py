@@ -4,7 +4,9 @@ the bound, and under load a promotion fails no request and never shows a version
 champion. SQLite (the poll) and PostgreSQL (LISTEN/NOTIFY, with a poll too slow to matter).
 
 Each worker is its own `uvicorn --workers 1` process on its own port, so the test knows which
-worker answered; `uvicorn --workers 2` forks the same app into processes just like these.
+worker answered; `uvicorn --workers 2` forks the same app into processes just like these. The
+workers serve the fixed project (tests/helpers/fixed_project.py) and are started once per
+database for the module's tests: each test starts from the first champion served everywhere.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shutil
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -22,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TrainedProject, copy_trained_project, kedro_env
+from tests.conftest import TrainedProject, _postgres_database, copy_trained_project, kedro_env
 from tests.helpers.database import crud_on
 from tests.helpers.server import bound_socket, start_uvicorn, stop, url_of, wait_healthy
 
@@ -43,12 +46,12 @@ class Fleet:
 
 
 def registered_project(
-    trained: TrainedProject, root: Path, database_url: str | None
+    served: TrainedProject, root: Path, database_url: str | None
 ) -> tuple[TrainedProject, str, tuple[str, str, str]]:
-    """A copy of the trained project with versions V2 and V3 (copies of the trained one's
+    """A copy of the project `served` with versions V2 and V3 (copies of its champion's
     serving files, so complete and verifiable) registered as candidates in `database_url`
-    (else the copy's own SQLite file, where the trained version is the champion)."""
-    project = copy_trained_project(trained, root)
+    (else the copy's own SQLite file, where its version is the champion)."""
+    project = copy_trained_project(served, root)
     models = project.root / "data" / "06_models"
     [v1] = [p.name for p in (models / SERVING[0]).iterdir()]
     for version in (V2, V3):
@@ -59,7 +62,7 @@ def registered_project(
     del row["status"]
     if database_url is None:
         database_url = project.database_url
-    else:  # PostgreSQL: a registry of its own, the trained version its champion
+    else:  # PostgreSQL: a registry of its own, the copied version its champion
         crud_on(database_url).record_model_version(
             **{**row, "data_version_id": None, "promote": True}
         )
@@ -71,27 +74,33 @@ def registered_project(
     return project, database_url, (v1, V2, V3)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fleet(request, trained_project: TrainedProject, tmp_path: Path) -> Iterator[Fleet]:
-    if request.param == "sqlite":
-        poll_s = 1.0
-        project, database_url, versions = registered_project(
-            trained_project, tmp_path / "project", None
-        )
-    else:
-        poll_s = 60.0  # far beyond the bound: only LISTEN/NOTIFY can make the test pass
-        project, database_url, versions = registered_project(
-            trained_project, tmp_path / "project", request.getfixturevalue("postgres_url")
-        )
-    env = kedro_env(
-        project.root,
-        database_url,
-        API_KEY=KEY,
-        REGISTRY_POLL_SECONDS=str(poll_s),
-        LOG_LEVEL="WARNING",
-    )
-    logs = [tmp_path / f"worker{index}.log" for index in range(2)]
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def started_fleet(
+    request, fixed_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Fleet]:
+    """Two workers on a copy of the fixed project, started once per database."""
+    tmp_path = tmp_path_factory.mktemp(f"fleet-{request.param}")
     with ExitStack() as stack:
+        if request.param == "sqlite":
+            poll_s = 1.0
+            target = None
+        else:
+            poll_s = 60.0  # far beyond the bound: only LISTEN/NOTIFY can make the test pass
+            template = request.getfixturevalue("migrated_postgres_template")
+            target = stack.enter_context(_postgres_database(template=template))
+        project, database_url, versions = registered_project(
+            fixed_project, tmp_path / "project", target
+        )
+        env = kedro_env(
+            project.root,
+            database_url,
+            API_KEY=KEY,
+            REGISTRY_POLL_SECONDS=str(poll_s),
+            LOG_LEVEL="WARNING",
+        )
+        logs = [tmp_path / f"worker{index}.log" for index in range(2)]
         # Each worker serves on a socket the test bound first (no free port picked, released
         # and bound again later, which another process could take in between).
         sockets = [stack.enter_context(bound_socket()) for _ in logs]
@@ -108,14 +117,32 @@ def fleet(request, trained_project: TrainedProject, tmp_path: Path) -> Iterator[
         finally:
             for process in processes:
                 stop(process)
-            for log in logs:  # shown by pytest when the test fails
+            for log in logs:  # shown by pytest when a test fails
                 if log.exists():
                     sys.stderr.write(log.read_text(errors="replace")[-3000:])
 
 
-def forecast_version(url: str, client: httpx.Client | None = None) -> str:
+@pytest.fixture
+def fleet(started_fleet: Fleet) -> Fleet:
+    """The module's workers, the first champion served by every one of them (a test that
+    failed half-way may have left another champion)."""
+    first = started_fleet.versions[0]
+    if crud_on(started_fleet.database_url).champion_version() != first:
+        crud_on(started_fleet.database_url).promote_model_version(
+            first, reason="reset between tests", actor="test"
+        )
+        converge_within_bound(started_fleet, first)
+    return started_fleet
+
+
+def forecast_version(
+    url: str, client: httpx.Client | None = None, request_id: str | None = None
+) -> str:
     response = (client or httpx).post(
-        f"{url}/api/v1/predict", json={"prices": HISTORY, "horizon": 1}, timeout=30
+        f"{url}/api/v1/predict",
+        json={"prices": HISTORY, "horizon": 1},
+        headers={"X-Request-ID": request_id} if request_id else {},
+        timeout=30,
     )
     assert response.status_code == 200, response.text
     header = response.headers["X-Model-Version"]
@@ -166,12 +193,14 @@ def test_a_promotion_under_load_fails_nothing_and_shows_only_champions(fleet: Fl
     done = threading.Event()
     seen: list[list[str]] = [[] for _ in range(LOAD_THREADS)]  # versions each thread was served
     failures: list[str] = []
+    marker = f"load-{uuid.uuid4().hex[:12]}"  # this test's forecasts in the shared log
 
     def load(thread: int) -> None:
         with httpx.Client() as client:
             while not done.is_set():
                 try:
-                    seen[thread].append(forecast_version(fleet.urls[thread % 2], client))
+                    url = fleet.urls[thread % 2]
+                    seen[thread].append(forecast_version(url, client, f"{marker}-{thread}"))
                 except (AssertionError, httpx.HTTPError) as error:
                     failures.append(repr(error))
 
@@ -204,11 +233,12 @@ def test_a_promotion_under_load_fails_nothing_and_shows_only_champions(fleet: Fl
         assert switches == [v1, v2, v1] and never not in versions, switches
     # The predictions log records the version of each forecast (written in batches: wait).
     deadline = time.monotonic() + 30
-    while (logged := logged_versions(fleet)) != {v1, v2} and time.monotonic() < deadline:
+    while (logged := logged_versions(fleet, marker)) != {v1, v2} and time.monotonic() < deadline:
         time.sleep(0.5)
     assert logged == {v1, v2}
 
 
-def logged_versions(fleet: Fleet) -> set[str]:
+def logged_versions(fleet: Fleet, marker: str) -> set[str]:
+    """The versions of the logged forecasts whose request id starts with `marker`."""
     rows = crud_on(fleet.database_url).recent_predictions(1_000_000)
-    return {row["model_version"] for row in rows}
+    return {row["model_version"] for row in rows if (row["request_id"] or "").startswith(marker)}
