@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,30 @@ def _config(env: str, key: str) -> dict[str, Any]:
     )
     loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**"])
     return loader[key]
+
+
+def test_the_api_builds_its_catalog_with_the_settings_kedro_reads() -> None:
+    """The API and the registry commands open the catalog without bootstrapping the project
+    (data_pipeline/catalog.py reads stock_lstm/kedro_config.py): a Kedro session's settings,
+    read by Kedro from settings.py, must be those."""
+    code = f"""
+        from kedro.framework.project import settings
+        from kedro.framework.startup import bootstrap_project
+        from stock_lstm import kedro_config
+
+        bootstrap_project({str(PROJECT_ROOT)!r})
+        assert settings.CONF_SOURCE == kedro_config.CONF_SOURCE
+        assert settings.CONFIG_LOADER_CLASS is kedro_config.CONFIG_LOADER_CLASS
+        assert settings.CONFIG_LOADER_ARGS == kedro_config.CONFIG_LOADER_ARGS
+        assert settings.DATA_CATALOG_CLASS is kedro_config.DATA_CATALOG_CLASS
+        print("same settings")
+        """
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "same settings" in done.stdout
 
 
 def _file_paths(entry: dict[str, Any]) -> list[str]:

@@ -74,9 +74,6 @@ def open_project_catalog(settings: Settings) -> tuple[Any | None, Exception | No
     except Exception as error:
         logger.error("cannot open the project's catalog: %s", error)
         return None, error
-    finally:
-        # Kedro's bootstrap re-applies its logging config, resetting our loggers.
-        configure_logging(settings.log_level)
 
 
 def project_database_url(settings: Settings) -> str:
@@ -88,9 +85,6 @@ def project_database_url(settings: Settings) -> str:
     except Exception as error:
         logger.error("cannot read the environment's database from the configuration: %s", error)
         return settings.database_url
-    finally:
-        # Kedro's bootstrap re-applies its logging config, resetting our loggers.
-        configure_logging(settings.log_level)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -2,10 +2,12 @@
 
 A session's context validates parameters against every registered pipeline, which imports the
 pipelines and with them TensorFlow; the API only needs the catalog. This builds it the way the
-session does (the project's settings: config loader, catalog class) from `catalog*.yml` and
-credentials alone, with every relative file path made absolute under the project (also our
-datasets' `*_filepath` and `serving_filepaths`, which Kedro's own conversion skips), so the
-process may run from any folder. Datasets are created lazily, on first use.
+session does (the project's config loader and catalog class, stock_lstm/kedro_config.py) from
+`catalog*.yml` and credentials alone, without bootstrapping the project (which loads settings.py
+and every hook through Kedro's framework and applies its logging configuration), with every
+relative file path made absolute under the project (also our datasets' `*_filepath` and
+`serving_filepaths`, which Kedro's own conversion skips), so the process may run from any
+folder. Datasets are created lazily, on first use.
 
 It also names an environment's database (`environment_database`), so the API and the commands
 open the one its pipelines write to.
@@ -18,6 +20,7 @@ from typing import Any
 
 from kedro.config import MissingConfigException
 
+from stock_lstm import kedro_config
 from stock_lstm.common.settings import (
     DEFAULT_DATA_DIR,
     Settings,
@@ -28,15 +31,13 @@ from stock_lstm.common.settings import (
 
 def open_catalog(project_root: Path, env: str | None) -> Any:
     """The catalog of the Kedro project at `project_root` in environment `env`."""
-    from kedro.framework.project import settings
-
     loader = _config_loader(project_root, env)
     try:
         credentials = loader["credentials"]
     except MissingConfigException:
         credentials = {}
     catalog = _absolute_paths(Path(project_root).resolve(), loader["catalog"])
-    return settings.DATA_CATALOG_CLASS.from_config(catalog, credentials)
+    return kedro_config.DATA_CATALOG_CLASS.from_config(catalog, credentials)
 
 
 def catalog_config(project_root: Path, env: str | None) -> dict[str, Any]:
@@ -64,14 +65,10 @@ def environment_database(
 
 
 def _config_loader(project_root: Path, env: str | None) -> Any:
-    from kedro.framework.project import settings
-    from kedro.framework.startup import bootstrap_project
-
-    bootstrap_project(project_root)
-    return settings.CONFIG_LOADER_CLASS(
-        conf_source=str(Path(project_root) / settings.CONF_SOURCE),
+    return kedro_config.CONFIG_LOADER_CLASS(
+        conf_source=str(Path(project_root) / kedro_config.CONF_SOURCE),
         env=env,
-        **settings.CONFIG_LOADER_ARGS,
+        **kedro_config.CONFIG_LOADER_ARGS,
     )
 
 
