@@ -78,10 +78,11 @@ test: lint
 test-fast: setup
 	$(BIN)/pytest --fast -n 2 --dist loadgroup
 
-# Test runs keep Python's bytecode and pytest's rewritten test modules in .venv/pycache, outside
-# the tree: otherwise each run, and each subprocess a test starts, compiles them all again.
-test test-fast: export PYTHONDONTWRITEBYTECODE :=
-test test-fast: export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
+# Test runs, the API and the benchmarks keep Python's bytecode (and pytest's rewritten test
+# modules) in .venv/pycache, outside the tree: otherwise each run, each subprocess a test starts
+# and each API worker compiles the project's modules again (a fifth of a worker's cold start).
+test test-fast serve bench: export PYTHONDONTWRITEBYTECODE :=
+test test-fast serve bench: export PYTHONPYCACHEPREFIX := $(CURDIR)/$(VENV)/pycache
 
 # Every benchmark (docs/performance.md), or some: make bench BENCH=serving. Each section's
 # figures go to benchmarks/results.json stamped with its date, machine and git commit; a section
