@@ -27,19 +27,14 @@ from stock_lstm.api.app import create_app
 from stock_lstm.cli.daily import DailyOutcome, run_daily
 from stock_lstm.data_pipeline.database import dispose_engines
 from tests.api.conftest import settings_for
-from tests.conftest import make_project_copy, mlflow_store
+from tests.conftest import copy_trained_project, make_project_copy, mlflow_store
+from tests.helpers.daily_replay import TRAINED_THROUGH, replay_params, train_champion
 from tests.helpers.database import crud_on
 
-TRAINED_THROUGH = "2008-09-30"
-START = "2006-01-01"
 REPLAY_DAYS = 5  # the long-horizon logic: tests/monitoring/test_replay.py, at library level
 TRAFFIC_EVERY = 3  # the API is asked for MSFT on every third replayed day only
 HORIZON = 5  # conf/test's max_horizon
 WINDOW = 20  # parameters_monitoring.yml report.window
-
-
-def _params(end: str) -> dict:
-    return {"ingestion": {"start": START, "end": end}}
 
 
 def _trading_days(root: Path) -> list[str]:
@@ -63,18 +58,24 @@ class Replay:
 
 
 @pytest.fixture
-def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Replay]:
-    root = make_project_copy(tmp_path / "project")
+def replay(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[Replay]:
+    if database_url.startswith("sqlite"):  # a copy of the session's champion (conftest.py)
+        trained = copy_trained_project(request.getfixturevalue("champion_2008"), tmp_path / "p")
+        root, database_url = trained.root, trained.database_url
+    else:  # the tiny champion trained on this database
+        root = make_project_copy(tmp_path / "project")
+        train_champion(root, database_url)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(root))
     monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
     monkeypatch.setenv("KEDRO_ENV", "test")
     monkeypatch.chdir(root)
     bootstrap_project(root)
-    with KedroSession.create(
-        project_path=root, env="test", runtime_params=_params(TRAINED_THROUGH)
-    ) as session:
-        session.run()  # the tiny champion, trained once
     champion = crud_on().champion_version()
     days = _trading_days(root)
     served: dict[str, int] = {}
@@ -83,7 +84,7 @@ def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -
         empty_before = client.get("/api/v1/monitoring").json()
         for number, day in enumerate(days[:-1]):
             with KedroSession.create(
-                project_path=root, env="test", runtime_params=_params(day)
+                project_path=root, env="test", runtime_params=replay_params(day)
             ) as session:
                 session.run(pipeline_name="daily")
             if number % TRAFFIC_EVERY == 0:
@@ -92,7 +93,7 @@ def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -
                 assert response.json()["last_date"] == day
                 assert app.state.prediction_log.flush()
                 served[day] = int(crud_on().load_logged_forecasts()["id"].iloc[-1])
-        outcome = run_daily(root, "test", _params(days[-1]))
+        outcome = run_daily(root, "test", replay_params(days[-1]))
         monitoring = client.get("/api/v1/monitoring").json()
         monitoring_msft = client.get("/api/v1/monitoring", params={"ticker": "MSFT"}).json()
         metrics = client.get("/metrics").text

@@ -9,40 +9,31 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.cli.daily import run_daily
 from stock_lstm.data_pipeline.database import dispose_engines
 from stock_lstm.monitoring.policy import trigger_of
-from tests.conftest import make_project_copy, mlflow_store
+from tests.conftest import TrainedProject, copy_trained_project, mlflow_store
+from tests.helpers.daily_replay import TRAINED_THROUGH, replay_params
 from tests.helpers.database import crud_on
 
-TRAINED_THROUGH = "2008-09-30"
-START = "2006-01-01"
 # Five trading days late in the autumn-2008 replay (tests/pipelines/daily/test_replay.py),
 # when the recent returns have drifted from the champion's training period.
 FIRST_DAY, DAYS = 25, 5
 
 
-def _params(end: str) -> dict:
-    return {"ingestion": {"start": START, "end": end}}
-
-
 @pytest.mark.slow
 def test_a_replay_retrains_at_most_once_per_reason(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, champion_2008: TrainedProject
 ) -> None:
-    root = make_project_copy(tmp_path / "project")
-    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    trained = copy_trained_project(champion_2008, tmp_path / "project")  # the tiny champion
+    root = trained.root
+    monkeypatch.setenv("DATABASE_URL", trained.database_url)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_store(root))
     monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
     monkeypatch.chdir(root)
     bootstrap_project(root)
-    with KedroSession.create(
-        project_path=root, env="test", runtime_params=_params(TRAINED_THROUGH)
-    ) as session:
-        session.run()  # the tiny champion
     dates = pd.read_csv(root / "data" / "01_raw" / "snapshot" / "MSFT.csv", usecols=["Date"])
     days = sorted(d for d in dates["Date"] if d > TRAINED_THROUGH)[FIRST_DAY : FIRST_DAY + DAYS]
 
@@ -50,7 +41,7 @@ def test_a_replay_retrains_at_most_once_per_reason(
     outcomes = []
     for day in days:
         champion = crud_on().champion_version()
-        outcome = run_daily(root, "test", _params(day))
+        outcome = run_daily(root, "test", replay_params(day))
         outcomes.append((day, champion, outcome))
         if outcome.retrain:
             retrains.update((champion, trigger_of(r)) for r in outcome.reasons)
