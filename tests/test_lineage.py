@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from stock_lstm.data_pipeline import crud
+from stock_lstm.data_pipeline.database import dispose_engines
 from stock_lstm.pipeline_registry import PIPELINE_ORDER
 from tests.conftest import PROJECT_ROOT, TrainedProject, copy_trained_project, kedro_env
 
@@ -43,30 +44,35 @@ def test_every_catalog_entry_has_a_kedro_viz_layer() -> None:
     assert not missing, f"catalog entries without a kedro-viz layer in {LAYERS}: {missing}"
 
 
+# What the previews need of backtest's, tuning's and interval_scope's outputs is that they
+# exist: the fewest fits that write them (the tiny backtest of every model is
+# tests/pipelines/backtest/test_pipeline.py's, the tuner's tests/pipelines/tuning's).
+PREVIEWED_RUNS = {
+    "backtest": {"models": ["naive", "drift"], "seeds": [7]},
+    "tuning": {"n_trials": 1},
+}
+
+
 @pytest.fixture(scope="module")
 def viz_api(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`kedro viz build --include-previews` in a copy of the trained project: its build/api."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
     project = copy_trained_project(trained_project, tmp_path_factory.mktemp("viz") / "project")
     # backtest's, tuning's and interval_scope's outputs exist only after `make backtest` /
     # `make tune` / `make interval-scope`: make them (tiny, conf/test) so they are previewed too
-    backtest = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kedro",
-            "run",
-            "--env",
-            "test",
-            "--pipelines",
-            "backtest,tuning,interval_scope",
-        ],
-        cwd=project.root,
-        env=kedro_env(project.root, project.database_url),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert backtest.returncode == 0, backtest.stdout + backtest.stderr
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in kedro_env(project.root, project.database_url).items():
+            patch.setenv(name, value)
+        patch.chdir(project.root)
+        bootstrap_project(project.root)
+        with KedroSession.create(
+            project_path=project.root, env="test", runtime_params=PREVIEWED_RUNS
+        ) as session:
+            session.run(pipeline_names=["backtest", "tuning", "interval_scope"])
+        dispose_engines()
+    bootstrap_project(PROJECT_ROOT)
     completed = subprocess.run(
         [sys.executable, "-m", "kedro", "viz", "build", "--include-previews"],
         cwd=project.root,
