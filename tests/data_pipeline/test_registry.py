@@ -345,6 +345,8 @@ class FakeConnection:
 
     def notifies(self, *, timeout: float, stop_after: int):
         self.waits.append((timeout, stop_after))
+        if len(self.waits) > 20:  # a listener that never stops: fail instead of hanging
+            raise RuntimeError("still listening after 20 waits")
         self.clock.now += timeout
         step = self.script.pop(0) if self.script else []
         if isinstance(step, Exception):
@@ -561,3 +563,24 @@ def test_promote_checks_files_then_loading_and_leaves_the_champion_alone(
     assert (done.champion, done.previous, done.changed) == (B, A, True)
     [event] = crud_on(database_url).registry_events(limit=1)
     assert (event.model_version, event.reason, event.actor) == (B, "why", "ops")
+
+
+def test_saved_artifacts_are_found_at_any_fsspec_url_with_or_without_a_final_slash(
+    tmp_path: Path,
+) -> None:
+    import fsspec
+
+    root = f"/{tmp_path.name}/onnx_model.onnx"  # the memory filesystem is per process
+    for version in (A, B):
+        fsspec.filesystem("memory").pipe(f"{root}/{version}/onnx_model.onnx", version.encode())
+    for filepath in (f"memory://{root}", f"memory://{root}/"):
+        assert model_registry.artifact_versions(filepath) == [B, A]
+        assert model_registry.newest_artifact_version(filepath) == B
+        assert model_registry.read_artifact(filepath, A) == A.encode()
+        assert model_registry.artifact_sha256(filepath, A) == hashlib.sha256(A.encode()).hexdigest()
+        assert model_registry.read_artifact(filepath, C) is None
+    with pytest.raises(DatasetError) as none:
+        model_registry.newest_artifact_version(f"memory://{root}.missing")
+    assert str(none.value) == (
+        f"no saved version of memory://{root}.missing: run `kedro run --pipelines training`"
+    )
