@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common import walk_forward
@@ -22,6 +23,7 @@ from stock_lstm.ml_models.common.baselines import (
     fit_naive,
     naive_forecast,
 )
+from stock_lstm.ml_models.common.distributed import RunStats, TaskFailed
 from stock_lstm.ml_models.common.intervals import Bands, conformal_quantile
 from stock_lstm.ml_models.common.metrics import winkler_score
 from stock_lstm.ml_models.common.origins import split_origins
@@ -256,7 +258,9 @@ def test_walk_forward_report_aggregates_per_fold_scores(features: pd.DataFrame) 
         assert 0.75 <= cover <= 1.0
     assert [f["fold"] for f in report["folds"]] == [1, 2]
     assert set(report["leaderboard"]) == {"AAA", "BBB"}
-    with pytest.raises(InputError, match="naive baseline is required"):
+    with pytest.raises(
+        InputError, match=r"^backtest: the naive baseline is required \(every ratio is to it\)$"
+    ):
         run_walk_forward(
             features,
             folds,
@@ -293,10 +297,11 @@ class Line:
     i-th fit), bands +- 1, for steps 1..3."""
 
     def __init__(self, a: float, offsets: Sequence[float] = (0.0,)) -> None:
-        self.a, self.offsets, self.fitted = a, list(offsets), []
+        self.a, self.offsets, self.fitted, self.threads = a, list(offsets), [], []
 
     def __call__(self, visible: pd.DataFrame, cutoffs: SplitDates) -> Line:
         self.fitted.append(cutoffs.test_start)
+        self.threads.append({pool["num_threads"] for pool in threadpool_info()})
         d = self.offsets[len(self.fitted) - 1]
         return SimpleNamespace(forecast=lambda ticker, period: self.bands(period, d))
 
@@ -313,8 +318,9 @@ def line_folds() -> list:
 
 @pytest.fixture
 def line_report(monkeypatch) -> tuple[dict, dict, dict]:
-    ticks = iter(range(1000))  # each clock reading one second after the last
-    monkeypatch.setattr(walk_forward, "time", SimpleNamespace(perf_counter=lambda: next(ticks)))
+    ticks = iter(range(1000))  # each clock reading 1.0046 s after the last
+    clock = SimpleNamespace(perf_counter=lambda: next(ticks) * 1.0046)
+    monkeypatch.setattr(walk_forward, "time", clock)
     fits = {
         "naive": Line(0.0, [0.0, 0.0]),
         "lag": Line(0.5),  # refitted every 2 folds: one fit serves both
@@ -395,6 +401,7 @@ def test_the_report_says_how_it_was_run_and_ranks_the_models(line_report) -> Non
     folds = line_folds()
     assert fits["lag"].fitted == [folds[0].test_start]
     assert fits["trend"].fitted == [folds[0].test_start, folds[1].test_start]
+    assert fits["trend"].threads == [{1}, {1}]  # BLAS on one thread, as on a Dask worker
     assert [{k: v for k, v in f.items() if k != "seconds"} for f in report["folds"]] == [
         {
             **folds[0].as_dict(),
@@ -409,16 +416,17 @@ def test_the_report_says_how_it_was_run_and_ranks_the_models(line_report) -> Non
             "tickers": ["AAA", "BBB"],
         },
     ]
-    # the fake clock: every fit and every fold's forecasts take 1 s; scoring a fold 1 s
-    assert report["fold_seconds"] == [9.0, 8.0] == [f["seconds"] for f in report["folds"]]
+    # the fake clock: every fit and every fold's forecasts take 1.0046 s, scoring a fold too:
+    # fold 1 is 4 fits + 4 forecasts + scoring, fold 2 one fit fewer (lag's is reused)
+    assert report["fold_seconds"] == [9.04, 8.04] == [f["seconds"] for f in report["folds"]]
     models = report["models"]
     assert list(models) == ["naive", "lag", "trend"]  # the seed variant is not a model
     assert [
         (models[m]["fits"], models[m]["fit_seconds"], models[m]["seconds_per_fit"]) for m in models
     ] == [
-        (2, 2.0, 1.0),
-        (1, 1.0, 1.0),
-        (2, 2.0, 1.0),
+        (2, 2.01, 1.005),
+        (1, 1.0, 1.005),
+        (2, 2.01, 1.005),
     ]
     assert models["trend"]["seed_spread"]["AAA"]["h1"] == {
         "mae_ratio_by_seed": [1.25, 0.625],
@@ -440,7 +448,7 @@ def test_the_report_says_how_it_was_run_and_ranks_the_models(line_report) -> Non
     assert "fold_seconds" not in kept and "run" not in kept
     assert all("seconds" not in f for f in kept["folds"])
     assert set(kept["models"]["lag"]) == {"tickers", "fits"}
-    assert kept["leaderboard"] == report["leaderboard"] and report["fold_seconds"] == [9.0, 8.0]
+    assert kept["leaderboard"] == report["leaderboard"] and report["fold_seconds"] == [9.04, 8.04]
 
 
 def test_the_errors_store_every_folds_dated_forecasts(line_report) -> None:
@@ -710,3 +718,46 @@ def test_a_flat_or_gappy_validation_tail_is_left_out_or_shows() -> None:
     periods = walk_forward.validation_periods(gappy, fold, window=3)
     ratios = walk_forward.mae_ratios(periods, Line(0.0, [0.0])(gappy, fold.cutoffs()), [1])
     assert math.isnan(ratios[0]) and ratios[1] == 1.0
+
+
+def test_coverage_by_step_pools_every_folds_hits() -> None:
+    # step 1: 9 of 9 then 0 of 6; step 2: 8 of 8 then 1 of 5; step 3: no target
+    folds = [np.array([[9, 9], [8, 8], [0, 0]]), np.array([[0, 6], [1, 5], [0, 0]])]
+    assert walk_forward._coverage_by_step(folds) == [0.6, 0.6923, None]
+    assert walk_forward._coverage_by_step([]) == []
+
+
+def test_a_failed_fit_is_named_and_the_run_says_where_it_ran() -> None:
+    class Failing(Line):
+        def __call__(self, visible, cutoffs):
+            if self.fitted:
+                raise RuntimeError("out of memory")
+            return super().__call__(visible, cutoffs)
+
+    with pytest.raises(TaskFailed) as failed:
+        run_walk_forward(
+            line_features(),
+            line_folds(),
+            {"naive": Line(0.0, [0.0, 0.0]), "trend": Failing(1.0, [0.5, 2.0])},
+            baselines=["naive"],
+            window=3,
+            steps=[1],
+            level=0.8,
+        )
+    assert str(failed.value) == "fit 'fold 2 trend' failed: RuntimeError: out of memory"
+    stats = RunStats()
+    run_walk_forward(
+        line_features(),
+        line_folds(),
+        {"naive": Line(0.0, [0.0, 0.0])},
+        baselines=["naive"],
+        window=3,
+        steps=[1],
+        level=0.8,
+        stats=stats,
+    )
+    assert (stats.workers, stats.cluster, list(stats.peak_rss_mib)) == (
+        1,
+        "in-process",
+        ["in-process"],
+    )
