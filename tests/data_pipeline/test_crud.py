@@ -498,3 +498,13 @@ def test_removing_a_ticker_is_a_version_per_stage_holding_it(database_url: str) 
     with pytest.raises(crud.StageError, match="ticker 'GOOG' is not stored in any stage"):
         with get_database(database_url).session() as session:
             crud.remove_ticker(session, "goog")
+
+
+def test_a_ticker_only_a_later_stage_holds_is_removed_there(database_url: str) -> None:
+    save_to(database_url, bars("MSFT", 3), "raw")
+    save_to(database_url, pd.concat([bars("MSFT", 3), bars("AAPL", 2)]), "clean")
+    with get_database(database_url).session() as session:
+        written = crud.remove_ticker(session, "AAPL")  # not in raw: clean's removal is the first
+    assert list(written) == ["clean"]
+    assert (written["clean"].source, written["clean"].parent_id) == ("remove-ticker AAPL", None)
+    assert (written["clean"].rows_closed, written["clean"].row_count) == (2, 3)
