@@ -129,17 +129,35 @@ def summary(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _in_flight(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of requests (1 or more)")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("sections", nargs="*", help=f"any of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--requests", type=int, default=1000, help="HTTP requests per phase")
-    parser.add_argument("--concurrency", type=int, default=4, help="HTTP requests in flight")
+    parser.add_argument(
+        "--concurrency",
+        type=_in_flight,
+        nargs="+",
+        default=list(serving.CLIENTS),
+        metavar="N",
+        help="HTTP requests in flight, one throughput phase per N (serving; default: "
+        f"{' '.join(map(str, serving.CLIENTS))})",
+    )
     parser.add_argument("--calls", type=int, default=1000, help="in-process calls per case")
     args = parser.parse_args(argv)
     unknown = [name for name in args.sections if name not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; known: {', '.join(SECTIONS)}")
-    options = Options(requests=args.requests, concurrency=args.concurrency, calls=args.calls)
+    options = Options(requests=args.requests, concurrency=tuple(args.concurrency), calls=args.calls)
     previous = json.loads(RESULTS_PATH.read_text()) if RESULTS_PATH.exists() else {}
     results = carried_over(previous)
     for name in args.sections or list(SECTIONS):

@@ -36,9 +36,9 @@ BenchmarkSkipped = BenchmarkFailed
 
 @dataclass(frozen=True)
 class Options:
-    requests: int
-    concurrency: int
-    calls: int
+    requests: int  # HTTP requests per phase
+    concurrency: tuple[int, ...]  # HTTP requests in flight: one throughput phase each
+    calls: int  # in-process calls per case
 
 
 @contextmanager
@@ -191,6 +191,18 @@ def bound_socket() -> socket.socket:
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     return sock
+
+
+def stop_process(process: subprocess.Popen, timeout_s: float = 30) -> None:
+    """End a server started for a measurement (or a test: tests/helpers/server.py): SIGTERM,
+    its graceful shutdown awaited, then SIGKILL if it does not end in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout_s)
 
 
 def rss_mb(pid: int) -> dict[str, float]:

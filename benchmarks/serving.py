@@ -10,9 +10,9 @@ Both servers are `uvicorn` processes, the API exactly as `make serve` starts it 
 protocol, log level and per-request log line), each handed a socket this process bound first
 (`--fd`). Latency: 1,000 rounds of one request to each of the three endpoints, interleaved, each
 endpoint on its own kept-alive connection; throughput: 1 and 2 workers, 4 and 16 requests in
-flight, the three endpoints in alternating bursts. The load generator is this process (a lean
-HTTP/1.1 client on raw sockets, so its own cost stays small next to the servers'), on the same
-CPUs as the servers.
+flight (`--concurrency`), the three endpoints in alternating bursts. The load generator is this
+process (a lean HTTP/1.1 client on raw sockets, so its own cost stays small next to the
+servers'), on the same CPUs as the servers.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from benchmarks.common import (
     latency_stats,
     project_copy,
     rss_mb,
+    stop_process,
     time_calls,
 )
 from benchmarks.minimal_app import FILES
@@ -56,7 +57,7 @@ TRAIN_PARAMS = "ingestion.source=csv,training.fit.epochs=2"
 TRAIN_PIPELINES = "ingestion,cleaning,feature_engineering,training,evaluation"
 START_REPEATS = 5  # cold starts per app (the median is judged: the CPUs are shared)
 WORKERS = (1, 2)
-CLIENTS = (4, 16)
+CLIENTS = (4, 16)  # requests in flight in the throughput phases (--concurrency's default)
 ROUNDS = 4  # throughput: each endpoint's requests in this many bursts, alternating endpoints
 WARM_UP = 200
 SERVER_START_TIMEOUT_S = 180
@@ -223,13 +224,7 @@ def running(name: str, model: TrainedModel, workers: int, logs: Path) -> Iterato
     try:
         yield server
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+        stop_process(process)
         sock.close()
 
 
@@ -442,7 +437,7 @@ def side_by_side(model: TrainedModel, workers: int, options: Options, logs: Path
             result["latency"], errors = _interleaved_latency(servers, bodies, options.requests)
         result["throughput"] = {
             f"{clients}_clients": _throughput(servers, bodies, options.requests, clients)
-            for clients in CLIENTS
+            for clients in options.concurrency
         }
         result["worker_rss_mib"] = {
             "api": [rss_mb(pid)["rss_mb"] for pid in api.worker_pids()],
@@ -564,10 +559,12 @@ def table(figures: dict[str, Any]) -> str:
             )
             in_flight = f"{workers}, {level.split('_')[0]}"
             lines.append(f"  {in_flight:<20}{row}")
-    cpu = one["throughput"][f"{CLIENTS[0]}_clients"]
+    first = next(iter(one["throughput"]))  # the first --concurrency level
+    cpu = one["throughput"][first]
     floor_cpu = cpu["minimal"]["server_cpu_ms_per_request"]
     lines.append(
-        f"server CPU ms per request (1 worker, {CLIENTS[0]} in flight; not inflated by load): "
+        f"server CPU ms per request (1 worker, {first.split('_')[0]} in flight; "
+        "not inflated by load): "
         + ", ".join(
             f"{e} {cpu[e]['server_cpu_ms_per_request']:.3f}"
             + (f" ({cpu[e]['server_cpu_ms_per_request'] / floor_cpu:.2f}x)" if floor_cpu else "")

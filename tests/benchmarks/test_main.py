@@ -144,3 +144,20 @@ def test_machine_names_the_cpu_and_its_cores_without_importing_tensorflow(
     found = machine()
     assert found["cores"] == os.cpu_count()
     assert found["cpu_model"]
+
+
+def test_concurrency_sets_the_throughput_phases_and_a_bad_one_is_refused(
+    results_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked: list = []
+    _sections(monkeypatch, serving=lambda options: asked.append(options) or {})
+
+    assert bench.main(["serving", "--concurrency", "2", "8"]) == 0
+    assert bench.main(["serving"]) == 0
+    assert [options.concurrency for options in asked] == [(2, 8), (4, 16)]
+
+    for bad in ("0", "many"):
+        with pytest.raises(SystemExit) as usage:
+            bench.main(["serving", "--concurrency", bad])
+        assert usage.value.code == 2
+        assert f"{bad!r} is not a number of requests (1 or more)" in capsys.readouterr().err

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.common import stop_process as stop  # noqa: F401 (SIGTERM, then SIGKILL)
+
 START_TIMEOUT_S = 180
 
 
@@ -69,13 +71,3 @@ def wait_healthy(url: str, process: subprocess.Popen, *, accept=(200,)) -> httpx
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} did not answer /health with {accept}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
