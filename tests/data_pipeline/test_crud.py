@@ -508,3 +508,16 @@ def test_a_ticker_only_a_later_stage_holds_is_removed_there(database_url: str) -
     assert list(written) == ["clean"]
     assert (written["clean"].source, written["clean"].parent_id) == ("remove-ticker AAPL", None)
     assert (written["clean"].rows_closed, written["clean"].row_count) == (2, 3)
+
+
+def test_a_removal_closes_only_the_tickers_open_rows(database_url: str) -> None:
+    save_to(database_url, pd.concat([bars("MSFT", 3), bars("GOOG", 3)]), "raw")
+    restated = bars("GOOG", 3)
+    restated.loc[1, "close"] = 50.0
+    v2 = save_to(database_url, pd.concat([bars("MSFT", 3), restated]), "raw").version
+    with get_database(database_url).session() as session:
+        removal = crud.remove_ticker(session, "GOOG", source="s" * 300)["raw"]
+        as_of_v2 = crud.load_stage_frame(session, "raw", v2.id)
+    assert removal.source == "s" * 255
+    goog = as_of_v2[as_of_v2["ticker"] == "GOOG"]  # the restated row's old version stays closed
+    assert list(goog["close"]) == [10.0, 50.0, 12.0]
