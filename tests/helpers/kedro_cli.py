@@ -22,3 +22,29 @@ def kedro(root: Path, env: Mapping[str, str], *args: str, timeout: int = 900) ->
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output
     return output
+
+
+# What a clean `kedro run` never prints (checked on the forced training run of
+# tests/pipelines/training/test_train_once.py): the mlflow type-hint warning, Kedro's
+# parameter-validation lines, TensorFlow's E0000 lines.
+NOISE = (
+    "Add type hints to the `predict` method",
+    "Could not extract type hints",
+    "use_unbounded_threadpool",
+    "E0000",
+    "All log messages before absl::InitializeLog()",
+)
+
+
+def as_in_a_users_shell(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` without the Makefile's console settings, as a user's shell has none of them."""
+    return {
+        name: value
+        for name, value in env.items()
+        if name not in ("COLUMNS", "PYTHONWARNINGS", "TF_CPP_MIN_LOG_LEVEL")
+    }
+
+
+def noise(output: str) -> list[str]:
+    """The lines of a kedro command's console that a user must learn to ignore."""
+    return [line for line in output.splitlines() if any(n in line for n in NOISE)]

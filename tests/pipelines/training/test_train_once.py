@@ -16,7 +16,7 @@ from stock_lstm.common.fingerprint import training_fingerprint
 from stock_lstm.data_pipeline.database import dispose_engines
 from tests.conftest import TrainedProject, kedro_env
 from tests.helpers.database import crud_on
-from tests.helpers.kedro_cli import kedro
+from tests.helpers.kedro_cli import as_in_a_users_shell, kedro, noise
 from tests.pipelines.ingestion.test_incremental import without_goog
 
 ENV = "test"
@@ -84,9 +84,16 @@ def test_a_bare_kedro_run_with_nothing_changed_trains_nothing(trained_copy: Trai
     features = crud.latest_version("features")
     dispose_engines()
 
-    # on purpose: one new version (the champion, `evaluation.promote` of env test permitting)
-    output = _kedro_run(trained_copy, "--params", "training.force=true")
+    # on purpose: one new version (the champion, `evaluation.promote` of env test permitting),
+    # run from a user's shell: it prints nothing a user must learn to ignore
+    env = as_in_a_users_shell(kedro_env(trained_copy.root, trained_copy.database_url))
+    output = kedro(trained_copy.root, env, "run", "--env", ENV, "--params", "training.force=true")
     assert "already trained" not in output
+    assert noise(output) == []
+    # piped, each log line is whole: the pipeline's completion on one line
+    assert any(
+        "Pipeline execution completed successfully" in line for line in output.splitlines()
+    ), output
     versions = crud.list_model_versions()
     assert len(versions) == len(before) + 1
     trained, champion = versions[0], crud.champion_version()
