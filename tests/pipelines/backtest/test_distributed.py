@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,8 @@ SHARE_POINTS = 0.03
 
 @pytest.mark.slow
 def test_two_workers_give_the_sequential_report(features: pd.DataFrame) -> None:
-    backtest, training = _test_parameters()
+    # every model, each network fitted once per fold (the extra seeds' fits are the same tasks)
+    backtest, training = _test_parameters(seeds=[7])
     sequential = run_backtest(features, {**backtest, "workers": 1}, training)
     on_two = run_backtest(features, {**backtest, "workers": 2}, training)
 
@@ -260,3 +262,38 @@ def test_an_existing_cluster_named_by_its_address_runs_the_fits(
     here = run_backtest(features, {**backtest, "workers": 1}, training)
     assert on_cluster["run"]["cluster"] == address and on_cluster["run"]["workers"] >= 1
     assert _results(on_cluster) == _results(here)
+
+
+def _closes_its_worker(features: pd.DataFrame, cutoffs: Any, *, params: Any) -> Any:
+    """The naive fit, but first its worker leaves the cluster for good, nanny too (as a worker
+    the scheduler dropped for a missed heartbeat does under heavy load): nobody restarts it."""
+    from dask.distributed import get_worker
+
+    worker = get_worker()
+    worker.loop.add_callback(worker.close, nanny=True, reason="left for good")
+    time.sleep(60)  # still running when its worker leaves: the fit is waiting for a worker
+    return fit_naive(features, cutoffs, params=params)
+
+
+@pytest.mark.slow
+def test_a_cluster_that_loses_every_worker_stops_the_run_naming_it(
+    features: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a hang: once no worker is left for NO_WORKERS_TIMEOUT_S, the run stops with a
+    message saying so."""
+    monkeypatch.setattr(distributed, "NO_WORKERS_TIMEOUT_S", 5)
+    with pytest.raises(TaskFailed, match=r"no Dask worker left for 5 s \(\d+/\d+ fits done\)"):
+        _walk_forward(features, _closes_its_worker, workers=2)
+
+
+def test_a_local_cluster_tolerates_slow_connections_on_a_loaded_machine() -> None:
+    """A worker whose connection stalls (a loaded machine) is not dropped at Dask's 30 s
+    default: the local cluster's workers run with distributed.LOCAL_CLUSTER_CONFIG."""
+    tasks = [distributed.Task("config", _comm_timeouts)]
+    assert distributed.run_tasks(tasks, workers=2) == [distributed.LOCAL_CLUSTER_CONFIG]
+
+
+def _comm_timeouts() -> dict[str, str]:
+    import dask
+
+    return {key: dask.config.get(key) for key in distributed.LOCAL_CLUSTER_CONFIG}

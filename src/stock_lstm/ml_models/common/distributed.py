@@ -14,7 +14,9 @@ returns their results in the tasks' order.
 A task that raises is run again up to `retries` times; one whose worker dies (killed, out of
 memory) is rescheduled by the scheduler (up to its `allowed-failures`). A task that still
 fails stops the run with an error naming it, and the remaining tasks are cancelled: the
-caller returns nothing, so nothing partial is saved. Progress (done / total, ETA) is logged as
+caller returns nothing, so nothing partial is saved. A cluster left without any worker for
+`NO_WORKERS_TIMEOUT_S` (they left and nothing restarted them) stops the run the same way,
+naming it; a local cluster tolerates slow connections (`LOCAL_CLUSTER_CONFIG`). Progress (done / total, ETA) is logged as
 tasks finish, and the dashboard's link when a cluster runs.
 """
 
@@ -41,6 +43,16 @@ CONNECT_TIMEOUT_S = 5
 # LocalCluster's dashboard; when the port is taken Dask serves it on another one (the log
 # says which).
 DASHBOARD_ADDRESS = ":8787"
+# A local cluster on a loaded machine: a connection stalled behind busy processes is not
+# dropped at Dask's 30 s defaults (a full-universe backtest at load average 14 on 2 cores lost
+# both workers that way, and nothing restarted them).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.comm.timeouts.connect": "120s",
+    "distributed.comm.timeouts.tcp": "300s",
+}
+# With tasks left and no worker for this long, the run stops naming it instead of waiting.
+NO_WORKERS_TIMEOUT_S = 300
+_POLL_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,7 @@ def uses_dask(workers: int) -> bool:
 def dask_client(workers: int) -> Iterator[Any]:
     """A `distributed.Client`: on `DASK_SCHEDULER_ADDRESS`'s cluster, else on a LocalCluster of
     `workers` single-threaded processes (closed on exit)."""
+    import dask
     from dask.distributed import Client, LocalCluster
 
     address = scheduler_address()
@@ -127,6 +140,7 @@ def dask_client(workers: int) -> Iterator[Any]:
             yield client
         return
     with (
+        dask.config.set(LOCAL_CLUSTER_CONFIG),
         LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -216,8 +230,15 @@ def _run_on(
         )
         futures[future.key] = (future, task)
     by_key = {}
+    waiting = as_completed([future for future, _ in futures.values()])
+    alone_since: float | None = None
     try:
-        for future in as_completed([future for future, _ in futures.values()]):
+        while not waiting.is_empty():
+            if not waiting.has_ready():
+                alone_since = _check_workers(client, alone_since, progress)
+                time.sleep(_POLL_S)
+                continue
+            future = next(waiting)
             task = futures[future.key][1]
             if future.status != "finished":
                 exc = future.exception() if future.status == "error" else None
@@ -228,6 +249,23 @@ def _run_on(
         client.cancel([future for future, _ in futures.values()])
         client.cancel(list(scattered.values()))
     return [by_key[key] for key in futures]
+
+
+def _check_workers(client: Any, alone_since: float | None, progress: _Progress) -> float | None:
+    """None while the cluster has a worker; else since when it has had none, and TaskFailed
+    once that is NO_WORKERS_TIMEOUT_S ago."""
+    if client.nthreads():
+        return None
+    now = time.monotonic()
+    alone_since = now if alone_since is None else alone_since
+    if now - alone_since >= NO_WORKERS_TIMEOUT_S:
+        raise TaskFailed(
+            f"no Dask worker left for {NO_WORKERS_TIMEOUT_S} s ({progress.count}/"
+            f"{progress.total} {progress.what}s done): the workers left the cluster and none "
+            "came back (the log says why, e.g. a missed heartbeat on a loaded machine); run "
+            "again, on a quieter machine or with fewer workers"
+        )
+    return alone_since
 
 
 def _identity(value: Any) -> Any:
