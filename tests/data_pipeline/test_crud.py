@@ -493,6 +493,7 @@ def test_removing_a_ticker_is_a_version_per_stage_holding_it(database_url: str) 
         left = crud.load_stage_frame(session, "raw")
         before = crud.load_stage_frame(session, "raw", raw.id)
     assert (change.ticker, change.content_hash, change.rows_removed) == ("GOOG", None, 2)
+    assert (change.row_count, change.rows_new, change.rows_restated) == (0, 0, 0)
     assert set(left["ticker"]) == {"MSFT"} and len(before) == 7
     assert raw_removal.content_hash == crud.table_hash(left, "raw")
     with pytest.raises(crud.StageError, match="ticker 'GOOG' is not stored in any stage"):
@@ -521,3 +522,19 @@ def test_a_removal_closes_only_the_tickers_open_rows(database_url: str) -> None:
     assert removal.source == "s" * 255
     goog = as_of_v2[as_of_v2["ticker"] == "GOOG"]  # the restated row's old version stays closed
     assert list(goog["close"]) == [10.0, 50.0, 12.0]
+
+
+def test_a_ticker_cut_from_a_date_keeps_the_range_of_its_open_rows(database_url: str) -> None:
+    save_to(database_url, pd.concat([bars("GOOG", 6), bars("MSFT", 4)]))
+    assert save_to(database_url, bars("GOOG", 5)).changes == {"GOOG": Change(removed=1)}
+    msft = bars("MSFT", 8)
+    msft.loc[1, "close"] = 30.0
+    # GOOG named from D[3] but absent: D[3] and D[4] go (D[5] was closed before); MSFT's
+    # restated bar and four new ones are diffed in the same save
+    result = save_to(database_url, msft, since={"GOOG": D[3], "MSFT": D[0]})
+    assert result.changes == {"GOOG": Change(removed=2), "MSFT": Change(new=4, restated=1)}
+    assert recorded(database_url, result.version.id) == {
+        "GOOG": (3, D[0], D[2], D[3]),
+        "MSFT": (8, D[0], D[7], D[1]),
+    }
+    check(database_url, result)
