@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from stock_lstm.cli import registry as registry_cli
 from tests.conftest import kedro_env
 from tests.helpers.app import KEY, app_client, run_in_fresh_worker
 from tests.helpers.database import crud_on
@@ -116,20 +117,20 @@ def test_a_promotion_reads_and_hashes_each_artifact_once(fixed_copy, monkeypatch
     assert reads == [NEWER] * len(ARTIFACTS)
 
 
-def test_the_registry_cli_promotes_with_the_same_checks(fixed_copy) -> None:
+def test_the_registry_cli_promotes_with_the_same_checks(fixed_copy, monkeypatch, capsys) -> None:
+    """The CLI's commands, called in this process (the process's exit status and its error
+    line are checked by the test below, which runs `python -m stock_lstm.cli.registry`)."""
     old = only_version(fixed_copy)
     copy_version(fixed_copy, tuple(ARTIFACTS), old, NEWER)
     record_as(fixed_copy, old, NEWER)
-    env = kedro_env(fixed_copy.root, fixed_copy.database_url)
+    for name in ("DATABASE_URL", "STOCK_LSTM_PROJECT_ROOT", "KEDRO_ENV"):
+        monkeypatch.setenv(name, kedro_env(fixed_copy.root, fixed_copy.database_url)[name])
+    monkeypatch.chdir(fixed_copy.root)
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "stock_lstm.cli.registry", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            cwd=fixed_copy.root,
-        )
+        returncode = registry_cli.main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, returncode, out, err)
 
     artifact(fixed_copy, "interval_calibration", NEWER).unlink()
     refused = cli("promote", NEWER)
