@@ -477,13 +477,18 @@ def test_a_ticker_without_enough_history_joins_a_later_fold() -> None:
     report = run_walk_forward(
         line_features(BBB=10),
         line_folds(),
-        {"naive": Line(0.0, [0.0, 0.0]), "trend": Line(1.0, [0.5, 2.0])},
+        {
+            "naive": Line(0.0, [0.0, 0.0]),
+            "trend": Line(1.0, [0.5, 2.0]),
+            "low": Line(1.0, [1.0, 1.0]),  # every actual exactly on its lower bound
+        },
         baselines=["naive"],
         window=3,
         steps=[1],
         level=0.8,
         min_history=20,
     )
+    assert report["models"]["low"]["tickers"]["AAA"]["coverage_by_step"] == [1.0, 1.0, 1.0]
     assert [f["tickers"] for f in report["folds"]] == [["AAA"], ["AAA", "BBB"]]
     bbb = report["models"]["trend"]["tickers"]["BBB"]
     assert bbb["h1"]["n"] == [0, 9]
