@@ -136,12 +136,17 @@ def test_the_table_shows_each_endpoint_against_the_floor() -> None:
         "1_worker": entry(1),
         "2_workers": entry(2),
         "cold_start_to_first_health_200": {
-            "api": {"median_s": 1.2, "runs_s": [1.2]},
-            "minimal": {"median_s": 0.9, "runs_s": [0.9]},
+            "api": {"median_s": 1.2, "runs_s": [1.2], "worker_cpu_median_s": 1.1},
+            "minimal": {"median_s": 0.9, "runs_s": [0.9], "worker_cpu_median_s": 0.6},
         },
     }
     figures["targets"] = serving.targets(figures)
     lines = serving.table(figures).splitlines()
+
+    [start] = [line for line in lines if line.startswith("cold start")]
+    assert "API 1.2 s, minimal 0.9 s; the worker's CPU time by then: API 1.1 s, minimal 0.6 s" in (
+        start
+    )
 
     [ticker] = [line for line in lines if serving.LABELS["ticker"] in line]
     assert ticker.split()[-3:] == ["2.000", "4.000", "2.50"]
