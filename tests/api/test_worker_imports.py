@@ -36,7 +36,7 @@ def test_a_serving_worker_never_imports_pandas(fixed_copy) -> None:
 KEDRO_FRAMEWORK = ("kedro.framework.project", "kedro.framework.session", "dynaconf")
 
 
-def test_a_worker_starts_without_bootstrapping_kedro(trained_project) -> None:
+def test_a_worker_starts_without_bootstrapping_kedro(fixed_copy) -> None:
     code = f"""
         import sys
         from fastapi.testclient import TestClient
@@ -52,4 +52,4 @@ def test_a_worker_starts_without_bootstrapping_kedro(trained_project) -> None:
         assert not loaded, f"a serving worker imported {{loaded}}"
         print("no kedro framework")
         """
-    assert "no kedro framework" in run_in_fresh_worker(trained_project, code)
+    assert "no kedro framework" in run_in_fresh_worker(fixed_copy, code)
