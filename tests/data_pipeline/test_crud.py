@@ -538,3 +538,16 @@ def test_a_ticker_cut_from_a_date_keeps_the_range_of_its_open_rows(database_url:
         "MSFT": (8, D[0], D[7], D[1]),
     }
     check(database_url, result)
+
+
+def test_an_unchanged_window_of_one_ticker_does_not_hide_the_next_ones_change(
+    database_url: str,
+) -> None:
+    save_to(database_url, pd.concat([bars("AAA", 6), bars("BBB", 6)]))
+    bbb = bars("BBB", 6)
+    bbb.loc[4, "close"] = 77.0
+    # both from D[3] (recent bars): AAA's are as stored, BBB's D[4] is restated
+    result = save_to(database_url, pd.concat([bars("AAA", 6), bbb]).query("date >= @D[3]"))
+    assert result.changes == {"BBB": Change(restated=1)}
+    assert recorded(database_url, result.version.id) == {"BBB": (6, D[0], D[5], D[4])}
+    check(database_url, result)
