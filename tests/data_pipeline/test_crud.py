@@ -551,3 +551,19 @@ def test_an_unchanged_window_of_one_ticker_does_not_hide_the_next_ones_change(
     assert result.changes == {"BBB": Change(restated=1)}
     assert recorded(database_url, result.version.id) == {"BBB": (6, D[0], D[5], D[4])}
     check(database_url, result)
+
+
+def test_appending_to_unchanged_tickers_reads_no_stored_row(database_url: str, monkeypatch) -> None:
+    save_to(database_url, pd.concat([bars("MSFT", 5), bars("GOOG", 3)]))
+    read: list[dict] = []
+    stored_rows = crud.stage_write._stored_rows
+
+    def recording(session, stage, windows):
+        read.append(dict(windows))
+        return stored_rows(session, stage, windows)
+
+    monkeypatch.setattr(crud.stage_write, "_stored_rows", recording)
+    appended = save_to(database_url, pd.concat([bars("MSFT", 7), bars("GOOG", 3)]))
+    assert appended.changes == {"MSFT": Change(new=2)} and read == []  # hashes suffice
+    recent = save_to(database_url, bars("MSFT", 8).iloc[3:])  # from D[3]: diffed
+    assert recent.changes == {"MSFT": Change(new=1)} and read == [{"MSFT": D[3]}]
