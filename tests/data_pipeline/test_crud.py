@@ -567,3 +567,27 @@ def test_appending_to_unchanged_tickers_reads_no_stored_row(database_url: str, m
     assert appended.changes == {"MSFT": Change(new=2)} and read == []  # hashes suffice
     recent = save_to(database_url, bars("MSFT", 8).iloc[3:])  # from D[3]: diffed
     assert recent.changes == {"MSFT": Change(new=1)} and read == [{"MSFT": D[3]}]
+
+
+def test_a_diffed_ticker_given_in_the_frame_takes_its_range_from_the_frame(
+    database_url: str, monkeypatch
+) -> None:
+    save_to(database_url, bars("GOOG", 6))
+    looked_up: list[str] = []
+    stored_range = crud.stage_write._stored_range
+
+    def recording(session, stage, ticker, closing, inserted):
+        looked_up.append(ticker)
+        return stored_range(session, stage, ticker, closing, inserted)
+
+    monkeypatch.setattr(crud.stage_write, "_stored_range", recording)
+    restated = bars("GOOG", 6)
+    restated.loc[2, "close"] = 5.0
+    result = save_to(database_url, restated)
+    assert recorded(database_url, result.version.id) == {"GOOG": (6, D[0], D[5], D[2])}
+    # replaced from D[0], the frame starting at D[2]: D[0] and D[1] go, the range starts at D[2]
+    result = save_to(database_url, restated.iloc[2:], since={"GOOG": D[0]})
+    assert result.changes == {"GOOG": Change(removed=2)}
+    assert recorded(database_url, result.version.id) == {"GOOG": (4, D[2], D[5], D[0])}
+    assert looked_up == []  # no stored range read back: the frame gives it
+    check(database_url, result)
