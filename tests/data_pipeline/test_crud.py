@@ -591,3 +591,11 @@ def test_a_diffed_ticker_given_in_the_frame_takes_its_range_from_the_frame(
     assert recorded(database_url, result.version.id) == {"GOOG": (4, D[2], D[5], D[0])}
     assert looked_up == []  # no stored range read back: the frame gives it
     check(database_url, result)
+
+
+def test_a_save_of_no_rows_can_still_remove_a_named_ticker(database_url: str) -> None:
+    save_to(database_url, pd.concat([bars("GOOG", 3), bars("MSFT", 2)]))
+    result = save_to(database_url, bars("GOOG", 3).iloc[0:0], since={"GOOG": None})
+    assert result.changes == {"GOOG": Change(removed=3)}
+    assert recorded(database_url, result.version.id) == {"GOOG": (0, None, None, D[0])}
+    assert set(check(database_url, result)["ticker"]) == {"MSFT"}
