@@ -426,6 +426,10 @@ def test_a_listener_whose_server_went_away_polls_then_reconnects(listening) -> N
     assert connections[0].closed == 1 and stop.waited == [pytest.approx(1.0)]
     listener.wait(2.0, RecordingStop())  # the next wait connects again
     assert len(connects) == 2
+    script += [[], ConnectionError("gone again")]
+    late = RecordingStop()
+    listener.wait(1.0, late)  # fails at its deadline: no time left to sleep
+    assert late.waited == [0.0] and connections[1].closed == 1
 
 
 def test_a_sqlite_listener_only_sleeps(monkeypatch) -> None:
