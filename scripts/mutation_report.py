@@ -8,6 +8,7 @@ import argparse
 import collections
 import os
 import platform
+import re
 from pathlib import Path
 
 from mutmut.__main__ import SourceFileMutationData, walk_mutatable_files
@@ -70,6 +71,71 @@ _LOCK_NAME = (
 _ASTYPE = (
     "Equivalent: `astype(None)` makes the window column float64, whose values compare equal to "
     "the integer window."
+)
+_STAGE_LOCK = (
+    "Not killed here: on SQLite `_lock_stage` takes the database's write lock whatever the stage "
+    "is called; the name picks PostgreSQL's per-stage advisory lock (the mutation run uses "
+    "SQLite; tests/data_pipeline/test_crud.py's simultaneous saves run on both)."
+)
+_HASH_DEFAULT = (
+    "Equivalent: the data_versions.hash_method column defaults to 'tickers' (orm_models.py), "
+    "so a version written without it records 'tickers' all the same."
+)
+_PLACEHOLDER = (
+    "Equivalent: a placeholder the save overwrites (the version's content hash and row count "
+    "are set from the stored ticker states before the transaction ends)."
+)
+_FACTORIZE = (
+    "Equivalent: `pd.factorize` sorted or not gives codes that index its names either way; the "
+    "per-ticker sums are the same."
+)
+_COLUMN_DEFAULT = (
+    "Equivalent: a misspelt key names no column, so the insert leaves the column to its default, "
+    "which is the value written (content_hash NULL, rows_new and rows_restated 0)."
+)
+_STRICT = (
+    "Equivalent: `strict` dropped from a zip of sequences that are built one for one (the same "
+    "length by construction)."
+)
+_NO_WINDOWS = (
+    "Equivalent: `_stored_rows` is called by `_diff` only, with at least one ticker to diff, so "
+    "there is always a frame to concatenate (the empty-frame branch is defensive)."
+)
+_MERGED = (
+    "Equivalent: the stored rows are only merged (a merge builds its own index), so the index "
+    "the concatenation keeps is never read."
+)
+_OLD_INDEX = (
+    "Equivalent: `reset_index(drop=False)` keeps the frame's old index as an 'index' column, "
+    "which the diff never reads (it compares the stage's value columns and `_given`)."
+)
+_KEY_COLUMNS = (
+    "Equivalent: the rows to close have only the ticker and date columns, so a merge on the "
+    "common columns is the merge on ticker and date."
+)
+_STATE_TICKER = (
+    "Equivalent: a planned state's ticker field is not written; the ticker_versions row takes "
+    "the ticker from the plan's key."
+)
+_INDICES = (
+    "Equivalent: `groupby(...).indices` is a dict by ticker; sorted or not, each ticker gets the "
+    "same row positions."
+)
+_IGNORE_INDEX = (
+    "Equivalent: the rows to add and to close are read by position and by column (chunks, zips), "
+    "never by index, so the index the concatenation keeps is never read."
+)
+_NOTHING_PLANNED = (
+    "Equivalent: with no rows appended and no ticker diffed nothing is planned, and a save with "
+    "nothing planned writes no version (the empty frame is never read)."
+)
+_CANONICAL_ORDER = (
+    "Equivalent: the canonical frame is sorted by ticker and date, so its tickers in order of "
+    "appearance are the sorted tickers."
+)
+_BLOCK = (
+    "Equivalent: the block size of the streamed read (1 MiB; `read(None)`: the whole file at "
+    "once) bounds memory only; the file's sha256 is the same."
 )
 EXPLAINED: dict[str, str] = {
     "stock_lstm.ml_models.common.intervals.x_conformal_quantile__mutmut_10": _NUMERIC,
@@ -176,6 +242,99 @@ EXPLAINED: dict[str, str] = {
         "Equivalent: `close.shape[+1]` is `close.shape[-1]` for the (origins, steps) closes every "
         "model returns (always 2-D)."
     ),
+    "stock_lstm.data_pipeline.crud.stage_write.x_remove_ticker__mutmut_8": _STAGE_LOCK,
+    "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_7": _HASH_DEFAULT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__stored_rows__mutmut_29": _NO_WINDOWS,
+    "stock_lstm.data_pipeline.crud.stage_write.x__stored_rows__mutmut_35": _NO_WINDOWS,
+    "stock_lstm.data_pipeline.crud.stage_write.x__stored_rows__mutmut_36": _NO_WINDOWS,
+    "stock_lstm.data_pipeline.crud.stage_write.x__stored_rows__mutmut_37": _NO_WINDOWS,
+    "stock_lstm.data_pipeline.crud.stage_write.x__stored_rows__mutmut_38": _NO_WINDOWS,
+    "stock_lstm.data_pipeline.crud.stage_write.x__diff__mutmut_62": (
+        "Equivalent: after `fillna(True)` no comparison is missing, so it converts to a boolean "
+        "array with or without `dtype=bool`."
+    ),
+    "stock_lstm.data_pipeline.crud.stage_write.x__diff__mutmut_205": _STATE_TICKER,
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_9": _CANONICAL_ORDER,
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_11": _CANONICAL_ORDER,
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_14": _CANONICAL_ORDER,
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_42": _STAGE_LOCK,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_146": _IGNORE_INDEX,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_148": _IGNORE_INDEX,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_149": _IGNORE_INDEX,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_155": _IGNORE_INDEX,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_157": _IGNORE_INDEX,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_158": _IGNORE_INDEX,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_150": _NOTHING_PLANNED,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_151": _NOTHING_PLANNED,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_159": _NOTHING_PLANNED,
+    "stock_lstm.data_pipeline.crud.stage_write.x__close_rows__mutmut_8": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__close_rows__mutmut_11": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__close_rows__mutmut_16": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_43": _STATE_TICKER,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_93": _STATE_TICKER,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_5": _INDICES,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_7": _INDICES,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_10": _INDICES,
+    "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_68": (
+        "Equivalent: a date compared without the 'ns' unit (numpy's day unit) orders the same "
+        "against the frame's dates."
+    ),
+    "stock_lstm.data_pipeline.crud.stage_write.x__diff__mutmut_268": _STATE_TICKER,
+    "stock_lstm.data_pipeline.crud.stage_write.x__records__mutmut_22": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__records__mutmut_25": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__records__mutmut_26": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__records__mutmut_27": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__records__mutmut_29": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__records__mutmut_30": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__diff__mutmut_225": _STATE_TICKER,
+    "stock_lstm.data_pipeline.crud.stage_write.x__diff__mutmut_96": _KEY_COLUMNS,
+    "stock_lstm.data_pipeline.crud.stage_write.x__diff__mutmut_98": _KEY_COLUMNS,
+    "stock_lstm.data_pipeline.crud.stage_write.x__diff__mutmut_27": _OLD_INDEX,
+    "stock_lstm.data_pipeline.crud.stage_write.x__diff__mutmut_28": _OLD_INDEX,
+    "stock_lstm.data_pipeline.crud.stage_write.x__stored_rows__mutmut_31": _MERGED,
+    "stock_lstm.data_pipeline.crud.stage_write.x__stored_rows__mutmut_33": _MERGED,
+    "stock_lstm.data_pipeline.crud.stage_write.x__stored_rows__mutmut_34": _MERGED,
+    "stock_lstm.data_pipeline.crud.stage_write.x__sums_by_ticker__mutmut_3": _FACTORIZE,
+    "stock_lstm.data_pipeline.crud.stage_write.x__sums_by_ticker__mutmut_24": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__sums_by_ticker__mutmut_27": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__sums_by_ticker__mutmut_28": _STRICT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__sums_by_ticker__mutmut_5": _FACTORIZE,
+    "stock_lstm.data_pipeline.crud.stage_write.x__sums_by_ticker__mutmut_6": _FACTORIZE,
+    "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_44": _COLUMN_DEFAULT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_45": _COLUMN_DEFAULT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_51": _COLUMN_DEFAULT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_52": _COLUMN_DEFAULT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_54": _COLUMN_DEFAULT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_55": _COLUMN_DEFAULT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_15": _HASH_DEFAULT,
+    "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_21": _PLACEHOLDER,
+    "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_22": _PLACEHOLDER,
+    "stock_lstm.data_pipeline.crud.stage_write.x_remove_ticker__mutmut_15": (
+        "Equivalent: every ticker's state is read instead of this one's, and `.get(ticker)` "
+        "picks the same state (a cost, not a result)."
+    ),
+    "stock_lstm.data_pipeline.crud.stage_write.x_remove_ticker__mutmut_18": (
+        "Equivalent: every ticker's state is read instead of this one's, and `.get(ticker)` "
+        "picks the same state (a cost, not a result)."
+    ),
+    "stock_lstm.data_pipeline.model_registry.x__artifact_path__mutmut_3": (
+        "Equivalent for every serving file: `rstrip('XX/XX')` strips X as well as /, and no "
+        "catalog filepath ends in X (they end in .onnx and .json)."
+    ),
+    "stock_lstm.data_pipeline.model_registry.x__read_saved__mutmut_13": (
+        "Equivalent: fsspec's `open` mode defaults to 'rb'."
+    ),
+    "stock_lstm.data_pipeline.model_registry.x_promote__mutmut_27": (
+        "Equivalent: `load_problem` does not use the version (its reason is 'it does not load: "
+        "...'; `promote` names the version in the refusal)."
+    ),
+    "stock_lstm.data_pipeline.model_registry.x_stream_sha256__mutmut_7": _BLOCK,
+    "stock_lstm.data_pipeline.model_registry.x_stream_sha256__mutmut_9": _BLOCK,
+    "stock_lstm.data_pipeline.model_registry.x_stream_sha256__mutmut_10": _BLOCK,
+    "stock_lstm.data_pipeline.model_registry.xǁRegistryListenerǁ_connect__mutmut_2": (
+        "Equivalent: SQLAlchemy's `render_as_string` reads `hide_password` as a truth value; "
+        "None is false like False (the password is kept for psycopg)."
+    ),
 }
 
 
@@ -188,6 +347,27 @@ def explanation(name: str) -> str | None:
     return None
 
 
+def previous_report() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """The committed report's table row and surviving mutants, by module. mutmut's results are
+    cached in mutants/ (git-ignored): a module this cache has not checked (a fresh clone, or a
+    run of other modules: `mutmut run 'stock_lstm.<module>.*'`) keeps its last figures."""
+    if not REPORT.exists():
+        return {}, {}
+    text = REPORT.read_text()
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in text.splitlines()
+        if line.startswith("| stock_lstm.")
+    }
+    sections: dict[str, list[str]] = collections.defaultdict(list)
+    survivors = text.partition("\n## Surviving mutants\n")[2]
+    for section in re.split(r"\n(?=### `)", survivors):
+        found = re.match(r"### `([^`]+)`", section.strip("\n"))
+        if found:
+            sections[found.group(1).rsplit(".", 1)[0]].append(section.strip("\n"))
+    return rows, sections
+
+
 def module_of(path: Path) -> str:
     return str(path.relative_to("src")).removesuffix(".py").replace("/", ".")
 
@@ -198,18 +378,38 @@ def main() -> None:
     parser.add_argument("--note", default="", help="a line about this run (load, modules left)")
     args = parser.parse_args()
 
-    rows, survivors = [], []
+    kept_rows, kept_sections = previous_report()
+    table, sections = [], []
     for path in walk_mutatable_files():
         data = SourceFileMutationData(path=path)
         data.load()
         statuses = {name: status_by_exit_code[code] for name, code in data.exit_code_by_key.items()}
         counts = collections.Counter(statuses.values())
         checked = sum(n for status, n in counts.items() if status != "not checked")
+        module = module_of(path)
+        if not checked and module in kept_rows:  # not run from this cache: the last figures
+            table.append((module, kept_rows[module]))
+            sections += kept_sections.get(module, [])
+            continue
         detected = sum(counts[s] for s in DETECTED)
         left = [n for n, s in statuses.items() if s in ("survived", "no tests")]
         explained = sum(1 for n in left if explanation(n))
-        rows.append((module_of(path), len(statuses), checked, detected, counts, explained))
-        survivors += [(n, statuses[n], path) for n in sorted(left)]
+        score = f"{100 * detected / checked:.0f} %" if checked else "not run"
+        table.append(
+            (
+                module,
+                f"| {module} | {len(statuses)} | {checked} | {detected} | {counts['survived']} "
+                f"| {counts['no tests']} | {score} | {explained} |",
+            )
+        )
+        for name in sorted(left):
+            why = explanation(name) or "not yet explained: a test to write"
+            diff = get_diff_for_mutant(name, path=path).splitlines()[2:]
+            sections.append(
+                "\n".join(
+                    [f"### `{name}` ({statuses[name]})", "", why, "", "```diff", *diff, "```"]
+                )
+            )
 
     lines = [
         "# Mutation testing",
@@ -227,19 +427,12 @@ def main() -> None:
         "| module | mutants | checked | killed | survived | no tests | score | explained |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for module, total, checked, detected, counts, explained in sorted(rows):
-        score = f"{100 * detected / checked:.0f} %" if checked else "not run"
-        lines.append(
-            f"| {module} | {total} | {checked} | {detected} | {counts['survived']} "
-            f"| {counts['no tests']} | {score} | {explained} |"
-        )
+    lines += [row for _, row in sorted(table)]
     lines += ["", "## Surviving mutants", ""]
-    for name, status, path in survivors:
-        why = explanation(name) or "not yet explained: a test to write"
-        lines += [f"### `{name}` ({status})", "", why, "", "```diff"]
-        lines += get_diff_for_mutant(name, path=path).splitlines()[2:] + ["```", ""]
+    for section in sections:
+        lines += [section, ""]
     REPORT.write_text("\n".join(lines).rstrip("\n") + "\n")
-    print(f"{REPORT}: {len(survivors)} mutants not killed")
+    print(f"{REPORT}: {len(sections)} mutants not killed")
 
 
 if __name__ == "__main__":
