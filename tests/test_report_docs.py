@@ -19,7 +19,7 @@ from stock_lstm.ml_models.common.report_docs import (
     block_names,
     render_blocks,
 )
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, environment_parameters
 from tests.ml_models.test_headline import report  # noqa: F401  (the fixture)
 
 DOCS = PROJECT_ROOT / "docs" / "reports"
@@ -175,3 +175,10 @@ def test_the_summary_compares_the_lstm_bands_with_garch_by_winkler_score() -> No
         {"backtest": extract},
     )
     assert "not tested): step 1: 1.000 (lower on 1 of 2)." in summary
+
+
+def test_the_default_interval_scope_is_the_committed_comparisons_pick() -> None:
+    """conf/base's scope is the one `make interval-scope`'s criterion chose (Winkler score
+    within the coverage band), not one kept by hand after seeing test results."""
+    chosen = _extracts()["interval_scope"]["chosen"]
+    assert environment_parameters("base")["training"]["intervals"]["scope"] == chosen
