@@ -599,3 +599,22 @@ def test_a_save_of_no_rows_can_still_remove_a_named_ticker(database_url: str) ->
     assert result.changes == {"GOOG": Change(removed=3)}
     assert recorded(database_url, result.version.id) == {"GOOG": (0, None, None, D[0])}
     assert set(check(database_url, result)["ticker"]) == {"MSFT"}
+
+
+def test_a_bar_restated_twice_reads_as_each_version_had_it(database_url: str) -> None:
+    save_to(database_url, bars("MSFT", 3))
+    versions = []
+    for close in (50.0, 60.0):
+        restated = bars("MSFT", 3)
+        restated.loc[1, "close"] = close
+        versions.append(save_to(database_url, restated).version.id)
+    with get_database(database_url).session() as session:
+        middle = crud.load_stage_frame(session, "clean", versions[0])
+        latest = crud.load_stage_frame(session, "clean")
+    assert list(middle["close"]) == [10.0, 50.0, 12.0]
+    assert list(latest["close"]) == [10.0, 60.0, 12.0]
+
+
+def test_a_save_that_changes_nothing_in_an_empty_stage_has_no_version(database_url: str) -> None:
+    result = save_to(database_url, bars("MSFT", 3).iloc[0:0])
+    assert result == crud.SaveResult(None, False)
