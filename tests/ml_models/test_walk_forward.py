@@ -495,6 +495,10 @@ def test_a_ticker_without_enough_history_joins_a_later_fold() -> None:
     assert bbb["h1"]["mae"] == {"mean": 2.0, "std": None, "folds": [None, 2.0]}
     assert bbb["h1"]["mae_ratio"] == {"mean": 1.0, "std": None, "folds": [None, 1.0]}
     assert bbb["coverage_by_step"] == [0.0, 0.0, 0.0]  # fold 2 only
+
+
+def test_a_ticker_never_tested_has_no_scores_and_no_seed_spread() -> None:
+    # BBB has 20 rows before fold 2, one short of min_history: never tested
     late = run_walk_forward(
         line_features(BBB=10),
         line_folds(),
@@ -700,6 +704,8 @@ def test_validation_scores_read_the_tail_before_the_test_period_only() -> None:
     ]
     model = trend(visible, fold.cutoffs())
     assert walk_forward.validation_mae_ratio(features, fold, model, 3, [1, 2]) == 0.28125
+    by_ticker = SimpleNamespace(forecast=lambda t, p: trend.bands(p, {"AAA": 0.5, "BBB": 1.0}[t]))
+    assert walk_forward.mae_ratios(periods, by_ticker, [1]) == [0.5, 0.5]  # each its own
     # the test rows changed: the same figure (read from the validation tail only)
     later = features.assign(
         close=np.where(features["date"] >= fold.test_start, 1.0, features["close"])
