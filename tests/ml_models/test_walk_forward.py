@@ -772,3 +772,23 @@ def test_a_failed_fit_is_named_and_the_run_says_where_it_ran() -> None:
         "in-process",
         ["in-process"],
     )
+
+
+def test_edges_one_fold_a_step_past_the_folds_and_models_without_scores() -> None:
+    [fold] = make_folds(line_features(), n_folds=1, test_share=0.5, validation_days=1)
+    assert (fold.validation_start, fold.origin, fold.test_start) == tuple(LINE_DAYS[[19, 19, 20]])
+    report = run_walk_forward(
+        line_features(),
+        line_folds(),
+        {"naive": Line(0.0, [0.0, 0.0])},
+        baselines=["naive"],
+        window=3,
+        steps=[12],  # no origin of a 10-day fold has a target 12 days on
+        level=0.8,
+    )
+    beyond = report["models"]["naive"]["tickers"]["AAA"]["h12"]
+    assert beyond["n"] == [0, 0] and beyond["mae"]["folds"] == [None, None]
+    unscored = {"mae_ratio": {"mean": None, "std": None}, "winkler": None}
+    assert walk_forward._rank_key(unscored) == (np.inf, np.inf)
+    models = {m: {"tickers": {"T": {"h1": _entry(None, None, None)}}} for m in ("b", "a")}
+    assert [r["model"] for r in leaderboard(models, ["T"], [1])["T"]["h1"]] == ["b", "a"]
