@@ -792,3 +792,34 @@ def test_edges_one_fold_a_step_past_the_folds_and_models_without_scores() -> Non
     assert walk_forward._rank_key(unscored) == (np.inf, np.inf)
     models = {m: {"tickers": {"T": {"h1": _entry(None, None, None)}}} for m in ("b", "a")}
     assert [r["model"] for r in leaderboard(models, ["T"], [1])["T"]["h1"]] == ["b", "a"]
+
+
+def test_more_edges_a_one_day_last_year_a_seed_of_its_own_and_per_ticker_forecasts() -> None:
+    short = yearly_features().query("date <= '2003-01-01'")  # 2003 has one trading day
+    folds = walk_forward.make_yearly_folds(short, 2002, validation_days=1)
+    assert [(f.test_start, f.test_end) for f in folds] == [
+        (pd.Timestamp("2002-01-01"), pd.Timestamp("2002-12-31")),
+        (pd.Timestamp("2003-01-01"), pd.Timestamp("2003-01-01")),
+    ]
+    assert folds[0].validation_start == folds[0].origin == pd.Timestamp("2001-12-31")
+    fits = dict.fromkeys(["lstm", "lstm@43"])
+    assert walk_forward._refit_schedule({"lstm": 3, "lstm@43": 5}, fits) == {
+        "lstm": 3,
+        "lstm@43": 5,
+    }
+    offsets = {"AAA": 0.5, "BBB": 2.0}
+    per_ticker = Line(1.0)
+    fit = lambda visible, cutoffs: SimpleNamespace(  # noqa: E731
+        forecast=lambda ticker, period: per_ticker.bands(period, offsets[ticker])
+    )
+    report = run_walk_forward(
+        line_features(),
+        line_folds(),
+        {"naive": fit},
+        baselines=["naive"],
+        window=3,
+        steps=[1],
+        level=0.8,
+    )
+    by_ticker = report["models"]["naive"]["tickers"]
+    assert [by_ticker[t]["h1"]["mae"]["folds"] for t in ("AAA", "BBB")] == [[0.5, 0.5], [2.0, 2.0]]
