@@ -133,6 +133,18 @@ _CANONICAL_ORDER = (
     "Equivalent: the canonical frame is sorted by ticker and date, so its tickers in order of "
     "appearance are the sorted tickers."
 )
+_ALL_STATES = (
+    "Equivalent: every ticker's state is read instead of those of the tickers saved, and only "
+    "theirs are looked up (a cost, not a result)."
+)
+_RETRIES = (
+    "Equivalent in process: retries apply to tasks on a Dask cluster; a fit that fails in "
+    "process fails at once whatever `retries` says (distributed._run_here)."
+)
+_JOB_ORDER = (
+    "Equivalent: only the order the fit tasks are submitted in (networks first, so a cluster "
+    "starts the long fits first); results are matched to their model and fold by key."
+)
 _BLOCK = (
     "Equivalent: the block size of the streamed read (1 MiB; `read(None)`: the whole file at "
     "once) bounds memory only; the file's sha256 is the same."
@@ -254,10 +266,48 @@ EXPLAINED: dict[str, str] = {
         "array with or without `dtype=bool`."
     ),
     "stock_lstm.data_pipeline.crud.stage_write.x__diff__mutmut_205": _STATE_TICKER,
+    "stock_lstm.ml_models.common.walk_forward.x_run_walk_forward__mutmut_143": (
+        "Equivalent: the origin closes of the valid origins are prices (positive), so some are "
+        "non-zero exactly when some origin has a target at that step."
+    ),
+    "stock_lstm.ml_models.common.walk_forward.x_run_walk_forward__mutmut_4": _RETRIES,
+    "stock_lstm.ml_models.common.walk_forward.x_run_walk_forward__mutmut_84": _RETRIES,
+    "stock_lstm.ml_models.common.walk_forward.x_run_walk_forward__mutmut_83": (
+        "Not killed here: `workers` dropped runs every fit in process; the fits on a Dask "
+        "cluster are tested in tests/pipelines/backtest/test_distributed.py (slow tier)."
+    ),
+    "stock_lstm.ml_models.common.walk_forward.x_run_walk_forward__mutmut_48": _JOB_ORDER,
+    "stock_lstm.ml_models.common.walk_forward.x_run_walk_forward__mutmut_50": _JOB_ORDER,
+    "stock_lstm.ml_models.common.walk_forward.x_run_walk_forward__mutmut_52": _JOB_ORDER,
+    "stock_lstm.ml_models.common.walk_forward.x_run_walk_forward__mutmut_74": _STRICT,
+    "stock_lstm.ml_models.common.walk_forward.x_run_walk_forward__mutmut_77": _STRICT,
+    "stock_lstm.ml_models.common.walk_forward.x_run_walk_forward__mutmut_86": _STRICT,
+    "stock_lstm.ml_models.common.walk_forward.x_spread__mutmut_3": _NUMERIC,
+    "stock_lstm.ml_models.common.walk_forward.x_spread__mutmut_5": _NUMERIC,
+    "stock_lstm.ml_models.common.walk_forward.x__seed_spread__mutmut_13": _NUMERIC,
+    "stock_lstm.ml_models.common.walk_forward.x__seed_spread__mutmut_15": _NUMERIC,
+    "stock_lstm.ml_models.common.walk_forward.x__seed_spread__mutmut_35": (
+        "Equivalent: a model and its seeds are scored on the same folds and tickers against the "
+        "same naive forecast, so their mean ratios are all None or all numbers (never one)."
+    ),
+    "stock_lstm.ml_models.common.walk_forward.x__hits_by_step__mutmut_7": (
+        "Equivalent: the extra k = 0 writes the last step's row (index -1) first; step k = n "
+        "then overwrites it."
+    ),
     "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_9": _CANONICAL_ORDER,
     "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_11": _CANONICAL_ORDER,
     "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_14": _CANONICAL_ORDER,
     "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_42": _STAGE_LOCK,
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_60": (
+        "Equivalent: with no ticker to save, the states of an empty ticker list are no states, "
+        "as the `{}` it replaces."
+    ),
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_63": _ALL_STATES,
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_66": _ALL_STATES,
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_96": _HASH_DEFAULT,
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_104": _HASH_DEFAULT,
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_110": _PLACEHOLDER,
+    "stock_lstm.data_pipeline.crud.stage_write.x_save_stage_frame__mutmut_111": _PLACEHOLDER,
     "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_146": _IGNORE_INDEX,
     "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_148": _IGNORE_INDEX,
     "stock_lstm.data_pipeline.crud.stage_write.x__plan_save__mutmut_149": _IGNORE_INDEX,
@@ -309,14 +359,8 @@ EXPLAINED: dict[str, str] = {
     "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_15": _HASH_DEFAULT,
     "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_21": _PLACEHOLDER,
     "stock_lstm.data_pipeline.crud.stage_write.x__save_removal__mutmut_22": _PLACEHOLDER,
-    "stock_lstm.data_pipeline.crud.stage_write.x_remove_ticker__mutmut_15": (
-        "Equivalent: every ticker's state is read instead of this one's, and `.get(ticker)` "
-        "picks the same state (a cost, not a result)."
-    ),
-    "stock_lstm.data_pipeline.crud.stage_write.x_remove_ticker__mutmut_18": (
-        "Equivalent: every ticker's state is read instead of this one's, and `.get(ticker)` "
-        "picks the same state (a cost, not a result)."
-    ),
+    "stock_lstm.data_pipeline.crud.stage_write.x_remove_ticker__mutmut_15": _ALL_STATES,
+    "stock_lstm.data_pipeline.crud.stage_write.x_remove_ticker__mutmut_18": _ALL_STATES,
     "stock_lstm.data_pipeline.model_registry.x__artifact_path__mutmut_3": (
         "Equivalent for every serving file: `rstrip('XX/XX')` strips X as well as /, and no "
         "catalog filepath ends in X (they end in .onnx and .json)."
