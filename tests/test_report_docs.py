@@ -76,6 +76,8 @@ def test_the_extract_keeps_what_the_headline_says(report: dict) -> None:  # noqa
     extract = backtest_extract(report)
     assert headline_markdown(extract) == headline_markdown(report)
     assert len(json.dumps(extract)) < len(json.dumps(report))
+    run = {"workers": 2, "cluster": "local", "wall_seconds": 12.5, "peak_rss_mib_per_worker": [9.0]}
+    assert backtest_extract({**report, "run": run})["run"] == run  # the time the README quotes
     committed = _extracts()["backtest"]
     assert (DOCS / "headline.md").read_text() == headline_markdown(committed)
 

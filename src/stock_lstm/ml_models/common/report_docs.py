@@ -68,7 +68,8 @@ def _backtest_cell(cell: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def backtest_extract(report: Mapping[str, Any]) -> dict[str, Any]:
-    """backtest.json without its per-fold values, dated errors and plots' data: per model,
+    """backtest.json without its per-fold values, dated errors and plots' data: its `run` block
+    (workers, fit-phase seconds, peak memory); per model,
     ticker and report step the fold-mean ratios, DM test, direction and band scores; per model
     the summary (AvgRelMAE, significant wins and losses), seeds and seed spread; the SPA and
     model-confidence-set results; the folds' dates. `headline_markdown` renders it as it
@@ -106,6 +107,7 @@ def backtest_extract(report: Mapping[str, Any]) -> dict[str, Any]:
                 "report_steps",
                 "interval_level",
                 "refit_every",
+                "run",  # where and how long the fits ran: the figure the README quotes
             ),
         ),
         "folds": [_keep(f, ("fold", "test_start", "test_end", "refit")) for f in report["folds"]],
