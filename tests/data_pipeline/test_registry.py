@@ -384,7 +384,7 @@ def listening(monkeypatch):
     monkeypatch.setattr(psycopg, "connect", connect)
     monkeypatch.setattr(model_registry, "time", clock)
     database = SimpleNamespace(
-        url="postgresql+psycopg://app:secret@db:5432/stocks", backend="postgresql"
+        url="postgresql+psycopg://app:password@db:5432/stocks", backend="postgresql"
     )
     return model_registry.RegistryListener(database), script, connections, connects, clock
 
@@ -394,7 +394,7 @@ def test_a_listener_listens_on_the_registry_channel_in_autocommit(listening) -> 
     script += [[], ["notified"]]
     listener.wait(5.0, RecordingStop())
     assert connects == [
-        ("postgresql://app:secret@db:5432/stocks", {"autocommit": True, "connect_timeout": 5})
+        ("postgresql://app:password@db:5432/stocks", {"autocommit": True, "connect_timeout": 5})
     ]
     assert connections[0].executed == [f'LISTEN "{crud.REGISTRY_CHANNEL}"']
     # returns on the notification, in the second slice of at most LISTEN_SLICE_S
