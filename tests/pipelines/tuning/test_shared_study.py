@@ -5,8 +5,6 @@ every trial is stored once however many processes add them."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +26,6 @@ STUDY = "shared"
 
 def _test_params(name: str) -> dict[str, Any]:
     return environment_parameters("test")[name]
-
-
-@pytest.fixture
-def study_schema(postgres_url: str) -> Iterator[str]:
-    """A schema of the test's own for the study's tables (Optuna's), dropped afterwards."""
-    schema = f"optuna_{uuid.uuid4().hex[:12]}"
-    yield schema
-    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
 
 
 def _count(postgres_url: str, schema: str, table: str) -> int:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -86,16 +84,6 @@ def test_a_journal_trial_of_a_live_process_keeps_counting(tmp_path: Path) -> Non
     finally:
         finish.set()
         other.join(timeout=120)
-
-
-@pytest.fixture
-def study_schema(postgres_url: str) -> Iterator[str]:
-    schema = f"optuna_{uuid.uuid4().hex[:12]}"
-    yield schema
-    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    engine.dispose()
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # this test's ask()

@@ -1,0 +1,21 @@
+"""Fixtures of the tuning tests that share one Optuna study across processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+
+@pytest.fixture
+def study_schema(postgres_url: str) -> Iterator[str]:
+    """A schema of the test's own for the study's tables (Optuna's), dropped afterwards."""
+    schema = f"optuna_{uuid.uuid4().hex[:12]}"
+    yield schema
+    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
