@@ -88,21 +88,29 @@ def test_a_block_without_its_artifact_is_refused() -> None:
         render_blocks(text, {})
 
 
+def _write_docs_from(
+    backtest: dict, root: Path, monkeypatch: pytest.MonkeyPatch, readme_head: str = ""
+) -> None:
+    """`headline --write-docs` in a project folder `root` holding `backtest` as its report and
+    a README whose summary block is stale."""
+    reports = root / "data" / "08_reporting"
+    reports.mkdir(parents=True)
+    (reports / "backtest.json").write_text(json.dumps(backtest))
+    (root / "docs").mkdir()
+    stale = "<!-- generated:backtest_summary -->\nstale\n<!-- /generated:backtest_summary -->\n"
+    (root / "README.md").write_text(readme_head + stale)
+    (root / "docs" / "results.md").write_text("no tables\n")
+    monkeypatch.chdir(root)
+
+    assert cli.main(["--write-docs", "--reports-dir", str(reports)]) == 0
+
+
 def test_write_docs_writes_the_extracts_and_renders_the_documents(
     report: dict,  # noqa: F811
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    reports = tmp_path / "data" / "08_reporting"
-    reports.mkdir(parents=True)
-    (reports / "backtest.json").write_text(json.dumps(report))
-    (tmp_path / "docs").mkdir()
-    stale = "<!-- generated:backtest_summary -->\nstale\n<!-- /generated:backtest_summary -->\n"
-    (tmp_path / "README.md").write_text("# x\n" + stale)
-    (tmp_path / "docs" / "results.md").write_text("no tables\n")
-    monkeypatch.chdir(tmp_path)
-
-    assert cli.main(["--write-docs", "--reports-dir", str(reports)]) == 0
+    _write_docs_from(report, tmp_path, monkeypatch, readme_head="# x\n")
 
     extract = json.loads((tmp_path / "docs/reports/backtest.json").read_text())
     assert extract["provenance"]["by"] == "make backtest"
@@ -118,16 +126,7 @@ def test_a_backtest_of_another_universe_names_its_command(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    reports = tmp_path / "data" / "08_reporting"
-    reports.mkdir(parents=True)
-    (reports / "backtest.json").write_text(json.dumps({**report, "universe_name": "all"}))
-    (tmp_path / "docs").mkdir()
-    block = "<!-- generated:backtest_summary -->\nstale\n<!-- /generated:backtest_summary -->\n"
-    (tmp_path / "README.md").write_text(block)
-    (tmp_path / "docs" / "results.md").write_text("no tables\n")
-    monkeypatch.chdir(tmp_path)
-
-    assert cli.main(["--write-docs", "--reports-dir", str(reports)]) == 0
+    _write_docs_from({**report, "universe_name": "all"}, tmp_path, monkeypatch)
 
     extract = json.loads((tmp_path / "docs/reports/backtest.json").read_text())
     assert extract["provenance"]["by"] == "make backtest UNIVERSE=all"
