@@ -1,5 +1,5 @@
 """GET /api/v1/models and the promote/rollback endpoints (the dashboard's and operators' view
-of the registry), and an API process that never imports TensorFlow."""
+of the registry). That an API process never imports TensorFlow: test_worker_imports.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from stock_lstm.cli import registry as registry_cli
 from tests.conftest import kedro_env
-from tests.helpers.app import KEY, app_client, run_in_fresh_worker
+from tests.helpers.app import KEY, app_client
 from tests.helpers.database import crud_on
 from tests.helpers.registry import ARTIFACTS, NEWER, artifact, copy_version, only_version, record_as
 
@@ -150,28 +150,6 @@ def test_the_registry_cli_promotes_with_the_same_checks(fixed_copy, monkeypatch,
     assert cli("rollback").returncode == 0
     assert crud_on(fixed_copy.database_url).champion_version() == old
     assert crud_on(fixed_copy.database_url).registry_events()[0].actor == "cli"
-
-
-def test_the_api_process_never_imports_tensorflow(fixed_copy) -> None:
-    """Start-up, a forecast and a registry read in a fresh interpreter (this one has
-    TensorFlow loaded by other tests): no TensorFlow, Keras, scikit-learn or SciPy module."""
-    code = """
-        import sys
-        from fastapi.testclient import TestClient
-        from stock_lstm.api.app import create_app
-
-        with TestClient(create_app()) as client:
-            assert client.get("/health").status_code == 200
-            answer = client.post("/api/v1/predict", json={"prices": [10.0 + i for i in range(90)]})
-            assert answer.status_code == 200, answer.text
-            assert client.post("/api/v1/predict", json={"ticker": "MSFT"}).status_code == 200
-            assert client.get("/api/v1/models").status_code == 200
-        # scipy too: only the monitoring summary needs it, imported on its first use
-        loaded = [m for m in ("tensorflow", "keras", "sklearn", "scipy") if m in sys.modules]
-        assert not loaded, loaded
-        print("no tensorflow")
-        """
-    assert "no tensorflow" in run_in_fresh_worker(fixed_copy, code)
 
 
 UNLOADABLE = {  # what each file holds in a version whose sha256 still match its record
