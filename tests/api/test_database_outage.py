@@ -9,12 +9,15 @@ down, nothing answers 500, and everything recovers without restarting the app.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
+from stock_lstm.api import app as app_module
 from stock_lstm.api.app import create_app
+from stock_lstm.api.v1.services.health import DatabaseCheck
 from tests.api.conftest import settings_for
 from tests.helpers.database import crud_on
 from tests.helpers.outage import WAIT_S, TcpProxy, seed, through, wait_for
@@ -28,8 +31,16 @@ def proxy(postgres_url: str) -> Iterator[TcpProxy]:
     proxy.close()
 
 
-def test_the_api_rides_out_a_database_outage(fixed_project, postgres_url, proxy) -> None:
+# /health caches its database check (DATABASE_CHECK_TTL_S, 2 s): the app under test caches it
+# for this long, so each change of the database shows in /health without waiting seconds.
+CHECK_TTL_S = 0.1
+
+
+def test_the_api_rides_out_a_database_outage(
+    fixed_project, postgres_url, proxy, monkeypatch
+) -> None:
     seed(fixed_project, postgres_url)
+    monkeypatch.setattr(app_module, "DatabaseCheck", partial(DatabaseCheck, ttl_s=CHECK_TTL_S))
     settings = settings_for(fixed_project.root, through(proxy, postgres_url), registry_poll_s=0.1)
     history = {"prices": [40.0 + 0.1 * i for i in range(200)]}
     served = 0  # forecasts answered 200: each must be logged or counted as failed
@@ -57,7 +68,7 @@ def test_the_api_rides_out_a_database_outage(fixed_project, postgres_url, proxy)
 
         # 3. It goes away while serving.
         proxy.down()
-        # /health caches its database check for DATABASE_CHECK_TTL_S: the outage shows within it
+        # /health caches its database check for CHECK_TTL_S: the outage shows within it
         wait_for(lambda: client.get("/health").status_code == 503, "/health seeing the outage")
         health = client.get("/health")
         assert health.status_code == 503

@@ -21,7 +21,7 @@ from stock_lstm.api.app import create_app
 from tests.api.conftest import settings_for
 from tests.conftest import TrainedProject, copy_trained_project
 
-MAX_EXAMPLES = 40  # per operation and generation mode: bounded, well under a minute in all
+MAX_EXAMPLES = 15  # per operation and generation mode: bounded, a few seconds in all
 
 
 @pytest.fixture(scope="module")

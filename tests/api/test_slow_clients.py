@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT, kedro_env, make_project_copy
 from tests.helpers.server import bound_socket, start_uvicorn, stop, url_of, wait_healthy
 
-TIMEOUT_S = 2  # HEADER_TIMEOUT_SECONDS and BODY_TIMEOUT_SECONDS of the server under test
+TIMEOUT_S = 1  # HEADER_TIMEOUT_SECONDS and BODY_TIMEOUT_SECONDS of the server under test
 BOUND_S = TIMEOUT_S + 4  # a cut-off connection is closed within this
 SERVE_HTTP = re.search(r"^SERVE_HTTP := (\S+)$", (PROJECT_ROOT / "Makefile").read_text(), re.M)
 
@@ -66,7 +66,7 @@ def read_until_closed(sock: socket.socket) -> bytes:
     return answer
 
 
-def trickle(sock: socket.socket, data: bytes, interval_s: float = 0.5) -> tuple[bytes, float]:
+def trickle(sock: socket.socket, data: bytes, interval_s: float = 0.1) -> tuple[bytes, float]:
     """Send `data` a byte at a time; what the server answered and after how long it closed."""
     started = time.monotonic()
     sock.settimeout(interval_s)

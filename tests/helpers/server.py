@@ -69,5 +69,5 @@ def wait_healthy(url: str, process: subprocess.Popen, *, accept=(200,)) -> httpx
                 return response
         except httpx.HTTPError:
             pass
-        time.sleep(0.2)
+        time.sleep(0.05)
     raise AssertionError(f"{url} did not answer /health with {accept}")
