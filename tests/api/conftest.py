@@ -6,6 +6,7 @@ The one end-to-end test serving a really trained model (test_predict) takes `tra
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from stock_lstm.api.app import create_app
 from stock_lstm.common.settings import Settings, get_settings
-from tests.conftest import TrainedProject, copy_trained_project, make_project_copy
+from tests.conftest import TrainedProject, make_project_copy
 
 
 @contextmanager
@@ -43,10 +44,29 @@ def settings_for(root: Path, database_url: str, **overrides) -> Settings:
     )
 
 
+def copy_served_project(project: TrainedProject, root: Path) -> TrainedProject:
+    """`tests.conftest.copy_trained_project` for a project the API serves: a private copy of its
+    artifacts and SQLite file, the bundled raw snapshot (data/01_raw, which the API never
+    reads, the largest part of the folder) linked instead of copied."""
+    raw = project.root / "data" / "01_raw"
+    shutil.copytree(
+        project.root,
+        root,
+        symlinks=True,
+        ignore=lambda folder, names: ["01_raw"] if Path(folder) == raw.parent else [],
+    )
+    if raw.exists():
+        (root / "data" / "01_raw").symlink_to(raw, target_is_directory=True)
+    database = Path(project.database_url.removeprefix("sqlite:///"))
+    return TrainedProject(
+        root=root, database_url=f"sqlite:///{root / database.relative_to(project.root)}"
+    )
+
+
 @pytest.fixture
 def fixed_copy(tmp_path: Path, fixed_project: TrainedProject) -> TrainedProject:
     """A private copy of the fixed project (artifacts and SQLite file) a test may alter."""
-    return copy_trained_project(fixed_project, tmp_path / "fixed-copy")
+    return copy_served_project(fixed_project, tmp_path / "fixed-copy")
 
 
 @pytest.fixture(scope="session")

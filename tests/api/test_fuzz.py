@@ -18,15 +18,15 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation.modes import GenerationMode
 
 from stock_lstm.api.app import create_app
-from tests.api.conftest import settings_for
-from tests.conftest import TrainedProject, copy_trained_project
+from tests.api.conftest import copy_served_project, settings_for
+from tests.conftest import TrainedProject
 
 MAX_EXAMPLES = 15  # per operation and generation mode: bounded, a few seconds in all
 
 
 @pytest.fixture(scope="module")
 def fuzzed_schema(fixed_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory):
-    project = copy_trained_project(fixed_project, tmp_path_factory.mktemp("fuzz") / "project")
+    project = copy_served_project(fixed_project, tmp_path_factory.mktemp("fuzz") / "project")
     global SERVER_FOLDER
     SERVER_FOLDER = str(project.root)
     app = create_app(

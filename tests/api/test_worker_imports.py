@@ -15,7 +15,8 @@ import json
 
 import pytest
 
-from tests.conftest import TrainedProject, copy_trained_project
+from tests.api.conftest import copy_served_project
+from tests.conftest import TrainedProject
 from tests.helpers.app import run_in_fresh_worker
 
 # Kedro's project bootstrap: dynaconf (and with it Flask, Werkzeug, Jinja2), the session.
@@ -71,7 +72,7 @@ def loaded_modules(
     fixed_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, dict[str, list[str]]]:
     """The modules of each listing that a fresh worker had loaded after each step."""
-    project = copy_trained_project(fixed_project, tmp_path_factory.mktemp("imports") / "p")
+    project = copy_served_project(fixed_project, tmp_path_factory.mktemp("imports") / "p")
     return json.loads(run_in_fresh_worker(project, CODE).strip().splitlines()[-1])
 
 

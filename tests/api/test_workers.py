@@ -25,7 +25,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TrainedProject, _postgres_database, copy_trained_project, kedro_env
+from tests.api.conftest import copy_served_project
+from tests.conftest import TrainedProject, _postgres_database, kedro_env
 from tests.helpers.database import crud_on
 from tests.helpers.server import bound_socket, start_uvicorn, stop, url_of, wait_healthy
 
@@ -51,7 +52,7 @@ def registered_project(
     """A copy of the project `served` with versions V2 and V3 (copies of its champion's
     serving files, so complete and verifiable) registered as candidates in `database_url`
     (else the copy's own SQLite file, where its version is the champion)."""
-    project = copy_trained_project(served, root)
+    project = copy_served_project(served, root)
     models = project.root / "data" / "06_models"
     [v1] = [p.name for p in (models / SERVING[0]).iterdir()]
     for version in (V2, V3):
