@@ -1,5 +1,5 @@
-"""The notebooks run headless (nbclient, the venv's `python3` kernel) on a copy of the trained
-tiny project, in env "test", so they never rot; and they are committed without outputs."""
+"""The notebooks run headless (nbclient, the venv's `python3` kernel, one for both) on a copy of
+the trained tiny project, in env "test", so they never rot; and they are committed without outputs."""
 
 from __future__ import annotations
 
@@ -35,31 +35,56 @@ def test_the_notebook_is_committed_without_outputs(name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory):
-    copy = copy_trained_project(trained_project, tmp_path_factory.mktemp("nb") / "project")
-    shutil.copytree(NOTEBOOKS, copy.root / "notebooks")
-    return copy
+def executed(
+    trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, nbformat.NotebookNode | Exception]:
+    """Each notebook run, cell by cell, on a copy of the trained project: both in one kernel
+    (one start, one import of Kedro, pandas and matplotlib), its namespace reset between them
+    (`%reset -f`), so the second sees none of the first's names. A notebook's error (a
+    CellExecutionError, with its cell and traceback) is kept for its test to raise."""
+    from jupyter_client.manager import KernelManager
+
+    project = copy_trained_project(trained_project, tmp_path_factory.mktemp("nb") / "project")
+    shutil.copytree(NOTEBOOKS, project.root / "notebooks")
+    # The kernel gets this environment: the project copy's database, env "test", and the venv's
+    # kernelspec first (a user-level `python3` kernelspec could point elsewhere).
+    env = {
+        **kedro_env(project.root, project.database_url),
+        "JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter"),
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
+    folder = project.root / "notebooks"  # the kernel's cwd: in the project
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", env["JUPYTER_PATH"])  # where the kernelspec is looked up
+        kernel = KernelManager(kernel_name="python3")
+        kernel.start_kernel(env=env, cwd=str(folder))
+    results: dict[str, nbformat.NotebookNode | Exception] = {}
+    try:
+        for name in sorted(EXPECTED):
+            notebook = nbformat.read(folder / name, as_version=4)
+            reset = nbformat.v4.new_code_cell("%reset -f")
+            notebook.cells.insert(0, reset)
+            client = NotebookClient(notebook, km=kernel, timeout=300)
+            try:
+                client.execute()
+            except Exception as error:  # noqa: BLE001 - raised by the notebook's own test
+                results[name] = error
+            else:
+                client.kc.stop_channels()
+                notebook.cells.remove(reset)
+                results[name] = notebook
+    finally:
+        kernel.shutdown_kernel(now=True)
+    return results
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_the_notebook_runs_on_the_trained_project(
-    name: str, project: TrainedProject, monkeypatch: pytest.MonkeyPatch
+    name: str, executed: dict[str, nbformat.NotebookNode | Exception]
 ) -> None:
-    # The kernel inherits this environment: the project copy's database, env "test", and the
-    # venv's kernelspec first (a user-level `python3` kernelspec could point elsewhere).
-    for key, value in kedro_env(project.root, project.database_url).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("JUPYTER_PATH", str(Path(sys.prefix) / "share" / "jupyter"))
-    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    path = project.root / "notebooks" / name
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=300,
-        resources={"metadata": {"path": str(path.parent)}},  # the kernel's cwd: in the project
-    )
-    client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
+    notebook = executed[name]
+    if isinstance(notebook, Exception):  # CellExecutionError: the cell and its traceback
+        raise notebook
 
     outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
     figures = sum("image/png" in out.get("data", {}) for out in outputs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +32,22 @@ def walk_features() -> pd.DataFrame:
     return random_walk_features({"AAA": 400, "BBB": 300})
 
 
-@pytest.fixture
-def snapshot_features() -> pd.DataFrame:
+@functools.cache
+def snapshot_frame() -> pd.DataFrame:
     """Features of two real tickers of the bundled snapshot over the same two years (small;
-    GOOG's file ends in 2013-03, so a common period for the shared split cut-offs)."""
+    GOOG's file ends in 2013-03, so a common period for the shared split cut-offs). Read once:
+    a test gets its own copy (snapshot_features)."""
     frames = []
     for ticker, name in (("GOOG", "GOOG.csv"), ("MSFT", "MSFT.csv")):
         raw = pd.read_csv(SNAPSHOT / name)
         raw = raw[raw["Date"].between("2011-03-01", "2013-03-01")]
         frames.append(pd.DataFrame({"ticker": ticker, "date": raw["Date"], "close": raw["Close"]}))
     return add_log_returns(pd.concat(frames, ignore_index=True))
+
+
+@pytest.fixture
+def snapshot_features() -> pd.DataFrame:
+    """snapshot_frame(), the test's own copy (a test may set its attrs or columns)."""
+    frame = snapshot_frame().copy(deep=True)
+    frame.attrs = {}
+    return frame

@@ -51,6 +51,15 @@ def lstm() -> keras.Model:
     return randomised(build_model(WINDOW, HORIZON, units=6))
 
 
+@pytest.fixture(scope="module")
+def exported() -> tuple[keras.Model, bytes]:
+    """`lstm` and its ONNX export, made once for the tests that only read them (the skill-gate
+    test changes its model's weights: it takes its own `lstm`)."""
+    keras.utils.set_random_seed(5)
+    model = randomised(build_model(WINDOW, HORIZON, units=6))
+    return model, export_onnx(model)
+
+
 @pytest.fixture
 def scaler(snapshot_features: pd.DataFrame):
     return fit_scaler(snapshot_features, FRACTIONS)
@@ -64,11 +73,15 @@ def histories(snapshot_features: pd.DataFrame) -> np.ndarray:
 
 @pytest.mark.parametrize("architecture", ["lstm", "gru"])
 def test_onnx_forecasts_equal_the_keras_forecasts(
-    architecture: str, lstm: keras.Model, scaler, histories: np.ndarray
+    architecture: str, exported: tuple[keras.Model, bytes], scaler, histories: np.ndarray
 ) -> None:
-    model = lstm if architecture == "lstm" else randomised(gru_model(WINDOW, HORIZON), seed=3)
+    if architecture == "lstm":
+        model, onnx_model = exported
+    else:
+        model = randomised(gru_model(WINDOW, HORIZON), seed=3)
+        onnx_model = export_onnx(model)
     keras_side = KerasForecaster(model, scaler, CALIBRATION)
-    onnx_side = OnnxForecaster(export_onnx(model), scaler_parameters(scaler), CALIBRATION)
+    onnx_side = OnnxForecaster(onnx_model, scaler_parameters(scaler), CALIBRATION)
     assert (onnx_side.window, onnx_side.max_horizon, onnx_side.min_history) == (
         WINDOW,
         HORIZON,
@@ -91,8 +104,10 @@ def test_scaler_parameters_are_json_and_scale_like_the_scaler(scaler) -> None:
     }
 
 
-def test_onnx_forecaster_checks_input_and_calibration(lstm: keras.Model, scaler) -> None:
-    onnx_model = export_onnx(lstm)
+def test_onnx_forecaster_checks_input_and_calibration(
+    exported: tuple[keras.Model, bytes], scaler
+) -> None:
+    onnx_model = exported[1]
     forecaster = OnnxForecaster(onnx_model, scaler_parameters(scaler), CALIBRATION)
     with pytest.raises(ForecastInputError, match="needs at least 9"):
         forecaster.forecast([100.0] * WINDOW, 1)
@@ -103,9 +118,9 @@ def test_onnx_forecaster_checks_input_and_calibration(lstm: keras.Model, scaler)
 
 
 def test_parity_reports_the_difference_and_the_files_sha256(
-    lstm: keras.Model, scaler, snapshot_features: pd.DataFrame
+    exported: tuple[keras.Model, bytes], scaler, snapshot_features: pd.DataFrame
 ) -> None:
-    onnx_model = export_onnx(lstm)
+    lstm, onnx_model = exported
     parity = onnx_parity(
         lstm, onnx_model, scaler, snapshot_features, FRACTIONS, {"max_abs_diff": 1e-5}
     )

@@ -12,12 +12,14 @@ from stock_lstm.ml_models.common.forecasting import Forecast
 from stock_lstm.ml_models.common.scaling import fit_scaler, target_divisors
 from stock_lstm.ml_models.lstm_model.model import build_model
 from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+from tests.ml_models.conftest import snapshot_frame
 from tests.ml_models.test_onnx_forecaster import CALIBRATION, FRACTIONS, HORIZON, WINDOW
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def model() -> keras.Model:
-    """A model whose output is not zero (random output layer), so the comparison means something."""
+    """A model whose output is not zero (random output layer), so the comparison means something.
+    Built once for the module: the tests only read it."""
     keras.utils.set_random_seed(5)
     model = build_model(WINDOW, HORIZON, units=6)
     dense = model.layers[-1]
@@ -27,9 +29,9 @@ def model() -> keras.Model:
     return model
 
 
-@pytest.fixture
-def forecaster(model: keras.Model, snapshot_features: pd.DataFrame) -> KerasForecaster:
-    scaler = fit_scaler(snapshot_features, FRACTIONS)
+@pytest.fixture(scope="module")
+def forecaster(model: keras.Model) -> KerasForecaster:
+    scaler = fit_scaler(snapshot_frame(), FRACTIONS)
     return KerasForecaster(model, scaler, CALIBRATION)
 
 
