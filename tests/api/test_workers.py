@@ -7,23 +7,35 @@ Each worker is its own `uvicorn --workers 1` process on its own port, so the tes
 worker answered; `uvicorn --workers 2` forks the same app into processes just like these. The
 workers serve the fixed project (tests/helpers/fixed_project.py) and are started once per
 database for the module's tests: each test starts from the first champion served everywhere.
+
+And kill -9 of a worker loses no answered forecast (issue 28, finding 1): a worker answers a
+burst of forecasts while another connection holds the database's write lock (as a pipeline's
+save does), so none of them can reach the predictions table; then it is killed with SIGKILL. A
+new worker on the same socket replays the dead worker's spool: every answered forecast is
+stored, exactly once, and nothing is counted as dropped. SQLite (a writer's lock) and
+PostgreSQL (a table lock). The new worker takes the dead one's place in the fleet.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from tests.api.conftest import copy_served_project
 from tests.conftest import TrainedProject, _postgres_database, kedro_env
@@ -36,6 +48,8 @@ V2, V3 = "2999-01-01T00.00.00.000Z", "2999-01-02T00.00.00.000Z"
 LOAD_MARGIN_S = 5.0  # a check finds the change; loading and warming the ONNX model takes this
 HISTORY = [100.0 + (i % 7) * 0.3 + i * 0.05 for i in range(80)]
 LOAD_THREADS = 4  # thread t sends its requests to worker t % 2
+BURST = 30  # answered, then unstored when the worker dies: each must come back, once
+REPLAY_TIMEOUT_S = 60
 
 
 @dataclasses.dataclass
@@ -44,6 +58,11 @@ class Fleet:
     versions: tuple[str, str, str]  # champion, a candidate to promote, a never-promoted one
     bound_s: float
     database_url: str
+    # what a test needs to replace a worker: its socket, the environment, its log, its process
+    sockets: list[socket.socket]
+    env: dict[str, str]
+    logs: list[Path]
+    processes: list[subprocess.Popen]
 
 
 def registered_project(
@@ -114,7 +133,7 @@ def started_fleet(
                 wait_healthy(url, process)
             # The bound: SQLite's poll; on PostgreSQL a NOTIFY wakes the workers long before it.
             bound = (poll_s if request.param == "sqlite" else 0.0) + LOAD_MARGIN_S
-            yield Fleet(urls, versions, bound, database_url)
+            yield Fleet(urls, versions, bound, database_url, sockets, env, logs, processes)
         finally:
             for process in processes:
                 stop(process)
@@ -243,3 +262,59 @@ def logged_versions(fleet: Fleet, marker: str) -> set[str]:
     """The versions of the logged forecasts whose request id starts with `marker`."""
     rows = crud_on(fleet.database_url).recent_predictions(1_000_000)
     return {row["model_version"] for row in rows if (row["request_id"] or "").startswith(marker)}
+
+
+@contextmanager
+def write_locked(database_url: str) -> Iterator[None]:
+    """Hold the database's write lock for predictions (readers go on) until the block ends."""
+    if database_url.startswith("sqlite:///"):
+        connection = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+        return
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection, connection.begin() as transaction:
+            connection.execute(text("LOCK TABLE predictions IN EXCLUSIVE MODE"))
+            yield
+            transaction.rollback()
+    finally:
+        engine.dispose()
+
+
+def stored_request_ids(database_url: str) -> list[str]:
+    rows = crud_on(database_url).recent_predictions(1_000_000)
+    return [r["request_id"] for r in rows if (r["request_id"] or "").startswith("burst-")]
+
+
+def test_kill_9_during_a_locked_database_burst_loses_no_answered_forecast(fleet: Fleet) -> None:
+    worker = 1  # killed, then replaced on its socket by a new worker
+    url, first = fleet.urls[worker], fleet.processes[worker]
+    answered = []
+    with write_locked(fleet.database_url), httpx.Client(timeout=30) as client:
+        for i in range(BURST):
+            request_id = f"burst-{i:04d}"
+            response = client.post(
+                f"{url}/api/v1/predict",
+                json={"prices": HISTORY, "horizon": 2},
+                headers={"X-Request-ID": request_id},
+            )
+            assert response.status_code == 200, response.text
+            answered.append(request_id)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        assert stored_request_ids(fleet.database_url) == []  # nothing got through the lock
+    second = start_uvicorn(fleet.sockets[worker], fleet.env, fleet.logs[worker])
+    fleet.processes[worker] = second  # the fleet's from now on (stopped with it)
+    wait_healthy(url, second)
+    deadline = time.monotonic() + REPLAY_TIMEOUT_S
+    while len(stored := stored_request_ids(fleet.database_url)) < BURST:
+        assert time.monotonic() < deadline, f"{len(stored)} of {BURST} stored"
+        time.sleep(0.05)
+    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    assert sorted(stored) == answered  # every answered forecast, each exactly once
+    assert "prediction_log_dropped_total 0.0" in metrics
