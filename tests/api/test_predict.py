@@ -107,18 +107,15 @@ def test_ticker_mode_uses_the_newest_stored_closes_and_business_days(served, for
 
 def test_the_trained_models_onnx_forecasts_equal_keras(trained_project: TrainedProject) -> None:
     """End to end: the app serving the model trained in the test environment answers what its
-    Keras model forecasts (TensorFlow, training's artifacts: lstm_model, the pickled scaler)."""
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
+    Keras model forecasts (TensorFlow, training's artifacts: lstm_model, the pickled scaler),
+    read through the project's catalog (the session's, without bootstrapping Kedro)."""
+    from stock_lstm.data_pipeline.catalog import open_catalog
     from stock_lstm.ml_models.recurrent.inference import KerasForecaster
 
-    bootstrap_project(trained_project.root)
-    with KedroSession.create(project_path=trained_project.root, env="test") as session:
-        catalog = session.load_context().catalog
-        keras = KerasForecaster(
-            catalog.load("lstm_model"), catalog.load("scaler"), catalog.load("interval_calibration")
-        )
+    catalog = open_catalog(trained_project.root, "test")
+    keras = KerasForecaster(
+        catalog.load("lstm_model"), catalog.load("scaler"), catalog.load("interval_calibration")
+    )
     with app_client(trained_project) as client:
         _check_prices_mode(client, keras, _history(keras.min_history), KERAS_TOLERANCE)
         _check_ticker_mode(client, keras, KERAS_TOLERANCE)
