@@ -4,10 +4,18 @@ Chromium driven by Playwright (its own browser download cannot work offline).
 Without Chromium the browser tests skip locally with a message; in CI (CI=true) they fail.
 Each test's page records console errors and failed requests, and leaves a screenshot in
 test-artifacts/browser/ (CI keeps that folder).
+
+One Chromium per session, its one context on a profile folder of its own (a persistent
+context), and a fresh page per test: an incognito context (`browser.new_context()`) per test
+starts with an empty cache and no compiled code, so every page load parsed and compiled the
+4.8 MB Plotly bundle again (about two thirds of a dashboard load's CPU). In one profile the
+static files come from the HTTP cache and V8 reuses their compiled code from the third load on.
+The API's JSON answers carry no validators or cache headers, so they are never cached.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -44,14 +52,99 @@ def chromium_executable() -> str:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The session's Chromium as its one browser context (on a profile folder of its own):
+    `open_page(browser, viewport)` gives each test a page of its own in it. (This fixture's
+    name marks a test "browser", tests/conftest.py FIXTURE_MARKERS.)"""
     executable = chromium_executable()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True)
-        yield browser
-        browser.close()
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=executable,
+            headless=True,
+            viewport=WIDE,
+        )
+        yield context
+        context.close()
+
+
+class Switchboard:
+    """One uvicorn server for the session whose requests go to the app on top of a stack:
+    `with board.serving(app) as url` runs `app`'s lifespan in the server's event loop, as
+    uvicorn does, routes every request to it, then closes it and gives the address back to the
+    app below. Every app a test serves so has the same origin, so the browser's cache of the
+    static files (Plotly's bundle, the dashboard's modules) and their compiled code stay valid
+    from one test to the next (a server on a new port starts with a cold cache)."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stack: list[tuple[object, dict]] = []
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":  # the board's own: it only notes its event loop
+            while (await receive())["type"] != "lifespan.shutdown":
+                self._loop = asyncio.get_running_loop()
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if not self._stack:
+            raise RuntimeError("no app on the switchboard")
+        app, state = self._stack[-1]
+        await app({**scope, "state": dict(state)}, receive, send)
+
+    @contextmanager
+    def serving(self, app) -> Iterator[str]:
+        """`app` answers the board's address (its lifespan started) until the block ends."""
+        assert self._loop is not None, "the board's server is not running"
+        lifespan = asyncio.run_coroutine_threadsafe(_Lifespan.start(app), self._loop).result()
+        self._stack.append((app, lifespan.state))
+        try:
+            yield self.url
+        finally:
+            self._stack.remove((app, lifespan.state))
+            asyncio.run_coroutine_threadsafe(lifespan.stop(), self._loop).result()
+
+
+@dataclass
+class _Lifespan:
+    """An app's ASGI lifespan driven as uvicorn drives it (startup, then shutdown)."""
+
+    inbox: asyncio.Queue
+    outbox: asyncio.Queue
+    task: asyncio.Task
+    state: dict
+
+    @classmethod
+    async def start(cls, app) -> _Lifespan:
+        inbox: asyncio.Queue = asyncio.Queue()
+        outbox: asyncio.Queue = asyncio.Queue()
+        state: dict = {}
+        scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
+        task = asyncio.create_task(app({**scope, "state": state}, inbox.get, outbox.put))
+        await inbox.put({"type": "lifespan.startup"})
+        started = await outbox.get()
+        if started["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"the app did not start: {started.get('message', started)}")
+        return cls(inbox, outbox, task, state)
+
+    async def stop(self) -> None:
+        await self.inbox.put({"type": "lifespan.shutdown"})
+        stopped = await self.outbox.get()
+        await self.task
+        if stopped["type"] != "lifespan.shutdown.complete":
+            raise RuntimeError(f"the app did not stop: {stopped.get('message', stopped)}")
+
+
+@pytest.fixture(scope="session")
+def switchboard() -> Iterator[Switchboard]:
+    """The session's one server (see Switchboard): apps served on it share its origin."""
+    board = Switchboard()
+    with serving(board) as url:
+        board.url = url
+        yield board
 
 
 @contextmanager
@@ -92,21 +185,24 @@ class Served:
 
 @pytest.fixture(scope="session")
 def served_app(
-    fixed_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory
+    fixed_project: TrainedProject,
+    tmp_path_factory: pytest.TempPathFactory,
+    switchboard: Switchboard,
 ) -> Iterator[Served]:
     """The app over a private copy of the session's fixed project (tests/helpers/
-    fixed_project.py: the snapshot's prices, a fixed ONNX model registered as champion)."""
+    fixed_project.py: the snapshot's prices, a fixed ONNX model registered as champion), on
+    the session's switchboard (a test may serve another app there for a while)."""
     project = copy_trained_project(fixed_project, tmp_path_factory.mktemp("browser") / "p")
     app = create_app(settings_for(project.root, project.database_url))
-    with serving(app) as url:
+    with switchboard.serving(app) as url:
         yield Served(url=url, project=project, backtest_path=app.state.backtest_report.path)
 
 
 @pytest.fixture
-def untrained_url(tmp_path: Path, sqlite_url: str) -> Iterator[str]:
+def untrained_url(tmp_path: Path, sqlite_url: str, switchboard: Switchboard) -> Iterator[str]:
     """A fresh clone's state: no pipeline ever ran (no model, no stored prices)."""
     root = make_project_copy(tmp_path / "untrained")
-    with serving(create_app(settings_for(root, sqlite_url))) as url:
+    with switchboard.serving(create_app(settings_for(root, sqlite_url))) as url:
         yield url
 
 
@@ -134,8 +230,10 @@ def _artifact_name(request: pytest.FixtureRequest) -> str:
 
 
 def open_page(browser, viewport: dict) -> Browsing:
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
+    """A new page of the session's browser context at `viewport`; close it with
+    `page.close()`. Its log records what the browser reported for it."""
+    page = browser.new_page()
+    page.set_viewport_size(viewport)
     log = PageLog()
     page.on(
         "console",
@@ -158,13 +256,31 @@ def open_page(browser, viewport: dict) -> Browsing:
     return Browsing(page=page, log=log)
 
 
+def answer_fetch(page, path: str, body: object) -> None:
+    """From the page's next load on, its `fetch` of `path` answers `body` as JSON (200) without
+    asking the server. (A Playwright route would do it in the network, but routing turns the
+    page's HTTP cache off, and the page would parse and compile Plotly's bundle afresh.)"""
+    stub = """([path, body]) => {
+            const fetched = window.fetch.bind(window);
+            window.fetch = (resource, options) => {
+                const url = new URL(resource instanceof Request ? resource.url : resource,
+                                    location.href);
+                return url.pathname === path
+                    ? Promise.resolve(new Response(JSON.stringify(body),
+                        {status: 200, headers: {"Content-Type": "application/json"}}))
+                    : fetched(resource, options);
+            };
+        }"""
+    page.add_init_script(f"({stub})({json.dumps([path, body])});")
+
+
 @pytest.fixture
 def browsing(browser, request: pytest.FixtureRequest) -> Iterator[Browsing]:
     """A fresh page at 1280 px; its screenshot is saved as a test artifact afterwards."""
     opened = open_page(browser, WIDE)
     yield opened
     save_screenshot(opened.page, _artifact_name(request))
-    opened.page.context.close()
+    opened.page.close()
 
 
 def save_screenshot(page, name: str, also: Path | None = None) -> Path:

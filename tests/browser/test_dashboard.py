@@ -24,9 +24,10 @@ from tests.browser.conftest import (
     WIDE,
     Browsing,
     Served,
+    Switchboard,
+    answer_fetch,
     open_page,
     save_screenshot,
-    serving,
 )
 from tests.conftest import PROJECT_ROOT, copy_trained_project
 from tests.helpers.outage import TcpProxy, seed, through, wait_for
@@ -325,11 +326,11 @@ def test_readable_at_1280_and_390_px(served_app: Served, browser, viewport: dict
         also = PROJECT_ROOT / target if target and viewport is WIDE else None
         save_screenshot(page, f"dashboard-{viewport['width']}px", also=also)
     finally:
-        page.context.close()
+        page.close()
 
 
 def test_database_down_says_what_still_works(
-    fixed_project, postgres_url: str, browsing: Browsing
+    fixed_project, postgres_url: str, browsing: Browsing, switchboard: Switchboard
 ) -> None:
     """PostgreSQL cut off while serving: the page says so, and forecasting sent prices works."""
     seed(fixed_project, postgres_url)
@@ -337,7 +338,7 @@ def test_database_down_says_what_still_works(
     proxy.up()
     try:
         settings = settings_for(fixed_project.root, through(proxy, postgres_url))
-        with serving(create_app(settings)) as url:
+        with switchboard.serving(create_app(settings)) as url:
             wait_for(lambda: httpx.get(f"{url}/health").status_code == 200, "model loaded")
             proxy.down()
             # /health caches its database check for 2 s: load the page once it sees the outage
@@ -372,7 +373,7 @@ def test_database_down_says_what_still_works(
 
 
 def test_no_model_with_stored_prices_shows_the_history_without_a_forecast(
-    fixed_project, browsing: Browsing, tmp_path: Path
+    fixed_project, browsing: Browsing, tmp_path: Path, switchboard: Switchboard
 ) -> None:
     """Prices ingested, no model registered yet (a copy of the fixed project's database without
     its model_versions rows)."""
@@ -383,7 +384,7 @@ def test_no_model_with_stored_prices_shows_the_history_without_a_forecast(
         connection.execute(text("DELETE FROM model_versions"))
     engine.dispose()
     settings = settings_for(project.root, project.database_url)
-    with serving(create_app(settings)) as url:
+    with switchboard.serving(create_app(settings)) as url:
         page = browsing.page
         page.goto(url + "/?ticker=GOOG")
         page.wait_for_selector('#chart[data-state="history"][data-ticker="GOOG"]', state="attached")
@@ -438,7 +439,7 @@ def test_the_registry_history_shows_the_champion_and_every_change(
     assert [registry["champion"], "candidate → champion"] in [r[1:3] for r in rows]
 
     # Newest first, whatever order the server lists changes of the same moment in.
-    page.route("**/api/v1/models", lambda route: route.fulfill(json=REGISTRY))
+    answer_fetch(page, "/api/v1/models", REGISTRY)
     page.reload()
     page.wait_for_selector("#registry:not([hidden])")
     assert page.inner_text("#registry-title") == (
@@ -453,13 +454,17 @@ def test_the_registry_history_shows_the_champion_and_every_change(
 
 
 def test_realized_accuracy_shows_empty_history_then_the_monitoring_figures(
-    trained_project, tmp_path: Path, browsing: Browsing, monkeypatch: pytest.MonkeyPatch
+    trained_project,
+    tmp_path: Path,
+    browsing: Browsing,
+    monkeypatch: pytest.MonkeyPatch,
+    switchboard: Switchboard,
 ) -> None:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
     project = copy_trained_project(trained_project, tmp_path / "monitored")
-    with serving(create_app(settings_for(project.root, project.database_url))) as url:
+    with switchboard.serving(create_app(settings_for(project.root, project.database_url))) as url:
         page = browsing.page
         page.goto(url + "/")
         page.wait_for_function(

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import NARROW, WIDE, Browsing, Served, open_page, save_screenshot
+from tests.browser.conftest import (
+    NARROW,
+    WIDE,
+    Browsing,
+    Served,
+    answer_fetch,
+    open_page,
+    save_screenshot,
+)
 from tests.browser.test_dashboard import REGISTRY, traces, wait_for_chart
 from tests.helpers.reports import backtest_report
 
@@ -137,7 +145,7 @@ def test_the_model_card_and_registry_tables_fit(
     opened = open_page(browser, viewport)
     page = opened.page
     try:
-        page.route("**/api/v1/models", lambda route: route.fulfill(json=REGISTRY))
+        answer_fetch(page, "/api/v1/models", REGISTRY)
         page.goto(served_app.url + "/")
         wait_for_chart(page, "MSFT", 5)
         page.wait_for_selector("#model-metrics:not([hidden])")
@@ -147,4 +155,4 @@ def test_the_model_card_and_registry_tables_fit(
         save_screenshot(page, f"model-card-{viewport['width']}px")
         assert opened.log.problems() == []
     finally:
-        page.context.close()
+        page.close()
