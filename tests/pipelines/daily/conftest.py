@@ -1,4 +1,5 @@
-"""The champion both replays of the daily loop start from, trained once per session."""
+"""The champion every replay of the daily loop starts from, trained once per session (on SQLite;
+the PostgreSQL replay gets a copy of its rows, tests/helpers/daily_replay.copy_rows)."""
 
 from __future__ import annotations
 
