@@ -103,8 +103,13 @@ def test_the_coverage_band_is_a_parameter_around_the_level() -> None:
 
 
 def test_make_interval_scope_writes_the_report(project_copy: Path) -> None:
+    """`make interval-scope KEDRO_ARGS="--params tuning.folds=1"` in env "test": the report's
+    shape needs one development fold (the comparison over two is checked above)."""
     bootstrap_project(project_copy)
-    with KedroSession.create(project_path=project_copy, env="test") as session:
+    one_fold = {"tuning": {"folds": 1}}  # as `kedro run --params` passes it
+    with KedroSession.create(
+        project_path=project_copy, env="test", runtime_params=one_fold
+    ) as session:
         session.run(
             pipeline_names=["ingestion", "cleaning", "feature_engineering", "interval_scope"]
         )

@@ -46,7 +46,8 @@ def _journal(tmp_path: Path) -> dict[str, str]:
 
 
 def test_a_tiny_study_never_reads_test_rows_and_resumes(tmp_path: Path) -> None:
-    tuning = {**_test_params("tuning"), "storage": _journal(tmp_path)}
+    # two trials (the defaults and one drawn) on one fold: what every check below needs
+    tuning = {**_test_params("tuning"), "storage": _journal(tmp_path), "n_trials": 2, "folds": 1}
     backtest, training = _test_params("backtest"), _test_params("training")
     clean = random_walk_features({"AAA": 700, "BBB": 700, "CCC": 650}, seed=3)
     first_test = make_folds(
@@ -56,7 +57,7 @@ def test_a_tiny_study_never_reads_test_rows_and_resumes(tmp_path: Path) -> None:
 
     first = run_tuning(features, tuning, backtest, training)
 
-    assert first["n_trials_this_run"] == 3 == first["n_trials_in_study"]
+    assert first["n_trials_this_run"] == 2 == first["n_trials_in_study"]
     assert first["default"]["trial"] == 0 and first["trials"][0]["user_attrs"]["default"]
     assert math.isfinite(first["default"]["value"]) and math.isfinite(first["best"]["value"])
     # the best is the minimum over the completed trials (the defaults are trial 0 among them)
@@ -75,12 +76,12 @@ def test_a_tiny_study_never_reads_test_rows_and_resumes(tmp_path: Path) -> None:
     assert again["n_trials_this_run"] == 0 and again["best"] == first["best"]
     assert again["study_name"] == first["study_name"]
 
-    more = {**tuning, "n_trials": 6}  # the same study (n_trials is its budget): 3 more trials
+    more = {**tuning, "n_trials": 3}  # the same study (n_trials is its budget): 1 more trial
     second = run_tuning(features, more, backtest, training)
 
     assert second["study_name"] == first["study_name"]
-    assert second["n_trials_in_study"] == 6 and second["n_trials_this_run"] == 3
-    assert [t["number"] for t in second["trials"]] == [3, 4, 5]
+    assert second["n_trials_in_study"] == 3 and second["n_trials_this_run"] == 1
+    assert [t["number"] for t in second["trials"]] == [2]
     assert second["default"] == first["default"]  # the defaults are scored once per study
     done_now = [t["value"] for t in second["trials"] if t["state"] == "COMPLETE"]
     assert second["best"]["value"] == min([first["best"]["value"], *done_now])
@@ -92,7 +93,7 @@ def test_a_tiny_study_never_reads_test_rows_and_resumes(tmp_path: Path) -> None:
 
 def test_a_tuner_reading_a_poisoned_row_would_fail(tmp_path: Path) -> None:
     """The check above can fail: poison in a validation tail the tuner scores breaks the trial."""
-    tuning = {**_test_params("tuning"), "storage": _journal(tmp_path), "n_trials": 1}
+    tuning = {**_test_params("tuning"), "storage": _journal(tmp_path), "n_trials": 1, "folds": 1}
     backtest, training = _test_params("backtest"), _test_params("training")
     clean = random_walk_features({"AAA": 700, "BBB": 700}, seed=3)
     last_fold = tuning_folds(development_rows(clean, backtest), tuning)[-1]
@@ -103,12 +104,17 @@ def test_a_tuner_reading_a_poisoned_row_would_fail(tmp_path: Path) -> None:
 
 
 def test_make_tune_writes_the_override_and_logs_trials_as_child_runs(project_copy: Path) -> None:
+    """`make tune PARAMS=tuning.n_trials=2,tuning.folds=1` in env "test": two trials on one fold
+    (the defaults and one drawn) are what the checks below need."""
     bootstrap_project(project_copy)
-    with KedroSession.create(project_path=project_copy, env="test") as session:
+    budget = {"tuning": {"n_trials": 2, "folds": 1}}  # as `kedro run --params` passes them
+    with KedroSession.create(
+        project_path=project_copy, env="test", runtime_params=budget
+    ) as session:
         session.run(pipeline_names=["ingestion", "cleaning", "feature_engineering", "tuning"])
 
     report = json.loads((project_copy / "data" / "08_reporting" / "tuning.json").read_text())
-    assert report["n_trials_this_run"] == 3 and report["model_type"] == "lstm"
+    assert report["n_trials_this_run"] == 2 and report["model_type"] == "lstm"
     assert (project_copy / "data" / "07_model_output" / "optuna.journal").stat().st_size > 0
     tuned = environment_parameters("tuned", project_copy / "conf")
     tested = environment_parameters("test", project_copy / "conf")
@@ -123,16 +129,16 @@ def test_make_tune_writes_the_override_and_logs_trials_as_child_runs(project_cop
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == 3
+    assert len(parents) == 1 and len(children) == 2
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
-    assert {r.info.run_name for r in children} == {"trial-0", "trial-1", "trial-2"}
+    assert {r.info.run_name for r in children} == {"trial-0", "trial-1"}
     default = next(r for r in children if r.info.run_name == "trial-0")
     assert default.data.metrics["value"] == pytest.approx(report["default"]["value"])
     assert set(default.data.params) == set(report["best"]["params"])
     assert parents[0].data.metrics["tuning_report.best.value"] == pytest.approx(
         report["best"]["value"]
     )
-    assert parents[0].data.params["tuning.n_trials"] == "3"
+    assert parents[0].data.params["tuning.n_trials"] == "2"
 
 
 def test_a_hopeless_trial_is_pruned_after_its_first_fold(monkeypatch: pytest.MonkeyPatch) -> None:
