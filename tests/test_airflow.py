@@ -128,10 +128,17 @@ def _create_dags(tmp: Path, *extra: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def generated_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def generated_dags(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`kedro airflow create --jinja-file deploy/airflow/dag_template.j2 --target-dir <tmp>
-    --env base --group-by namespace`, the command of docs/scaling.md."""
-    return _create_dags(tmp_path_factory.mktemp("airflow")) / "stock_lstm_base_dag.py"
+    --env base --group-by namespace`, the command of docs/scaling.md, for the full pipeline and
+    the daily one of docs/operations.md (`--pipelines daily`) at once: the folder of both DAGs."""
+    return _create_dags(tmp_path_factory.mktemp("airflow"), "--pipelines", "__default__,daily")
+
+
+@pytest.fixture(scope="module")
+def generated_dag(generated_dags: Path) -> Path:
+    """The full pipeline's DAG."""
+    return generated_dags / "stock_lstm_base_dag.py"
 
 
 @pytest.fixture(scope="module")
@@ -219,10 +226,9 @@ def test_tasks_hand_over_data_through_the_catalog_only(default_pipeline) -> None
 
 
 @pytest.fixture(scope="module")
-def generated_daily_dag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def generated_daily_dag(generated_dags: Path) -> Path:
     """`kedro airflow create ... --pipelines daily`, the daily DAG of docs/operations.md."""
-    target = _create_dags(tmp_path_factory.mktemp("airflow-daily"), "--pipelines", "daily")
-    return target / "stock_lstm_base_daily_dag.py"
+    return generated_dags / "stock_lstm_base_daily_dag.py"
 
 
 def test_the_daily_dag_runs_the_data_stages_then_the_monitoring(
