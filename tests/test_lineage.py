@@ -49,7 +49,7 @@ def test_every_catalog_entry_has_a_kedro_viz_layer() -> None:
 # tests/pipelines/backtest/test_pipeline.py's, the tuner's tests/pipelines/tuning's).
 PREVIEWED_RUNS = {
     "backtest": {"models": ["naive", "drift"], "seeds": [7]},
-    "tuning": {"n_trials": 1},
+    "tuning": {"n_trials": 1, "folds": 1},
 }
 
 
