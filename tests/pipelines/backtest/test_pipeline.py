@@ -26,9 +26,17 @@ def test_backtest_is_registered_but_not_in_the_default_run() -> None:
     assert not default_nodes & {n.name for n in pipelines["backtest"].nodes}
 
 
+# The networks are refitted every 2 folds here (fitted on fold 1, forecasting both folds):
+# every output is still written from both folds of every model, and each network's seeds are
+# fitted once instead of twice (the refit schedule itself: tests/ml_models).
+NETWORKS_REFIT_ONCE = {"backtest": {"refit_every": {"lstm": 2, "gru": 2}}}
+
+
 def test_tiny_backtest_writes_every_output(project_copy: Path) -> None:
     bootstrap_project(project_copy)
-    with KedroSession.create(project_path=project_copy, env="test") as session:
+    with KedroSession.create(
+        project_path=project_copy, env="test", runtime_params=NETWORKS_REFIT_ONCE
+    ) as session:
         session.run(pipeline_names=["ingestion", "cleaning", "feature_engineering", "backtest"])
 
     reporting = project_copy / "data" / "08_reporting"

@@ -230,25 +230,46 @@ def _run_on(
         )
         futures[future.key] = (future, task)
     by_key = {}
-    waiting = as_completed([future for future, _ in futures.values()])
+    # Each result is fetched as its task finishes (with_results), off this thread: a result
+    # whose worker leaves before it is read is no failure (Dask computes it again on a worker
+    # that is left, and the fetch waits for that), and this loop never blocks on a fetch, so a
+    # cluster that loses every worker stops the run with _check_workers' message whichever
+    # task was running or holding a result on them.
+    waiting = as_completed(
+        [future for future, _ in futures.values()], with_results=True, raise_errors=False
+    )
     alone_since: float | None = None
     try:
         while not waiting.is_empty():
             if not waiting.has_ready():
+                # a result computed again that then failed ends its fetch without a word
+                _raise_failed(futures, by_key, retries, what)
                 alone_since = _check_workers(client, alone_since, progress)
                 time.sleep(_POLL_S)
                 continue
-            future = next(waiting)
-            task = futures[future.key][1]
-            if future.status != "finished":
-                exc = future.exception() if future.status == "error" else None
-                raise _failure(task, what, exc, retries, future.status) from exc
-            by_key[future.key] = future.result()
-            progress.done(task.name)
+            future, result = next(waiting)
+            if future.status in _FAILED:
+                _raise_failed({future.key: futures[future.key]}, by_key, retries, what)
+            by_key[future.key] = result
+            progress.done(futures[future.key][1].name)
     finally:
         client.cancel([future for future, _ in futures.values()])
         client.cancel(list(scattered.values()))
     return [by_key[key] for key in futures]
+
+
+_FAILED = ("error", "cancelled")
+
+
+def _raise_failed(
+    futures: dict[Any, tuple[Any, Task]], read: dict[Any, Any], retries: int, what: str
+) -> None:
+    """The failure (TaskFailed, or InputError for a task's own input) of the first future not
+    yet read that erred or was cancelled; nothing when none did."""
+    for key, (future, task) in futures.items():
+        if key not in read and future.status in _FAILED:
+            exc = future.exception() if future.status == "error" else None
+            raise _failure(task, what, exc, retries, future.status) from exc
 
 
 def _check_workers(client: Any, alone_since: float | None, progress: _Progress) -> float | None:
