@@ -1,12 +1,23 @@
-"""The bundled snapshot, user CSV files and ingestion runs through a KedroSession."""
+"""The bundled snapshot, user CSV files and ingestion runs through a KedroSession; a module's
+shared project copy whose database states (empty, after a first run) are built once."""
 
 from __future__ import annotations
 
+import copy
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pytest
+from kedro.config import OmegaConfigLoader
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from sqlalchemy import make_url
+
+from stock_lstm.data_pipeline.database import dispose_engines
+from tests.conftest import _postgres_database, make_project_copy
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "snapshot"
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
@@ -27,10 +38,11 @@ def snapshot_rows(start: str, end: str | None = None) -> dict[str, int]:
 
 
 def run(project: Path, pipelines: str = "ingestion", **params) -> None:
-    bootstrap_project(project)
+    """One `kedro run --env test --pipeline <pipelines> --params ingestion.<k>=<v>,...` in
+    the project copy `project` (bootstrapped: `SharedProject` does it once per module)."""
     runtime = {"ingestion": params} if params else None
     with KedroSession.create(project_path=project, env="test", runtime_params=runtime) as session:
-        session.run(pipeline_names=[pipelines])
+        session.run(pipeline_names=pipelines.split(","))
 
 
 def user_csv(folder: Path, name: str, days: int = 5, start: str = "2020-03-02") -> Path:
@@ -42,3 +54,115 @@ def user_csv(folder: Path, name: str, days: int = 5, start: str = "2020-03-02") 
     path = folder / name
     path.write_text(HEADER + "\n".join(lines) + "\n")
     return path
+
+
+@contextmanager
+def parsed_config_once() -> Iterator[None]:
+    """While this lasts, Kedro's config loaders parse each conf/ YAML file once per (conf folder,
+    environment, key) and get a deep copy of that parse afterwards (Kedro's merge alters the
+    configs it is given). The merge, the runtime parameters and the interpolations (the
+    environment's database, data folder...) are resolved per session as ever: Kedro split
+    `_read_raw_config` out for callers to cache the parse. Credentials, which read environment
+    variables while parsed, are read each time. The tests never edit conf/."""
+    read = OmegaConfigLoader._read_raw_config
+    parsed: dict[tuple, tuple] = {}
+
+    def read_once(loader: OmegaConfigLoader, key: str) -> tuple:
+        if key == "credentials":
+            return read(loader, key)
+        cache_key = (
+            str(loader.conf_source),
+            loader.base_env,
+            loader.env,
+            loader.default_run_env,
+            key,
+        )
+        if cache_key not in parsed:
+            parsed[cache_key] = read(loader, key)
+        base, env, base_path, env_path, files = parsed[cache_key]
+        return (
+            {path: copy.deepcopy(config) for path, config in base.items()},
+            {path: copy.deepcopy(config) for path, config in env.items()},
+            base_path,
+            env_path,
+            set(files),
+        )
+
+    OmegaConfigLoader._read_raw_config = read_once  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        OmegaConfigLoader._read_raw_config = read  # type: ignore[method-assign]
+
+
+class SharedProject:
+    """One project copy per test module (copied and bootstrapped once, the working directory
+    and STOCK_LSTM_PROJECT_ROOT while the module runs) on SQLite or PostgreSQL, and named
+    database states: "migrated" (empty, at head), or one a `prepare` call built by running
+    something once. Each test gets a database of its own copied from a state (`database`)."""
+
+    def __init__(self, root: Path, backend: str, migrated: str, stack: ExitStack) -> None:
+        self.root = root
+        self.backend = backend
+        self._stack = stack
+        self._states = {"migrated": migrated}  # SQLite file path / PostgreSQL database name
+        self._copies = 0
+
+    @classmethod
+    @contextmanager
+    def create(
+        cls, request: pytest.FixtureRequest, folder: Path, backend: str = "sqlite"
+    ) -> Iterator[SharedProject]:
+        with ExitStack() as stack, pytest.MonkeyPatch.context() as patch:
+            root = make_project_copy(folder / "project")
+            migrated = request.getfixturevalue(
+                "migrated_sqlite_template" if backend == "sqlite" else "migrated_postgres_template"
+            )
+            patch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
+            patch.chdir(root)
+            bootstrap_project(root)
+            stack.enter_context(parsed_config_once())
+            stack.callback(dispose_engines)
+            yield cls(root, backend, str(migrated), stack)
+
+    def _new_database(self, state: str) -> str:
+        """A new database copied from `state`, dropped (PostgreSQL) with the module."""
+        self._copies += 1
+        if self.backend == "sqlite":
+            path = self.root.parent / f"db-{self._copies}" / "test.db"
+            path.parent.mkdir()
+            shutil.copy(self._states[state], path)
+            return f"sqlite:///{path}"
+        return self._stack.enter_context(_postgres_database(template=self._states[state]))
+
+    def prepare(self, state: str, arrange: Callable[[], object], start: str = "migrated") -> None:
+        """Build the database state `state` once: `arrange()` on a copy of `start`."""
+        if state in self._states:
+            return
+        url = self._new_database(start)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DATABASE_URL", url)
+            arrange()
+        dispose_engines()  # SQLite: the WAL checkpointed; PostgreSQL: a template has no client
+        if self.backend == "sqlite":
+            self._states[state] = url.removeprefix("sqlite:///")
+        else:
+            self._states[state] = str(make_url(url).database)
+
+    @contextmanager
+    def database(self, state: str = "migrated") -> Iterator[str]:
+        """DATABASE_URL set to a test's own copy of `state` while this lasts."""
+        if self.backend == "sqlite":
+            url = self._new_database(state)
+            try:
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setenv("DATABASE_URL", url)
+                    yield url
+            finally:
+                dispose_engines()
+                shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
+            return
+        with _postgres_database(template=self._states[state]) as url:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("DATABASE_URL", url)
+                yield url

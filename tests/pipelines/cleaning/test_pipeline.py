@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
@@ -20,7 +20,7 @@ from stock_lstm.pipelines.cleaning import create_pipeline
 from stock_lstm.pipelines.cleaning.nodes import clean
 from tests.helpers.database import crud_on
 from tests.helpers.dirty_bars import bars, dirty_fixture
-from tests.helpers.ingestion import HEADER, INGESTION_REPORT, snapshot_rows
+from tests.helpers.ingestion import HEADER, INGESTION_REPORT, SharedProject, snapshot_rows
 from tests.helpers.yahoo import OFFLINE, FakeYahoo
 
 REPORT = Path("data/08_reporting/cleaning_report.json")
@@ -37,11 +37,30 @@ class Recorder(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+@pytest.fixture(scope="module")
+def project_copy(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedProject]:
+    """This module's project copy (copied and bootstrapped once)."""
+    with SharedProject.create(request, tmp_path_factory.mktemp("cleaning")) as shared:
+        yield shared
+
+
 @pytest.fixture
-def warnings_of_stock_lstm(project_copy):
-    """Our WARNINGs during a run. Bootstraps first: Kedro's logging set-up resets the handlers
-    of the project's loggers, the one caplog relies on included."""
-    bootstrap_project(project_copy)
+def project(project_copy: SharedProject) -> Iterator[Path]:
+    """The project copy on a SQLite database of the test's own, empty; no report of an earlier
+    test left behind."""
+    for report in (project_copy.root / "data" / "08_reporting").glob("*.json"):
+        report.unlink()
+    with project_copy.database():
+        yield project_copy.root
+
+
+@pytest.fixture
+def warnings_of_stock_lstm(project):
+    """Our WARNINGs during a run. After the project's bootstrap (`project_copy`): Kedro's
+    logging set-up resets the handlers of the project's loggers, the one caplog relies on
+    included."""
     recorder = Recorder()
     logger = logging.getLogger("stock_lstm")
     logger.addHandler(recorder)
@@ -103,10 +122,10 @@ def test_pipeline_runs_on_an_in_memory_catalog():
     assert len(catalog.load("clean_prices")) == 20
 
 
-def test_offline_auto_run_end_to_end(project_copy, monkeypatch, warnings_of_stock_lstm):
+def test_offline_auto_run_end_to_end(project, monkeypatch, warnings_of_stock_lstm):
     fake = FakeYahoo(**{"^GSPC": OFFLINE, "GOOG": OFFLINE, "MSFT": OFFLINE})
     monkeypatch.setattr(yf_source.yf, "download", fake)
-    run(project_copy, {"ingestion": {"source": "auto"}})
+    run(project, {"ingestion": {"source": "auto"}})
 
     assert len(fake.calls) == 1
     fallbacks = [m for m in warnings_of_stock_lstm if "yfinance failed" in m]
@@ -121,7 +140,7 @@ def test_offline_auto_run_end_to_end(project_copy, monkeypatch, warnings_of_stoc
     expected = snapshot_rows("2012-01-01", "2013-03-01")
     assert clean_version.row_count == raw_version.row_count == sum(expected.values())
 
-    report = json.loads((project_copy / REPORT).read_text())
+    report = json.loads((project / REPORT).read_text())
     assert report["raw_version_id"] == raw_version.id == report["ingestion"]["raw_version_id"]
     assert report["raw_source"] == raw_version.source
     assert report["clean_version_id"] == clean_version.id
@@ -131,7 +150,7 @@ def test_offline_auto_run_end_to_end(project_copy, monkeypatch, warnings_of_stoc
         expected, "csv(data/01_raw/snapshot)"
     )
 
-    run(project_copy, {"ingestion": {"source": "auto"}})  # rerun: no new version anywhere
+    run(project, {"ingestion": {"source": "auto"}})  # rerun: no new version anywhere
     assert [v.id for v in crud_on().list_versions()] == [raw_version.id, clean_version.id]
 
 
@@ -150,14 +169,14 @@ def dirty_csv(folder: Path) -> None:
     (folder / "DIRTY.csv").write_text(HEADER + "\n".join(rows) + "\n")
 
 
-def test_dirty_user_csv_gives_the_report(project_copy, tmp_path, warnings_of_stock_lstm):
+def test_dirty_user_csv_gives_the_report(project, tmp_path, warnings_of_stock_lstm):
     dirty_csv(tmp_path / "user")
     params = {"csv_dir": str(tmp_path / "user"), "tickers": "dirty", "start": None, "end": None}
-    run(project_copy, {"ingestion": params, "cleaning": {"min_rows_per_ticker": 20}})
+    run(project, {"ingestion": params, "cleaning": {"min_rows_per_ticker": 20}})
 
     assert crud_on().latest_version("raw").row_count == 60  # the repeated day kept once
     assert any("DIRTY 1 row(s)" in m for m in warnings_of_stock_lstm)
-    report = json.loads((project_copy / REPORT).read_text())
+    report = json.loads((project / REPORT).read_text())
     # one report tells the whole story: what ingestion repaired (raw_prices cannot keep a
     # repeated day, and gives its rows back sorted), then what cleaning dropped
     assert report["ingestion"]["tickers"] == {
@@ -173,7 +192,7 @@ def test_dirty_user_csv_gives_the_report(project_copy, tmp_path, warnings_of_sto
             "removed_bars": 0,
         }
     }
-    assert report["ingestion"] == json.loads((project_copy / INGESTION_REPORT).read_text())
+    assert report["ingestion"] == json.loads((project / INGESTION_REPORT).read_text())
     assert report["dropped"] == {
         "missing_price": {"DIRTY": 1},
         "non_finite_price": {},
@@ -187,10 +206,9 @@ def test_dirty_user_csv_gives_the_report(project_copy, tmp_path, warnings_of_sto
     assert np.all(clean["low"] <= clean[["open", "close"]].min(axis=1))
 
 
-def test_too_few_rows_stop_the_run_naming_the_ticker(project_copy, tmp_path):
-    bootstrap_project(project_copy)
+def test_too_few_rows_stop_the_run_naming_the_ticker(project, tmp_path):
     dirty_csv(tmp_path / "user")
     params = {"csv_dir": str(tmp_path / "user"), "tickers": "DIRTY", "start": None, "end": None}
     with pytest.raises(CleaningError, match=r"too few clean rows .* DIRTY \(56 of 60 rows left\)"):
-        run(project_copy, {"ingestion": params, "cleaning": {"min_rows_per_ticker": 100}})
+        run(project, {"ingestion": params, "cleaning": {"min_rows_per_ticker": 100}})
     assert crud_on().latest_version("clean") is None

@@ -1,9 +1,14 @@
 """Versions by change, through real Kedro runs (hooks on) on SQLite and PostgreSQL: a daily
-replay of the snapshot, time travel, accumulating tickers, restatements, unchanged reruns."""
+replay of the snapshot, time travel, accumulating tickers, restatements, unchanged reruns.
+
+One project copy per database, bootstrapped once; the first run most tests start from (the
+snapshot's, or a user folder's, up to FIRST_END) is made once and each test gets its own copy
+of the database it left (`ingested`, `csv_ingested`)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +17,6 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.api.app import create_app
 from stock_lstm.cli import data_versions as versions_cli
@@ -20,8 +24,8 @@ from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.sources import yfinance as yf_source
 from stock_lstm.ml_models.common.series import add_log_returns
 from tests.api.conftest import settings_for
-from tests.conftest import make_project_copy
 from tests.helpers.database import crud_on
+from tests.helpers.ingestion import SharedProject
 from tests.helpers.yahoo import RangedYahoo
 
 SNAPSHOT = Path(__file__).resolve().parents[3] / "data" / "01_raw" / "snapshot"
@@ -35,14 +39,49 @@ PIPELINES = "ingestion,cleaning,feature_engineering"
 REPLAY_DAYS = 5
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def project_copy(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedProject]:
+    """This module's project copy, on SQLite and on PostgreSQL: copied and bootstrapped once per
+    database, its first runs (the snapshot's, a user folder's) made once, each test on a
+    database of its own copied from the state it starts from."""
+    folder = tmp_path_factory.mktemp(f"incremental-{request.param}")
+    with SharedProject.create(request, folder, request.param) as shared:
+        yield shared
+
+
+def starting_from(shared: SharedProject, state: str) -> Iterator[Path]:
+    """A database of the test's own in `state`, and no report of an earlier test left behind."""
+    for report in (shared.root / "data" / "08_reporting").glob("*.json"):
+        report.unlink()
+    with shared.database(state):
+        yield shared.root
+
+
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Path]:
-    root = make_project_copy(tmp_path / "project")
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
-    monkeypatch.chdir(root)
-    bootstrap_project(root)
-    yield root
+def project(project_copy: SharedProject) -> Iterator[Path]:
+    """The project copy on an empty database (at head)."""
+    yield from starting_from(project_copy, "migrated")
+
+
+@pytest.fixture
+def ingested(project_copy: SharedProject) -> Iterator[Path]:
+    """The project copy after `run(end=FIRST_END)` of the bundled snapshot."""
+    project_copy.prepare("snapshot", lambda: run(end=FIRST_END))
+    yield from starting_from(project_copy, "snapshot")
+
+
+@pytest.fixture
+def csv_ingested(project_copy: SharedProject) -> Iterator[Path]:
+    """A fresh user folder (`user_folder`) and the project copy after
+    `run(csv_dir=<that folder>, end=FIRST_END)`: the folder the test may edit."""
+    folder = user_folder(project_copy.root)
+    project_copy.prepare("csv", lambda: run(csv_dir=str(folder), end=FIRST_END))
+    for _ in starting_from(project_copy, "csv"):
+        yield folder
 
 
 def run(pipelines: str = PIPELINES, **ingestion) -> None:
@@ -70,8 +109,8 @@ def newest(stage: str) -> crud.VersionInfo:
     return version
 
 
-def test_a_daily_replay_adds_exactly_each_days_bars(project: Path) -> None:
-    run(end=FIRST_END)
+def test_a_daily_replay_adds_exactly_each_days_bars(ingested: Path) -> None:
+    # run(end=FIRST_END): made once, `ingested`
     first = {stage: newest(stage) for stage in STAGES}
     days = snapshot_dates()
     replay = days[days > pd.Timestamp(FIRST_END)].iloc[:REPLAY_DAYS]
@@ -110,8 +149,8 @@ def test_a_daily_replay_adds_exactly_each_days_bars(project: Path) -> None:
     assert crud_on().list_versions() == versions
 
 
-def test_pinned_runs_read_the_table_as_it_was(project: Path) -> None:
-    run(end=FIRST_END)
+def test_pinned_runs_read_the_table_as_it_was(ingested: Path) -> None:
+    # run(end=FIRST_END): made once, `ingested`
     old_clean = newest("clean")
     run(end="2013-02-15")
     with KedroSession.create(env="test") as session:
@@ -126,13 +165,14 @@ def test_pinned_runs_read_the_table_as_it_was(project: Path) -> None:
 def user_folder(root: Path, folder: str = "mine") -> Path:
     """A copy of the snapshot's CSV files, free to edit."""
     target = root / "data" / "01_raw" / folder
+    shutil.rmtree(target, ignore_errors=True)  # an earlier test's edits
     shutil.copytree(SNAPSHOT, target)
     return target
 
 
-def test_adding_a_ticker_keeps_the_others_readable(project: Path, database_url: str) -> None:
-    run(end=FIRST_END)
-    folder = user_folder(project)
+def test_adding_a_ticker_keeps_the_others_readable(ingested: Path) -> None:
+    # run(end=FIRST_END): made once, `ingested`
+    folder = user_folder(ingested)
     msft = pd.read_csv(folder / "MSFT.csv")
     msft.to_csv(folder / "NEWCO.csv", index=False)  # another ticker: a relabelled copy
     (folder / "manifest.json").unlink(missing_ok=True)
@@ -148,7 +188,7 @@ def test_adding_a_ticker_keeps_the_others_readable(project: Path, database_url: 
     pd.testing.assert_frame_equal(crud_on().load_ticker_prices("MSFT"), before, check_like=True)
     changes = crud_on().ticker_changes(newest("clean").id)
     assert [c.ticker for c in changes] == ["NEWCO"]  # the others were not rewritten
-    app = create_app(settings_for(project, database_url))
+    app = create_app(settings_for(ingested, os.environ["DATABASE_URL"]))
     with TestClient(app) as client:
         for ticker in ("MSFT", "NEWCO", "GOOG"):
             response = client.get(f"/api/v1/prices/{ticker}", params={"limit": 5})
@@ -156,8 +196,8 @@ def test_adding_a_ticker_keeps_the_others_readable(project: Path, database_url: 
             assert response.json()["count"] == 5
 
 
-def test_removing_a_ticker_is_a_version_of_its_own(project: Path) -> None:
-    run(end=FIRST_END)
+def test_removing_a_ticker_is_a_version_of_its_own(ingested: Path) -> None:
+    # run(end=FIRST_END): made once, `ingested`
     before = {stage: newest(stage) for stage in STAGES}
     assert versions_cli.main(["remove-ticker", "goog"]) == 0  # what a user types
     written = {stage: newest(stage) for stage in STAGES}
@@ -177,9 +217,8 @@ def test_removing_a_ticker_is_a_version_of_its_own(project: Path) -> None:
     assert [s.ticker for s in crud_on().ticker_summaries("features")] == ["MSFT", "^GSPC"]
 
 
-def test_a_restated_close_is_one_new_row_version(project: Path) -> None:
-    folder = user_folder(project)
-    run(csv_dir=str(folder), end=FIRST_END)
+def test_a_restated_close_is_one_new_row_version(csv_ingested: Path) -> None:
+    folder = csv_ingested  # run(csv_dir=str(folder), end=FIRST_END): made once
     msft = pd.read_csv(folder / "MSFT.csv")
     row = msft.index[msft["Date"] == "2013-01-15"][0]
     old_close = float(msft.loc[row, "Close"])
@@ -209,9 +248,8 @@ def test_a_restated_close_is_one_new_row_version(project: Path) -> None:
     )
 
 
-def test_a_split_restates_a_whole_history_in_one_version(project: Path) -> None:
-    folder = user_folder(project)
-    run(csv_dir=str(folder), end=FIRST_END)
+def test_a_split_restates_a_whole_history_in_one_version(csv_ingested: Path) -> None:
+    folder = csv_ingested  # run(csv_dir=str(folder), end=FIRST_END): made once
     msft = pd.read_csv(folder / "MSFT.csv")
     for column in ("Open", "High", "Low", "Close", "Adj Close"):
         msft[column] = msft[column] / 2  # a 2:1 split, back-adjusted by the source
@@ -261,8 +299,8 @@ def assert_nothing_changed(versions: list, tables: dict[str, pd.DataFrame]) -> N
         pd.testing.assert_frame_equal(frame, tables[stage])
 
 
-def test_a_narrower_window_keeps_every_stored_bar(project: Path) -> None:
-    run(end=FIRST_END)
+def test_a_narrower_window_keeps_every_stored_bar(ingested: Path) -> None:
+    # run(end=FIRST_END): made once, `ingested`
     versions, tables = crud_on().list_versions(), current_tables()
     run(end="2012-06-29")  # an earlier end: the bars after it are not fetched, not removed
     assert_nothing_changed(versions, tables)
@@ -272,9 +310,8 @@ def test_a_narrower_window_keeps_every_stored_bar(project: Path) -> None:
     assert_nothing_changed(versions, tables)
 
 
-def test_a_csv_with_a_gap_keeps_the_bars_it_lacks(project: Path) -> None:
-    folder = user_folder(project)
-    run(csv_dir=str(folder), end=FIRST_END)
+def test_a_csv_with_a_gap_keeps_the_bars_it_lacks(csv_ingested: Path) -> None:
+    folder = csv_ingested  # run(csv_dir=str(folder), end=FIRST_END): made once
     versions, tables = crud_on().list_versions(), current_tables()
     goog = pd.read_csv(folder / "GOOG.csv")
     goog[~goog["Date"].str.startswith("2012-10")].to_csv(folder / "GOOG.csv", index=False)
@@ -290,18 +327,16 @@ def without_goog(folder: Path) -> None:
     (folder / "manifest.json").write_text(json.dumps(kept))
 
 
-def test_a_folder_lacking_a_stored_ticker_keeps_it(project: Path) -> None:
-    folder = user_folder(project)
-    run(csv_dir=str(folder), end=FIRST_END)
+def test_a_folder_lacking_a_stored_ticker_keeps_it(csv_ingested: Path) -> None:
+    folder = csv_ingested  # run(csv_dir=str(folder), end=FIRST_END): made once
     versions, tables = crud_on().list_versions(), current_tables()
     without_goog(folder)
     run(csv_dir=str(folder), tickers="all", end=FIRST_END)
     assert_nothing_changed(versions, tables)
 
 
-def test_a_restatement_inside_a_narrower_window_closes_only_that_bar(project: Path) -> None:
-    folder = user_folder(project)
-    run(csv_dir=str(folder), end=FIRST_END)
+def test_a_restatement_inside_a_narrower_window_closes_only_that_bar(csv_ingested: Path) -> None:
+    folder = csv_ingested  # run(csv_dir=str(folder), end=FIRST_END): made once
     msft = pd.read_csv(folder / "MSFT.csv")
     row = msft.index[msft["Date"] == "2012-06-15"][0]
     msft.loc[row, "Volume"] = int(msft.loc[row, "Volume"]) + 100

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,9 +14,33 @@ from stock_lstm.data_pipeline import crud
 from stock_lstm.data_pipeline.sources import SourceError
 from stock_lstm.pipelines.ingestion.nodes import IngestionParams, ingest_prices
 from tests.helpers.database import crud_on
-from tests.helpers.ingestion import INGESTION_REPORT, run, snapshot_rows, user_csv
+from tests.helpers.ingestion import (
+    INGESTION_REPORT,
+    SharedProject,
+    run,
+    snapshot_rows,
+    user_csv,
+)
 
 NOTHING_STORED = pd.DataFrame(columns=crud.stage_columns("raw"))
+
+
+@pytest.fixture(scope="module")
+def project_copy(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedProject]:
+    """This module's project copy (copied and bootstrapped once)."""
+    with SharedProject.create(request, tmp_path_factory.mktemp("ingestion")) as shared:
+        yield shared
+
+
+@pytest.fixture
+def project(project_copy: SharedProject) -> Iterator[Path]:
+    """The project copy on a SQLite database of the test's own, empty; no report of an earlier
+    test left behind."""
+    (project_copy.root / INGESTION_REPORT).unlink(missing_ok=True)
+    with project_copy.database():
+        yield project_copy.root
 
 
 def test_repeated_and_unsorted_dates_are_repaired_and_reported(tmp_path, caplog):
@@ -47,53 +73,53 @@ def test_repeated_and_unsorted_dates_are_repaired_and_reported(tmp_path, caplog)
     }
 
 
-def test_ingestion_stores_the_snapshot_once(project_copy):
-    run(project_copy)
+def test_ingestion_stores_the_snapshot_once(project):
+    run(project)
     versions = crud_on().list_versions("raw")
     assert len(versions) == 1
     assert versions[0].source == "csv(data/01_raw/snapshot)"
     raw = crud_on().load_stage_frame("raw")
     expected = snapshot_rows("2012-01-01", "2013-03-01")
     assert raw.groupby("ticker").size().to_dict() == expected
-    report = json.loads((project_copy / INGESTION_REPORT).read_text())
+    report = json.loads((project / INGESTION_REPORT).read_text())
     assert report["source"] == "csv(data/01_raw/snapshot)"
     assert {t: c["rows_stored"] for t, c in report["tickers"].items()} == expected
-    run(project_copy)  # unchanged data: no new version
+    run(project)  # unchanged data: no new version
     assert [v.id for v in crud_on().list_versions("raw")] == [versions[0].id]
 
 
-def test_the_whole_snapshot_is_ingested(project_copy):
-    run(project_copy, start="1900-01-01", end=None, tickers="all")
+def test_the_whole_snapshot_is_ingested(project):
+    run(project, start="1900-01-01", end=None, tickers="all")
     version = crud_on().latest_version("raw")
     expected = snapshot_rows("1900-01-01")
     assert version.row_count == sum(expected.values()) == 15162
 
 
-def test_another_csv_folder_ingests_its_tickers(project_copy, tmp_path):
+def test_another_csv_folder_ingests_its_tickers(project, tmp_path):
     folder = tmp_path / "mine"
     user_csv(folder, "AAA.csv", days=5)
     user_csv(folder, "bbb.csv", days=3)
     # as --params "ingestion.csv_dir=...,ingestion.tickers=AAA BBB"
-    run(project_copy, csv_dir=str(folder), tickers="AAA BBB", start="2020-01-01", end=None)
+    run(project, csv_dir=str(folder), tickers="AAA BBB", start="2020-01-01", end=None)
     raw = crud_on().load_stage_frame("raw")
     assert raw.groupby("ticker").size().to_dict() == {"AAA": 5, "BBB": 3}
     assert crud_on().latest_version("raw").source == f"csv({folder.as_posix()})"
     # a later start reads less of each file; the stored older bars stay (nothing changed)
-    run(project_copy, csv_dir=str(folder), tickers="all", start="2020-03-04", end=None)
+    run(project, csv_dir=str(folder), tickers="all", start="2020-03-04", end=None)
     raw = crud_on().load_stage_frame("raw")
     assert raw.groupby("ticker").size().to_dict() == {"AAA": 5, "BBB": 3}
     assert len(crud_on().list_versions("raw")) == 1
 
 
-def test_bad_parameters_and_files_stop_with_a_message(project_copy, tmp_path):
+def test_bad_parameters_and_files_stop_with_a_message(project, tmp_path):
     with pytest.raises(SourceError, match="unknown ingestion.source 'web': use one of auto"):
-        run(project_copy, source="web")
+        run(project, source="web")
     with pytest.raises(SourceError, match="ingestion.tickers is empty"):
-        run(project_copy, tickers=[])
+        run(project, tickers=[])
     folder = tmp_path / "bad"
     user_csv(folder, "AAA.csv").write_text(
         "Date,Open,High,Low,Adj Close,Volume\n2020-01-02,1,2,0.5,1,9\n"
     )
     with pytest.raises(SourceError, match=r"AAA\.csv lacks column\(s\) Close"):
-        run(project_copy, csv_dir=str(folder), tickers="AAA")
+        run(project, csv_dir=str(folder), tickers="AAA")
     assert crud_on().list_versions("raw") == []
