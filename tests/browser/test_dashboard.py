@@ -1,6 +1,6 @@
 """The dashboard in Debian's Chromium against the app served by uvicorn with the fixed project's
 model (tests/helpers/fixed_project.py); the realized-accuracy test runs the monitoring pipeline
-on a copy of the trained project.
+on a fixed project of its own.
 
 Every test that expects a clean page asserts that the browser reported no console error, no
 failed request and no response >= 400.
@@ -30,6 +30,7 @@ from tests.browser.conftest import (
     save_screenshot,
 )
 from tests.conftest import PROJECT_ROOT, copy_trained_project
+from tests.helpers.fixed_project import build_fixed_project
 from tests.helpers.outage import TcpProxy, seed, through, wait_for
 from tests.helpers.reports import backtest_report
 
@@ -453,17 +454,34 @@ def test_the_registry_history_shows_the_champion_and_every_change(
     assert browsing.log.problems() == []
 
 
+def run_pipeline(root: Path, database_url: str, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kedro run --pipeline <name> --env test` in the project copy `root`, in-process (its
+    MLflow runs go to the session's throw-away store, tests/conftest.py)."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
+    monkeypatch.chdir(root)
+    bootstrap_project(root)
+    with KedroSession.create(project_path=root, env="test") as session:
+        session.run(pipeline_name=name)
+
+
 def test_realized_accuracy_shows_empty_history_then_the_monitoring_figures(
-    trained_project,
+    migrated_sqlite_template: Path,
     tmp_path: Path,
     browsing: Browsing,
     monkeypatch: pytest.MonkeyPatch,
     switchboard: Switchboard,
 ) -> None:
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
-
-    project = copy_trained_project(trained_project, tmp_path / "monitored")
+    """On a fixed project (its champion's calibration records the split, as training's does)
+    whose features were computed: monitoring judges the champion's forecasts with ONNX Runtime,
+    so no model needs training with TensorFlow for it."""
+    project = build_fixed_project(
+        tmp_path / "monitored", migrated_sqlite_template, calibration_split=True
+    )
+    run_pipeline(project.root, project.database_url, "feature_engineering", monkeypatch)
     with switchboard.serving(create_app(settings_for(project.root, project.database_url))) as url:
         page = browsing.page
         page.goto(url + "/")
@@ -474,12 +492,7 @@ def test_realized_accuracy_shows_empty_history_then_the_monitoring_figures(
         assert page.inner_text("#realized-message").startswith("no monitoring run yet")
         assert page.is_hidden("#realized-table")
 
-        monkeypatch.setenv("DATABASE_URL", project.database_url)
-        monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(project.root))
-        monkeypatch.chdir(project.root)
-        bootstrap_project(project.root)
-        with KedroSession.create(project_path=project.root, env="test") as session:
-            session.run(pipeline_name="monitoring")
+        run_pipeline(project.root, project.database_url, "monitoring", monkeypatch)
         body = httpx.get(f"{url}/api/v1/monitoring").json()
         assert body["model_version"] and set(body["tickers"]) == {"^GSPC", "GOOG", "MSFT"}
 

@@ -29,9 +29,11 @@ TICKERS = ("^GSPC", "GOOG", "MSFT")
 MLFLOW_RUN_ID = "0123456789abcdef" * 2  # 32 hex digits, as an MLflow run id
 
 
-def serving_files(window: int, horizon: int) -> dict[str, bytes]:
+def serving_files(window: int, horizon: int, split: dict | None = None) -> dict[str, bytes]:
     """The files the API serves, by catalog name: a non-naive linear network, the scaler's
-    JSON parameters and a calibration whose quantiles differ per ticker (scope "ticker")."""
+    JSON parameters and a calibration whose quantiles differ per ticker (scope "ticker");
+    with `split` (the split's dates), the calibration records it as training does (what the
+    monitoring pipeline reads the champion's training period from)."""
     weights = np.random.default_rng(1).normal(0, 0.05, (window, horizon))
     bias = np.linspace(0.2, -0.2, horizon)
     pooled = [1.6 + 0.3 * k for k in range(horizon)]
@@ -47,6 +49,8 @@ def serving_files(window: int, horizon: int) -> dict[str, bytes]:
             for ticker, factor in zip(TICKERS, (1.1, 1.3, 0.8), strict=True)
         },
     }
+    if split is not None:
+        calibration["split"] = split
     scaler = {"kind": "standard", "mean": [0.0003], "scale": [0.0124]}
     return {
         "onnx_model": fixed_onnx(weights, bias),
@@ -59,7 +63,6 @@ def _metrics(clean: pd.DataFrame, onnx_sha256: str, steps: list[int]) -> dict:
     """An evaluation's record, hand-made but of its shape: the split, each ticker's figures at
     each report step next to naive's (mae_ratio = lstm mae / naive mae, the interval's
     coverage) and a passed ONNX parity check."""
-    dates = sorted(clean["date"].unique())
     tickers = {}
     for i, ticker in enumerate(sorted(TICKERS)):
         closes = clean.loc[clean["ticker"] == ticker, "close"]
@@ -75,12 +78,7 @@ def _metrics(clean: pd.DataFrame, onnx_sha256: str, steps: list[int]) -> dict:
                 "interval": {"level": 0.9, "coverage": 0.9 - 0.01 * k},
             }
     return {
-        "split": {
-            "validation_start": f"{dates[int(0.7 * len(dates))]:%Y-%m-%d}",
-            "test_start": f"{dates[int(0.85 * len(dates))]:%Y-%m-%d}",
-            "common_start": f"{dates[0]:%Y-%m-%d}",
-            "common_end": f"{dates[-1]:%Y-%m-%d}",
-        },
+        "split": _split(clean),
         "tickers": tickers,
         "onnx_parity": {
             "max_abs_diff": 0.0,
@@ -91,8 +89,23 @@ def _metrics(clean: pd.DataFrame, onnx_sha256: str, steps: list[int]) -> dict:
     }
 
 
-def build_fixed_project(root: Path, template_db: Path) -> TrainedProject:
-    """The project copy at `root` on a copy of the migrated SQLite file `template_db`."""
+def _split(clean: pd.DataFrame) -> dict[str, str]:
+    """The split's dates, as training records them (SplitDates.as_dict)."""
+    dates = sorted(clean["date"].unique())
+    return {
+        "validation_start": f"{dates[int(0.7 * len(dates))]:%Y-%m-%d}",
+        "test_start": f"{dates[int(0.85 * len(dates))]:%Y-%m-%d}",
+        "common_start": f"{dates[0]:%Y-%m-%d}",
+        "common_end": f"{dates[-1]:%Y-%m-%d}",
+    }
+
+
+def build_fixed_project(
+    root: Path, template_db: Path, *, calibration_split: bool = False
+) -> TrainedProject:
+    """The project copy at `root` on a copy of the migrated SQLite file `template_db`; with
+    `calibration_split`, its calibration records the split as training's does (for the
+    monitoring pipeline)."""
     make_project_copy(root)
     shutil.copy(template_db, root / "data" / "fixed.db")
     url = f"sqlite:///{root / 'data' / 'fixed.db'}"
@@ -113,7 +126,11 @@ def build_fixed_project(root: Path, template_db: Path) -> TrainedProject:
     clean_version = crud.save_stage_frame(
         clean, "clean", source="cleaning", parent_id=raw_version.version.id
     )
-    files = serving_files(training["model"]["window"], training["model"]["max_horizon"])
+    files = serving_files(
+        training["model"]["window"],
+        training["model"]["max_horizon"],
+        _split(clean) if calibration_split else None,
+    )
     filepaths = model_registry.serving_filepaths(root, "test")
     for name, content in files.items():
         path = Path(filepaths[name]) / VERSION / Path(filepaths[name]).name
