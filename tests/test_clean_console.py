@@ -1,8 +1,7 @@
 """A clean `kedro run` prints what a user needs and nothing they must learn to ignore: a piped
 console is not wrapped at 80 columns. (No mlflow type-hint warning, no "Could not extract type
-hints" lines, no TensorFlow E0000 lines: checked on the forced training run of
-tests/pipelines/training/test_train_once.py, run there in a user's shell, so that the tests
-train once, not twice.)"""
+hints" lines, no TensorFlow E0000 lines: checked on the training run of
+tests/test_environments.py, the one `kedro run` of the tests that trains, typed in a user's shell.)"""
 
 from __future__ import annotations
 

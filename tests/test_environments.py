@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from tests.conftest import (
     copy_trained_project,
     make_project_copy,
 )
+from tests.helpers.database import crud_on
+from tests.helpers.kedro_cli import as_in_a_users_shell, kedro, noise
 
 # What names the main project's folders; each test below unsets them, as a user's shell has them.
 MAIN_VARIABLES = ("DATABASE_URL", "STOCK_LSTM_DATA_DIR", "MLFLOW_TRACKING_URI", "KEDRO_ENV")
@@ -41,24 +43,16 @@ def test_the_api_builds_its_catalog_with_the_settings_kedro_reads() -> None:
     """The API and the registry commands open the catalog without bootstrapping the project
     (data_pipeline/catalog.py reads stock_lstm/kedro_config.py): a Kedro session's settings,
     read by Kedro from settings.py, must be those."""
-    code = f"""
-        from kedro.framework.project import settings
-        from kedro.framework.startup import bootstrap_project
-        from stock_lstm import kedro_config
+    from kedro.framework.project import settings
+    from kedro.framework.startup import bootstrap_project
 
-        bootstrap_project({str(PROJECT_ROOT)!r})
-        assert settings.CONF_SOURCE == kedro_config.CONF_SOURCE
-        assert settings.CONFIG_LOADER_CLASS is kedro_config.CONFIG_LOADER_CLASS
-        assert settings.CONFIG_LOADER_ARGS == kedro_config.CONFIG_LOADER_ARGS
-        assert settings.DATA_CATALOG_CLASS is kedro_config.DATA_CATALOG_CLASS
-        print("same settings")
-        """
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "same settings" in done.stdout
+    from stock_lstm import kedro_config
+
+    bootstrap_project(PROJECT_ROOT)  # settings.py read again, as a fresh process reads it
+    assert settings.CONF_SOURCE == kedro_config.CONF_SOURCE
+    assert settings.CONFIG_LOADER_CLASS is kedro_config.CONFIG_LOADER_CLASS
+    assert settings.CONFIG_LOADER_ARGS == kedro_config.CONFIG_LOADER_ARGS
+    assert settings.DATA_CATALOG_CLASS is kedro_config.DATA_CATALOG_CLASS
 
 
 def _file_paths(entry: dict[str, Any]) -> list[str]:
@@ -158,22 +152,26 @@ def _snapshot(root: Path, skip: tuple[str, ...]) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def main_project(trained_project: TrainedProject, tmp_path: Path) -> Path:
+def main_project_copy(trained: TrainedProject, folder: Path) -> Path:
     """A copy of the trained project whose database sits where the main one does by default
     (data/stock_lstm.db), with its champion, models, reports and MLflow runs under data/."""
     import sqlite3
 
-    project = copy_trained_project(trained_project, tmp_path / "project")
-    trained = Path(project.database_url.removeprefix("sqlite:///"))
+    project = copy_trained_project(trained, folder / "project")
+    database = Path(project.database_url.removeprefix("sqlite:///"))
     with (
-        sqlite3.connect(trained) as source,
+        sqlite3.connect(database) as source,
         sqlite3.connect(project.root / "data" / "stock_lstm.db") as target,
     ):
         source.backup(target)  # the whole database, what its write-ahead log holds too
-    for path in trained.parent.glob(f"{trained.name}*"):  # its WAL files and prediction spool
+    for path in database.parent.glob(f"{database.name}*"):  # its WAL files and prediction spool
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     return project.root
+
+
+@pytest.fixture
+def main_project(trained_project: TrainedProject, tmp_path: Path) -> Path:
+    return main_project_copy(trained_project, tmp_path)
 
 
 def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -196,21 +194,112 @@ def _champion(database: Path) -> str | None:
     return row[0] if row else None
 
 
+# A narrower window than the stored history: on the main database this closed bars.
+NARROWER = "ingestion.end=2012-10-01"
+
+
+@dataclass(frozen=True)
+class UsersRun:
+    """`kedro run --env test` typed in a user's shell (no variable naming the main project's
+    folders, no console settings), piped, in a copy of the main project: its console, and the
+    main project's files before it."""
+
+    root: Path
+    output: str
+    before: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def users_kedro_run(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory):
+    """The one `kedro run` subprocess of the tests (the command a user types): its console and
+    its files are checked by the tests below (environment isolation, a clean console, training
+    once), so the project trains once for all of them."""
+    root = main_project_copy(trained_project, tmp_path_factory.mktemp("users-run"))
+    before = _snapshot(root, skip=("test/",))
+    env = as_in_a_users_shell({k: v for k, v in os.environ.items() if k not in MAIN_VARIABLES})
+    env["STOCK_LSTM_PROJECT_ROOT"] = str(root)
+    output = kedro(root, env, "run", "--env", "test", "--params", NARROWER)
+    return UsersRun(root=root, output=output, before=before)
+
+
 @pytest.mark.slow
-def test_kedro_run_env_test_leaves_the_main_project_byte_identical(main_project: Path) -> None:
-    before = _snapshot(main_project, skip=("test/",))
+def test_kedro_run_env_test_leaves_the_main_project_byte_identical(users_kedro_run) -> None:
+    root, before = users_kedro_run.root, users_kedro_run.before
     assert {"stock_lstm.db", "08_reporting/evaluation.json"} <= set(before)
     assert any(name.startswith("mlflow/") for name in before)
-    # A narrower window than the stored history: on the main database this closed bars.
-    _run(
-        main_project, "-m", "kedro", "run", "--env", "test", "--params", "ingestion.end=2012-10-01"
-    )
-    assert _snapshot(main_project, skip=("test/",)) == before
-    assert _champion(main_project / "data" / "stock_lstm.db") is not None
-    own = main_project / "data" / "test"
+    assert _snapshot(root, skip=("test/",)) == before
+    assert _champion(root / "data" / "stock_lstm.db") is not None
+    own = root / "data" / "test"
     assert _champion(own / "stock_lstm.db") is not None
     assert (own / "08_reporting" / "evaluation.json").is_file()
     assert (own / "mlflow" / "mlflow.db").is_file()
+
+
+@pytest.mark.slow
+def test_a_training_kedro_run_prints_nothing_to_ignore(users_kedro_run) -> None:
+    """A run that trains, from a user's shell, prints nothing a user must learn to ignore
+    (tests/helpers/kedro_cli.py NOISE); piped, each log line is whole: the pipeline's
+    completion on one line (every line of a piped run a whole record: tests/test_clean_console.py)."""
+    output = users_kedro_run.output
+    assert "already trained" not in output
+    assert noise(output) == []
+    assert any(
+        "Pipeline execution completed successfully" in line for line in output.splitlines()
+    ), output
+
+
+@pytest.mark.slow
+def test_the_same_kedro_run_again_trains_nothing(
+    users_kedro_run, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`kedro run` with the same inputs again (the code, too: the first run's fingerprint was
+    computed in a process of its own, this one's in the tests' process) trains, evaluates and
+    registers nothing. In-process, with the runner `kedro run` defaults to (TrainOnceRunner:
+    tests/pipelines/training/test_train_once_runner.py)."""
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from stock_lstm.cli.daily import parse_params
+    from stock_lstm.common.fingerprint import training_code_hash
+    from stock_lstm.pipelines.train_once import TrainOnceRunner
+
+    root = users_kedro_run.root
+    url = f"sqlite:///{root / 'data' / 'test' / 'stock_lstm.db'}"
+    crud = crud_on(url)
+    versions = crud.list_model_versions()
+    assert len(versions) == 1  # the first run trained one version (its data/test was empty)
+    trained, champion = versions[0], crud.champion_version()
+    features = crud.latest_version("features")
+    dispose_engines()
+
+    for name in MAIN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
+    monkeypatch.chdir(root)
+    bootstrap_project(root)
+    # The training code's hash as a process started now computes it (this one cached it when
+    # it trained the session's project: code edited since would be another fingerprint).
+    training_code_hash.cache_clear()
+    runner = TrainOnceRunner()
+    with caplog.at_level("INFO"):
+        with KedroSession.create(
+            project_path=root, env="test", runtime_params=parse_params(NARROWER)
+        ) as session:
+            session.run(runner=runner)
+    dispose_engines()
+    output = caplog.text
+    message = (
+        f"model {trained.model_version} already trained on data version {features.id} "
+        "with these parameters"
+    )
+    assert runner.skipped is not None and runner.skipped.startswith(message)
+    assert message in output
+    assert "Running node: train_model" not in output
+    assert "Running node: evaluate_model" not in output
+    assert "Running node: record_model_version" not in output
+    assert crud.list_model_versions() == versions
+    assert crud.champion_version() == champion
+    dispose_engines()
 
 
 @pytest.mark.slow
@@ -225,7 +314,7 @@ def test_a_replay_leaves_the_main_project_byte_identical(main_project: Path) -> 
         "--replay-from",
         "2012-10-01",
         "--days",
-        "2",
+        "1",  # one session: the replay trains its own champion on its first day
     )
     assert _snapshot(main_project, skip=("replay/",)) == before
     champion = _champion(main_project / "data" / "stock_lstm.db")  # read once compared

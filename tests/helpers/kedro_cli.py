@@ -24,9 +24,9 @@ def kedro(root: Path, env: Mapping[str, str], *args: str, timeout: int = 900) ->
     return output
 
 
-# What a clean `kedro run` never prints (checked on the forced training run of
-# tests/pipelines/training/test_train_once.py): the mlflow type-hint warning, Kedro's
-# parameter-validation lines, TensorFlow's E0000 lines.
+# What a clean `kedro run` never prints (checked on the one `kedro run` subprocess of the tests,
+# a training run typed in a user's shell: tests/test_environments.py): the mlflow type-hint
+# warning, Kedro's parameter-validation lines, TensorFlow's E0000 lines.
 NOISE = (
     "Add type hints to the `predict` method",
     "Could not extract type hints",

@@ -1,8 +1,9 @@
-"""Training is idempotent: `make pipeline` (python -m stock_lstm.cli.pipeline) and a bare
-`kedro run` (its default runner, pipelines/train_once.py) with the same features version,
-training parameters and code train nothing and register nothing; a narrower ingestion window or
-a folder lacking a ticker changes no stored bar, so it trains nothing either;
-`training.force=true` trains again on purpose."""
+"""Training is idempotent: `make pipeline` (python -m stock_lstm.cli.pipeline) with the same
+features version, training parameters and code trains nothing and registers nothing; a narrower
+ingestion window or a folder lacking a ticker changes no stored bar, so it trains nothing
+either; `training.force=true` trains again on purpose. (A bare `kedro run`, its default runner
+pipelines/train_once.py, is checked on the one `kedro run` subprocess of the tests, typed as a
+user types it: tests/test_environments.py test_the_same_kedro_run_again_trains_nothing.)"""
 
 from __future__ import annotations
 
@@ -13,10 +14,7 @@ import pytest
 
 from stock_lstm.cli import pipeline as pipeline_cli
 from stock_lstm.common.fingerprint import training_fingerprint
-from stock_lstm.data_pipeline.database import dispose_engines
-from tests.conftest import TrainedProject, kedro_env
 from tests.helpers.database import crud_on
-from tests.helpers.kedro_cli import as_in_a_users_shell, kedro, noise
 from tests.pipelines.ingestion.test_incremental import without_goog
 
 ENV = "test"
@@ -70,45 +68,3 @@ def test_another_parameter_is_another_fingerprint() -> None:
     assert training_fingerprint(7, {**params, "force": True}) == base  # how to run, not what
     assert training_fingerprint(8, params) != base
     assert training_fingerprint(7, {**params, "fit": {"seed": 2}}) != base
-
-
-def _kedro_run(project: TrainedProject, *args: str) -> str:
-    env = kedro_env(project.root, project.database_url)
-    return kedro(project.root, env, "run", "--env", ENV, *args)
-
-
-@pytest.mark.slow
-def test_a_bare_kedro_run_with_nothing_changed_trains_nothing(trained_copy: TrainedProject) -> None:
-    crud = crud_on(trained_copy.database_url)
-    before = crud.list_model_versions()
-    features = crud.latest_version("features")
-    dispose_engines()
-
-    # on purpose: one new version (the champion, `evaluation.promote` of env test permitting),
-    # run from a user's shell: it prints nothing a user must learn to ignore
-    env = as_in_a_users_shell(kedro_env(trained_copy.root, trained_copy.database_url))
-    output = kedro(trained_copy.root, env, "run", "--env", ENV, "--params", "training.force=true")
-    assert "already trained" not in output
-    assert noise(output) == []
-    # piped, each log line is whole: the pipeline's completion on one line
-    assert any(
-        "Pipeline execution completed successfully" in line for line in output.splitlines()
-    ), output
-    versions = crud.list_model_versions()
-    assert len(versions) == len(before) + 1
-    trained, champion = versions[0], crud.champion_version()
-    dispose_engines()
-
-    # the same inputs again (the code, too: the first run's fingerprint is computed in a
-    # process of its own, as this one's)
-    output = _kedro_run(trained_copy)
-    assert (
-        f"model {trained.model_version} already trained on data version {features.id} "
-        "with these parameters"
-    ) in output
-    assert "Running node: train_model" not in output
-    assert "Running node: evaluate_model" not in output
-    assert "Running node: record_model_version" not in output
-    assert crud.list_model_versions() == versions
-    assert crud.champion_version() == champion
-    dispose_engines()
