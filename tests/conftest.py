@@ -1,8 +1,11 @@
-"""Shared fixtures: a fresh database per test (SQLite file, or a private PostgreSQL schema)."""
+"""Shared fixtures: a database per test at head (a copy of a migrated SQLite file, or the
+process's PostgreSQL database put back to its migrated template's state), the tiers, projects."""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import graphlib
 import importlib.abc
 import os
 import shutil
@@ -14,14 +17,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from kedro.config import OmegaConfigLoader
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from stock_lstm.data_pipeline.database import Database, dispose_engines, get_database
+from stock_lstm.data_pipeline.database import Database, _migrated, dispose_engines, get_database
+
+if TYPE_CHECKING:
+    import psycopg
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -233,11 +239,162 @@ def migrated_postgres_template() -> Iterator[str]:
         yield make_url(url).database
 
 
+# Everything a test could change in a database besides its tables' rows and its sequences: the
+# schemas, relations, columns, constraints, indexes, functions, triggers and types outside the
+# system catalogs (their definitions, one line each, hashed). A reused database whose fingerprint
+# is not the template's is replaced by a new copy.
+_SCHEMA_FINGERPRINT = """
+WITH user_namespaces AS (
+    SELECT oid, nspname FROM pg_namespace
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+      AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp\\_%'
+)
+SELECT md5(coalesce(string_agg(item, E'\\n' ORDER BY item), '')) FROM (
+    SELECT 'schema ' || nspname FROM user_namespaces
+    UNION ALL
+    SELECT format('relation %s.%s %s', n.nspname, c.relname, c.relkind)
+    FROM pg_class c JOIN user_namespaces n ON n.oid = c.relnamespace
+    UNION ALL
+    SELECT format('column %s.%s %s %s %s %s', n.nspname, c.relname, a.attname,
+                  format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                  pg_get_expr(d.adbin, d.adrelid))
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    JOIN user_namespaces n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+    WHERE a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL
+    SELECT format('constraint %s %s %s', co.conrelid::regclass, co.conname,
+                  pg_get_constraintdef(co.oid))
+    FROM pg_constraint co JOIN user_namespaces n ON n.oid = co.connamespace
+    UNION ALL
+    SELECT 'index ' || pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    JOIN user_namespaces n ON n.oid = c.relnamespace
+    UNION ALL
+    SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(coalesce(p.prosrc, ''))
+    FROM pg_proc p JOIN user_namespaces n ON n.oid = p.pronamespace
+    UNION ALL
+    SELECT format('trigger %s %s', t.tgrelid::regclass, pg_get_triggerdef(t.oid))
+    FROM pg_trigger t WHERE NOT t.tgisinternal
+    UNION ALL
+    SELECT format('type %s.%s %s', n.nspname, t.typname, t.typtype)
+    FROM pg_type t JOIN user_namespaces n ON n.oid = t.typnamespace
+    UNION ALL
+    SELECT format('enum %s %s %s', e.enumtypid::regtype, e.enumsortorder, e.enumlabel)
+    FROM pg_enum e
+    UNION ALL
+    SELECT 'large object ' || oid FROM pg_largeobject_metadata
+) AS items(item)
+"""
+
+
+class _ReusedPostgresDatabase:
+    """One PostgreSQL database per test process, a copy of the migrated template made once and
+    handed to each `postgres_url` test in turn, put back to the template's state after each: the
+    connections left to it ended, the rows of its tables deleted, its sequences restarted. A copy
+    per test (CREATE DATABASE ... TEMPLATE, then DROP) costs the server 0.3-0.6 s of file copies
+    and fsyncs; this a few milliseconds. A test that left anything else changed (a downgraded
+    schema, a table or schema of its own, the Alembic revision) gets a new copy.
+
+    Not a rolled-back transaction per test: the code under test opens its own connections and
+    commits (the API's threads, `kedro` runs, subprocesses), and the tests check what was
+    committed."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.url = ""
+        self._database: contextlib.AbstractContextManager[str] | None = None
+        self._template_state: tuple[str, list[str]] | None = None
+        self._reset: psycopg.sql.Composed | None = None  # deletes every row, restarts sequences
+
+    def acquire(self) -> str:
+        if self._database is None:
+            self._database = _postgres_database(template=self.template)
+            self.url = self._database.__enter__()
+            from psycopg import sql
+
+            with self._connect() as connection:
+                self._template_state = self._state(connection)
+                deletions = [
+                    sql.SQL("DELETE FROM {}").format(sql.Identifier(table))
+                    for table in _deletion_order(connection)
+                ]
+            restart = sql.SQL(
+                "SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), "
+                "start_value, false) FROM pg_sequences WHERE last_value IS NOT NULL"
+            )
+            self._reset = sql.SQL("; ").join(
+                # a lock a terminated connection still held: fail (a new copy), not hang
+                [sql.SQL("SET lock_timeout = '10s'; BEGIN"), *deletions, restart, sql.SQL("COMMIT")]
+            )
+        _migrated.discard(self.url)  # the test's first session checks the revision, as ever
+        return self.url
+
+    def release(self) -> None:
+        """Back to the template's state, or dropped (the next test gets a new copy)."""
+        dispose_engines()
+        try:
+            with self._connect() as connection:
+                connection.execute(
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                if self._state(connection) == self._template_state:
+                    connection.execute(self._reset)
+                    return
+        except Exception:  # e.g. a schema the deletions cannot empty: a new copy, as before
+            pass
+        self.close()
+
+    def close(self) -> None:
+        if self._database is not None:
+            database, self._database = self._database, None
+            database.__exit__(None, None, None)
+
+    def _connect(self) -> psycopg.Connection:
+        import psycopg  # imported when a PostgreSQL test runs, not by every pytest
+
+        conninfo = make_url(self.url).set(drivername="postgresql")
+        return psycopg.connect(conninfo.render_as_string(hide_password=False), autocommit=True)
+
+    @staticmethod
+    def _state(connection: psycopg.Connection) -> tuple[str, list[str]]:
+        """The schema's fingerprint, and the rows no reset deletes (Alembic's revision)."""
+        fingerprint = connection.execute(_SCHEMA_FINGERPRINT).fetchone()[0]
+        revision = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+        return fingerprint, sorted(row[0] for row in revision)
+
+
+def _deletion_order(connection: psycopg.Connection) -> list[str]:
+    """The public tables but alembic_version, each after the tables that reference it."""
+    tables = connection.execute(
+        "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+        "AND relkind = 'r' AND relname <> 'alembic_version'"
+    ).fetchall()
+    referenced_by: dict[str, set[str]] = {table: set() for (table,) in tables}
+    for child, parent in connection.execute(
+        "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+        "WHERE contype = 'f' AND connamespace = 'public'::regnamespace"
+    ).fetchall():
+        if child != parent:
+            referenced_by[parent].add(child)
+    return list(graphlib.TopologicalSorter(referenced_by).static_order())
+
+
+@pytest.fixture(scope="session")
+def reused_postgres(migrated_postgres_template: str) -> Iterator[_ReusedPostgresDatabase]:
+    """The process's PostgreSQL database the `postgres_url` tests take in turn."""
+    database = _ReusedPostgresDatabase(migrated_postgres_template)
+    yield database
+    database.close()
+
+
 @pytest.fixture
-def postgres_url(migrated_postgres_template: str) -> Iterator[str]:
-    """A PostgreSQL database of the test's own, its schema at head."""
-    with _postgres_database(template=migrated_postgres_template) as url:
-        yield url
+def postgres_url(reused_postgres: _ReusedPostgresDatabase) -> Iterator[str]:
+    """A PostgreSQL database at head, empty, the test's alone while it runs (the process's
+    reused one, put back to the migrated template's state afterwards)."""
+    yield reused_postgres.acquire()
+    reused_postgres.release()
 
 
 @pytest.fixture
