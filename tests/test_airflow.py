@@ -10,7 +10,6 @@ Airflow (deploy/airflow/airflow_test.py)."""
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -111,19 +110,25 @@ def _what_stage_tasks_run(namespace: dict, recorded: dict, monkeypatch) -> dict[
 
 def _create_dags(tmp: Path, *extra: str) -> Path:
     """Run `kedro airflow create --jinja-file deploy/airflow/dag_template.j2 --env base
-    --group-by namespace [extra]` in a project copy; the folder the DAG files were written to."""
+    --group-by namespace [extra]` in a project copy, through the `kedro` command line
+    (kedro.framework.cli.KedroCLI, what `python -m kedro` runs) in this process, in the copy
+    with the environment a `kedro` subprocess there gets (tests.conftest.kedro_env): no second
+    interpreter importing Kedro, the project and TensorFlow again. The folder the DAG files were
+    written to."""
+    from kedro.framework.cli.cli import KedroCLI
+
     root = make_project_copy(tmp / "project")
     target = tmp / "dags"
-    completed = subprocess.run(
-        [sys.executable, "-m", "kedro", "airflow", "create", "--target-dir", str(target)]
-        + ["--jinja-file", str(TEMPLATE), "--env", "base", "--group-by", "namespace", *extra],
-        cwd=root,
-        env=kedro_env(root, f"sqlite:///{tmp / 'airflow.db'}"),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in kedro_env(root, f"sqlite:///{tmp / 'airflow.db'}").items():
+            patch.setenv(name, value)
+        patch.chdir(root)
+        KedroCLI(project_path=root).main(
+            ["airflow", "create", "--target-dir", str(target), "--jinja-file", str(TEMPLATE)]
+            + ["--env", "base", "--group-by", "namespace", *extra],
+            prog_name="kedro",
+            standalone_mode=False,  # an error is raised here, not turned into an exit status
+        )
     return target
 
 
