@@ -15,7 +15,6 @@ from stock_lstm.ml_models.common.intervals import CalibrationSample, calibrate
 from stock_lstm.ml_models.common.origins import split_origins
 from stock_lstm.ml_models.common.splits import split_dates
 from stock_lstm.ml_models.model_types import model_type_of
-from stock_lstm.ml_models.recurrent.inference import KerasForecaster
 from stock_lstm.ml_models.recurrent.provenance import artifact_fingerprints
 
 
@@ -35,6 +34,9 @@ def calibrate_intervals(
     version of every training artifact), the split's cut-off dates and the fingerprints of
     the model and scaler, so evaluation can prove it evaluates one consistent set.
     """
+    # TensorFlow: imported when a model is calibrated, not with the pipelines naming this node
+    from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+
     intervals = params["intervals"]
     level = float(intervals["level"])
     vol_window = int(intervals["vol_window"])

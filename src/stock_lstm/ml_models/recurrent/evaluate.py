@@ -28,7 +28,6 @@ from stock_lstm.ml_models.common.plots import draw_backtest, file_safe
 from stock_lstm.ml_models.common.series import ticker_series
 from stock_lstm.ml_models.common.splits import split_dates
 from stock_lstm.ml_models.model_types import model_type_of
-from stock_lstm.ml_models.recurrent.inference import KerasForecaster
 from stock_lstm.ml_models.recurrent.provenance import check_same_run
 
 
@@ -73,6 +72,9 @@ def evaluate_model(
     ticker and an overview figure with a panel per ticker (previewable in kedro-viz).
     The test split is used here, once, and nowhere else. Model, scaler and calibration must be
     of one training run, and `features` the version it was trained on (check_same_run)."""
+    # TensorFlow: imported when a model is evaluated, not with the pipelines naming this node
+    from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+
     model_version = check_same_run(model, scaler, calibration, features)
     forecaster = KerasForecaster(model, scaler, calibration)
     model_type = model_type_of(calibration)

@@ -4,6 +4,9 @@ stopping on validation windows; and the same fit as a walk-forward fold model fo
 Nothing of validation or test touches fitting: the scaler comes from training rows only
 (common/scaling.fit_scaler), validation only decides when to stop and which weights to keep, and
 the test split is left for evaluation. Seeded and deterministic: two runs give the same model.
+
+TensorFlow is imported when a network is built, trained or run, not with this module: the
+training pipeline names `train_model`, and every `kedro` command registers every pipeline.
 """
 
 from __future__ import annotations
@@ -13,12 +16,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
 from stock_lstm.ml_models.common.intervals import Bands
 from stock_lstm.ml_models.common.origins import SplitOrigins
@@ -28,19 +29,29 @@ from stock_lstm.ml_models.common.splits import SplitDates, split_dates
 from stock_lstm.ml_models.common.windows import build_windows
 from stock_lstm.ml_models.model_types import model_type_of, network_type
 from stock_lstm.ml_models.recurrent.calibration import calibrate_intervals
-from stock_lstm.ml_models.recurrent.inference import KerasForecaster
-from stock_lstm.ml_models.recurrent.network import build_from_params
+
+if TYPE_CHECKING:
+    from keras import Model
+
+    from stock_lstm.ml_models.recurrent.inference import KerasForecaster
+else:  # what Kedro resolves train_model's type hints to: no TensorFlow import for that
+    Model = Any
 
 logger = logging.getLogger(__name__)
 
 
-def build_network(model_type: str, model_params: Mapping[str, Any]) -> keras.Model:
+def build_network(model_type: str, model_params: Mapping[str, Any]) -> Model:
     """The compiled, untrained network of `model_type` (raises InputError naming the choices)."""
+    from stock_lstm.ml_models.recurrent.network import build_from_params  # Keras (TensorFlow)
+
     return build_from_params(network_type(model_type).builder(), model_params)
 
 
 def make_deterministic(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow and force deterministic ops: same data, same model."""
+    import keras  # TensorFlow: imported when a network is trained
+    import tensorflow as tf
+
     keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
 
@@ -50,7 +61,7 @@ def train_model(
     scaler: Any,
     params: Mapping[str, Any],
     model_version: str | None = None,
-) -> tuple[keras.Model, dict[str, Any]]:
+) -> tuple[Model, dict[str, Any]]:
     """Train on the training windows; keep the weights with the best validation loss.
 
     The untrained model is the naive forecast (model.py), so "epoch 0" is a candidate too:
@@ -58,6 +69,8 @@ def train_model(
     Returns the model and a JSON-able history (losses per epoch, timings, window counts, the
     split's cut-off dates and the run's model version, i.e. its Kedro save version).
     """
+    import keras  # TensorFlow: imported when a network is trained, not with the pipelines
+
     model_params, fit = params["model"], params["fit"]
     window, max_horizon = int(model_params["window"]), int(model_params["max_horizon"])
     make_deterministic(int(fit["seed"]))
@@ -163,7 +176,7 @@ def skill_p_values(model_errors: np.ndarray, naive_errors: np.ndarray) -> np.nda
 
 
 def shrink_toward_naive(
-    model: keras.Model,
+    model: Model,
     x: np.ndarray,
     y: np.ndarray,
     batch_size: int,
@@ -214,6 +227,8 @@ def fit_network_per_scope(
 ) -> dict[str, NetworkFoldModel]:
     """One fit as `kedro run` does it (scaler on training rows, early stopping), calibrated on
     validation once per interval scope: the interval-scope comparison fits each fold once."""
+    from stock_lstm.ml_models.recurrent.inference import KerasForecaster  # TensorFlow
+
     fold_params = {**params, "model_type": model_type, "split": cutoffs}
     scaler = fit_scaler(features, cutoffs)
     model, _ = train_model(features, scaler, fold_params)

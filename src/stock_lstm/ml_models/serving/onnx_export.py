@@ -11,9 +11,8 @@ import hashlib
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
 import numpy as np
 import pandas as pd
 
@@ -24,10 +23,15 @@ from stock_lstm.ml_models.common.splits import split_dates
 from stock_lstm.ml_models.common.windows import histories, window_origins
 from stock_lstm.ml_models.serving.onnx_forecaster import OnnxForecaster
 
+if TYPE_CHECKING:
+    from keras import Model
+else:  # no TensorFlow import for the pipelines naming these nodes (Kedro reads their type hints)
+    Model = Any
+
 OPSET = 17
 
 
-def export_onnx(model: keras.Model) -> bytes:
+def export_onnx(model: Model) -> bytes:
     """The model as an ONNX graph (Keras 3's own exporter, through tf2onnx), batch size free."""
     # Keras exports only a model that has been called (a freshly loaded one has not).
     model(np.zeros((1, *model.input_shape[1:]), dtype="float32"), training=False)
@@ -55,7 +59,7 @@ def test_inputs(
 
 
 def onnx_parity(
-    model: keras.Model,
+    model: Model,
     onnx_model: bytes,
     scaler: Any,
     features: pd.DataFrame,
