@@ -1,7 +1,8 @@
 """Every `kedro` command (an ingestion run, kedro viz, kedro airflow create, a notebook, `make
 tune`) bootstraps the project and registers every pipeline; Kedro also reads every node's type
 hints to validate parameters. None of that may import TensorFlow (~9 s of CPU a process): it is
-imported when a node that builds, trains or runs a Keras model runs.
+imported when a node that builds, trains or runs a Keras model runs. Nor the statistics stack
+(arch, statsmodels, SciPy: ~1.4 s), imported when a significance test or a GARCH baseline runs.
 
 One fresh interpreter (this one has TensorFlow loaded by other tests) does what a `kedro`
 command does and reports, for the first TensorFlow module imported, the project's frames that
@@ -14,6 +15,8 @@ import subprocess
 import sys
 
 from tests.conftest import PROJECT_ROOT, TENSORFLOW_MODULES
+
+STATISTICS_MODULES = ("arch", "statsmodels", "scipy")
 
 CODE = f"""
 import importlib.abc
@@ -47,6 +50,7 @@ TypeExtractor(pipelines).extract_types_from_pipelines()  # what parameter valida
 print(json.dumps({{
     "pipelines": sorted(pipelines),
     "loaded": [m for m in TENSORFLOW_MODULES if m in sys.modules],
+    "statistics": [m for m in {STATISTICS_MODULES!r} if m in sys.modules],
     "first_import": first[0] if first else None,
 }}))
 """
@@ -66,3 +70,4 @@ def test_registering_every_pipeline_imports_no_tensorflow() -> None:
         report["pipelines"]
     )
     assert report["loaded"] == [], f"imported {report['loaded']}, first: {report['first_import']}"
+    assert report["statistics"] == [], f"imported {report['statistics']}"

@@ -29,8 +29,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from arch import arch_model
-from scipy.stats import norm
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.intervals import (
@@ -209,6 +207,9 @@ class GarchBaseline:
                 f"garch baseline: no parameters fitted for ticker {ticker!r} (it had fewer "
                 f"than {GARCH_MIN_RETURNS} returns before the test period, or none)"
             )
+        from arch import arch_model  # arch and SciPy: imported when a GARCH baseline runs
+        from scipy.stats import norm
+
         params = self.parameters[ticker]
         returns = pd.Series(PERCENT * log_returns(period.closes))  # label i = return into row i+1
         fixed = arch_model(returns, mean="Constant", vol="GARCH", p=1, q=1, rescale=False)
@@ -232,6 +233,8 @@ def fit_garch(
 ) -> GarchBaseline:
     """Fit on every row before the test period (train and validation: GARCH needs neither
     early stopping nor conformal calibration)."""
+    from arch import arch_model  # imported when GARCH is fitted, not with the pipelines
+
     split = assign_splits(features, fractions)
     fitted = {}
     for ticker, rows in split[split["split"] != "test"].groupby("ticker", sort=True):

@@ -5,19 +5,26 @@ Pure functions over arrays: the backtest's scoring feeds them the concatenated t
 Overlapping k-step targets make a k-step loss differential autocorrelated up to lag k-1 at
 least (and volatility clustering adds more), so every variance here is a long-run (HAC) one:
 a plain variance would call noise a win.
+
+SciPy, statsmodels and arch are imported when a test is computed: the pipelines that name the
+backtest's and training's nodes import this module, and every `kedro` command registers them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from arch.bootstrap import MCS, SPA
-from arch.covariance.kernel import Bartlett
-from scipy import stats
-from statsmodels.stats.multitest import multipletests
+
+from stock_lstm.common.lazy import lazy_module
+
+if TYPE_CHECKING:
+    from scipy import stats
+else:
+    stats = lazy_module("scipy.stats")
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,8 @@ class TestResult:
 def long_run_variance(x: np.ndarray, lags: int) -> float:
     """The Bartlett-kernel (Newey–West) long-run variance of `x` with `lags` lags
     (weights 1 - j/(lags+1)): never negative, unlike the rectangular window."""
+    from arch.covariance.kernel import Bartlett
+
     return float(
         Bartlett(np.asarray(x, dtype="float64")[:, None], bandwidth=lags).cov.long_run[0, 0]
     )
@@ -50,6 +59,8 @@ def hac_lags(x: np.ndarray, horizon: int) -> int:
     """At least horizon-1 (k-step targets overlap by k-1 days), more when the Newey–West
     automatic bandwidth asks for more. The automatic rule divides by a sum of autocovariances
     that can be exactly zero (a sparse differential); the k-1 window then stands alone."""
+    from arch.covariance.kernel import Bartlett
+
     try:
         automatic = int(np.ceil(Bartlett(np.asarray(x, dtype="float64")[:, None]).bandwidth))
     except ZeroDivisionError:
@@ -109,6 +120,8 @@ def diebold_mariano(
 def holm(p_values: Mapping[str, float | None]) -> dict[str, float | None]:
     """Holm's step-down adjusted p-values across the keys (family-wise error), via statsmodels;
     keys whose p-value is None stay None and are not counted in the family."""
+    from statsmodels.stats.multitest import multipletests
+
     tested = {key: p for key, p in p_values.items() if p is not None}
     out: dict[str, float | None] = dict.fromkeys(p_values)
     if tested:
@@ -153,6 +166,8 @@ def superior_predictive_ability(
 ) -> float:
     """Hansen's SPA test (arch.bootstrap.SPA): the consistent p-value of "no model has a lower
     expected loss than the benchmark". Small: at least one model beats it."""
+    from arch.bootstrap import SPA
+
     benchmark = np.asarray(benchmark, dtype="float64")
     differs = [name for name in models if not np.array_equal(models[name], benchmark)]
     if not differs:  # every model IS the benchmark (a network shrunk to naive): none beats it
@@ -175,6 +190,8 @@ def model_confidence_set(
     models (columns) not eliminated at level `size`, i.e. those the data cannot tell apart
     from the best. Models with identical losses (a network shrunk to naive is naive) are tested
     once and share the verdict: arch's elimination cannot rank two equal columns."""
+    from arch.bootstrap import MCS
+
     groups: dict[str, list[str]] = {}
     for name in losses.columns:
         twin = next((g for g in groups if np.array_equal(losses[g], losses[name])), None)
