@@ -45,7 +45,10 @@ REPLAY_DAYS = 5  # the long-horizon logic: tests/monitoring/test_replay.py, at l
 TRAFFIC_EVERY = 3  # the API is asked for MSFT on every third replayed day only
 HORIZON = 5  # conf/test's max_horizon
 WINDOW = 20  # parameters_monitoring.yml report.window
-COOLDOWN_DAYS = 5  # the replay's last day (a retrain), then the days after it
+# the replay's last day (a retrain), then the two days after it: each waits on that retrain
+# (a third and fourth day only repeated the second's reasons word for word; the whole
+# cooldown_days, 20 trading days: tests/monitoring/test_cooldown_replay.py)
+COOLDOWN_DAYS = 3
 
 
 def _trading_days(root: Path) -> list[str]:
