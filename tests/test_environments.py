@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,16 +172,6 @@ def main_project(trained_project: TrainedProject, tmp_path: Path) -> Path:
     return main_project_copy(trained_project, tmp_path)
 
 
-def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in MAIN_VARIABLES}
-    env |= {"STOCK_LSTM_PROJECT_ROOT": str(root), "COLUMNS": "250"}
-    completed = subprocess.run(
-        [sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, timeout=900
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    return completed
-
-
 def _champion(database: Path) -> str | None:
     import sqlite3
 
@@ -303,24 +291,32 @@ def test_the_same_kedro_run_again_trains_nothing(
 
 
 @pytest.mark.slow
-def test_a_replay_leaves_the_main_project_byte_identical(main_project: Path) -> None:
+def test_a_replay_leaves_the_main_project_byte_identical(
+    main_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m stock_lstm.cli.daily --env test --replay-from ...` in the main project (its
+    `main`, in the tests' process, from a user's shell: no variable naming the main project's
+    folders), which has imported what a replay's process would import again."""
+    from stock_lstm.cli.daily import main
+
     before = _snapshot(main_project, skip=("replay/",))
-    completed = _run(
-        main_project,
-        "-m",
-        "stock_lstm.cli.daily",
-        "--env",
-        "test",
-        "--replay-from",
-        "2012-10-01",
-        "--days",
-        "1",  # one session: the replay trains its own champion on its first day
-    )
+    for name in MAIN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STOCK_LSTM_PROJECT_ROOT", str(main_project))
+    monkeypatch.chdir(main_project)
+    # one session: the replay trains its own champion on its first day
+    arguments = ["--env", "test", "--replay-from", "2012-10-01", "--days", "1"]
+    try:
+        assert main(arguments) == 0
+    finally:
+        dispose_engines()
+    for name in MAIN_VARIABLES:  # the replay put back the variables it set
+        assert name not in os.environ, name
     assert _snapshot(main_project, skip=("replay/",)) == before
     champion = _champion(main_project / "data" / "stock_lstm.db")  # read once compared
     assert champion is not None
     own = main_project / "data" / "replay"
-    assert f"replaying in {own}" in completed.stdout
+    assert f"replaying in {own}" in capsys.readouterr().out
     assert _champion(own / "stock_lstm.db") not in (None, champion)
     assert any((own / "06_models").rglob("*.onnx"))
     assert (own / "mlflow" / "mlflow.db").is_file()
