@@ -288,6 +288,15 @@ SELECT md5(coalesce(string_agg(item, E'\\n' ORDER BY item), '')) FROM (
 """
 
 
+@dataclass(frozen=True)
+class PostgresRows:
+    """What a PostgreSQL database holds (its schema aside): each table's rows (binary COPY) and
+    the last value of each sequence used."""
+
+    tables: dict[str, bytes]
+    sequences: list[tuple[str, int]]
+
+
 class _ReusedPostgresDatabase:
     """One PostgreSQL database per test process, a copy of the migrated template made once and
     handed to each `postgres_url` test in turn, put back to the template's state after each: the
@@ -306,6 +315,7 @@ class _ReusedPostgresDatabase:
         self._database: contextlib.AbstractContextManager[str] | None = None
         self._template_state: tuple[str, list[str]] | None = None
         self._reset: psycopg.sql.Composed | None = None  # deletes every row, restarts sequences
+        self._tables: list[str] = []  # the public tables, each before those it references
 
     def acquire(self) -> str:
         if self._database is None:
@@ -315,10 +325,10 @@ class _ReusedPostgresDatabase:
 
             with self._connect() as connection:
                 self._template_state = self._state(connection)
-                deletions = [
-                    sql.SQL("DELETE FROM {}").format(sql.Identifier(table))
-                    for table in _deletion_order(connection)
-                ]
+                self._tables = _deletion_order(connection)
+            deletions = [
+                sql.SQL("DELETE FROM {}").format(sql.Identifier(table)) for table in self._tables
+            ]
             restart = sql.SQL(
                 "SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), "
                 "start_value, false) FROM pg_sequences WHERE last_value IS NOT NULL"
@@ -345,6 +355,35 @@ class _ReusedPostgresDatabase:
         except Exception:  # e.g. a schema the deletions cannot empty: a new copy, as before
             pass
         self.close()
+
+    def dump(self) -> PostgresRows:
+        """The rows of every table and the sequences' positions (a state `restore` brings back)."""
+        from psycopg import sql
+
+        tables = {}
+        with self._connect() as connection, connection.cursor() as cursor:
+            for table in self._tables:
+                statement = sql.SQL("COPY {} TO STDOUT (FORMAT binary)")
+                with cursor.copy(statement.format(sql.Identifier(table))) as copy:
+                    tables[table] = b"".join(bytes(block) for block in copy)
+            sequences = cursor.execute(
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename), last_value "
+                "FROM pg_sequences WHERE last_value IS NOT NULL"
+            ).fetchall()
+        return PostgresRows(tables, sequences)
+
+    def restore(self, rows: PostgresRows) -> None:
+        """Write `rows` (a `dump`) into the database, as acquired: empty, its sequences unused."""
+        from psycopg import sql
+
+        with self._connect() as connection, connection.transaction():
+            cursor = connection.cursor()
+            for table in reversed(self._tables):  # a table after those it references
+                statement = sql.SQL("COPY {} FROM STDIN (FORMAT binary)")
+                with cursor.copy(statement.format(sql.Identifier(table))) as copy:
+                    copy.write(rows.tables[table])
+            for sequence, value in rows.sequences:
+                cursor.execute("SELECT setval(%s, %s, true)", (sequence, value))
 
     def close(self) -> None:
         if self._database is not None:

@@ -14,10 +14,9 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
-from sqlalchemy import make_url
 
 from stock_lstm.data_pipeline.database import dispose_engines
-from tests.conftest import _postgres_database, make_project_copy
+from tests.conftest import make_project_copy
 
 SNAPSHOT = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "snapshot"
 HEADER = "Date,Open,High,Low,Close,Adj Close,Volume\n"
@@ -99,13 +98,19 @@ class SharedProject:
     """One project copy per test module (copied and bootstrapped once, the working directory
     and STOCK_LSTM_PROJECT_ROOT while the module runs) on SQLite or PostgreSQL, and named
     database states: "migrated" (empty, at head), or one a `prepare` call built by running
-    something once. Each test gets a database of its own copied from a state (`database`)."""
+    something once. Each test gets a database of its own in a state (`database`): on SQLite a
+    copy of the state's file; on PostgreSQL the process's reused database (conftest's
+    `reused_postgres`, emptied after each test) with the state's rows copied in."""
 
-    def __init__(self, root: Path, backend: str, migrated: str, stack: ExitStack) -> None:
+    def __init__(
+        self, root: Path, backend: str, migrated: object, stack: ExitStack, postgres: object
+    ) -> None:
         self.root = root
         self.backend = backend
         self._stack = stack
-        self._states = {"migrated": migrated}  # SQLite file path / PostgreSQL database name
+        # SQLite: the state's file; PostgreSQL: its rows (None: none, as migrated)
+        self._states: dict[str, object] = {"migrated": migrated}
+        self._postgres = postgres
         self._copies = 0
 
     @classmethod
@@ -115,54 +120,64 @@ class SharedProject:
     ) -> Iterator[SharedProject]:
         with ExitStack() as stack, pytest.MonkeyPatch.context() as patch:
             root = make_project_copy(folder / "project")
-            migrated = request.getfixturevalue(
-                "migrated_sqlite_template" if backend == "sqlite" else "migrated_postgres_template"
-            )
+            if backend == "sqlite":
+                migrated, postgres = str(request.getfixturevalue("migrated_sqlite_template")), None
+            else:
+                migrated, postgres = None, request.getfixturevalue("reused_postgres")
             patch.setenv("STOCK_LSTM_PROJECT_ROOT", str(root))
             patch.chdir(root)
             bootstrap_project(root)
             stack.enter_context(parsed_config_once())
             stack.callback(dispose_engines)
-            yield cls(root, backend, str(migrated), stack)
+            yield cls(root, backend, migrated, stack, postgres)
 
-    def _new_database(self, state: str) -> str:
-        """A new database copied from `state`, dropped (PostgreSQL) with the module."""
-        self._copies += 1
+    @contextmanager
+    def _database(self, state: str) -> Iterator[str]:
+        """A database of its own in `state` while this lasts, then dropped (SQLite) or emptied
+        (PostgreSQL)."""
         if self.backend == "sqlite":
+            self._copies += 1
             path = self.root.parent / f"db-{self._copies}" / "test.db"
             path.parent.mkdir()
             shutil.copy(self._states[state], path)
-            return f"sqlite:///{path}"
-        return self._stack.enter_context(_postgres_database(template=self._states[state]))
+            try:
+                yield f"sqlite:///{path}"
+            finally:
+                dispose_engines()
+                shutil.rmtree(path.parent, ignore_errors=True)
+            return
+        url = self._postgres.acquire()
+        try:
+            if self._states[state] is not None:
+                self._postgres.restore(self._states[state])
+            yield url
+        finally:
+            self._postgres.release()
 
     def prepare(self, state: str, arrange: Callable[[], object], start: str = "migrated") -> None:
         """Build the database state `state` once: `arrange()` on a copy of `start`."""
         if state in self._states:
             return
-        url = self._new_database(start)
-        with pytest.MonkeyPatch.context() as patch:
+        if self.backend == "sqlite":
+            self._copies += 1
+            path = self.root.parent / f"db-{self._copies}" / "test.db"
+            path.parent.mkdir()
+            shutil.copy(self._states[start], path)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("DATABASE_URL", f"sqlite:///{path}")
+                arrange()
+            dispose_engines()  # the last connection closed: the WAL checkpointed into the file
+            self._states[state] = str(path)
+            return
+        with self._database(start) as url, pytest.MonkeyPatch.context() as patch:
             patch.setenv("DATABASE_URL", url)
             arrange()
-        dispose_engines()  # SQLite: the WAL checkpointed; PostgreSQL: a template has no client
-        if self.backend == "sqlite":
-            self._states[state] = url.removeprefix("sqlite:///")
-        else:
-            self._states[state] = str(make_url(url).database)
+            dispose_engines()
+            self._states[state] = self._postgres.dump()
 
     @contextmanager
     def database(self, state: str = "migrated") -> Iterator[str]:
-        """DATABASE_URL set to a test's own copy of `state` while this lasts."""
-        if self.backend == "sqlite":
-            url = self._new_database(state)
-            try:
-                with pytest.MonkeyPatch.context() as patch:
-                    patch.setenv("DATABASE_URL", url)
-                    yield url
-            finally:
-                dispose_engines()
-                shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
-            return
-        with _postgres_database(template=self._states[state]) as url:
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("DATABASE_URL", url)
-                yield url
+        """DATABASE_URL set to a test's own database in `state` while this lasts."""
+        with self._database(state) as url, pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DATABASE_URL", url)
+            yield url
