@@ -6,9 +6,12 @@ The one end-to-end test serving a really trained model (test_predict) takes `tra
 from __future__ import annotations
 
 import logging
+import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,8 @@ from fastapi.testclient import TestClient
 
 from stock_lstm.api.app import create_app
 from stock_lstm.common.settings import Settings, get_settings
-from tests.conftest import TrainedProject, make_project_copy
+from tests.conftest import PROJECT_ROOT, TrainedProject, kedro_env, make_project_copy
+from tests.helpers.server import bound_socket, start_uvicorn, stop, url_of, wait_healthy
 
 
 @contextmanager
@@ -84,3 +88,54 @@ def untrained_client(tmp_path: Path, sqlite_url: str) -> Iterator[TestClient]:
     app = create_app(settings_for(root, sqlite_url))
     with TestClient(app) as client:
         yield client
+
+
+GUARDED_TIMEOUT_S = 1  # HEADER_TIMEOUT_SECONDS and BODY_TIMEOUT_SECONDS of the guarded server
+GUARDED_KEY = "alice-key-0123456789"  # the one key of its API_KEYS_FILE when it starts
+SERVE_HTTP = re.search(r"^SERVE_HTTP := (\S+)$", (PROJECT_ROOT / "Makefile").read_text(), re.M)
+# The module whose tests the guarded server is started for: a test of another module that
+# uses it is put in that module's xdist group, so one worker starts it once.
+GUARDED_GROUP = pytest.mark.xdist_group("tests/api/test_slow_clients.py")
+
+
+@dataclass(frozen=True)
+class GuardedServer:
+    url: str
+    logs: Path  # its LOG_DIR (api.log: the access lines)
+    keys: Path  # its API_KEYS_FILE
+    process: subprocess.Popen
+
+
+@pytest.fixture(scope="session")
+def guarded_server(
+    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_template: Path
+) -> Iterator[GuardedServer]:
+    """One real uvicorn started as `make serve` starts it (the Makefile's SERVE_HTTP protocol),
+    over a project copy where no pipeline ran: header and body timeouts of GUARDED_TIMEOUT_S,
+    its API keys in a file (API_KEYS_FILE, GUARDED_KEY's as it starts). The slow clients'
+    tests (tests/api/test_slow_clients.py) and the SIGHUP key reload's (test_api_keys.py)
+    share it: each opens connections of its own; only the SIGHUP test changes the keys."""
+    assert SERVE_HTTP, "the Makefile's serve target names its protocol (SERVE_HTTP)"
+    tmp_path = tmp_path_factory.mktemp("guarded")
+    root = make_project_copy(tmp_path / "project")
+    shutil.copy(migrated_sqlite_template, tmp_path / "test.db")
+    keys = tmp_path / "keys"
+    keys.write_text(f"alice:{GUARDED_KEY}\n")
+    env = kedro_env(
+        root,
+        f"sqlite:///{tmp_path / 'test.db'}",
+        HEADER_TIMEOUT_SECONDS=str(GUARDED_TIMEOUT_S),
+        BODY_TIMEOUT_SECONDS=str(GUARDED_TIMEOUT_S),
+        LOG_DIR=str(tmp_path / "logs"),
+        API_KEYS_FILE=str(keys),
+        API_KEY="",
+    )
+    with bound_socket() as sock:
+        url = url_of(sock)
+        process = start_uvicorn(sock, env, tmp_path / "server.log", "--http", SERVE_HTTP[1])
+        try:
+            wait_healthy(url, process, accept=(200, 503))
+            yield GuardedServer(url, tmp_path / "logs", keys, process)
+        finally:
+            stop(process)
+            print((tmp_path / "server.log").read_text(errors="replace")[-3000:])

@@ -14,11 +14,10 @@ from fastapi.testclient import TestClient
 
 from stock_lstm.api.app import app_or_exit, create_app
 from stock_lstm.api.v1.dependencies import security
-from tests.api.conftest import settings_for
-from tests.conftest import kedro_env, make_project_copy
-from tests.helpers.server import bound_socket, start_uvicorn, stop, url_of, wait_healthy
+from tests.api.conftest import GUARDED_GROUP, GUARDED_KEY, GuardedServer, settings_for
+from tests.conftest import make_project_copy
 
-ALICE, BOB, CAROL = "alice-key-0123456789", "bob-key-0123456789ab", "carol-key-0123456789"
+ALICE, BOB, CAROL = GUARDED_KEY, "bob-key-0123456789ab", "carol-key-0123456789"
 RELOAD = "/api/v1/model/reload"  # behind the key; with no model it then answers 503
 
 
@@ -129,28 +128,21 @@ def test_the_block_ends_when_the_window_passes(bare_project, sqlite_url) -> None
         assert answer == 503  # let through: no model is served in this bare project
 
 
-def test_sighup_reloads_the_keys_file_of_a_running_server(
-    bare_project, sqlite_url, tmp_path
-) -> None:
-    keys = tmp_path / "keys"
-    keys.write_text(f"alice:{ALICE}\n")
-    env = kedro_env(bare_project, sqlite_url, API_KEYS_FILE=str(keys), API_KEY="")
-    with bound_socket() as sock:
-        url = url_of(sock)
-        server = start_uvicorn(sock, env, tmp_path / "server.log")
-        try:
-            wait_healthy(url, server, accept=(200, 503))
-            with httpx.Client(base_url=url, timeout=10) as client:
-                assert (status(client, ALICE), status(client, CAROL)) == (503, 401)
-                stamp = keys.stat()
-                keys.write_text(f"carol:{CAROL}\n")  # same size and time: only SIGHUP tells
-                os.utime(keys, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
-                server.send_signal(signal.SIGHUP)
-                deadline = time.monotonic() + 10
-                while status(client, CAROL) != 503:
-                    assert time.monotonic() < deadline, "SIGHUP did not reload the keys"
-                    time.sleep(0.1)
-                assert status(client, ALICE) == 401
-            assert server.poll() is None  # SIGHUP did not end it
-        finally:
-            stop(server)
+@GUARDED_GROUP  # on the worker that starts the shared server for test_slow_clients.py
+def test_sighup_reloads_the_keys_file_of_a_running_server(guarded_server: GuardedServer) -> None:
+    """On the session's guarded server (tests/api/conftest.py: uvicorn started as `make serve`
+    starts it, API_KEYS_FILE naming alice's key at its start); no other test changes its keys."""
+    keys, server = guarded_server.keys, guarded_server.process
+    assert keys.read_text() == f"alice:{ALICE}\n"
+    with httpx.Client(base_url=guarded_server.url, timeout=10) as client:
+        assert (status(client, ALICE), status(client, CAROL)) == (503, 401)
+        stamp = keys.stat()
+        keys.write_text(f"carol:{CAROL}\n")  # same size and time: only SIGHUP tells
+        os.utime(keys, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        server.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while status(client, CAROL) != 503:
+            assert time.monotonic() < deadline, "SIGHUP did not reload the keys"
+            time.sleep(0.1)
+        assert status(client, ALICE) == 401
+    assert server.poll() is None  # SIGHUP did not end it

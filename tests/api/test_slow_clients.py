@@ -3,49 +3,24 @@
 
 from __future__ import annotations
 
-import re
-import shutil
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import PROJECT_ROOT, kedro_env, make_project_copy
-from tests.helpers.server import bound_socket, start_uvicorn, stop, url_of, wait_healthy
+from tests.api.conftest import GUARDED_TIMEOUT_S, GuardedServer
 
-TIMEOUT_S = 1  # HEADER_TIMEOUT_SECONDS and BODY_TIMEOUT_SECONDS of the server under test
+TIMEOUT_S = GUARDED_TIMEOUT_S  # HEADER_TIMEOUT_SECONDS and BODY_TIMEOUT_SECONDS of the server
 BOUND_S = TIMEOUT_S + 4  # a cut-off connection is closed within this
-SERVE_HTTP = re.search(r"^SERVE_HTTP := (\S+)$", (PROJECT_ROOT / "Makefile").read_text(), re.M)
 
 
 @pytest.fixture(scope="module")
-def server(
-    tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_template: Path
-) -> Iterator[tuple[str, Path]]:
-    """One server for the module's tests (each opens connections of its own); its log folder."""
-    assert SERVE_HTTP, "the Makefile's serve target names its protocol (SERVE_HTTP)"
-    tmp_path = tmp_path_factory.mktemp("slow-clients")
-    root = make_project_copy(tmp_path / "project")
-    shutil.copy(migrated_sqlite_template, tmp_path / "test.db")
-    env = kedro_env(
-        root,
-        f"sqlite:///{tmp_path / 'test.db'}",
-        HEADER_TIMEOUT_SECONDS=str(TIMEOUT_S),
-        BODY_TIMEOUT_SECONDS=str(TIMEOUT_S),
-        LOG_DIR=str(tmp_path / "logs"),
-    )
-    with bound_socket() as sock:
-        url = url_of(sock)
-        process = start_uvicorn(sock, env, tmp_path / "server.log", "--http", SERVE_HTTP[1])
-        try:
-            wait_healthy(url, process, accept=(200, 503))
-            yield url, tmp_path / "logs"
-        finally:
-            stop(process)
-            print((tmp_path / "server.log").read_text(errors="replace")[-3000:])
+def server(guarded_server: GuardedServer) -> tuple[str, Path]:
+    """The server the module's tests share (tests/api/conftest.py guarded_server, started as
+    `make serve` starts it; each test opens connections of its own); its log folder."""
+    return guarded_server.url, guarded_server.logs
 
 
 def connect(url: str) -> socket.socket:
@@ -144,9 +119,9 @@ def test_oversized_headers_are_refused_with_431(server, size) -> None:
     assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
 
 
-def predict_lines(url: str) -> dict[str, float]:
+def predict_lines(url: str, client: httpx.Client) -> dict[str, float]:
     """/metrics' request counters of /api/v1/predict, by line (labels)."""
-    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    metrics = client.get(f"{url}/metrics", timeout=10).text
     return {
         line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
         for line in metrics.splitlines()
@@ -159,22 +134,25 @@ def test_a_client_that_leaves_mid_body_is_not_a_server_error(server) -> None:
     access_log = logs / "api.log"
     # The server is the module's: only what this test's requests add counts.
     offset = access_log.stat().st_size if access_log.exists() else 0
-    before = predict_lines(url)
-    for _ in range(3):
-        with connect(url) as sock:
-            sock.sendall(
-                b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b'Content-Length: 100\r\n\r\n{"prices": ['
-            )
+    with httpx.Client() as client:  # one client: /metrics is polled
+        before = predict_lines(url, client)
+        for _ in range(3):
+            with connect(url) as sock:
+                sock.sendall(
+                    b"POST /api/v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b'Content-Length: 100\r\n\r\n{"prices": ['
+                )
+                time.sleep(0.2)
+        deadline = time.monotonic() + BOUND_S
+        while time.monotonic() < deadline:
+            predict = [
+                line
+                for line, count in predict_lines(url, client).items()
+                if count > before.get(line, 0)
+            ]
+            if predict:
+                break
             time.sleep(0.2)
-    deadline = time.monotonic() + BOUND_S
-    while time.monotonic() < deadline:
-        predict = [
-            line for line, count in predict_lines(url).items() if count > before.get(line, 0)
-        ]
-        if predict:
-            break
-        time.sleep(0.2)
     assert predict and all('status="5xx"' not in line for line in predict), predict
     assert any('status="4xx"' in line for line in predict), predict
     deadline = time.monotonic() + BOUND_S

@@ -63,6 +63,9 @@ class Fleet:
     env: dict[str, str]
     logs: list[Path]
     processes: list[subprocess.Popen]
+    # the tests' HTTP client (`httpx.post` would build a client, and its TLS context, per
+    # request: ~25 ms of CPU each, in loops of requests)
+    http: httpx.Client
 
 
 def registered_project(
@@ -125,6 +128,7 @@ def started_fleet(
         # and bound again later, which another process could take in between).
         sockets = [stack.enter_context(bound_socket()) for _ in logs]
         processes = []
+        http = stack.enter_context(httpx.Client(timeout=30))
         try:
             for sock, log in zip(sockets, logs, strict=True):
                 processes.append(start_uvicorn(sock, env, log))
@@ -133,7 +137,7 @@ def started_fleet(
                 wait_healthy(url, process)
             # The bound: SQLite's poll; on PostgreSQL a NOTIFY wakes the workers long before it.
             bound = (poll_s if request.param == "sqlite" else 0.0) + LOAD_MARGIN_S
-            yield Fleet(urls, versions, bound, database_url, sockets, env, logs, processes)
+            yield Fleet(urls, versions, bound, database_url, sockets, env, logs, processes, http)
         finally:
             for process in processes:
                 stop(process)
@@ -155,10 +159,8 @@ def fleet(started_fleet: Fleet) -> Fleet:
     return started_fleet
 
 
-def forecast_version(
-    url: str, client: httpx.Client | None = None, request_id: str | None = None
-) -> str:
-    response = (client or httpx).post(
+def forecast_version(url: str, client: httpx.Client, request_id: str | None = None) -> str:
+    response = client.post(
         f"{url}/api/v1/predict",
         json={"prices": HISTORY, "horizon": 1},
         headers={"X-Request-ID": request_id} if request_id else {},
@@ -171,7 +173,7 @@ def forecast_version(
 
 
 def served(fleet: Fleet, requests_each: int = 10) -> set[str]:
-    return {forecast_version(url) for url in fleet.urls for _ in range(requests_each)}
+    return {forecast_version(url, fleet.http) for url in fleet.urls for _ in range(requests_each)}
 
 
 def converge_within_bound(fleet: Fleet, expected: str) -> None:
@@ -183,7 +185,9 @@ def converge_within_bound(fleet: Fleet, expected: str) -> None:
 
 
 def change(fleet: Fleet, worker: int, path: str) -> dict:
-    response = httpx.post(f"{fleet.urls[worker]}{path}", headers={"X-API-Key": KEY}, timeout=60)
+    response = fleet.http.post(
+        f"{fleet.urls[worker]}{path}", headers={"X-API-Key": KEY}, timeout=60
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -200,7 +204,7 @@ def test_every_worker_follows_promotion_and_rollback(fleet: Fleet) -> None:
     assert (rolled_back["champion"], rolled_back["previous"]) == (v1, v2)
     converge_within_bound(fleet, v1)
 
-    events = httpx.get(f"{fleet.urls[0]}/api/v1/models", timeout=30).json()["events"]
+    events = fleet.http.get(f"{fleet.urls[0]}/api/v1/models").json()["events"]
     assert [(e["model_version"], e["to_status"], e["actor"]) for e in events[:2]] == [
         (v1, "champion", "api-key"),
         (v2, "retired", "api-key"),
@@ -315,6 +319,6 @@ def test_kill_9_during_a_locked_database_burst_loses_no_answered_forecast(fleet:
     while len(stored := stored_request_ids(fleet.database_url)) < BURST:
         assert time.monotonic() < deadline, f"{len(stored)} of {BURST} stored"
         time.sleep(0.05)
-    metrics = httpx.get(f"{url}/metrics", timeout=10).text
+    metrics = fleet.http.get(f"{url}/metrics", timeout=10).text
     assert sorted(stored) == answered  # every answered forecast, each exactly once
     assert "prediction_log_dropped_total 0.0" in metrics

@@ -339,12 +339,13 @@ def test_database_down_says_what_still_works(
     proxy.up()
     try:
         settings = settings_for(fixed_project.root, through(proxy, postgres_url))
-        with switchboard.serving(create_app(settings)) as url:
-            wait_for(lambda: httpx.get(f"{url}/health").status_code == 200, "model loaded")
+        # one client polls /health (`httpx.get` builds a client, and its TLS context, per call)
+        with switchboard.serving(create_app(settings)) as url, httpx.Client() as http:
+            wait_for(lambda: http.get(f"{url}/health").status_code == 200, "model loaded")
             proxy.down()
             # /health caches its database check for 2 s: load the page once it sees the outage
             wait_for(
-                lambda: httpx.get(f"{url}/health").json().get("database") != "ok",
+                lambda: http.get(f"{url}/health").json().get("database") != "ok",
                 "the outage seen by /health",
             )
             page = browsing.page
