@@ -1,6 +1,7 @@
-"""Every `kedro` command (an ingestion run, kedro viz, kedro airflow create, a notebook, `make
-tune`) bootstraps the project and registers every pipeline; Kedro also reads every node's type
-hints to validate parameters. None of that may import TensorFlow (~9 s of CPU a process): it is
+"""A `kedro` command that loads every pipeline (kedro viz, kedro airflow create, a notebook's
+context, a run without --pipelines; `kedro run --pipelines X` loads X's package only) bootstraps
+the project and registers every pipeline, and Kedro reads every node's type hints to validate
+parameters. None of that may import TensorFlow (~9 s of CPU a process): it is
 imported when a node that builds, trains or runs a Keras model runs. Nor the statistics stack
 (arch, statsmodels, SciPy: ~1.4 s), imported when a significance test or a GARCH baseline runs.
 
