@@ -1,13 +1,15 @@
-"""kedro-viz lineage: every catalog entry has a layer, and `kedro viz build` (the CLI, offline)
+"""kedro-viz lineage: every catalog entry has a layer, and `kedro viz build` (the CLI, offline, in the tests' process)
 writes a graph with every pipeline (backtest, tuning, interval_scope, monitoring and daily too),
 the SQL tables and the model artifacts on their layers."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
-import subprocess
-import sys
+import logging
+import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,38 @@ PREVIEWED_RUNS = {
 }
 
 
+def _kedro_viz_build(project: TrainedProject) -> str:
+    """`kedro viz build --include-previews` in the project copy, through the `kedro` command line
+    (kedro.framework.cli.KedroCLI, what `python -m kedro` runs) in this process, with the
+    environment a `kedro` subprocess there gets (tests.conftest.kedro_env): no second interpreter
+    importing Kedro and the project again. kedro-viz builds in a process it forks: what it logs
+    there (kedro_viz's loggers: a dataset that could not be previewed, layers on a cycle) is
+    read from a file its handler writes; the command's own lines from this process's stdout."""
+    from kedro.framework.cli.cli import KedroCLI
+
+    log = project.root.parent / "kedro-viz.log"
+    handler = logging.FileHandler(log)
+    viz_logger = logging.getLogger("kedro_viz")  # Kedro's logging setup leaves its handlers be
+    viz_logger.addHandler(handler)
+    console = io.StringIO()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in kedro_env(project.root, project.database_url).items():
+                patch.setenv(name, value)
+            patch.chdir(project.root)
+            with contextlib.redirect_stdout(console), contextlib.redirect_stderr(console):
+                KedroCLI(project_path=project.root).main(
+                    ["viz", "build", "--include-previews"],
+                    prog_name="kedro",
+                    standalone_mode=False,  # an error is raised here, not an exit status
+                )
+    finally:
+        viz_logger.removeHandler(handler)
+        handler.close()
+        multiprocessing.active_children()  # the build's process, ended: reaped
+    return console.getvalue() + log.read_text()
+
+
 @pytest.fixture(scope="module")
 def viz_api(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`kedro viz build --include-previews` in a copy of the trained project: its build/api."""
@@ -72,17 +106,8 @@ def viz_api(trained_project: TrainedProject, tmp_path_factory: pytest.TempPathFa
         ) as session:
             session.run(pipeline_names=["backtest", "tuning", "interval_scope"])
         dispose_engines()
+    output = _kedro_viz_build(project)
     bootstrap_project(PROJECT_ROOT)
-    completed = subprocess.run(
-        [sys.executable, "-m", "kedro", "viz", "build", "--include-previews"],
-        cwd=project.root,
-        env=kedro_env(project.root, project.database_url),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    output = completed.stdout + completed.stderr
-    assert completed.returncode == 0, output
     assert "Success" in output, output
     assert "could not be previewed" not in output, output
     assert "circular dependency detected among layers" not in output, output
