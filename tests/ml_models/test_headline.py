@@ -3,6 +3,8 @@ test rejects, "no significant difference" elsewhere, and the up share next to th
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from pathlib import Path
 
@@ -17,8 +19,10 @@ from tests.ml_models.conftest import random_walk_features
 from tests.ml_models.test_skill import PARAMS, _always_up, _Fixed, _oracle
 
 
-@pytest.fixture(scope="module")
-def report() -> dict:
+@functools.cache
+def _report() -> dict:
+    """The walk-forward report with skill of a drift "lstm", an oracle and naive: computed once
+    per process for the modules that read it (this one and tests/test_report_docs.py)."""
     features = random_walk_features({"AAA": 600, "BBB": 600}, sigma=0.01, seed=4)
     folds = make_folds(features, n_folds=2, test_share=0.3, validation_days=50)
     fits = {
@@ -40,6 +44,11 @@ def report() -> dict:
     found["universe"] = ["AAA", "BBB"]
     found["models"]["lstm"]["seeds"] = [42]
     return add_skill(found, errors, level=0.05, mcs_size=0.10, reps=200, seed=1)
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return copy.deepcopy(_report())  # a module's own copy: one may alter it
 
 
 def test_headline_claims_wins_only_where_the_corrected_test_rejects(report: dict) -> None:
