@@ -19,3 +19,12 @@ def study_schema(postgres_url: str) -> Iterator[str]:
     with engine.connect() as connection:
         connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     engine.dispose()
+
+
+def count_rows(postgres_url: str, schema: str, table: str) -> int:
+    """How many rows `schema.table` of the database holds (a study's Optuna tables)."""
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    with engine.connect() as connection:
+        found = connection.execute(text(f'SELECT count(*) FROM "{schema}".{table}')).scalar()  # noqa: S608
+    engine.dispose()
+    return int(found)

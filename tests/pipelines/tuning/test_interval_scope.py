@@ -1,17 +1,13 @@
 """The interval-scope comparison: judged on the development period only (a poisoned backtest
-test period changes nothing), its criterion recomputed from its own cells, and `make
-interval-scope` writing the report."""
+test period changes nothing), its criterion recomputed from its own cells (`make
+interval-scope` writing the report: test_make_targets.py)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.common.errors import InputError
 from stock_lstm.ml_models.common.walk_forward import make_folds
@@ -100,21 +96,3 @@ def test_the_coverage_band_is_a_parameter_around_the_level() -> None:
     for band in ([0.91, 0.95], [0.8, 1.2], [0.93, 0.87], "0.9", [0.9]):
         with pytest.raises(InputError, match=r"interval_scope.coverage_band is"):
             checked_coverage_band(band, 0.9)
-
-
-def test_make_interval_scope_writes_the_report(project_copy: Path) -> None:
-    """`make interval-scope KEDRO_ARGS="--params tuning.folds=1"` in env "test": the report's
-    shape needs one development fold (the comparison over two is checked above)."""
-    bootstrap_project(project_copy)
-    one_fold = {"tuning": {"folds": 1}}  # as `kedro run --params` passes it
-    with KedroSession.create(
-        project_path=project_copy, env="test", runtime_params=one_fold
-    ) as session:
-        session.run(
-            pipeline_names=["ingestion", "cleaning", "feature_engineering", "interval_scope"]
-        )
-    path = project_copy / "data" / "08_reporting" / "interval_scope.json"
-    report = json.loads(path.read_text())
-    assert report["chosen"] in ("pooled", "ticker") and report["model_type"] == "lstm"
-    assert report["coverage_band"] == [0.87, 0.93]  # conf/base/parameters_interval_scope.yml
-    assert set(report["scopes"]["ticker"]["coverage"]) == {"^GSPC", "GOOG", "MSFT"}

@@ -1,31 +1,35 @@
 """The tuning pipeline on the test environment: a tiny stored study scored on validation tails
-of the period before the backtest's test folds, continued by a run with a larger budget, writing the suggested
-override and logging every trial as a child MLflow run."""
+of the period before the backtest's test folds, continued by a run with a larger budget and
+repeated by two worker processes on PostgreSQL (`make tune` writing the suggested override and
+logging every trial as a child MLflow run: test_make_targets.py)."""
 
 from __future__ import annotations
 
-import json
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from stock_lstm.ml_models.common.distributed import TaskFailed
+from stock_lstm.data_pipeline.tuning_study import enqueue_once, open_study
+from stock_lstm.ml_models.common.distributed import LOCAL_CLUSTER_CONFIG, TaskFailed
 from stock_lstm.ml_models.common.intervals import Bands
 from stock_lstm.ml_models.common.walk_forward import make_folds, validation_mae_ratio
 from stock_lstm.ml_models.recurrent import tuning as tuning_module
 from stock_lstm.ml_models.recurrent.tuning import development_rows, tuning_folds
-from stock_lstm.pipelines.tuning.nodes import run_tuning, suggested_override
-from tests.conftest import PROJECT_ROOT, environment_parameters, mlflow_store
+from stock_lstm.pipelines.tuning.nodes import run_tuning, suggested_override, tuning_setup
+from tests.conftest import PROJECT_ROOT, environment_parameters
 from tests.helpers.poison import poisoned
 from tests.ml_models.conftest import random_walk_features
+from tests.pipelines.tuning.conftest import count_rows
 
 
 def _test_params(name: str) -> dict[str, Any]:
@@ -45,17 +49,63 @@ def _journal(tmp_path: Path) -> dict[str, str]:
     return {"schema": "optuna", "journal": str(tmp_path / "optuna.journal")}
 
 
-def test_a_tiny_study_never_reads_test_rows_and_resumes(tmp_path: Path) -> None:
-    # two trials (the defaults and one drawn) on one fold: what every check below needs
-    tuning = {**_test_params("tuning"), "storage": _journal(tmp_path), "n_trials": 2, "folds": 1}
+FIXED = {"units": 2, "dropout": 0.1, "learning_rate": 0.005, "window": 5, "loss": "huber"}
+
+
+@dataclass(frozen=True)
+class OneWorkerStudy:
+    """A study's first run and what it ran on."""
+
+    features: pd.DataFrame
+    tuning: dict[str, Any]
+    backtest: dict[str, Any]
+    training: dict[str, Any]
+    database_url: str  # a SQLite database: the study is the journal file of tuning.storage
+    first_test: pd.Timestamp  # the backtest's first test day: every row from it is NaN
+    first: dict[str, Any]  # the report of the first run
+
+
+@pytest.fixture(scope="module")
+def one_worker_study(tmp_path_factory: pytest.TempPathFactory) -> OneWorkerStudy:
+    """One worker's tiny study in a journal file, run once for the tests below (one continues
+    it, one repeats it with two workers on PostgreSQL): two trials, the defaults (trial 0) and
+    FIXED (trial 1), on one fold, pruning off, of features whose every backtest test period is
+    poisoned (NaN)."""
+    root = tmp_path_factory.mktemp("study")
+    tuning = {
+        **_test_params("tuning"),
+        "storage": _journal(root),
+        "n_trials": 2,
+        "folds": 1,
+        "pruner": {"n_startup_trials": 100, "n_warmup_steps": 0},  # no pruning
+    }
     backtest, training = _test_params("backtest"), _test_params("training")
     clean = random_walk_features({"AAA": 700, "BBB": 700, "CCC": 650}, seed=3)
     first_test = make_folds(
         clean, backtest["folds"], backtest["test_share"], backtest["validation_days"]
     )[0].test_start
     features = poisoned(clean, first_test)  # every backtest test period is NaN
+    database_url = f"sqlite:///{root / 'stock_lstm.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DATABASE_URL", database_url)
+        setup = tuning_setup(features, tuning, backtest, training, database_url)
+        study = open_study(setup.storage, setup.study_name, tuning)
+        # the defaults first, as run_tuning enqueues them (it finds them enqueued), then FIXED
+        assert enqueue_once(study, setup.storage, setup.defaults, default=True)
+        assert enqueue_once(study, setup.storage, FIXED)
+        first = run_tuning(features, tuning, backtest, training)
+    return OneWorkerStudy(features, tuning, backtest, training, database_url, first_test, first)
 
-    first = run_tuning(features, tuning, backtest, training)
+
+def test_a_tiny_study_never_reads_test_rows_and_resumes(
+    one_worker_study: OneWorkerStudy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two trials (the defaults and FIXED) on one fold: what every check below needs; the
+    # trial the continued study adds is drawn
+    study = one_worker_study
+    tuning, backtest, training = study.tuning, study.backtest, study.training
+    features, first_test, first = study.features, study.first_test, study.first
+    monkeypatch.setenv("DATABASE_URL", study.database_url)
 
     assert first["n_trials_this_run"] == 2 == first["n_trials_in_study"]
     assert first["default"]["trial"] == 0 and first["trials"][0]["user_attrs"]["default"]
@@ -103,42 +153,69 @@ def test_a_tuner_reading_a_poisoned_row_would_fail(tmp_path: Path) -> None:
         run_tuning(features, tuning, backtest, training)
 
 
-def test_make_tune_writes_the_override_and_logs_trials_as_child_runs(project_copy: Path) -> None:
-    """`make tune PARAMS=tuning.n_trials=2,tuning.folds=1` in env "test": two trials on one fold
-    (the defaults and one drawn) are what the checks below need."""
-    bootstrap_project(project_copy)
-    budget = {"tuning": {"n_trials": 2, "folds": 1}}  # as `kedro run --params` passes them
-    with KedroSession.create(
-        project_path=project_copy, env="test", runtime_params=budget
-    ) as session:
-        session.run(pipeline_names=["ingestion", "cleaning", "feature_engineering", "tuning"])
+@contextmanager
+def _cluster_of_two() -> Iterator[str]:
+    """A local Dask cluster as `make tune WORKERS=2` starts one (distributed.dask_client): two
+    worker processes with one thread each; its scheduler's address."""
+    import dask
+    from dask.distributed import LocalCluster
 
-    report = json.loads((project_copy / "data" / "08_reporting" / "tuning.json").read_text())
-    assert report["n_trials_this_run"] == 2 and report["model_type"] == "lstm"
-    assert (project_copy / "data" / "07_model_output" / "optuna.journal").stat().st_size > 0
-    tuned = environment_parameters("tuned", project_copy / "conf")
-    tested = environment_parameters("test", project_copy / "conf")
-    assert tuned["training"]["model"] == {
-        **tested["training"]["model"],  # the run's own training block
-        **report["best"]["params"],
-    }
-    assert tuned["training"]["fit"] == tested["training"]["fit"]
+    with (
+        dask.config.set(LOCAL_CLUSTER_CONFIG),
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+    ):
+        yield cluster.scheduler_address
 
-    client = mlflow.MlflowClient(tracking_uri=mlflow_store(project_copy))
-    experiment = client.get_experiment_by_name("stock_lstm")
-    runs = client.search_runs([experiment.experiment_id])
-    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == 2
-    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
-    assert {r.info.run_name for r in children} == {"trial-0", "trial-1"}
-    default = next(r for r in children if r.info.run_name == "trial-0")
-    assert default.data.metrics["value"] == pytest.approx(report["default"]["value"])
-    assert set(default.data.params) == set(report["best"]["params"])
-    assert parents[0].data.metrics["tuning_report.best.value"] == pytest.approx(
-        report["best"]["value"]
-    )
-    assert parents[0].data.params["tuning.n_trials"] == "2"
+
+def test_make_tune_with_two_workers_on_postgresql_scores_what_one_worker_scores(
+    one_worker_study: OneWorkerStudy,
+    postgres_url: str,
+    study_schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two processes of the node (WORKERS=2) fill one study in the project's PostgreSQL, each
+    trial once; with the same trials enqueued and pruning off, the values equal one worker's
+    (one_worker_study's run on its journal file; TPE's own draws differ with several processes,
+    so those are not compared). Two trials (the defaults and FIXED) on one fold: enough for two
+    processes."""
+    study = one_worker_study
+    backtest, training, features, one = study.backtest, study.training, study.features, study.first
+    # the same tuning parameters (the storage is part of the budget, not of the study's name)
+    tuning = {**study.tuning, "storage": {**study.tuning["storage"], "schema": study_schema}}
+    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    setup = tuning_setup(features, tuning, backtest, training, postgres_url)
+    pg_study = open_study(setup.storage, setup.study_name, tuning)
+    # the same trials in the same order as one_worker_study's (a tie goes to the first)
+    assert enqueue_once(pg_study, setup.storage, setup.defaults, default=True)
+    assert enqueue_once(pg_study, setup.storage, FIXED)
+    # WORKERS=2: one cluster of two single-threaded worker processes serves this run and the
+    # rerun below (DASK_SCHEDULER_ADDRESS, as for several machines), so the rerun does not
+    # start two more processes importing TensorFlow
+    with _cluster_of_two() as address:
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+        two = run_tuning(features, {**tuning, "workers": 2}, backtest, training)
+
+        assert "journal file" in one["storage"] and f"schema {study_schema}" in two["storage"]
+        assert one["workers"] == 1
+        assert two["study_name"] == one["study_name"] and two["workers"] == 2
+        assert two["n_trials_this_run"] == 2 == two["n_trials_in_study"]
+        assert count_rows(postgres_url, study_schema, "trials") == 2  # each trial stored once
+
+        def scored(report: dict[str, Any]) -> dict[tuple, float]:
+            return {tuple(sorted(t["params"].items())): t["value"] for t in report["trials"]}
+
+        assert scored(two) == scored(one)
+        assert (two["best"]["value"], two["best"]["params"]) == (
+            one["best"]["value"],
+            one["best"]["params"],
+        )
+
+        again = run_tuning(features, {**tuning, "workers": 2}, backtest, training)
+
+        assert again["n_trials_this_run"] == 0  # the study has its n_trials: nothing added
+        assert count_rows(postgres_url, study_schema, "trials") == 2
 
 
 def test_a_hopeless_trial_is_pruned_after_its_first_fold(monkeypatch: pytest.MonkeyPatch) -> None:

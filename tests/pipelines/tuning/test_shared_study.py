@@ -5,8 +5,6 @@ every trial is stored once however many processes add them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,26 +15,18 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from stock_lstm.common.errors import InputError
-from stock_lstm.data_pipeline.tuning_study import StudyStorage, open_study, study_name
-from stock_lstm.ml_models.common.distributed import LOCAL_CLUSTER_CONFIG
-from stock_lstm.pipelines.tuning.nodes import run_tuning, tuning_setup
+from stock_lstm.data_pipeline.tuning_study import StudyStorage, study_name
+from stock_lstm.pipelines.tuning.nodes import tuning_setup
 from tests.conftest import environment_parameters
 from tests.helpers.tuning_study import processes_adding_trials
 from tests.ml_models.conftest import random_walk_features
+from tests.pipelines.tuning.conftest import count_rows
 
 STUDY = "shared"
 
 
 def _test_params(name: str) -> dict[str, Any]:
     return environment_parameters("test")[name]
-
-
-def _count(postgres_url: str, schema: str, table: str) -> int:
-    engine = create_engine(postgres_url, poolclass=NullPool)
-    with engine.connect() as connection:
-        found = connection.execute(text(f'SELECT count(*) FROM "{schema}".{table}')).scalar()  # noqa: S608
-    engine.dispose()
-    return int(found)
 
 
 # --- where the study lives, and its name -------------------------------------------------------
@@ -133,8 +123,8 @@ def test_two_processes_share_a_postgresql_study_and_store_n_trials(
 
     ran = processes_adding_trials(storage, STUDY, _test_params("tuning"), total=24)
 
-    assert _count(postgres_url, study_schema, "studies") == 1
-    assert _count(postgres_url, study_schema, "trials") == 24  # counted in the database
+    assert count_rows(postgres_url, study_schema, "studies") == 1
+    assert count_rows(postgres_url, study_schema, "trials") == 24  # counted in the database
     study = optuna.load_study(study_name=STUDY, storage=storage.open())
     _check_each_trial_once(study, 24, ran)
     # the project's schema is untouched: Optuna's tables (and alembic_version) are apart
@@ -148,81 +138,6 @@ def test_two_processes_share_a_postgresql_study_and_store_n_trials(
         project = connection.execute(text("SELECT to_regclass('studies')")).scalar()
     engine.dispose()
     assert project is None
-
-
-@contextmanager
-def _cluster_of_two() -> Iterator[str]:
-    """A local Dask cluster as `make tune WORKERS=2` starts one (distributed.dask_client): two
-    worker processes with one thread each; its scheduler's address."""
-    import dask
-    from dask.distributed import LocalCluster
-
-    with (
-        dask.config.set(LOCAL_CLUSTER_CONFIG),
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-    ):
-        yield cluster.scheduler_address
-
-
-# --- the tuning node with WORKERS=2 on PostgreSQL -------------------------------------------------
-
-
-def test_make_tune_with_two_workers_on_postgresql_scores_what_one_worker_scores(
-    postgres_url: str, study_schema: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Two processes of the node (WORKERS=2) fill one study in the project's PostgreSQL, each
-    trial once; with the same trials enqueued and pruning off, the values equal one worker's
-    (TPE's own draws differ with several processes, so those are not compared). Two trials (one
-    fixed, then the defaults) on one fold: enough for two processes."""
-    backtest, training = _test_params("backtest"), _test_params("training")
-    features = random_walk_features({"AAA": 700, "BBB": 700}, seed=3)
-    tuning = {
-        **_test_params("tuning"),
-        "storage": {"schema": study_schema, "journal": str(tmp_path / "optuna.journal")},
-        "n_trials": 2,
-        "folds": 1,
-        "pruner": {"n_startup_trials": 100, "n_warmup_steps": 0},  # no pruning
-    }
-    fixed = [
-        {"units": 2, "dropout": 0.1, "learning_rate": 0.005, "window": 5, "loss": "huber"},
-    ]
-
-    def run(database_url: str, workers: int) -> dict[str, Any]:
-        monkeypatch.setenv("DATABASE_URL", database_url)
-        setup = tuning_setup(features, tuning, backtest, training, database_url)
-        study = open_study(setup.storage, setup.study_name, tuning)
-        for params in fixed:
-            study.enqueue_trial(params)
-        return run_tuning(features, {**tuning, "workers": workers}, backtest, training)
-
-    one = run(f"sqlite:///{tmp_path / 'stock_lstm.db'}", workers=1)  # the journal file
-    # WORKERS=2: one cluster of two single-threaded worker processes serves this run and the
-    # rerun below (DASK_SCHEDULER_ADDRESS, as for several machines), so the rerun does not
-    # start two more processes importing TensorFlow
-    with _cluster_of_two() as address:
-        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
-        two = run(postgres_url, workers=2)
-
-        assert "journal file" in one["storage"] and f"schema {study_schema}" in two["storage"]
-        assert two["study_name"] == one["study_name"] and two["workers"] == 2
-        assert two["n_trials_this_run"] == 2 == two["n_trials_in_study"]
-        assert _count(postgres_url, study_schema, "trials") == 2  # each trial stored once
-
-        def scored(report: dict[str, Any]) -> dict[tuple, float]:
-            return {tuple(sorted(t["params"].items())): t["value"] for t in report["trials"]}
-
-        assert scored(two) == scored(one)
-        assert (two["best"]["value"], two["best"]["params"]) == (
-            one["best"]["value"],
-            one["best"]["params"],
-        )
-
-        again = run_tuning(features, {**tuning, "workers": 2}, backtest, training)
-
-        assert again["n_trials_this_run"] == 0  # the study has its n_trials: nothing added
-        assert _count(postgres_url, study_schema, "trials") == 2
 
 
 def test_a_dask_cluster_with_a_journal_file_is_refused(
