@@ -4,7 +4,6 @@ process's PostgreSQL database put back to its migrated template's state), the ti
 from __future__ import annotations
 
 import atexit
-import contextlib
 import graphlib
 import importlib.abc
 import os
@@ -24,7 +23,7 @@ from kedro.config import OmegaConfigLoader
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from stock_lstm.data_pipeline.database import Database, _migrated, dispose_engines, get_database
+from stock_lstm.data_pipeline.database import Database, dispose_engines, get_database
 
 if TYPE_CHECKING:
     import psycopg
@@ -300,10 +299,11 @@ class PostgresRows:
 class _ReusedPostgresDatabase:
     """One PostgreSQL database per test process, a copy of the migrated template made once and
     handed to each `postgres_url` test in turn, put back to the template's state after each: the
-    connections left to it ended, the rows of its tables deleted, its sequences restarted. A copy
-    per test (CREATE DATABASE ... TEMPLATE, then DROP) costs the server 0.3-0.6 s of file copies
-    and fsyncs; this a few milliseconds. A test that left anything else changed (a downgraded
-    schema, a table or schema of its own, the Alembic revision) gets a new copy.
+    connections left to it ended, the rows of its tables deleted, its sequences restarted, and
+    renamed (each test's URL is its own). A copy per test (CREATE DATABASE ... TEMPLATE, then
+    DROP) costs the server 0.3-0.6 s of file copies and fsyncs; this a few milliseconds. A test
+    that left anything else changed (a downgraded schema, a table or schema of its own, the
+    Alembic revision) gets a new copy.
 
     Not a rolled-back transaction per test: the code under test opens its own connections and
     commits (the API's threads, `kedro` runs, subprocesses), and the tests check what was
@@ -311,18 +311,22 @@ class _ReusedPostgresDatabase:
 
     def __init__(self, template: str) -> None:
         self.template = template
-        self.url = ""
-        self._database: contextlib.AbstractContextManager[str] | None = None
+        self.url = ""  # none yet, or dropped
         self._template_state: tuple[str, list[str]] | None = None
         self._reset: psycopg.sql.Composed | None = None  # deletes every row, restarts sequences
         self._tables: list[str] = []  # the public tables, each before those it references
 
     def acquire(self) -> str:
-        if self._database is None:
-            self._database = _postgres_database(template=self.template)
-            self.url = self._database.__enter__()
-            from psycopg import sql
+        from psycopg import sql
 
+        if not self.url:
+            name = f"t_{uuid.uuid4().hex[:12]}"
+            self._admin(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(self.template)
+                )
+            )
+            self.url = self._named(name)
             with self._connect() as connection:
                 self._template_state = self._state(connection)
                 self._tables = _deletion_order(connection)
@@ -337,11 +341,12 @@ class _ReusedPostgresDatabase:
                 # a lock a terminated connection still held: fail (a new copy), not hang
                 [sql.SQL("SET lock_timeout = '10s'; BEGIN"), *deletions, restart, sql.SQL("COMMIT")]
             )
-        _migrated.discard(self.url)  # the test's first session checks the revision, as ever
         return self.url
 
     def release(self) -> None:
         """Back to the template's state, or dropped (the next test gets a new copy)."""
+        from psycopg import sql
+
         dispose_engines()
         try:
             with self._connect() as connection:
@@ -349,10 +354,24 @@ class _ReusedPostgresDatabase:
                     "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
-                if self._state(connection) == self._template_state:
+                reusable = self._state(connection) == self._template_state
+                if reusable:
                     connection.execute(self._reset)
-                    return
-        except Exception:  # e.g. a schema the deletions cannot empty: a new copy, as before
+            if reusable:
+                # A name of its own for each test, as a copy had: whatever of this test still
+                # connects afterwards (a thread that outlived it) fails as on a dropped
+                # database instead of reaching the next test's; each test's first session
+                # checks the revision (Database.migrate, once per URL).
+                name = f"t_{uuid.uuid4().hex[:12]}"
+                old = str(make_url(self.url).database)
+                self._admin(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(old), sql.Identifier(name)
+                    )
+                )
+                self.url = self._named(name)
+                return
+        except Exception:  # e.g. a client connected again before the rename: a new copy
             pass
         self.close()
 
@@ -386,9 +405,31 @@ class _ReusedPostgresDatabase:
                 cursor.execute("SELECT setval(%s, %s, true)", (sequence, value))
 
     def close(self) -> None:
-        if self._database is not None:
-            database, self._database = self._database, None
-            database.__exit__(None, None, None)
+        from psycopg import sql
+
+        if self.url:
+            name, self.url = str(make_url(self.url).database), ""
+            dispose_engines()
+            self._admin(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+    @staticmethod
+    def _named(name: str) -> str:
+        return (
+            make_url(_postgres_base_url()).set(database=name).render_as_string(hide_password=False)
+        )
+
+    @staticmethod
+    def _admin(statement: psycopg.sql.Composable) -> None:
+        """`statement` on TEST_DATABASE_URL's own database (CREATE, ALTER or DROP DATABASE)."""
+        import psycopg
+
+        conninfo = make_url(_postgres_base_url()).set(drivername="postgresql")
+        with psycopg.connect(
+            conninfo.render_as_string(hide_password=False), autocommit=True
+        ) as connection:
+            connection.execute(statement)
 
     def _connect(self) -> psycopg.Connection:
         import psycopg  # imported when a PostgreSQL test runs, not by every pytest
