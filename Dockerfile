@@ -11,6 +11,7 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     KEDRO_DISABLE_TELEMETRY=1 \
+    ORT_DISABLE_TELEMETRY=1 \
     STOCK_LSTM_PROJECT_ROOT=/app \
     DATABASE_URL=sqlite:////app/data/stock_lstm.db
 

@@ -13,6 +13,9 @@ EXTRAS ?= train,serve,dev
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
 export MLFLOW_DISABLE_TELEMETRY := true
+# ONNX Runtime (1.29+) would write a device id and an upload queue under ~/.cache/Microsoft, one
+# SQLite file that concurrent processes (API workers, test runs) wait on.
+export ORT_DISABLE_TELEMETRY := 1
 # TensorFlow's C++ lines (start-up, and E0000 ones it prints while training) stay off the console.
 export TF_CPP_MIN_LOG_LEVEL := 3
 # oneDNN off: the same seed trains the same model on every CPU (src/stock_lstm/common/logging.py).

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+# ONNX Runtime's telemetry file (~/.cache/Microsoft) is one SQLite file that concurrent
+# processes importing onnxruntime wait on.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 # No test ever logs into the project's tracking store (data/mlflow) or a shared server named by
 # the developer's MLFLOW_TRACKING_URI: runs go to a throw-away store unless a fixture names one
 # inside its project copy.
