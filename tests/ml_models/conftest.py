@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gc
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -54,16 +51,3 @@ def snapshot_features() -> pd.DataFrame:
     frame = snapshot_frame().copy(deep=True)
     frame.attrs = {}
     return frame
-
-
-@contextlib.contextmanager
-def frozen_gc() -> Iterator[None]:
-    """The objects alive now left out of garbage collection while the block runs: statsmodels'
-    Holm correction (significance.holm, add_skill's) calls gc.collect() every time, which in a
-    test process holding TensorFlow, Kedro and pandas walks ~10^6 objects (0.3-1 s a call).
-    What the block computes is unchanged; its own garbage is still collected."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()

@@ -15,7 +15,7 @@ from stock_lstm.ml_models.common.baselines import fit_naive
 from stock_lstm.ml_models.common.headline import headline_markdown
 from stock_lstm.ml_models.common.skill import add_skill
 from stock_lstm.ml_models.common.walk_forward import ErrorStore, make_folds, run_walk_forward
-from tests.ml_models.conftest import frozen_gc, random_walk_features
+from tests.ml_models.conftest import random_walk_features
 from tests.ml_models.test_skill import PARAMS, _always_up, _Fixed, _oracle
 
 
@@ -43,8 +43,7 @@ def _report() -> dict:
     )
     found["universe"] = ["AAA", "BBB"]
     found["models"]["lstm"]["seeds"] = [42]
-    with frozen_gc():
-        return add_skill(found, errors, level=0.05, mcs_size=0.10, reps=200, seed=1)
+    return add_skill(found, errors, level=0.05, mcs_size=0.10, reps=200, seed=1)
 
 
 @pytest.fixture(scope="module")

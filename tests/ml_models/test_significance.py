@@ -98,6 +98,14 @@ def test_holm_matches_statsmodels_and_a_hand_computation() -> None:
     reference = multipletests([0.01, 0.04, 0.03], method="holm")[1]
     assert [adjusted[k] for k in "ABC"] == pytest.approx(list(reference))
     assert holm({"A": None}) == {"A": None}
+    # ties, p-values the correction lifts above 1 (capped), any order: statsmodels' numbers
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 7, 22):
+        raw = np.round(rng.uniform(0, 0.6, size), 2)
+        adjusted = holm({f"T{i}": float(v) for i, v in enumerate(raw)})
+        assert list(adjusted.values()) == pytest.approx(
+            list(multipletests(raw, method="holm")[1]), abs=1e-12
+        )
 
 
 def test_pesaran_timmermann_matches_a_hand_computation() -> None:

@@ -13,7 +13,7 @@ from stock_lstm.ml_models.common.baselines import fit_naive
 from stock_lstm.ml_models.common.intervals import Bands
 from stock_lstm.ml_models.common.skill import add_skill, panel_losses
 from stock_lstm.ml_models.common.walk_forward import ErrorStore, make_folds, run_walk_forward
-from tests.ml_models.conftest import frozen_gc, random_walk_features
+from tests.ml_models.conftest import random_walk_features
 
 PARAMS = {"window": 10, "max_horizon": 5, "level": 0.9, "vol_window": 5}
 STEPS = [1, 5]
@@ -66,8 +66,7 @@ def scored() -> tuple[dict, ErrorStore]:
         level=0.9,
         errors=errors,
     )
-    with frozen_gc():
-        add_skill(report, errors, level=0.05, mcs_size=0.10, reps=300, seed=1)
+    add_skill(report, errors, level=0.05, mcs_size=0.10, reps=300, seed=1)
     return report, errors
 
 
