@@ -13,7 +13,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,13 +134,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark each test from the fixtures it uses (FIXTURE_MARKERS); under pytest-xdist, keep on
     one worker the tests that share an expensive fixture (`--dist loadgroup`)."""
     grouping = config.pluginmanager.hasplugin("xdist")
+    on_cluster = {
+        item.nodeid.split("::")[0]
+        for item in items
+        if "dask_cluster" in getattr(item, "fixturenames", ())
+    }
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         for fixture, markers in FIXTURE_MARKERS.items():
             if fixture in names:
                 for marker in markers:
                     item.add_marker(marker)
-        if grouping and (group := _shared_fixture_group(item, names)):
+        if grouping and (group := _shared_fixture_group(item, names, on_cluster)):
             item.add_marker(pytest.mark.xdist_group(group))
 
 
@@ -162,15 +167,37 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
 
-def _shared_fixture_group(item: pytest.Item, names: set[str]) -> str | None:
-    """The one session's trained project is trained once, by one worker; a module's
-    module-scoped fixture (a replay, a generated DAG) is built once, by one worker."""
+def _shared_fixture_group(item: pytest.Item, names: set[str], on_cluster: set[str]) -> str | None:
+    """The one session's trained project is trained once, by one worker; so is its Dask
+    cluster (dask_cluster), by the worker that also runs the module-scoped fixtures of the
+    modules whose tests use it (`on_cluster`); a module's module-scoped fixture (a replay, a
+    generated DAG) is built once, by one worker."""
     if "trained_project" in names:
         return "trained_project"
+    module = item.nodeid.split("::")[0]
+    if "dask_cluster" in names:
+        return "dask_cluster"
     definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
     if any(defs and defs[-1].scope == "module" for defs in definitions.values()):
-        return item.nodeid.split("::")[0]
+        return "dask_cluster" if module in on_cluster else module
     return None
+
+
+@pytest.fixture(scope="session")
+def dask_cluster() -> Iterator[Any]:
+    """A client of one local Dask cluster of two worker processes, started as run_tasks(workers=2)
+    and `make tune WORKERS=2` start theirs (distributed.dask_client: LOCAL_CLUSTER_CONFIG, one
+    thread per worker; any free dashboard port), shared by the session's tests that run on one:
+    its processes (and TensorFlow's import in them) are started once. A test using it first
+    waits for both workers (an earlier one may have killed one, which its nanny restarts)."""
+    from stock_lstm.ml_models.common import distributed
+
+    with ExitStack() as stack:
+        with pytest.MonkeyPatch.context() as patch:  # for the start only
+            patch.setattr(distributed, "DASHBOARD_ADDRESS", ":0")
+            patch.delenv(distributed.SCHEDULER_ENV, raising=False)
+            client = stack.enter_context(distributed.dask_client(2))
+        yield client
 
 
 def _postgres_base_url() -> str:

@@ -44,28 +44,18 @@ def _own_dashboard_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(distributed.SCHEDULER_ENV, raising=False)
 
 
-@pytest.fixture(scope="module")
-def local_cluster() -> Iterator[Any]:
-    """One local cluster of two worker processes, started the way run_tasks(workers=2) starts
-    its own (dask_client: LOCAL_CLUSTER_CONFIG, one thread per worker), for the module's tests
-    that run on one; a test whose workers leave for good starts its own."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(distributed, "DASHBOARD_ADDRESS", ":0")
-        patch.delenv(distributed.SCHEDULER_ENV, raising=False)
-        with distributed.dask_client(2) as client:
-            yield client
-
-
 @pytest.fixture
-def two_workers(local_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """run_tasks(workers=2) runs on the module's local cluster (both its workers up: a test may
-    have killed one, which its nanny restarts) instead of starting one of its own."""
-    local_cluster.wait_for_workers(2, timeout=120)
+def two_workers(dask_cluster: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_tasks(workers=2) runs on the session's local cluster of two worker processes
+    (dask_cluster, started the way run_tasks(workers=2) starts its own; both its workers up: a
+    test may have killed one, which its nanny restarts) instead of starting one of its own; a
+    test whose workers leave for good starts its own."""
+    dask_cluster.wait_for_workers(2, timeout=120)
 
     @contextmanager
     def shared(workers: int) -> Iterator[Any]:
         assert workers == 2 and distributed.scheduler_address() is None
-        yield local_cluster
+        yield dask_cluster
 
     monkeypatch.setattr(distributed, "dask_client", shared)
 
@@ -100,7 +90,7 @@ SHARE_POINTS = 0.03
 
 
 class _NetworksOnOneWorker:
-    """The module's client, but the networks' fits are restricted to one of its two workers
+    """The session cluster's client, but the networks' fits are restricted to one of its two workers
     (Dask's `workers=`): TensorFlow's import and first graph tracing are paid in one worker
     process, not in both; the baselines' fits still go to either worker."""
 
@@ -119,14 +109,14 @@ class _NetworksOnOneWorker:
 
 @pytest.fixture
 def networks_on_one_worker(
-    two_workers: None, local_cluster: Any, monkeypatch: pytest.MonkeyPatch
+    two_workers: None, dask_cluster: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """two_workers, with the networks' fits on one of them (_NetworksOnOneWorker)."""
 
     @contextmanager
     def shared(workers: int) -> Iterator[Any]:
         assert workers == 2 and distributed.scheduler_address() is None
-        yield _NetworksOnOneWorker(local_cluster)
+        yield _NetworksOnOneWorker(dask_cluster)
 
     monkeypatch.setattr(distributed, "dask_client", shared)
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 from kedro.framework.startup import bootstrap_project
 
 from stock_lstm.data_pipeline.tuning_study import enqueue_once, open_study
-from stock_lstm.ml_models.common.distributed import LOCAL_CLUSTER_CONFIG, TaskFailed
+from stock_lstm.ml_models.common.distributed import TaskFailed
 from stock_lstm.ml_models.common.intervals import Bands
 from stock_lstm.ml_models.common.walk_forward import make_folds, validation_mae_ratio
 from stock_lstm.ml_models.recurrent import tuning as tuning_module
@@ -153,26 +151,11 @@ def test_a_tuner_reading_a_poisoned_row_would_fail(tmp_path: Path) -> None:
         run_tuning(features, tuning, backtest, training)
 
 
-@contextmanager
-def _cluster_of_two() -> Iterator[str]:
-    """A local Dask cluster as `make tune WORKERS=2` starts one (distributed.dask_client): two
-    worker processes with one thread each; its scheduler's address."""
-    import dask
-    from dask.distributed import LocalCluster
-
-    with (
-        dask.config.set(LOCAL_CLUSTER_CONFIG),
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-    ):
-        yield cluster.scheduler_address
-
-
 def test_make_tune_with_two_workers_on_postgresql_scores_what_one_worker_scores(
     one_worker_study: OneWorkerStudy,
     postgres_url: str,
     study_schema: str,
+    dask_cluster: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two processes of the node (WORKERS=2) fill one study in the project's PostgreSQL, each
@@ -190,32 +173,33 @@ def test_make_tune_with_two_workers_on_postgresql_scores_what_one_worker_scores(
     # the same trials in the same order as one_worker_study's (a tie goes to the first)
     assert enqueue_once(pg_study, setup.storage, setup.defaults, default=True)
     assert enqueue_once(pg_study, setup.storage, FIXED)
-    # WORKERS=2: one cluster of two single-threaded worker processes serves this run and the
-    # rerun below (DASK_SCHEDULER_ADDRESS, as for several machines), so the rerun does not
-    # start two more processes importing TensorFlow
-    with _cluster_of_two() as address:
-        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
-        two = run_tuning(features, {**tuning, "workers": 2}, backtest, training)
+    # WORKERS=2: the session's local cluster of two single-threaded worker processes (as
+    # `make tune WORKERS=2` starts one: dask_cluster) serves this run and the rerun below, named
+    # by its address (DASK_SCHEDULER_ADDRESS, as for several machines), so neither starts two
+    # more processes importing TensorFlow
+    dask_cluster.wait_for_workers(2, timeout=120)  # an earlier test may have killed one
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dask_cluster.scheduler.address)
+    two = run_tuning(features, {**tuning, "workers": 2}, backtest, training)
 
-        assert "journal file" in one["storage"] and f"schema {study_schema}" in two["storage"]
-        assert one["workers"] == 1
-        assert two["study_name"] == one["study_name"] and two["workers"] == 2
-        assert two["n_trials_this_run"] == 2 == two["n_trials_in_study"]
-        assert count_rows(postgres_url, study_schema, "trials") == 2  # each trial stored once
+    assert "journal file" in one["storage"] and f"schema {study_schema}" in two["storage"]
+    assert one["workers"] == 1
+    assert two["study_name"] == one["study_name"] and two["workers"] == 2
+    assert two["n_trials_this_run"] == 2 == two["n_trials_in_study"]
+    assert count_rows(postgres_url, study_schema, "trials") == 2  # each trial stored once
 
-        def scored(report: dict[str, Any]) -> dict[tuple, float]:
-            return {tuple(sorted(t["params"].items())): t["value"] for t in report["trials"]}
+    def scored(report: dict[str, Any]) -> dict[tuple, float]:
+        return {tuple(sorted(t["params"].items())): t["value"] for t in report["trials"]}
 
-        assert scored(two) == scored(one)
-        assert (two["best"]["value"], two["best"]["params"]) == (
-            one["best"]["value"],
-            one["best"]["params"],
-        )
+    assert scored(two) == scored(one)
+    assert (two["best"]["value"], two["best"]["params"]) == (
+        one["best"]["value"],
+        one["best"]["params"],
+    )
 
-        again = run_tuning(features, {**tuning, "workers": 2}, backtest, training)
+    again = run_tuning(features, {**tuning, "workers": 2}, backtest, training)
 
-        assert again["n_trials_this_run"] == 0  # the study has its n_trials: nothing added
-        assert count_rows(postgres_url, study_schema, "trials") == 2
+    assert again["n_trials_this_run"] == 0  # the study has its n_trials: nothing added
+    assert count_rows(postgres_url, study_schema, "trials") == 2
 
 
 def test_a_hopeless_trial_is_pruned_after_its_first_fold(monkeypatch: pytest.MonkeyPatch) -> None:
