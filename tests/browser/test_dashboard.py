@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from stock_lstm.api import app as app_module
 from stock_lstm.api.app import create_app
+from stock_lstm.api.v1.services.health import DatabaseCheck
 from tests.api.conftest import settings_for
 from tests.browser.conftest import (
     NARROW,
@@ -331,10 +334,18 @@ def test_readable_at_1280_and_390_px(served_app: Served, browser, viewport: dict
 
 
 def test_database_down_says_what_still_works(
-    fixed_project, postgres_url: str, browsing: Browsing, switchboard: Switchboard
+    fixed_project,
+    postgres_url: str,
+    browsing: Browsing,
+    switchboard: Switchboard,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """PostgreSQL cut off while serving: the page says so, and forecasting sent prices works."""
     seed(fixed_project, postgres_url)
+    # /health caches its database check (DATABASE_CHECK_TTL_S, 2 s): the app under test caches
+    # it for 0.1 s, so /health sees the outage without waiting out the 2 s (as
+    # tests/api/test_database_outage.py does).
+    monkeypatch.setattr(app_module, "DatabaseCheck", partial(DatabaseCheck, ttl_s=0.1))
     proxy = TcpProxy(("127.0.0.1", make_url(postgres_url).port or 5432))
     proxy.up()
     try:
@@ -343,7 +354,7 @@ def test_database_down_says_what_still_works(
         with switchboard.serving(create_app(settings)) as url, httpx.Client() as http:
             wait_for(lambda: http.get(f"{url}/health").status_code == 200, "model loaded")
             proxy.down()
-            # /health caches its database check for 2 s: load the page once it sees the outage
+            # load the page once /health sees the outage (its check is cached for a while)
             wait_for(
                 lambda: http.get(f"{url}/health").json().get("database") != "ok",
                 "the outage seen by /health",
