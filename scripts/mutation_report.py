@@ -57,8 +57,6 @@ _NOTIFY = (
     "`make test` covers it (tests/api/test_workers.py[postgresql], whose poll is too slow to "
     "pass without the notification)."
 )
-_ZIP = "Equivalent: `strict` dropped from a zip of the tested keys and their adjusted p-values, "
-_ZIP += "which statsmodels returns one for one."
 _FIRST_ROW = "Equivalent: `.limit(1)` dropped before `.first()`, which takes the first row anyway."
 _REASON_LENGTH = (
     "Not killed here: the audit reason is cut to the column's 500 characters; SQLite does not "
@@ -222,12 +220,6 @@ EXPLAINED: dict[str, str] = {
     "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_33": _MCS_KNOBS,
     "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_34": _MCS_KNOBS,
     "stock_lstm.ml_models.common.significance.x_model_confidence_set__mutmut_35": _MCS_KNOBS,
-    "stock_lstm.ml_models.common.significance.x_holm__mutmut_12": (
-        "Equivalent: statsmodels' multipletests reads the method name case-insensitively."
-    ),
-    "stock_lstm.ml_models.common.significance.x_holm__mutmut_18": _ZIP,
-    "stock_lstm.ml_models.common.significance.x_holm__mutmut_21": _ZIP,
-    "stock_lstm.ml_models.common.significance.x_holm__mutmut_22": _ZIP,
     "stock_lstm.data_pipeline.crud.model_versions.x_model_version_trained_from__mutmut_3": _FIRST_ROW,
     "stock_lstm.data_pipeline.crud.model_versions.x_model_version_trained_from__mutmut_8": _FIRST_ROW,
     "stock_lstm.data_pipeline.crud.model_versions.x_get_model_version__mutmut_5": _FIRST_ROW,

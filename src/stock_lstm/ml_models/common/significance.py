@@ -6,7 +6,7 @@ Overlapping k-step targets make a k-step loss differential autocorrelated up to 
 least (and volatility clustering adds more), so every variance here is a long-run (HAC) one:
 a plain variance would call noise a win.
 
-SciPy, statsmodels and arch are imported when a test is computed: the pipelines that name the
+SciPy and arch are imported when a test is computed: the pipelines that name the
 backtest's and training's nodes import this module, and every `kedro` command registers them.
 """
 
