@@ -378,30 +378,31 @@ class _ReusedPostgresDatabase:
         from psycopg import sql
 
         dispose_engines()
+        old, name = str(make_url(self.url).database), f"t_{uuid.uuid4().hex[:12]}"
         try:
-            with self._connect() as connection:
-                connection.execute(
+            # First a name of its own for the next test, as a copy had: whatever of this test
+            # still connects afterwards (a thread that outlived it) fails as on a dropped
+            # database instead of reaching the next test's rows, and each test's first session
+            # checks the revision (Database.migrate, once per URL). A client that connected
+            # again before the rename makes it fail: a new copy. Then, under a name no one
+            # else knows, the reset.
+            self._admin(
+                sql.SQL(
                     "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    "WHERE datname = {}"
+                ).format(sql.Literal(old))
+            )
+            self._admin(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(old), sql.Identifier(name)
                 )
-                reusable = self._state(connection) == self._template_state
-                if reusable:
+            )
+            self.url = self._named(name)
+            with self._connect() as connection:
+                if self._state(connection) == self._template_state:
                     connection.execute(self._reset)
-            if reusable:
-                # A name of its own for each test, as a copy had: whatever of this test still
-                # connects afterwards (a thread that outlived it) fails as on a dropped
-                # database instead of reaching the next test's; each test's first session
-                # checks the revision (Database.migrate, once per URL).
-                name = f"t_{uuid.uuid4().hex[:12]}"
-                old = str(make_url(self.url).database)
-                self._admin(
-                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                        sql.Identifier(old), sql.Identifier(name)
-                    )
-                )
-                self.url = self._named(name)
-                return
-        except Exception:  # e.g. a client connected again before the rename: a new copy
+                    return
+        except Exception:  # e.g. a schema the deletions cannot empty: a new copy, as before
             pass
         self.close()
 
