@@ -203,5 +203,16 @@ def app_or_exit() -> FastAPI:
         raise SystemExit(f"Error: {error}") from None
 
 
-# What `uvicorn stock_lstm.api.app:app` serves.
-app = app_or_exit()
+def __getattr__(name: str) -> Any:
+    """`app`, what `uvicorn stock_lstm.api.app:app` serves: the environment's app, made on its
+    first access rather than at import, so importing this module (for create_app: the tests,
+    the benchmarks, tools) reads no settings, configures no logging and starts no thread."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _APP_LOCK:
+        if "app" not in globals():
+            globals()["app"] = app_or_exit()
+    return globals()["app"]
+
+
+_APP_LOCK = threading.Lock()
