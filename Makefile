@@ -68,9 +68,10 @@ lint: setup
 	$(BIN)/lint-imports
 # The full suite, what CI runs: on two workers (the tests of the one trained test project share
 # a worker, which trains it once), the 25 slowest tests listed (pyproject.toml addopts), and a
-# coverage report whose total may not fall below the floor: the full suite covers 95 % of
-# stock_lstm's statements (README "Tests"); 90 % leaves room for a local run without PostgreSQL.
-COVERAGE_FLOOR := 90
+# coverage report whose total may not fall below the floor: CI, which runs every test, sets it to
+# the full suite's measured 95 % of stock_lstm's statements (.ci/run; README "Tests"); 90 % by
+# default leaves room for a local run without PostgreSQL or Chromium.
+COVERAGE_FLOOR ?= 90
 test: lint
 	$(BIN)/pytest -n 2 --dist loadgroup --cov=stock_lstm --cov-report=term:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR)
