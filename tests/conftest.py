@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The two test workers share two cores: TensorFlow's default thread pools (one thread per core,
+# in each worker and each Kedro run or Dask worker a test starts) would only contend for them.
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 # ONNX Runtime's telemetry file (~/.cache/Microsoft) is one SQLite file that concurrent
 # processes importing onnxruntime wait on.

@@ -6,12 +6,14 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from tests.conftest import PROJECT_ROOT, TrainedProject, copy_trained_project, kedro_env
+
+if TYPE_CHECKING:
+    import nbformat
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 # notebook -> (figures it draws, a line it prints once it has loaded the catalog)
@@ -23,6 +25,8 @@ EXPECTED = {
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_the_notebook_is_committed_without_outputs(name: str) -> None:
+    import nbformat  # 4 s of imports (jsonschema): not at every worker's collection
+
     notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
     nbformat.validate(notebook)
     dirty = [
@@ -42,7 +46,9 @@ def executed(
     (one start, one import of Kedro, pandas and matplotlib), its namespace reset between them
     (`%reset -f`), so the second sees none of the first's names. A notebook's error (a
     CellExecutionError, with its cell and traceback) is kept for its test to raise."""
+    import nbformat
     from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
 
     project = copy_trained_project(trained_project, tmp_path_factory.mktemp("nb") / "project")
     shutil.copytree(NOTEBOOKS, project.root / "notebooks")

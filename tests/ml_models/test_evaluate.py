@@ -22,7 +22,6 @@ from stock_lstm.ml_models.common.metrics import (
     rmse,
 )
 from stock_lstm.ml_models.common.scaling import fit_scaler
-from stock_lstm.ml_models.lstm_model.model import build_model
 from stock_lstm.ml_models.recurrent.calibration import calibrate_intervals
 from stock_lstm.ml_models.recurrent.evaluate import evaluate_model, model_version_record
 from tests.helpers.database import crud_on
@@ -70,12 +69,19 @@ def test_conformal_coverage_on_known_noise() -> None:
     )
 
 
+def untrained_lstm():
+    """A tiny untrained LSTM. Keras is imported here, not at collection (5 s in every worker)."""
+    from stock_lstm.ml_models.lstm_model.model import build_model
+
+    return build_model(12, 5, units=4)
+
+
 @pytest.fixture
 def naive_model_setup():
     """A random walk and an untrained model, which IS the naive forecast (zero output)."""
     features = random_walk_features({"AAA": 1500, "BBB": 1500}, sigma=0.01, seed=11)
     scaler = fit_scaler(features, FRACTIONS)
-    model = build_model(12, 5, units=4)
+    model = untrained_lstm()
     params = {"split": FRACTIONS, "intervals": {"level": 0.9, "vol_window": 12}}
     return features, scaler, model, params
 
@@ -163,7 +169,7 @@ def test_a_model_scaler_or_features_of_another_run_is_refused(naive_model_setup)
     other_scaler = fit_scaler(features.iloc[: len(features) // 2], FRACTIONS)
     with pytest.raises(InputError, match="loaded scaler is not the one .* version run-1"):
         evaluate_model(model, other_scaler, calibration, features, FRACTIONS, steps)
-    other_model = build_model(12, 5, units=4)
+    other_model = untrained_lstm()
     kernel, bias = other_model.layers[-1].get_weights()
     other_model.layers[-1].set_weights([kernel + 0.01, bias])
     with pytest.raises(InputError, match="loaded lstm_model is not the one .* version run-1"):
