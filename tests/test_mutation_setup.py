@@ -42,5 +42,5 @@ def test_the_mutation_tests_collect_in_mutmuts_copy_of_the_project(tmp_path: Pat
     # As mutmut runs them: the copy's src first on the path, SQLite only.
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "src"), "TEST_DATABASE_URL": ""}
     completed = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    # 0: every module and conftest imported and tests were collected (5 if none were).
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    assert " tests collected" in completed.stdout or " selected" in completed.stdout
